@@ -1,0 +1,33 @@
+"""structmat: structured matrices (Monarch, butterfly, DFT, DCT/DST, Hadamard, convolution)
+as array classes on NumPy or CuPy."""
+
+from .base import Product, StructuredMatrix
+from .ops import (
+    DCT,
+    DFT,
+    DST,
+    BlockDiagonal,
+    Butterfly,
+    Convolution,
+    Diagonal,
+    Hadamard,
+    Monarch,
+    Permutation,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "StructuredMatrix",
+    "Product",
+    "Permutation",
+    "Diagonal",
+    "BlockDiagonal",
+    "Monarch",
+    "Butterfly",
+    "DFT",
+    "DCT",
+    "DST",
+    "Hadamard",
+    "Convolution",
+]

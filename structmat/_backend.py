@@ -1,0 +1,399 @@
+"""Array-namespace resolution and the few primitives that differ between backends.
+
+This is the only module of :mod:`structmat` that imports array libraries by name.  Everything
+else receives an array namespace ``xp`` (NumPy, CuPy or ``array_api_strict``, each wrapped by
+:mod:`array_api_compat` where needed) and calls the Python array API standard on it.
+
+FFT-type transforms are dispatched here, in one place:
+
+* NumPy arrays go to :mod:`scipy.fft` (``fft``, ``dct``, ``dst`` of every type);
+* CuPy arrays go to :mod:`cupyx.scipy.fft`, which has ``fft`` and, where the installed version
+  provides them, ``dct``/``dst``;
+* every other namespace uses ``xp.fft`` and computes DCT/DST through an exact FFT formula
+  (:func:`_trig_via_fft`), so device arrays never make a trip through NumPy.
+"""
+
+from __future__ import annotations
+
+import math
+from types import ModuleType
+from typing import Any
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "array_namespace",
+    "get_namespace",
+    "namespace_name",
+    "is_array",
+    "is_numpy",
+    "is_cupy",
+    "resolve_xp",
+    "move",
+    "to_numpy",
+    "float_dtype_for",
+    "complex_dtype_for",
+    "real_dtype_for",
+    "is_complex_dtype",
+    "is_float_dtype",
+    "check_float_dtype",
+    "result_type",
+    "fft",
+    "ifft",
+    "trig",
+    "all_finite",
+]
+
+
+def namespace_name(xp: ModuleType) -> str:
+    """Short, user-facing name of an array namespace (``"numpy"``, ``"cupy"``, ...)."""
+    if xp is None:
+        return "none"
+    if array_api_compat.is_numpy_namespace(xp):
+        return "numpy"
+    if array_api_compat.is_cupy_namespace(xp):
+        return "cupy"
+    if array_api_compat.is_array_api_strict_namespace(xp):
+        return "array_api_strict"
+    name = getattr(xp, "__name__", repr(xp))
+    return name.replace("array_api_compat.", "")
+
+
+def is_array(x: Any) -> bool:
+    """True for arrays of any supported namespace (not lists, scalars or structured matrices)."""
+    return array_api_compat.is_array_api_obj(x) and not hasattr(x, "_structmat_operator")
+
+
+def is_numpy(xp: ModuleType | None) -> bool:
+    return xp is not None and array_api_compat.is_numpy_namespace(xp)
+
+
+def is_cupy(xp: ModuleType | None) -> bool:
+    return xp is not None and array_api_compat.is_cupy_namespace(xp)
+
+
+def get_namespace(x: Any) -> ModuleType:
+    """Namespace of a single array."""
+    return array_api_compat.array_namespace(x)
+
+
+def array_namespace(*arrays: Any, what: str = "arrays") -> ModuleType:
+    """Common namespace of ``arrays`` (``None`` entries skipped).
+
+    Raises
+    ------
+    TypeError
+        If the arrays come from different libraries; the message names both.
+    """
+    found: list[tuple[str, ModuleType]] = []
+    for a in arrays:
+        if a is None:
+            continue
+        ns = array_api_compat.array_namespace(a)
+        name = namespace_name(ns)
+        if found and name != found[0][0]:
+            raise TypeError(
+                f"{what} mix array namespaces: {found[0][0]} and {name}; "
+                f"move them to one backend first (e.g. with .to_backend(...))"
+            )
+        if not found:
+            found.append((name, ns))
+    if not found:
+        return array_api_compat.array_namespace(np.empty(0))
+    return found[0][1]
+
+
+def resolve_xp(xp: Any) -> ModuleType:
+    """Turn ``xp`` (a module, a compat namespace, or a name) into a compat namespace."""
+    if xp is None:
+        return array_api_compat.array_namespace(np.empty(0))
+    if isinstance(xp, str):
+        name = xp.lower()
+        if name in ("numpy", "np"):
+            import numpy as mod
+        elif name == "cupy":
+            try:
+                import cupy as mod  # noqa: F401
+            except ImportError as exc:  # pragma: no cover - depends on the machine
+                raise TypeError("xp='cupy' requested but CuPy is not installed") from exc
+        elif name in ("array_api_strict", "strict"):
+            import array_api_strict as mod
+        else:
+            raise TypeError(
+                f"xp must be a namespace module or one of 'numpy', 'cupy', 'array_api_strict'; "
+                f"got {xp!r}"
+            )
+        return array_api_compat.array_namespace(mod.asarray([0.0]))
+    if isinstance(xp, ModuleType):
+        try:
+            return array_api_compat.array_namespace(xp.asarray([0.0]))
+        except Exception as exc:
+            raise TypeError(f"xp={xp!r} is not an array namespace") from exc
+    raise TypeError(f"xp must be an array namespace module or its name; got {type(xp).__name__}")
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """Explicit conversion to NumPy (CuPy arrays are copied to the host with ``.get()``)."""
+    if isinstance(x, np.ndarray):
+        return x
+    if array_api_compat.is_cupy_array(x):
+        return x.get()
+    return np.asarray(x)
+
+
+def move(x: Any, xp: ModuleType) -> Any:
+    """Explicitly move array ``x`` to namespace ``xp`` (a copy when the device changes)."""
+    if x is None:
+        return None
+    src = get_namespace(x)
+    if namespace_name(src) == namespace_name(xp):
+        return x
+    if is_numpy(xp):
+        return to_numpy(x)
+    if is_cupy(xp):
+        return xp.asarray(to_numpy(x) if not array_api_compat.is_cupy_array(x) else x)
+    return xp.asarray(to_numpy(x))
+
+
+# ----------------------------------------------------------------------------------------------
+# dtypes
+# ----------------------------------------------------------------------------------------------
+
+def is_complex_dtype(xp: ModuleType, dtype: Any) -> bool:
+    return xp.isdtype(dtype, "complex floating")
+
+
+def is_float_dtype(xp: ModuleType, dtype: Any) -> bool:
+    return xp.isdtype(dtype, ("real floating", "complex floating"))
+
+
+def _precision_bits(xp: ModuleType, dtype: Any) -> int:
+    if dtype in (xp.float32, xp.complex64):
+        return 32
+    if dtype in (xp.float64, xp.complex128):
+        return 64
+    return 0
+
+
+def check_float_dtype(xp: ModuleType, dtype: Any, what: str) -> None:
+    """Reject dtypes structmat does not compute in (float16, bool, ...)."""
+    allowed = (xp.float32, xp.float64, xp.complex64, xp.complex128)
+    if dtype not in allowed:
+        raise TypeError(
+            f"{what} has dtype {dtype}; expected float32, float64, complex64 or complex128 "
+            f"(cast explicitly, e.g. with xp.astype(x, xp.float32))"
+        )
+
+
+def real_dtype_for(xp: ModuleType, dtype: Any) -> Any:
+    return xp.float32 if _precision_bits(xp, dtype) == 32 else xp.float64
+
+
+def complex_dtype_for(xp: ModuleType, dtype: Any) -> Any:
+    return xp.complex64 if _precision_bits(xp, dtype) == 32 else xp.complex128
+
+
+def float_dtype_for(xp: ModuleType, dtype: Any, what: str = "X") -> Any:
+    """The floating dtype an operand of ``dtype`` is computed in.
+
+    Integers and booleans become float64 (as SciPy does); float16 is refused rather than
+    silently upcast; float32/64 and complex64/128 are kept.
+    """
+    if xp.isdtype(dtype, ("bool", "integral")):
+        return xp.float64
+    if dtype in (xp.float32, xp.float64, xp.complex64, xp.complex128):
+        return dtype
+    raise TypeError(
+        f"{what} has dtype {dtype}; expected a float32/64 or complex64/128 array "
+        f"(float16 is not supported: cast explicitly to float32)"
+    )
+
+
+def result_type(xp: ModuleType, *dtypes: Any) -> Any:
+    return xp.result_type(*dtypes)
+
+
+def all_finite(xp: ModuleType, x: Any) -> bool:
+    """True when every entry of ``x`` is finite (evaluated on the array's own device)."""
+    return bool(xp.all(xp.isfinite(x)))
+
+
+# ----------------------------------------------------------------------------------------------
+# FFT dispatch
+# ----------------------------------------------------------------------------------------------
+
+def _fft_module(xp: ModuleType):
+    if is_numpy(xp):
+        import scipy.fft as sfft
+
+        return sfft
+    if is_cupy(xp):  # pragma: no cover - needs a GPU
+        import cupyx.scipy.fft as cfft
+
+        return cfft
+    return None
+
+
+def _norm_name(norm: str | None) -> str:
+    return "backward" if norm is None else norm
+
+
+def fft(xp: ModuleType, x: Any, axis: int, norm: str | None = None, n: int | None = None) -> Any:
+    """Complex FFT of ``x`` along ``axis`` (``scipy.fft.fft`` semantics)."""
+    mod = _fft_module(xp)
+    if mod is not None:
+        return mod.fft(x, n=n, axis=axis, norm=_norm_name(norm))
+    x = xp.astype(x, complex_dtype_for(xp, x.dtype)) if not is_complex_dtype(xp, x.dtype) else x
+    return xp.fft.fft(x, n=n, axis=axis, norm=_norm_name(norm))
+
+
+def ifft(xp: ModuleType, x: Any, axis: int, norm: str | None = None, n: int | None = None) -> Any:
+    """Complex inverse FFT of ``x`` along ``axis`` (``scipy.fft.ifft`` semantics)."""
+    mod = _fft_module(xp)
+    if mod is not None:
+        return mod.ifft(x, n=n, axis=axis, norm=_norm_name(norm))
+    x = xp.astype(x, complex_dtype_for(xp, x.dtype)) if not is_complex_dtype(xp, x.dtype) else x
+    return xp.fft.ifft(x, n=n, axis=axis, norm=_norm_name(norm))
+
+
+def rfft(xp: ModuleType, x: Any, axis: int, n: int) -> Any:
+    mod = _fft_module(xp)
+    if mod is not None:
+        return mod.rfft(x, n=n, axis=axis)
+    return xp.fft.rfft(x, n=n, axis=axis)
+
+
+def irfft(xp: ModuleType, x: Any, axis: int, n: int) -> Any:
+    mod = _fft_module(xp)
+    if mod is not None:
+        return mod.irfft(x, n=n, axis=axis)
+    return xp.fft.irfft(x, n=n, axis=axis)
+
+
+def next_fast_len(xp: ModuleType, n: int) -> int:
+    """A length ≥ n that the backend's FFT handles fast (SciPy's choice for NumPy)."""
+    if is_numpy(xp):
+        import scipy.fft as sfft
+
+        return sfft.next_fast_len(n)
+    return n
+
+
+# Each DCT/DST type as a cosine/sine sum  y_k = sum_n w_n x_n trig(pi (k + a)(n + b) / M):
+# (trig, a, b, M(N)); weights are set in _trig_weights.  Used by the FFT fallback below and by
+# the exact module.
+TRIG_KERNELS = {
+    ("dct", 1): ("cos", 0.0, 0.0, lambda n: n - 1),
+    ("dct", 2): ("cos", 0.0, 0.5, lambda n: n),
+    ("dct", 3): ("cos", 0.5, 0.0, lambda n: n),
+    ("dct", 4): ("cos", 0.5, 0.5, lambda n: n),
+    ("dst", 1): ("sin", 1.0, 1.0, lambda n: n + 1),
+    ("dst", 2): ("sin", 1.0, 0.5, lambda n: n),
+    ("dst", 3): ("sin", 0.5, 1.0, lambda n: n),
+    ("dst", 4): ("sin", 0.5, 0.5, lambda n: n),
+}
+
+
+def trig_scalings(kind: str, type: int, n: int, norm: str | None) -> tuple[np.ndarray, np.ndarray]:
+    """Input weights ``w`` and output scale ``f`` of a DCT/DST in SciPy's convention.
+
+    The transform matrix is ``diag(f) @ K @ diag(w)`` with
+    ``K[k, j] = trig(pi (k + a)(j + b) / M)`` (see ``TRIG_KERNELS``).  For ``norm=None``
+    ``f = 1``; for ``norm="ortho"`` the scalings make the matrix orthogonal, exactly as
+    ``scipy.fft.dct/dst(..., norm="ortho")`` (SciPy >= 1.12).
+    """
+    w = np.full(n, 2.0)
+    f = np.ones(n)
+    if (kind, type) == ("dct", 1):
+        w[0] = w[-1] = 1.0
+    elif (kind, type) == ("dct", 3):
+        w[0] = 1.0
+    elif (kind, type) == ("dst", 3):
+        w[-1] = 1.0
+    if norm == "ortho":
+        if type == 1:
+            big = 2.0 * (n - 1) if kind == "dct" else 2.0 * (n + 1)
+            f[:] = 1.0 / math.sqrt(big)
+            if kind == "dct":
+                # orthogonalised DCT-I: endpoints of input scaled by sqrt(2), of output by 1/sqrt(2)
+                w[0] = w[-1] = math.sqrt(2.0)
+                f[0] /= math.sqrt(2.0)
+                f[-1] /= math.sqrt(2.0)
+        elif type == 2:
+            f[:] = 1.0 / math.sqrt(2.0 * n)
+            edge = 0 if kind == "dct" else n - 1
+            f[edge] = 1.0 / math.sqrt(4.0 * n)
+        elif type == 3:
+            f[:] = 1.0 / math.sqrt(2.0 * n)
+            edge = 0 if kind == "dct" else n - 1
+            # orthogonal DCT-III/DST-III = transpose of the orthogonal type II
+            w[:] = 2.0
+            w[edge] = 2.0 / math.sqrt(2.0)
+        else:
+            f[:] = 1.0 / math.sqrt(2.0 * n)
+    return w, f
+
+
+def _trig_via_fft(xp: ModuleType, x: Any, kind: str, type: int, norm: str | None, axis: int):
+    """DCT/DST along ``axis`` through two FFTs of length 2M (exact, C-linear).
+
+    With ``theta = pi (k + a)(j + b) / M`` the transform is a weighted sum of ``cos``/``sin``
+    of theta; writing them through ``exp(±i theta)`` gives
+    ``E±_k = exp(∓i pi k b / M) exp(∓i pi a b / M) * sum_j (w_j x_j exp(∓i pi a j / M))
+    exp(∓2 pi i k j / 2M)``, i.e. one forward and one inverse FFT of a zero-padded sequence.
+    Used for namespaces that have no native DCT/DST (no SciPy is available for them).
+    """
+    trig_name, a, b, mfun = TRIG_KERNELS[(kind, type)]
+    x = _moveaxis(xp, x, axis, -1)
+    n = x.shape[-1]
+    m = mfun(n)
+    big = 2 * m
+    w, f = trig_scalings(kind, type, n, norm)
+    cdt = complex_dtype_for(xp, x.dtype)
+    rdt = real_dtype_for(xp, x.dtype)
+    j = np.arange(n)
+    k = np.arange(n)
+    pre_minus = xp.asarray(w * np.exp(-1j * np.pi * a * j / m), dtype=cdt)
+    pre_plus = xp.asarray(w * np.exp(1j * np.pi * a * j / m), dtype=cdt)
+    post_minus = xp.asarray(np.exp(-1j * np.pi * (k * b + a * b) / m), dtype=cdt)
+    post_plus = xp.asarray(np.exp(1j * np.pi * (k * b + a * b) / m), dtype=cdt)
+    xc = xp.astype(x, cdt)
+    e_minus = xp.fft.fft(xc * pre_minus, n=big, axis=-1)[..., :n] * post_minus
+    e_plus = xp.fft.ifft(xc * pre_plus, n=big, axis=-1)[..., :n] * (big * post_plus)
+    if trig_name == "cos":
+        y = (e_minus + e_plus) / 2
+    else:
+        y = (e_plus - e_minus) / (2j)
+    y = y * xp.asarray(f, dtype=rdt)
+    if not is_complex_dtype(xp, x.dtype):
+        y = xp.real(y)
+    y = _moveaxis(xp, y, -1, axis)
+    return y
+
+
+def _moveaxis(xp: ModuleType, x: Any, src: int, dst: int) -> Any:
+    nd = x.ndim
+    src %= nd
+    dst %= nd
+    if src == dst:
+        return x
+    order = [i for i in range(nd) if i != src]
+    order.insert(dst, src)
+    return xp.permute_dims(x, tuple(order))
+
+
+def trig(xp: ModuleType, x: Any, kind: str, type: int, norm: str | None, axis: int) -> Any:
+    """DCT (``kind="dct"``) or DST (``"dst"``) of ``type`` 1–4 along ``axis``, SciPy semantics.
+
+    Complex input is transformed C-linearly (real and imaginary parts alike).
+    """
+    mod = _fft_module(xp)
+    if mod is not None and hasattr(mod, kind):
+        fn = getattr(mod, kind)
+        try:
+            return fn(x, type=type, norm=norm, axis=axis)
+        except (NotImplementedError, ValueError, TypeError):
+            if is_numpy(xp):
+                raise
+    return _trig_via_fft(xp, x, kind, type, norm, axis)

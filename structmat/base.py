@@ -1,0 +1,634 @@
+"""The :class:`StructuredMatrix` protocol, lazy composition (:class:`Product`) and validation.
+
+Every structured class of :mod:`structmat.ops` derives from :class:`StructuredMatrix`.  A
+subclass supplies its shape, dtype and parameter namespace, and two kernels:
+
+``_matmat(X)``
+    ``X`` has shape ``(n_in, B)`` (columns) and already has the computation dtype; returns
+    ``(n_out, B)``.
+``_rmatmat(X)``
+    ``X`` has shape ``(N, n_out)`` (rows); returns ``X @ A`` of shape ``(N, n_in)``.
+
+Everything else — 1-D and batched operands, dtype promotion, namespace checks, ``.T``, ``.H``,
+``.conj()``, :class:`Product`, ``to_dense``, ``__array__``, ``aslinearoperator`` — is shared here.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from . import _backend as B
+
+__all__ = [
+    "StructuredMatrix",
+    "Product",
+    "Transpose",
+    "Adjoint",
+    "Conjugate",
+    "as_param_array",
+    "check_size",
+]
+
+
+# ----------------------------------------------------------------------------------------------
+# validation helpers shared by the ops modules
+# ----------------------------------------------------------------------------------------------
+
+def check_size(value: Any, name: str, minimum: int = 1) -> int:
+    """Validate an integer size argument and return it as ``int``."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
+    value = int(value)
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
+    return value
+
+
+def as_param_array(
+    value: Any,
+    name: str,
+    ndim: int,
+    xp: ModuleType | None = None,
+    dtype: Any = None,
+    check_finite: bool = True,
+) -> tuple[Any, ModuleType]:
+    """Validate a parameter array and return ``(array, namespace)``.
+
+    Lists and scalars are converted with ``xp`` (NumPy when ``xp`` is None); integer input
+    becomes float64; float16 is refused; NaN/Inf raise ``ValueError``.
+    """
+    if hasattr(value, "_structmat_operator"):
+        raise TypeError(f"{name} must be an array, not a structured matrix ({type(value).__name__})")
+    if B.is_array(value):
+        ns = B.get_namespace(value)
+        if xp is not None and B.namespace_name(xp) != B.namespace_name(ns):
+            raise TypeError(
+                f"{name} is a {B.namespace_name(ns)} array but the other parameters are "
+                f"{B.namespace_name(xp)} arrays"
+            )
+        arr = value
+    else:
+        ns = B.resolve_xp(xp) if xp is not None else B.resolve_xp(None)
+        try:
+            arr = ns.asarray(value)
+        except Exception as exc:
+            raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}") from exc
+    if arr.ndim != ndim:
+        raise ValueError(f"{name} must be a {ndim}-D array; got shape {tuple(arr.shape)}")
+    target = B.float_dtype_for(ns, arr.dtype, what=name) if dtype is None else dtype
+    if target != arr.dtype:
+        arr = ns.astype(arr, target)
+    if check_finite and not B.all_finite(ns, arr):
+        raise ValueError(f"{name} contains NaN or Inf entries")
+    return arr, ns
+
+
+def dtype_name(dtype: Any) -> str:
+    """Backend-neutral name of a dtype (``"float32"``, ``"complex128"``, ...)."""
+    try:
+        return np.dtype(dtype).name
+    except TypeError:
+        return str(dtype).rsplit(".", 1)[-1]
+
+
+def dtype_in(xp: ModuleType, dtype: Any) -> Any:
+    """The dtype of namespace ``xp`` with the same name as ``dtype``."""
+    return getattr(xp, dtype_name(dtype))
+
+
+def _to_numpy_dtype(dtype: Any) -> np.dtype:
+    return np.dtype(dtype_name(dtype))
+
+
+# ----------------------------------------------------------------------------------------------
+# the protocol
+# ----------------------------------------------------------------------------------------------
+
+class StructuredMatrix:
+    """Base class of every structmat matrix.
+
+    A structured matrix never materialises unless asked (:meth:`to_dense`); ``A @ X``
+    applies it at its structured cost.  Operands:
+
+    * ``A @ x`` with ``x`` of shape ``(n_in,)`` gives ``(n_out,)``;
+    * ``A @ X`` with ``X`` of shape ``(..., n_in, k)`` acts on columns (leading dimensions are
+      a batch);
+    * ``X @ A`` (or ``A.rmatmul(X)``) with ``X`` of shape ``(..., n_out)`` acts on rows;
+    * ``A @ B`` between structured matrices is a lazy :class:`Product`.
+
+    Parameter arrays fix the array namespace (NumPy, CuPy, ``array_api_strict``); operands
+    from another namespace raise ``TypeError``.  Parameter-free classes compute in the
+    namespace of the operand.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import Diagonal, Permutation
+    >>> A = Permutation([2, 0, 1]) @ Diagonal(np.array([1.0, 2.0, 3.0]))
+    >>> A @ np.ones(3)
+    array([3., 1., 2.])
+    >>> np.ones(3) @ A
+    array([1., 2., 3.])
+    """
+
+    _structmat_operator = True
+    #: NumPy must not turn ``ndarray @ A`` into a dense product: it defers to ``__rmatmul__``.
+    __array_ufunc__ = None
+    ndim = 2
+
+    # subclasses set these in __init__
+    _shape: tuple[int, int]
+    _dtype: Any
+    _xp: ModuleType | None = None
+
+    # -- basic attributes ----------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, int]:
+        """``(n_out, n_in)``."""
+        return self._shape
+
+    @property
+    def dtype(self):
+        """The dtype of the matrix entries (of its parameters; nominal for parameter-free classes)."""
+        return self._dtype
+
+    @property
+    def xp(self) -> ModuleType | None:
+        """Namespace of the parameters, or ``None`` for parameter-free classes."""
+        return self._xp
+
+    @property
+    def nparams(self) -> int:
+        """Number of free parameters (0 for fixed transforms)."""
+        return 0
+
+    def flops(self, batch: int = 1) -> int:
+        """Floating-point operations of ``A @ X`` for ``X`` with ``batch`` columns (cost model).
+
+        Counts real multiply-adds as 2 flops; complex arithmetic is not weighted.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no cost model")
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    # -- kernels (subclasses) ------------------------------------------------------------------
+    def _matmat(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _rmatmat(self, X):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def _compute_dtype(self, xp: ModuleType, x_dtype: Any):
+        """dtype in which ``A @ X`` is computed for an operand of ``x_dtype``."""
+        xdt = B.float_dtype_for(xp, x_dtype)
+        return xp.result_type(dtype_in(xp, self._dtype), xdt)
+
+    # -- operand handling ----------------------------------------------------------------------
+    def _operand(self, X: Any, what: str):
+        """Convert/validate an operand and return ``(X, xp)`` with X in the compute dtype."""
+        if B.is_array(X):
+            xp = B.get_namespace(X)
+            if self._xp is not None and B.namespace_name(xp) != B.namespace_name(self._xp):
+                raise TypeError(
+                    f"{what} is a {B.namespace_name(xp)} array but {type(self).__name__} has "
+                    f"{B.namespace_name(self._xp)} parameters; move one of them "
+                    f"(e.g. A.to_backend(...))"
+                )
+        else:
+            xp = self._xp if self._xp is not None else B.resolve_xp(None)
+            if isinstance(X, (list, tuple)) or isinstance(X, numbers.Number):
+                try:
+                    X = xp.asarray(X)
+                except Exception as exc:
+                    raise TypeError(f"{what} must be an array; got {type(X).__name__}") from exc
+            else:
+                raise TypeError(f"{what} must be an array; got {type(X).__name__}")
+        dt = self._compute_dtype(xp, X.dtype)
+        if X.dtype != dt:
+            X = xp.astype(X, dt)
+        return X, xp
+
+    def _apply(self, X):
+        """``A @ X`` for a 2-D column block already validated for shape."""
+        X, _ = self._operand(X, "X")
+        return self._matmat(X)
+
+    def _rapply(self, X):
+        """``X @ A`` for a 2-D row block already validated for shape."""
+        X, _ = self._operand(X, "X")
+        return self._rmatmat(X)
+
+    def _describe(self) -> str:
+        return f"{self._shape[0]}x{self._shape[1]} {type(self).__name__}"
+
+    def matmat(self, X):
+        """``A @ X``; see the class docstring for accepted shapes."""
+        if isinstance(X, StructuredMatrix):
+            return Product(self, X)
+        X, xp = self._operand(X, "X")
+        n_out, n_in = self._shape
+        if X.ndim == 0:
+            raise ValueError("X must be at least 1-D for a matrix product; use a scalar multiply")
+        if X.shape[0 if X.ndim == 1 else -2] != n_in:
+            raise ValueError(
+                f"X has shape {tuple(X.shape)}; expected ({n_in},) or (..., {n_in}, k) "
+                f"for the {self._describe()}"
+            )
+        if X.ndim == 1:
+            return xp.reshape(self._matmat(xp.reshape(X, (n_in, 1))), (n_out,))
+        if X.ndim == 2:
+            return self._matmat(X)
+        lead = tuple(X.shape[:-2])
+        k = X.shape[-1]
+        nb = math.prod(lead)
+        # (..., n_in, k) -> (n_in, batch*k)
+        Xc = xp.reshape(xp.permute_dims(xp.reshape(X, (nb, n_in, k)), (1, 0, 2)), (n_in, nb * k))
+        Y = self._matmat(Xc)
+        Y = xp.permute_dims(xp.reshape(Y, (n_out, nb, k)), (1, 0, 2))
+        return xp.reshape(Y, lead + (n_out, k))
+
+    def rmatmul(self, X):
+        """``X @ A`` for rows ``X`` of shape ``(..., n_out)``; returns ``(..., n_in)``.
+
+        The explicit form of ``X @ A`` for array types that never call ``__rmatmul__``
+        (``array_api_strict``).
+        """
+        if isinstance(X, StructuredMatrix):
+            return Product(X, self)
+        X, xp = self._operand(X, "X")
+        n_out, n_in = self._shape
+        if X.ndim == 0 or X.shape[-1] != n_out:
+            raise ValueError(
+                f"X has shape {tuple(X.shape)}; expected (..., {n_out}) rows for X @ A with the "
+                f"{self._describe()}"
+            )
+        lead = tuple(X.shape[:-1])
+        Y = self._rmatmat(xp.reshape(X, (math.prod(lead), n_out)))
+        return xp.reshape(Y, lead + (n_in,))
+
+    def __matmul__(self, X):
+        return self.matmat(X)
+
+    def __rmatmul__(self, X):
+        return self.rmatmul(X)
+
+    def dot(self, X):
+        """Alias of ``A @ X``."""
+        return self.matmat(X)
+
+    # -- structured transposes -----------------------------------------------------------------
+    def _transpose(self) -> "StructuredMatrix":
+        return Transpose(self)
+
+    def _adjoint(self) -> "StructuredMatrix":
+        if not self._is_complex():
+            return self._transpose()
+        return Adjoint(self)
+
+    def _conj(self) -> "StructuredMatrix":
+        if not self._is_complex():
+            return self
+        return Conjugate(self)
+
+    def _is_complex(self) -> bool:
+        return dtype_name(self._dtype).startswith("complex")
+
+    @property
+    def T(self) -> "StructuredMatrix":
+        """The transpose, as a structured matrix."""
+        return self._transpose()
+
+    @property
+    def H(self) -> "StructuredMatrix":
+        """The conjugate transpose, as a structured matrix."""
+        return self._adjoint()
+
+    def conj(self) -> "StructuredMatrix":
+        """The entrywise complex conjugate, as a structured matrix."""
+        return self._conj()
+
+    def transpose(self) -> "StructuredMatrix":
+        return self._transpose()
+
+    def adjoint(self) -> "StructuredMatrix":
+        return self._adjoint()
+
+    # -- dense views ---------------------------------------------------------------------------
+    def _dense(self, xp: ModuleType):
+        """Dense matrix in namespace ``xp`` (default: apply to the identity)."""
+        n_in = self._shape[1]
+        eye = xp.eye(n_in, dtype=self._compute_dtype(xp, dtype_in(xp, self._dtype)))
+        return self._apply(eye)
+
+    def to_dense(self, xp: Any = None):
+        """The dense matrix, in the namespace of the parameters (or ``xp``).
+
+        Parameters
+        ----------
+        xp : namespace or str, optional
+            Target namespace (``numpy``, ``cupy``, ``array_api_strict`` or their names).
+            Parametrised matrices are moved there first (explicitly, see
+            :meth:`to_backend`).
+        """
+        if xp is None:
+            target = self._xp if self._xp is not None else B.resolve_xp(None)
+            return self._dense(target)
+        target = B.resolve_xp(xp)
+        if self._xp is not None and B.namespace_name(target) != B.namespace_name(self._xp):
+            return self.to_backend(target)._dense(target)
+        return self._dense(target)
+
+    def toarray(self):
+        """Alias of :meth:`to_dense` (SciPy spelling)."""
+        return self.to_dense()
+
+    def __array__(self, dtype=None, copy=None):
+        if self._xp is not None and not B.is_numpy(self._xp):
+            raise TypeError(
+                f"{type(self).__name__} has {B.namespace_name(self._xp)} parameters; "
+                f"use .to_dense() (no implicit conversion to NumPy)"
+            )
+        if copy is False:
+            raise ValueError("a structured matrix cannot be viewed as a dense array without a copy")
+        dense = self.to_dense(np)
+        return np.asarray(dense, dtype=dtype)
+
+    def to_backend(self, xp: Any) -> "StructuredMatrix":
+        """The same matrix with its parameters moved to namespace ``xp`` (a copy).
+
+        Parameter-free classes return themselves.
+        """
+        B.resolve_xp(xp)
+        return self
+
+    def aslinearoperator(self):
+        """A :class:`scipy.sparse.linalg.LinearOperator` view (NumPy backend only).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from structmat import DFT
+        >>> op = DFT(4).aslinearoperator()
+        >>> np.allclose(op.matvec(np.ones(4)), [4, 0, 0, 0])
+        True
+        """
+        from scipy.sparse.linalg import LinearOperator
+
+        if self._xp is not None and not B.is_numpy(self._xp):
+            raise TypeError(
+                f"aslinearoperator needs NumPy parameters; {type(self).__name__} has "
+                f"{B.namespace_name(self._xp)} ones"
+            )
+        A = self
+        AH = self.H
+        dt = _to_numpy_dtype(self._dtype)
+
+        class _View(LinearOperator):
+            def __init__(self):
+                super().__init__(dtype=dt, shape=A.shape)
+
+            def _matvec(self, x):
+                x = np.asarray(x)
+                return A @ x
+
+            def _rmatvec(self, x):
+                return AH @ np.asarray(x)
+
+            def _matmat(self, X):
+                return A @ np.asarray(X)
+
+            def _rmatmat(self, X):
+                return AH @ np.asarray(X)
+
+            def _adjoint(self):
+                return AH.aslinearoperator()
+
+        return _View()
+
+    # -- repr ----------------------------------------------------------------------------------
+    def _repr_extra(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self._repr_extra()
+        backend = ""
+        if self._xp is not None and not B.is_numpy(self._xp):
+            backend = f", backend={B.namespace_name(self._xp)}"
+        return (
+            f"<{self._shape[0]}x{self._shape[1]} {type(self).__name__} with "
+            f"dtype={dtype_name(self._dtype)}{extra}{backend}>"
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# wrappers: transpose, adjoint, conjugate
+# ----------------------------------------------------------------------------------------------
+
+class _Wrapped(StructuredMatrix):
+    def __init__(self, base: StructuredMatrix):
+        self.base = base
+        self._dtype = base._dtype
+        self._xp = base._xp
+
+    @property
+    def nparams(self) -> int:
+        return self.base.nparams
+
+    def _compute_dtype(self, xp, x_dtype):
+        return self.base._compute_dtype(xp, x_dtype)
+
+    def to_backend(self, xp):
+        return type(self)(self.base.to_backend(xp))
+
+    def _repr_extra(self) -> str:
+        return f" of {self.base!r}"
+
+
+class Transpose(_Wrapped):
+    """``A.T`` for a class without a structured transpose of its own kind."""
+
+    def __init__(self, base):
+        super().__init__(base)
+        self._shape = (base.shape[1], base.shape[0])
+
+    def flops(self, batch: int = 1) -> int:
+        return self.base.flops(batch)
+
+    def _matmat(self, X):
+        return self.base._rmatmat(X.T).T
+
+    def _rmatmat(self, X):
+        return self.base._matmat(X.T).T
+
+    def _transpose(self):
+        return self.base
+
+    def _adjoint(self):
+        return self.base._conj()
+
+    def _conj(self):
+        return self.base._adjoint()
+
+
+class Adjoint(_Wrapped):
+    """``A.H`` (conjugate transpose) for a class without a structured adjoint of its own kind."""
+
+    def __init__(self, base):
+        super().__init__(base)
+        self._shape = (base.shape[1], base.shape[0])
+
+    def flops(self, batch: int = 1) -> int:
+        return self.base.flops(batch)
+
+    def _matmat(self, X):
+        xp = B.get_namespace(X)
+        return xp.conj(self.base._rmatmat(xp.conj(X).T)).T
+
+    def _rmatmat(self, X):
+        xp = B.get_namespace(X)
+        return xp.conj(self.base._matmat(xp.conj(X).T)).T
+
+    def _transpose(self):
+        return self.base._conj()
+
+    def _adjoint(self):
+        return self.base
+
+    def _conj(self):
+        return self.base._transpose()
+
+
+class Conjugate(_Wrapped):
+    """``A.conj()`` for a complex class without a structured conjugate of its own kind."""
+
+    def __init__(self, base):
+        super().__init__(base)
+        self._shape = base.shape
+
+    def flops(self, batch: int = 1) -> int:
+        return self.base.flops(batch)
+
+    def _matmat(self, X):
+        xp = B.get_namespace(X)
+        return xp.conj(self.base._matmat(xp.conj(X)))
+
+    def _rmatmat(self, X):
+        xp = B.get_namespace(X)
+        return xp.conj(self.base._rmatmat(xp.conj(X)))
+
+    def _transpose(self):
+        return self.base._adjoint()
+
+    def _adjoint(self):
+        return self.base._transpose()
+
+    def _conj(self):
+        return self.base
+
+
+# ----------------------------------------------------------------------------------------------
+# composition
+# ----------------------------------------------------------------------------------------------
+
+class Product(StructuredMatrix):
+    """Lazy product ``A_1 @ A_2 @ ... @ A_k`` of structured matrices.
+
+    Nested products are flattened; ``A @ x`` applies the factors right to left, each at its
+    own structured cost.
+
+    Parameters
+    ----------
+    *factors : StructuredMatrix
+        At least one factor; inner dimensions must agree.
+    form : str, optional
+        The class the product witnesses (``"M"``, ``"MP"``, ``"MM*"``, ...), set by
+        :func:`structmat.to_monarch`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import Product, Hadamard, Diagonal
+    >>> P = Product(Hadamard(4), Diagonal(np.arange(1.0, 5.0)))
+    >>> P.shape, len(P.factors)
+    ((4, 4), 2)
+    >>> bool(np.allclose(np.asarray(P), np.asarray(Hadamard(4)) * np.arange(1.0, 5.0)))
+    True
+    """
+
+    def __init__(self, *factors: StructuredMatrix, form: str | None = None):
+        flat: list[StructuredMatrix] = []
+        for i, f in enumerate(factors):
+            if not isinstance(f, StructuredMatrix):
+                raise TypeError(
+                    f"factors[{i}] must be a StructuredMatrix; got {type(f).__name__} "
+                    f"(wrap dense arrays, e.g. as BlockDiagonal(A[None]))"
+                )
+            if isinstance(f, Product):
+                flat.extend(f.factors)
+            else:
+                flat.append(f)
+        if not flat:
+            raise ValueError("Product needs at least one factor")
+        for i in range(len(flat) - 1):
+            if flat[i].shape[1] != flat[i + 1].shape[0]:
+                raise ValueError(
+                    f"factor shapes do not chain: factor {i} is {flat[i].shape[0]}x{flat[i].shape[1]} "
+                    f"but factor {i + 1} is {flat[i + 1].shape[0]}x{flat[i + 1].shape[1]}"
+                )
+        xps = [f.xp for f in flat if f.xp is not None]
+        names = {B.namespace_name(x) for x in xps}
+        if len(names) > 1:
+            a, b = sorted(names)[:2]
+            raise TypeError(f"Product factors mix array namespaces: {a} and {b}")
+        self.factors: tuple[StructuredMatrix, ...] = tuple(flat)
+        self.form = form
+        self._xp = xps[0] if xps else None
+        self._shape = (flat[0].shape[0], flat[-1].shape[1])
+        ref = self._xp if self._xp is not None else np
+        self._dtype = ref.result_type(*[dtype_in(ref, f.dtype) for f in flat])
+
+    @property
+    def nparams(self) -> int:
+        return sum(f.nparams for f in self.factors)
+
+    def flops(self, batch: int = 1) -> int:
+        return sum(f.flops(batch) for f in self.factors)
+
+    def _compute_dtype(self, xp, x_dtype):
+        dt = B.float_dtype_for(xp, x_dtype)
+        for f in self.factors:
+            dt = xp.result_type(dt, f._compute_dtype(xp, dt))
+        return dt
+
+    def _matmat(self, X):
+        for f in reversed(self.factors):
+            X = f._apply(X)
+        return X
+
+    def _rmatmat(self, X):
+        for f in self.factors:
+            X = f._rapply(X)
+        return X
+
+    def _transpose(self):
+        return Product(*[f.T for f in reversed(self.factors)], form=None)
+
+    def _adjoint(self):
+        return Product(*[f.H for f in reversed(self.factors)], form=None)
+
+    def _conj(self):
+        return Product(*[f.conj() for f in self.factors], form=self.form)
+
+    def to_backend(self, xp):
+        return Product(*[f.to_backend(xp) for f in self.factors], form=self.form)
+
+    def _repr_extra(self) -> str:
+        names = " @ ".join(type(f).__name__ for f in self.factors)
+        form = f", form={self.form!r}" if self.form else ""
+        return f", factors={names}{form}"

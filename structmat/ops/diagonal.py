@@ -1,0 +1,71 @@
+"""Diagonal matrices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import _backend as B
+from ..base import StructuredMatrix, as_param_array
+
+__all__ = ["Diagonal"]
+
+
+class Diagonal(StructuredMatrix):
+    """The diagonal matrix ``diag(d)``.
+
+    Parameters
+    ----------
+    d : array, shape (n,)
+        Diagonal entries (float32/64 or complex64/128; integers become float64).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import Diagonal
+    >>> D = Diagonal(np.array([1.0, 2.0, 3.0]))
+    >>> D @ np.ones(3)
+    array([1., 2., 3.])
+    >>> D.nparams
+    3
+    """
+
+    def __init__(self, d: Any):
+        arr, xp = as_param_array(d, "d", ndim=1)
+        if arr.shape[0] == 0:
+            raise ValueError("d must not be empty")
+        self.d = arr
+        self._xp = xp
+        self._dtype = arr.dtype
+        n = arr.shape[0]
+        self._shape = (n, n)
+
+    @property
+    def nparams(self) -> int:
+        return self._shape[0]
+
+    def flops(self, batch: int = 1) -> int:
+        return self._shape[0] * batch
+
+    def _matmat(self, X):
+        return self.d[:, None] * X
+
+    def _rmatmat(self, X):
+        return X * self.d[None, :]
+
+    def _transpose(self):
+        return self
+
+    def _adjoint(self):
+        return self._conj()
+
+    def _conj(self):
+        if not self._is_complex():
+            return self
+        return Diagonal(self._xp.conj(self.d))
+
+    def _dense(self, xp):
+        n = self._shape[0]
+        return xp.eye(n, dtype=self.d.dtype) * self.d[None, :]
+
+    def to_backend(self, xp):
+        return Diagonal(B.move(self.d, B.resolve_xp(xp)))

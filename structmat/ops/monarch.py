@@ -1,0 +1,268 @@
+"""Monarch matrices ``M = P_out · diag(L) · P_mid · diag(R)`` in every geometry (DESIGN §3)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _backend as B
+from ..base import StructuredMatrix, as_param_array, check_size
+
+__all__ = ["Monarch", "monarch_geometry", "slab_ranks", "nearest_divisor"]
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+def nearest_divisor(n: int) -> int:
+    """The divisor of ``n`` nearest to ``sqrt(n)`` (the smaller one on a tie)."""
+    root = math.sqrt(n)
+    return min(_divisors(n), key=lambda d: (abs(d - root), d))
+
+
+def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None) -> tuple[int, ...]:
+    """Block geometry ``(k, q, p, l, s, r)`` of a Monarch matrix (DESIGN §3–§4).
+
+    ``R`` has ``k`` blocks of ``q x p`` and ``L`` has ``l`` blocks of ``s x r``, with
+    ``n_in = k p``, ``n_out = l s`` and middle dimension ``k q = l r``.
+
+    Parameters
+    ----------
+    n_in : int
+        Number of columns.
+    n_out : int, optional
+        Number of rows (default ``n_in``).
+    nblocks : None, int or (int, int)
+        ``(k, l)``: ``R`` gets ``k`` blocks and ``L`` gets ``l`` blocks, the middle dimension is
+        ``min(n_in, n_out)``; an int ``b`` means ``(b, b)``; ``None`` gives the paper's Monarch
+        (every slab rank 1: ``q = l``, ``r = k``, with ``k`` and ``l`` the divisors of ``n_in``
+        and ``n_out`` nearest their square roots).
+
+    Examples
+    --------
+    >>> from structmat.ops.monarch import monarch_geometry
+    >>> monarch_geometry(16)
+    (4, 4, 4, 4, 4, 4)
+    >>> monarch_geometry(1536, 384, nblocks=4)
+    (4, 96, 384, 4, 96, 96)
+    """
+    n_in = check_size(n_in, "n_in")
+    n_out = n_in if n_out is None else check_size(n_out, "n_out")
+    if nblocks is None:
+        k = nearest_divisor(n_in)
+        l = nearest_divisor(n_out)
+        return (k, l, n_in // k, l, n_out // l, k)
+    if isinstance(nblocks, (tuple, list)):
+        if len(nblocks) != 2:
+            raise ValueError(f"nblocks must be an int or a pair (k, l); got {nblocks!r}")
+        k = check_size(nblocks[0], "nblocks[0]")
+        l = check_size(nblocks[1], "nblocks[1]")
+    else:
+        k = l = check_size(nblocks, "nblocks")
+    mid = min(n_in, n_out)
+    bad = []
+    if n_in % k or mid % k:
+        bad.append(f"k={k} must divide n_in={n_in} and the middle dimension {mid}")
+    if n_out % l or mid % l:
+        bad.append(f"l={l} must divide n_out={n_out} and the middle dimension {mid}")
+    if bad:
+        ks = [d for d in _divisors(n_in) if mid % d == 0]
+        ls = [d for d in _divisors(n_out) if mid % d == 0]
+        raise ValueError(
+            "invalid nblocks: " + "; ".join(bad) + f". Valid k: {ks}; valid l: {ls}"
+        )
+    return (k, mid // k, n_in // k, l, n_out // l, mid // l)
+
+
+def slab_ranks(k: int, q: int, l: int) -> np.ndarray:
+    """``ranks[a, b]`` = number of middle indices connecting R-block ``a`` to L-block ``b``.
+
+    Middle index ``t = a q + i`` (``0 <= i < q``) reaches L-block ``b = t mod l``; the slab
+    ``(a, b)`` of a Monarch matrix has rank at most ``ranks[a, b]``.
+    """
+    t = np.arange(k * q).reshape(k, q) % l
+    ranks = np.zeros((k, l), dtype=np.int64)
+    for a in range(k):
+        ranks[a] = np.bincount(t[a], minlength=l)
+    return ranks
+
+
+class Monarch(StructuredMatrix):
+    """A Monarch matrix ``M = P_out · diag(L_0..L_{l-1}) · P_mid · diag(R_0..R_{k-1})``.
+
+    ``R`` has shape ``(k, q, p)`` and ``L`` shape ``(l, s, r)`` with ``l r == k q``; ``M`` maps
+    ``n_in = k p`` to ``n_out = l s`` (DESIGN §3):
+
+    1. ``u[a, i] = sum_j R[a, i, j] x[a p + j]``
+    2. ``t = a q + i``; ``v[b, c] = u`` at ``t = c l + b``
+    3. ``w[b, d] = sum_c L[b, d, c] v[b, c]``
+    4. ``y[d l + b] = w[b, d]``
+
+    For ``n = m^2`` and all block counts ``m`` this is the paper's ``M = P L P^T R``.  ``R`` is
+    the first factor of the reference code's ``MonarchLinear`` (``blkdiag1``) and ``L`` its
+    second (``blkdiag2``).  The multiply is two batched GEMMs; on NumPy the stride
+    permutations are folded into the GEMMs' strides and output buffer (no layout copy for
+    ``A @ X``).
+
+    Parameters
+    ----------
+    L : array, shape (l, s, r)
+    R : array, shape (k, q, p)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import Monarch
+    >>> M = Monarch.random(16, seed=0)
+    >>> M.shape, M.nblocks, M.nparams
+    ((16, 16), (4, 4), 128)
+    >>> x = np.arange(16.0)
+    >>> bool(np.allclose(M @ x, M.to_dense() @ x))
+    True
+    """
+
+    def __init__(self, L: Any, R: Any):
+        Ra, xp = as_param_array(R, "R", ndim=3)
+        La, _ = as_param_array(L, "L", ndim=3, xp=xp)
+        k, q, p = Ra.shape
+        l, s, r = La.shape
+        if min(k, q, p, l, s, r) == 0:
+            raise ValueError(f"L and R must have nonzero shapes; got L {tuple(La.shape)}, R {tuple(Ra.shape)}")
+        if l * r != k * q:
+            raise ValueError(
+                f"middle dimensions differ: L has l*r = {l}*{r} = {l * r} but R has "
+                f"k*q = {k}*{q} = {k * q} (L.shape = (l, s, r), R.shape = (k, q, p))"
+            )
+        dt = xp.result_type(La.dtype, Ra.dtype)
+        self.L = La if La.dtype == dt else xp.astype(La, dt)
+        self.R = Ra if Ra.dtype == dt else xp.astype(Ra, dt)
+        self._xp = xp
+        self._dtype = dt
+        self._shape = (l * s, k * p)
+
+    # -- geometry --------------------------------------------------------------------------------
+    @property
+    def geometry(self) -> tuple[int, int, int, int, int, int]:
+        """``(k, q, p, l, s, r)``."""
+        k, q, p = self.R.shape
+        l, s, r = self.L.shape
+        return (k, q, p, l, s, r)
+
+    @property
+    def nblocks(self) -> tuple[int, int]:
+        """``(k, l)``: number of blocks of ``R`` and of ``L``."""
+        return (self.R.shape[0], self.L.shape[0])
+
+    def slab_ranks(self) -> np.ndarray:
+        """Maximum rank of each ``s x p`` slab ``(a, b)``; see :func:`slab_ranks`."""
+        k, q, _, l, _, _ = self.geometry
+        return slab_ranks(k, q, l)
+
+    @staticmethod
+    def geometry_for(n_in: int, n_out: int | None = None, nblocks: Any = None):
+        """Alias of :func:`monarch_geometry`."""
+        return monarch_geometry(n_in, n_out, nblocks)
+
+    @classmethod
+    def random(
+        cls,
+        n_in: int,
+        n_out: int | None = None,
+        nblocks: Any = None,
+        seed: Any = None,
+        dtype: Any = "float64",
+        xp: Any = None,
+    ) -> "Monarch":
+        """A Monarch matrix with independent Gaussian block entries.
+
+        Blocks are scaled so that ``M @ x`` has about the norm of ``x``.
+
+        Parameters
+        ----------
+        n_in, n_out, nblocks :
+            Geometry, see :func:`monarch_geometry`.
+        seed : int or numpy.random.Generator, optional
+        dtype : float32, float64, complex64 or complex128
+        xp : namespace or name, optional
+            Backend of the parameters (default NumPy).
+
+        Examples
+        --------
+        >>> from structmat import Monarch
+        >>> Monarch.random(12, 8, nblocks=(4, 2), seed=1).geometry
+        (4, 2, 3, 2, 4, 4)
+        """
+        k, q, p, l, s, r = monarch_geometry(n_in, n_out, nblocks)
+        rng = np.random.default_rng(seed)
+        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
+        if name not in ("float32", "float64", "complex64", "complex128"):
+            raise TypeError(f"dtype must be float32, float64, complex64 or complex128; got {dtype!r}")
+
+        def draw(shape, fan_in):
+            a = rng.standard_normal(shape)
+            if name.startswith("complex"):
+                a = (a + 1j * rng.standard_normal(shape)) / math.sqrt(2.0)
+            return (a / math.sqrt(fan_in)).astype(name)
+
+        ns = B.resolve_xp(xp)
+        R = ns.asarray(draw((k, q, p), p))
+        L = ns.asarray(draw((l, s, r), r))
+        return cls(L, R)
+
+    # -- protocol --------------------------------------------------------------------------------
+    @property
+    def nparams(self) -> int:
+        k, q, p, l, s, r = self.geometry
+        return k * q * p + l * s * r
+
+    def flops(self, batch: int = 1) -> int:
+        return 2 * self.nparams * batch
+
+    def _matmat(self, X):
+        xp = self._xp
+        k, q, p, l, s, r = self.geometry
+        nb = X.shape[1]
+        U = xp.matmul(self.R, xp.reshape(X, (k, p, nb)))          # (k, q, nb): rows t = a q + i
+        V = xp.permute_dims(xp.reshape(U, (r, l, nb)), (1, 0, 2))  # (l, r, nb): v[b, c] = u[c l + b]
+        if B.is_numpy(xp):
+            # The input stride permutation is a strided view that BLAS reads directly; the
+            # output one is folded into the GEMM's output buffer.  No layout copy.
+            Y = np.empty((s, l, nb), dtype=U.dtype)
+            np.matmul(self.L, V, out=Y.transpose(1, 0, 2))
+            return Y.reshape(s * l, nb)
+        W = xp.matmul(self.L, V)                                    # (l, s, nb)
+        return xp.reshape(xp.permute_dims(W, (1, 0, 2)), (s * l, nb))
+
+    def _rmatmat(self, X):
+        xp = self._xp
+        k, q, p, l, s, r = self.geometry
+        N = X.shape[0]
+        Xb = xp.permute_dims(xp.reshape(X, (N, s, l)), (2, 0, 1))  # (l, N, s)
+        if B.is_numpy(xp):
+            Xb = np.ascontiguousarray(Xb)
+        W = xp.matmul(Xb, self.L)                                   # (l, N, r): [b, N, c]
+        U = xp.reshape(xp.permute_dims(W, (1, 2, 0)), (N, k, q))    # rows of u, t = c l + b
+        Ub = xp.permute_dims(U, (1, 0, 2))                          # (k, N, q)
+        if B.is_numpy(xp):
+            Z = np.empty((N, k, p), dtype=W.dtype)
+            np.matmul(Ub, self.R, out=Z.transpose(1, 0, 2))
+            return Z.reshape(N, k * p)
+        Z = xp.matmul(Ub, self.R)                                   # (k, N, p)
+        return xp.reshape(xp.permute_dims(Z, (1, 0, 2)), (N, k * p))
+
+    def _conj(self):
+        if not self._is_complex():
+            return self
+        return Monarch(self._xp.conj(self.L), self._xp.conj(self.R))
+
+    def to_backend(self, xp):
+        ns = B.resolve_xp(xp)
+        return Monarch(B.move(self.L, ns), B.move(self.R, ns))
+
+    def _repr_extra(self) -> str:
+        k, q, p, l, s, r = self.geometry
+        return f", nblocks=({k}, {l}), R_blocks=({q}, {p}), L_blocks=({s}, {r})"

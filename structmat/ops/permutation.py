@@ -1,0 +1,140 @@
+"""Permutation matrices."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .. import _backend as B
+from ..base import StructuredMatrix, check_size
+
+__all__ = ["Permutation"]
+
+
+class Permutation(StructuredMatrix):
+    """The permutation matrix with ``(P @ x)[i] == x[perm[i]]``.
+
+    Parameters
+    ----------
+    perm : array_like of int, shape (n,)
+        A permutation of ``0..n-1``.  Its namespace (NumPy, CuPy, ...) is the matrix's.
+    dtype : dtype, optional
+        Nominal dtype (used by :meth:`to_dense`); ``A @ X`` keeps the dtype of ``X``.
+
+    Notes
+    -----
+    ``P.T`` (= ``P.H``) is the inverse permutation.  :meth:`transpose_perm` builds the stride
+    permutation of DESIGN §3.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import Permutation
+    >>> P = Permutation([2, 0, 1])
+    >>> P @ np.array([10.0, 20.0, 30.0])
+    array([30., 10., 20.])
+    >>> P.T @ (P @ np.array([10.0, 20.0, 30.0]))
+    array([10., 20., 30.])
+    """
+
+    def __init__(self, perm: Any, dtype: Any = "float64"):
+        if isinstance(perm, StructuredMatrix):
+            raise TypeError("perm must be an array of indices, not a structured matrix")
+        if B.is_array(perm):
+            xp = B.get_namespace(perm)
+            arr = perm
+        else:
+            xp = B.resolve_xp(None)
+            try:
+                arr = xp.asarray(perm)
+            except Exception as exc:
+                raise TypeError(f"perm must be an array of integers; got {type(perm).__name__}") from exc
+        if arr.ndim != 1:
+            raise ValueError(f"perm must be 1-D; got shape {tuple(arr.shape)}")
+        if arr.shape[0] == 0:
+            raise ValueError("perm must not be empty")
+        if not xp.isdtype(arr.dtype, "integral"):
+            raise TypeError(f"perm must have an integer dtype; got {arr.dtype}")
+        n = arr.shape[0]
+        arr = xp.astype(arr, xp.int64)
+        if bool(xp.any(arr < 0)) or bool(xp.any(arr >= n)):
+            raise ValueError(f"perm must hold indices in [0, {n}); got values outside")
+        # a permutation iff its sorted values are 0..n-1
+        if bool(xp.any(xp.sort(arr) != xp.arange(n, dtype=xp.int64))):
+            raise ValueError("perm must be a permutation of 0..n-1 (it has repeated indices)")
+        self.perm = arr
+        self._xp = xp
+        self._shape = (n, n)
+        self._dtype = np.dtype(dtype)
+        self._inv = None
+
+    @classmethod
+    def transpose_perm(cls, r: int, c: int, xp: Any = None) -> "Permutation":
+        """The stride permutation: reads ``x`` as an ``r x c`` row-major array, returns its
+        transpose flattened (``y = x.reshape(r, c).T.ravel()``).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from structmat import Permutation
+        >>> Permutation.transpose_perm(2, 3) @ np.arange(6.0)
+        array([0., 3., 1., 4., 2., 5.])
+        """
+        r = check_size(r, "r")
+        c = check_size(c, "c")
+        perm = np.arange(r * c).reshape(r, c).T.reshape(-1)
+        ns = B.resolve_xp(xp)
+        return cls(ns.asarray(perm))
+
+    @property
+    def inverse_perm(self):
+        """The inverse permutation as an index array."""
+        if self._inv is None:
+            xp = self._xp
+            self._inv = xp.argsort(self.perm)
+        return self._inv
+
+    def _compute_dtype(self, xp, x_dtype):
+        # a permutation only moves entries: keep the operand's dtype (integers included)
+        if x_dtype == getattr(xp, "float16", None):
+            return B.float_dtype_for(xp, x_dtype)
+        return x_dtype
+
+    def _check_ns(self, X):
+        xp = B.get_namespace(X)
+        return xp
+
+    def _matmat(self, X):
+        xp = self._check_ns(X)
+        return xp.take(X, self.perm, axis=0)
+
+    def _rmatmat(self, X):
+        xp = self._check_ns(X)
+        return xp.take(X, self.inverse_perm, axis=1)
+
+    def _transpose(self):
+        P = Permutation(self.inverse_perm, dtype=self._dtype)
+        P._inv = self.perm
+        return P
+
+    def _adjoint(self):
+        return self._transpose()
+
+    def _conj(self):
+        return self
+
+    def _dense(self, xp):
+        n = self._shape[0]
+        eye = xp.eye(n, dtype=B.float_dtype_for(xp, getattr(xp, self._dtype.name)))
+        return xp.take(eye, B.move(self.perm, xp), axis=0)
+
+    def to_backend(self, xp):
+        ns = B.resolve_xp(xp)
+        return Permutation(B.move(self.perm, ns), dtype=self._dtype)
+
+    def flops(self, batch: int = 1) -> int:
+        return 0
+
+    def _repr_extra(self) -> str:
+        return ""
