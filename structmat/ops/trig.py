@@ -74,7 +74,10 @@ class _Trig(StructuredMatrix):
         n = self.n
         m = mfun(n)
         k = np.arange(n)
-        theta = np.pi * np.outer(k + a, k + b) / m
+        # theta = pi (k + a)(j + b) / m with 2a, 2b integers: reduce the integer numerator of
+        # theta / (pi / 4m) modulo the period 8m first, so large arguments lose no accuracy
+        num = np.outer(2 * k + int(2 * a), 2 * k + int(2 * b)) % (8 * m)
+        theta = np.pi * num / (4 * m)
         K = np.cos(theta) if trig_name == "cos" else np.sin(theta)
         A = self._f[:, None] * K * self._w[None, :]
         return xp.asarray(A, dtype=getattr(xp, self._dtype.name))
