@@ -14,6 +14,7 @@ from .ops import (
     Monarch,
     Permutation,
 )
+from .monarch_form import to_monarch
 
 __version__ = "0.1.0"
 
@@ -30,4 +31,5 @@ __all__ = [
     "DST",
     "Hadamard",
     "Convolution",
+    "to_monarch",
 ]
