@@ -43,6 +43,7 @@ __all__ = [
     "ifft",
     "trig",
     "all_finite",
+    "device_of",
 ]
 
 
@@ -214,6 +215,19 @@ def result_type(xp: ModuleType, *dtypes: Any) -> Any:
     return xp.result_type(*dtypes)
 
 
+def device_of(x: Any) -> Any:
+    """The device ``x`` lives on; constants combined with ``x`` are created there.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat._backend import device_of
+    >>> device_of(np.zeros(2))
+    'cpu'
+    """
+    return array_api_compat.device(x)
+
+
 def all_finite(xp: ModuleType, x: Any) -> bool:
     """True when every entry of ``x`` is finite (evaluated on the array's own device)."""
     return bool(xp.all(xp.isfinite(x)))
@@ -357,10 +371,11 @@ def _trig_via_fft(xp: ModuleType, x: Any, kind: str, type: int, norm: str | None
     # numerators modulo the period before taking exp (accuracy for large n)
     pre_phase = np.pi * ((int(2 * a) * j) % (4 * m)) / (2 * m)
     post_phase = np.pi * ((int(2 * b) * (2 * j + int(2 * a))) % (8 * m)) / (4 * m)
-    pre_minus = xp.asarray(w * np.exp(-1j * pre_phase), dtype=cdt)
-    pre_plus = xp.asarray(w * np.exp(1j * pre_phase), dtype=cdt)
-    post_minus = xp.asarray(np.exp(-1j * post_phase), dtype=cdt)
-    post_plus = xp.asarray(np.exp(1j * post_phase), dtype=cdt)
+    dev = device_of(x)
+    pre_minus = xp.asarray(w * np.exp(-1j * pre_phase), dtype=cdt, device=dev)
+    pre_plus = xp.asarray(w * np.exp(1j * pre_phase), dtype=cdt, device=dev)
+    post_minus = xp.asarray(np.exp(-1j * post_phase), dtype=cdt, device=dev)
+    post_plus = xp.asarray(np.exp(1j * post_phase), dtype=cdt, device=dev)
     xc = xp.astype(x, cdt)
     e_minus = xp.fft.fft(xc * pre_minus, n=big, axis=-1)[..., :n] * post_minus
     e_plus = xp.fft.ifft(xc * pre_plus, n=big, axis=-1)[..., :n] * (big * post_plus)
@@ -368,7 +383,7 @@ def _trig_via_fft(xp: ModuleType, x: Any, kind: str, type: int, norm: str | None
         y = (e_minus + e_plus) / 2
     else:
         y = (e_plus - e_minus) / (2j)
-    y = y * xp.asarray(f, dtype=rdt)
+    y = y * xp.asarray(f, dtype=rdt, device=dev)
     if not is_complex_dtype(xp, x.dtype):
         y = xp.real(y)
     y = _moveaxis(xp, y, -1, axis)

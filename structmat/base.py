@@ -78,9 +78,10 @@ def as_param_array(
             arr = ns.asarray(value)
         except Exception as exc:
             raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}") from exc
+    # dtype first: a non-numeric object (a 0-d object array) is a type error, not a shape one
+    target = B.float_dtype_for(ns, arr.dtype, what=name) if dtype is None else dtype
     if arr.ndim != ndim:
         raise ValueError(f"{name} must be a {ndim}-D array; got shape {tuple(arr.shape)}")
-    target = B.float_dtype_for(ns, arr.dtype, what=name) if dtype is None else dtype
     if target != arr.dtype:
         arr = ns.astype(arr, target)
     if check_finite and not B.all_finite(ns, arr):
@@ -320,10 +321,25 @@ class StructuredMatrix:
         return self._adjoint()
 
     # -- dense views ---------------------------------------------------------------------------
+    def _device(self):
+        """Device of the parameter arrays (``None``, the default device, when there are none).
+
+        ``_dense`` is only called with parameters already in ``xp``; constants it creates go
+        to this device so that they combine with the parameters.
+        """
+        if self._xp is None:
+            return None
+        name = B.namespace_name(self._xp)
+        for value in vars(self).values():
+            if B.is_array(value) and B.namespace_name(B.get_namespace(value)) == name:
+                return B.device_of(value)
+        return None
+
     def _dense(self, xp: ModuleType):
         """Dense matrix in namespace ``xp`` (default: apply to the identity)."""
         n_in = self._shape[1]
-        eye = xp.eye(n_in, dtype=self._compute_dtype(xp, dtype_in(xp, self._dtype)))
+        eye = xp.eye(n_in, dtype=self._compute_dtype(xp, dtype_in(xp, self._dtype)),
+                     device=self._device())
         return self._apply(eye)
 
     def to_dense(self, xp: Any = None):
@@ -439,6 +455,9 @@ class _Wrapped(StructuredMatrix):
     @property
     def nparams(self) -> int:
         return self.base.nparams
+
+    def _device(self):
+        return self.base._device()
 
     def _compute_dtype(self, xp, x_dtype):
         return self.base._compute_dtype(xp, x_dtype)
@@ -596,6 +615,13 @@ class Product(StructuredMatrix):
     @property
     def nparams(self) -> int:
         return sum(f.nparams for f in self.factors)
+
+    def _device(self):
+        for f in self.factors:
+            dev = f._device()
+            if dev is not None:
+                return dev
+        return None
 
     def flops(self, batch: int = 1) -> int:
         return sum(f.flops(batch) for f in self.factors)

@@ -81,7 +81,7 @@ class BlockDiagonal(StructuredMatrix):
 
     def _dense(self, xp):
         nb, r, c = self.blocks.shape
-        eye = xp.eye(nb, dtype=self.blocks.dtype)
+        eye = xp.eye(nb, dtype=self.blocks.dtype, device=B.device_of(self.blocks))
         full = self.blocks[:, :, None, :] * eye[:, None, :, None]
         return xp.reshape(full, (nb * r, nb * c))
 

@@ -101,8 +101,8 @@ class Butterfly(StructuredMatrix):
         xp = self._xp
         n = self.n
         k = 2 ** (e + 1)
-        t = xp.reshape(self.twiddle[e], (2, 2, n // k, k // 2))
-        eye = xp.eye(k // 2, dtype=self._dtype)
+        t = xp.reshape(self.twiddle[e, ...], (2, 2, n // k, k // 2))
+        eye = xp.eye(k // 2, dtype=self._dtype, device=B.device_of(self.twiddle))
         # blocks[g, u*h + i, v*h + i'] = t[u, v, g, i] * [i == i']
         blk = t[:, :, :, :, None] * eye[None, None, None, :, :]          # (2, 2, g, h, h)
         blk = xp.permute_dims(blk, (2, 0, 3, 1, 4))                       # (g, u, i, v, i')
@@ -122,7 +122,7 @@ class Butterfly(StructuredMatrix):
         for e in order:
             k = 2 ** (e + 1)
             h = k // 2
-            t = self.twiddle[e]
+            t = self.twiddle[e, ...]  # explicit ellipsis: array API indexing
             if rows:
                 t = xp.reshape(t, (2, 2, 1, n // k, h))
                 Xv = xp.reshape(X, (N, n // k, 2, h))
@@ -131,9 +131,9 @@ class Butterfly(StructuredMatrix):
                 t = xp.reshape(t, (2, 2, n // k, h, 1))
                 Xv = xp.reshape(X, (n // k, 2, h, Bc))
                 x0, x1 = Xv[:, 0, ...], Xv[:, 1, ...]
-            t01, t10 = (t[1, 0], t[0, 1]) if tr else (t[0, 1], t[1, 0])
-            y0 = t[0, 0] * x0 + t01 * x1
-            y1 = t10 * x0 + t[1, 1] * x1
+            t01, t10 = (t[1, 0, ...], t[0, 1, ...]) if tr else (t[0, 1, ...], t[1, 0, ...])
+            y0 = t[0, 0, ...] * x0 + t01 * x1
+            y1 = t10 * x0 + t[1, 1, ...] * x1
             if rows:
                 X = xp.reshape(xp.stack([y0, y1], axis=2), (N, n))
             else:

@@ -65,7 +65,7 @@ class Convolution(StructuredMatrix):
         xp = self._xp
         c = self.kernel
         L = c.shape[0]
-        zeros = xp.zeros(self._nfft - L, dtype=c.dtype)
+        zeros = xp.zeros(self._nfft - L, dtype=c.dtype, device=B.device_of(c))
         if not reverse:
             return xp.concat([c, zeros])
         return xp.concat([c[:1], zeros, xp.flip(c[1:])])
@@ -130,8 +130,9 @@ class Convolution(StructuredMatrix):
         else:
             d = i - j
             idx = np.where((d >= 0) & (d < L), d, L)  # index L points at an appended zero
-        c_ext = xp.concat([c, xp.zeros(max(n + 1 - L, 1), dtype=c.dtype)])
-        flat = xp.take(c_ext, xp.asarray(idx.reshape(-1)), axis=0)
+        dev = B.device_of(c)
+        c_ext = xp.concat([c, xp.zeros(max(n + 1 - L, 1), dtype=c.dtype, device=dev)])
+        flat = xp.take(c_ext, xp.asarray(idx.reshape(-1), device=dev), axis=0)
         return xp.reshape(flat, (n_out, n))
 
     def to_backend(self, xp):

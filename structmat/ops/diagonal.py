@@ -65,7 +65,7 @@ class Diagonal(StructuredMatrix):
 
     def _dense(self, xp):
         n = self._shape[0]
-        return xp.eye(n, dtype=self.d.dtype) * self.d[None, :]
+        return xp.eye(n, dtype=self.d.dtype, device=B.device_of(self.d)) * self.d[None, :]
 
     def to_backend(self, xp):
         return Diagonal(B.move(self.d, B.resolve_xp(xp)))

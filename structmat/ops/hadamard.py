@@ -16,14 +16,14 @@ __all__ = ["Hadamard"]
 _RADIX_BITS = 4  # apply H_16 blocks: log2(n)/4 small GEMM passes instead of log2(n) passes
 
 
-def _small_hadamard(xp, c: int, dtype):
+def _small_hadamard(xp, c: int, dtype, device=None):
     idx = np.arange(c)
     bits = np.bitwise_and(idx[:, None], idx[None, :])
     parity = np.zeros_like(bits)
     while bits.any():
         parity ^= bits & 1
         bits >>= 1
-    return xp.asarray(1.0 - 2.0 * parity, dtype=dtype)
+    return xp.asarray(1.0 - 2.0 * parity, dtype=dtype, device=device)
 
 
 def _fwht(xp, X, n: int, axis: int):
@@ -49,7 +49,7 @@ def _fwht(xp, X, n: int, axis: int):
         c = 1 << t
         inner = 1 << done              # index bits below this chunk
         outer = n // (inner * c)       # index bits above it
-        Hc = _small_hadamard(xp, c, X.dtype)
+        Hc = _small_hadamard(xp, c, X.dtype, device=B.device_of(X))
         V = xp.reshape(X, (pre_total * outer, c, inner * post_total))
         X = xp.reshape(xp.matmul(Hc, V), shape)
         done += t

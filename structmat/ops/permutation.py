@@ -50,18 +50,18 @@ class Permutation(StructuredMatrix):
                 arr = xp.asarray(perm)
             except Exception as exc:
                 raise TypeError(f"perm must be an array of integers; got {type(perm).__name__}") from exc
+        if not xp.isdtype(arr.dtype, "integral"):
+            raise TypeError(f"perm must have an integer dtype; got {arr.dtype}")
         if arr.ndim != 1:
             raise ValueError(f"perm must be 1-D; got shape {tuple(arr.shape)}")
         if arr.shape[0] == 0:
             raise ValueError("perm must not be empty")
-        if not xp.isdtype(arr.dtype, "integral"):
-            raise TypeError(f"perm must have an integer dtype; got {arr.dtype}")
         n = arr.shape[0]
         arr = xp.astype(arr, xp.int64)
         if bool(xp.any(arr < 0)) or bool(xp.any(arr >= n)):
             raise ValueError(f"perm must hold indices in [0, {n}); got values outside")
         # a permutation iff its sorted values are 0..n-1
-        if bool(xp.any(xp.sort(arr) != xp.arange(n, dtype=xp.int64))):
+        if bool(xp.any(xp.sort(arr) != xp.arange(n, dtype=xp.int64, device=B.device_of(arr)))):
             raise ValueError("perm must be a permutation of 0..n-1 (it has repeated indices)")
         self.perm = arr
         self._xp = xp
@@ -126,8 +126,10 @@ class Permutation(StructuredMatrix):
 
     def _dense(self, xp):
         n = self._shape[0]
-        eye = xp.eye(n, dtype=B.float_dtype_for(xp, getattr(xp, self._dtype.name)))
-        return xp.take(eye, B.move(self.perm, xp), axis=0)
+        perm = B.move(self.perm, xp)
+        eye = xp.eye(n, dtype=B.float_dtype_for(xp, getattr(xp, self._dtype.name)),
+                     device=B.device_of(perm))
+        return xp.take(eye, perm, axis=0)
 
     def to_backend(self, xp):
         ns = B.resolve_xp(xp)

@@ -50,8 +50,8 @@ class _Trig(StructuredMatrix):
         t2 = _TRANSPOSE_TYPE[self.type]
         w2, f2 = B.trig_scalings(self._kind, t2, self.n, self.norm)
         rdt = B.real_dtype_for(xp, X.dtype)
-        pre = xp.asarray(self._f / w2, dtype=rdt)
-        post = xp.asarray(self._w / f2, dtype=rdt)
+        pre = xp.asarray(self._f / w2, dtype=rdt, device=B.device_of(X))
+        post = xp.asarray(self._w / f2, dtype=rdt, device=B.device_of(X))
         Y = B.trig(xp, X * pre, self._kind, t2, self.norm, axis=1)
         return Y * post
 
