@@ -15,6 +15,8 @@ from .ops import (
     Permutation,
 )
 from .monarch_form import to_monarch
+from .projection import ProjectionInfo, factor_mm_star, monarch_factors, project_to_monarch, projection_error
+from .fitting import fit_monarch_gd
 
 __version__ = "0.1.0"
 
@@ -32,4 +34,10 @@ __all__ = [
     "Hadamard",
     "Convolution",
     "to_monarch",
+    "project_to_monarch",
+    "projection_error",
+    "monarch_factors",
+    "factor_mm_star",
+    "fit_monarch_gd",
+    "ProjectionInfo",
 ]

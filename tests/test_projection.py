@@ -1,0 +1,488 @@
+"""Tests of project_to_monarch, projection_error, monarch_factors and factor_mm_star.
+
+Every optimality statement is checked against an independent reference written here: the
+slabs of DESIGN §3 cut out of a float64/complex128 copy of ``A`` with plain slicing, one
+``numpy.linalg.svd`` per slab, truncated at the slab's number of connecting middle indices.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import structmat
+import structmat.projection as proj
+from structmat import (
+    DFT,
+    Monarch,
+    Permutation,
+    factor_mm_star,
+    monarch_factors,
+    project_to_monarch,
+    projection_error,
+)
+from structmat.ops.monarch import monarch_geometry
+
+from .conftest import to_numpy
+from .tolerance import assert_close, rtol
+
+DTYPES = ["float64", "float32", "complex128", "complex64"]
+
+
+# ----------------------------------------------------------------------------------------------
+# independent reference
+# ----------------------------------------------------------------------------------------------
+
+def reference(A, geometry):
+    """(optimal dense M, discarded energy per slab (k, l)) by one full SVD per slab."""
+    k, q, p, l, s, r = geometry
+    A = np.asarray(A)
+    wide = np.complex128 if np.iscomplexobj(A) else np.float64
+    A = A.astype(wide)
+    M = np.zeros_like(A)
+    disc = np.zeros((k, l))
+    for a in range(k):
+        for b in range(l):
+            rank = sum(1 for i in range(q) if (a * q + i) % l == b)
+            S = A[b::l, a * p:(a + 1) * p]
+            U, sv, Vh = np.linalg.svd(S, full_matrices=False)
+            disc[a, b] = float(np.sum(sv[rank:] ** 2))
+            M[b::l, a * p:(a + 1) * p] = (U[:, :rank] * sv[:rank]) @ Vh[:rank]
+    return M, disc
+
+
+def random_matrix(rng, shape, dtype):
+    A = rng.standard_normal(shape)
+    if dtype.startswith("complex"):
+        A = A + 1j * rng.standard_normal(shape)
+    return A.astype(dtype)
+
+
+@st.composite
+def geometries(draw):
+    """(n_out, n_in, nblocks) covering None, int and pair forms, square and rectangular."""
+    kind = draw(st.sampled_from(["none", "int", "pair"]))
+    if kind == "none":
+        return draw(st.integers(2, 48)), draw(st.integers(2, 48)), None
+    k = draw(st.integers(1, 6))
+    l = k if kind == "int" else draw(st.integers(1, 6))
+    mid = math.lcm(k, l) * draw(st.integers(1, 3))
+    v = draw(st.integers(1, 3))
+    if draw(st.booleans()):
+        n_out, n_in = mid, mid * v
+    else:
+        n_out, n_in = mid * v, mid
+    return n_out, n_in, (k if kind == "int" else (k, l))
+
+
+def err_tol(dtype, n_out, n_in):
+    """Absolute tolerance on a relative Frobenius error (a number in [0, 1])."""
+    return rtol(dtype, max(n_out, n_in), depth=2)
+
+
+# ----------------------------------------------------------------------------------------------
+# optimality
+# ----------------------------------------------------------------------------------------------
+
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_error_equals_slab_svd_reference(geo, dtype, seed):
+    n_out, n_in, nb = geo
+    A = random_matrix(np.random.default_rng(seed), (n_out, n_in), dtype)
+    M, info = project_to_monarch(A, nb, return_info=True)
+    geometry = monarch_geometry(n_in, n_out, nb)
+    assert M.geometry == geometry and M.shape == (n_out, n_in)
+    assert M.dtype == A.dtype and M.L.dtype == A.dtype
+    Mref, disc_ref = reference(A, geometry)
+    e_ref = math.sqrt(disc_ref.sum() / np.sum(np.abs(A.astype(np.complex128)) ** 2))
+    tol = err_tol(dtype, n_out, n_in)
+    e = projection_error(A, M)
+    assert abs(e - e_ref) <= tol, (e, e_ref, info.solvers)
+    # the dense error agrees, and so does the error predicted from the discarded energies
+    dense = np.asarray(M.to_dense()).astype(np.complex128)
+    e_dense = np.linalg.norm(A - dense) / np.linalg.norm(A.astype(np.complex128))
+    assert abs(e_dense - e_ref) <= tol
+    assert abs(info.error - e_ref) <= math.sqrt(tol)  # energies: accurate to eps * ||A||^2
+    norm2 = np.sum(np.abs(A.astype(np.complex128)) ** 2)
+    np.testing.assert_allclose(to_numpy(info.discarded), disc_ref, rtol=0, atol=tol * norm2)
+    assert info.ranks.sum() == geometry[0] * geometry[1]
+
+
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_residual_is_orthogonal_to_the_projection(geo, dtype, seed):
+    n_out, n_in, nb = geo
+    A = random_matrix(np.random.default_rng(seed), (n_out, n_in), dtype)
+    M = np.asarray(project_to_monarch(A, nb).to_dense()).astype(np.complex128)
+    A = A.astype(np.complex128)
+    E = A - M
+    na2 = np.sum(np.abs(A) ** 2)
+    tol = rtol(dtype, max(n_out, n_in), depth=2)
+    assert abs(np.vdot(E, M)) <= tol * na2
+    assert abs(na2 - np.sum(np.abs(M) ** 2) - np.sum(np.abs(E) ** 2)) <= tol * na2
+
+
+@given(geo=geometries(), seed=st.integers(0, 2**16), scale=st.sampled_from([1e-3, 1e-1, 1.0]))
+def test_perturbing_the_factors_never_lowers_the_error(geo, seed, scale):
+    n_out, n_in, nb = geo
+    rng = np.random.default_rng(seed)
+    A = random_matrix(rng, (n_out, n_in), "float64")
+    M = project_to_monarch(A, nb)
+    e0 = projection_error(A, M)
+    for _ in range(4):
+        dL = rng.standard_normal(M.L.shape) * scale * (np.abs(M.L).max() + 1e-12)
+        dR = rng.standard_normal(M.R.shape) * scale * (np.abs(M.R).max() + 1e-12)
+        for L, R in ((M.L + dL, M.R), (M.L, M.R + dR), (M.L + dL, M.R + dR)):
+            assert projection_error(A, Monarch(L, R)) >= e0 - err_tol("float64", n_out, n_in)
+
+
+# ----------------------------------------------------------------------------------------------
+# idempotence and invariances
+# ----------------------------------------------------------------------------------------------
+
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_projecting_a_monarch_matrix_returns_it(geo, dtype, seed):
+    n_out, n_in, nb = geo
+    M0 = Monarch.random(n_in, n_out, nblocks=nb, seed=seed, dtype=dtype)
+    D = np.asarray(M0.to_dense())
+    M, info = project_to_monarch(D, nb, return_info=True)
+    assert_close(np.asarray(M.to_dense()), D, dtype, max(n_in, n_out), depth=2, what="idempotence")
+    assert projection_error(D, M) <= rtol(dtype, max(n_in, n_out), depth=2)
+    assert info.error <= rtol(dtype, max(n_in, n_out), depth=2)       # measured, not cancelled
+
+
+def test_idempotent_in_mixed_rank_and_rank_zero_geometries():
+    cases = [(96, 96, 8), (64, 64, (4, 8)), (16, 16, (4, 8)), (24, 36, (4, 3)), (30, 30, (5, 3))]
+    for n_out, n_in, nb in cases:
+        k, q, p, l, s, r = monarch_geometry(n_in, n_out, nb)
+        ranks = structmat.ops.monarch.slab_ranks(k, q, l)
+        for dtype in ("float32", "complex128"):
+            M0 = Monarch.random(n_in, n_out, nblocks=nb, seed=1, dtype=dtype)
+            D = np.asarray(M0.to_dense())
+            M, info = project_to_monarch(D, nb, return_info=True)
+            assert_close(np.asarray(M.to_dense()), D, dtype, max(n_in, n_out), depth=2,
+                         what=f"{(n_out, n_in, nb)} ranks {sorted(set(ranks.ravel()))}")
+    # (16, 16, (4, 8)) has slabs of rank 0: they are reported and kept at zero
+    _, info = project_to_monarch(np.ones((16, 16)), (4, 8), return_info=True)
+    assert info.solvers["zero"] == 16 and (info.ranks == 0).sum() == 16
+
+
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
+       c=st.sampled_from([2.5, -0.3, 1e-3, 1j, 0.6 - 0.8j]))
+def test_scaling_the_input_scales_the_projection(geo, dtype, seed, c):
+    n_out, n_in, nb = geo
+    if isinstance(c, complex) and not dtype.startswith("complex"):
+        c = abs(c)
+    A = random_matrix(np.random.default_rng(seed), (n_out, n_in), dtype)
+    cA = (c * A).astype(dtype)
+    M = np.asarray(project_to_monarch(A, nb).to_dense())
+    cM = np.asarray(project_to_monarch(cA, nb).to_dense())
+    # the projection is unique when singular values are separated (random data)
+    assert_close(cM, c * M, dtype, max(n_in, n_out), depth=4, what="c * A")
+
+
+@pytest.mark.parametrize("n, b", [(16, 4), (64, 8), (128, 8), (96, 4), (256, 16)])
+@pytest.mark.parametrize("dtype", ["complex128", "complex64"])
+def test_dft_with_its_input_permutation_is_monarch(n, b, dtype):
+    F = np.asarray(DFT(n).to_dense()).astype(dtype)
+    P = np.asarray(Permutation.transpose_perm(n // b, b).to_dense())
+    FP = (F @ P).astype(dtype)
+    nb = (n // b, b)
+    M = project_to_monarch(FP, nb)
+    assert projection_error(FP, M) <= rtol(dtype, n, depth=2)
+    # F itself is not: each of its slabs is F_q times a unitary diagonal (all singular values
+    # equal), so exactly the fraction 1/b of the energy survives
+    e = projection_error(F, project_to_monarch(F, nb))
+    assert abs(e - math.sqrt(1 - 1 / b)) <= rtol(dtype, n, depth=2)
+
+
+# ----------------------------------------------------------------------------------------------
+# solvers: Lanczos, certificate, fallback
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+def test_lanczos_path_is_optimal_at_its_natural_size(dtype):
+    # n = 1024: 1024 slabs of 32 x 32, rank 1 -> the Lanczos solver (float32 threshold)
+    A = random_matrix(np.random.default_rng(7), (1024, 1024), dtype)
+    M, info = project_to_monarch(A, return_info=True)
+    assert info.solvers.get("lanczos", 0) > 900
+    _, disc = reference(A, M.geometry)
+    e_ref = math.sqrt(disc.sum() / np.sum(np.abs(A.astype(np.complex128)) ** 2))
+    assert abs(projection_error(A, M) - e_ref) <= err_tol(dtype, 1024, 1024)
+
+
+@pytest.mark.parametrize("steps, expect", [(12, "lanczos"), (2, "svd")])
+@pytest.mark.parametrize("dtype", ["float64", "complex128", "float32"])
+def test_lanczos_certificate_and_svd_fallback(monkeypatch, steps, expect, dtype):
+    monkeypatch.setattr(proj, "_LANCZOS_MIN_ORDER", 4)
+    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: steps)
+    rng = np.random.default_rng(3)
+    A = random_matrix(rng, (400, 400), dtype)                 # 400 slabs of 20 x 20
+    A[:20, :20] = 0.0                                          # a zero slab (breakdown at once)
+    A[20:40, 20:40] = 1.0                                      # a rank-1 slab
+    M, info = project_to_monarch(A, return_info=True)
+    assert info.solvers.get(expect, 0) > 0, info.solvers
+    _, disc = reference(A, M.geometry)
+    e_ref = math.sqrt(disc.sum() / np.sum(np.abs(A.astype(np.complex128)) ** 2))
+    assert abs(projection_error(A, M) - e_ref) <= err_tol(dtype, 400, 400)
+
+
+def test_tridiagonal_top_pair_matches_eigh(rng):
+    for K in (1, 2, 5, 20):
+        Z = 64
+        alpha = rng.standard_normal((K, Z))
+        beta = np.abs(rng.standard_normal((K - 1, Z)))
+        beta[:, :8] = 0.0                                      # decoupled (broken-down) cases
+        with np.errstate(divide="ignore", invalid="ignore"):
+            th1, th2, Y = proj._tridiag_top(np, alpha, beta)
+        for z in range(Z):
+            T = np.diag(alpha[:, z]) + np.diag(beta[:, z], 1) + np.diag(beta[:, z], -1)
+            w = np.linalg.eigvalsh(T)
+            scale = max(np.abs(w).max(), 1.0)
+            assert abs(th1[z] - w[-1]) <= 1e-9 * scale
+            if K > 1:
+                assert th2[z] >= w[-2] - 1e-12 * scale and th2[z] <= w[-1] + 1e-6 * scale
+            # Y is a unit vector achieving the top eigenvalue (eigenvector when it is simple)
+            y = Y[:, z]
+            assert abs(np.linalg.norm(y) - 1) < 1e-12
+            assert np.linalg.norm(T @ y - th1[z] * y) <= 1e-6 * scale
+
+
+# ----------------------------------------------------------------------------------------------
+# backends and batches
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", ["float64", "complex64"])
+def test_backends_agree_with_numpy(xp, dtype):
+    rng = np.random.default_rng(5)
+    for shape, nb in (((48, 48), None), ((24, 36), (4, 3)), ((96, 96), 8)):
+        A = random_matrix(rng, shape, dtype)
+        Ax = xp.asarray(A)
+        M, info = project_to_monarch(Ax, nb, return_info=True)
+        assert B_name(M.L) == B_name(Ax)
+        Mn = project_to_monarch(A, nb)
+        assert_close(to_numpy(M.to_dense()), np.asarray(Mn.to_dense()), dtype, max(shape), depth=2)
+        assert abs(projection_error(Ax, M) - projection_error(A, Mn)) <= err_tol(dtype, *shape)
+        assert abs(info.error - projection_error(A, Mn)) <= math.sqrt(err_tol(dtype, *shape))
+
+
+def test_backend_lanczos_path(xp):
+    A = random_matrix(np.random.default_rng(9), (1024, 1024), "float32")
+    M, info = project_to_monarch(xp.asarray(A), return_info=True)
+    assert info.solvers.get("lanczos", 0) > 900
+    e = projection_error(xp.asarray(A), M)
+    assert abs(e - projection_error(A, project_to_monarch(A))) <= err_tol("float32", 1024, 1024)
+
+
+def B_name(a):
+    return structmat._backend.namespace_name(structmat._backend.get_namespace(a))
+
+
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
+       batch=st.sampled_from([(1,), (3,), (2, 2)]))
+def test_batched_input_projects_each_matrix(geo, dtype, seed, batch):
+    n_out, n_in, nb = geo
+    A = random_matrix(np.random.default_rng(seed), batch + (n_out, n_in), dtype)
+    Ms, info = project_to_monarch(A, nb, return_info=True)
+    k, q, p, l, s, r = monarch_geometry(n_in, n_out, nb)
+    assert info.discarded.shape == batch + (k, l) and info.norm_sq.shape == batch
+    errs = projection_error(A, Ms)
+    assert errs.shape == batch
+    for idx in np.ndindex(*batch):
+        Mi = Ms
+        for i in idx:
+            Mi = Mi[i]
+        assert isinstance(Mi, Monarch)
+        single = project_to_monarch(A[idx], nb)
+        assert_close(np.asarray(Mi.to_dense()), np.asarray(single.to_dense()), dtype,
+                     max(n_in, n_out), depth=2, what=f"batch element {idx}")
+        assert abs(errs[idx] - projection_error(A[idx], single)) <= err_tol(dtype, n_out, n_in)
+    np.testing.assert_allclose(info.error, errs, rtol=0, atol=math.sqrt(err_tol(dtype, n_out, n_in)))
+
+
+# ----------------------------------------------------------------------------------------------
+# projection_error on its own
+# ----------------------------------------------------------------------------------------------
+
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_projection_error_matches_dense(geo, dtype, seed):
+    n_out, n_in, nb = geo
+    rng = np.random.default_rng(seed)
+    A = random_matrix(rng, (n_out, n_in), dtype)
+    M = Monarch.random(n_in, n_out, nblocks=nb, seed=seed + 1, dtype=dtype)
+    D = np.asarray(M.to_dense())
+    expect = np.linalg.norm(A.astype(np.complex128) - D) / np.linalg.norm(A.astype(np.complex128))
+    assert abs(projection_error(A, M) - expect) <= err_tol(dtype, n_out, n_in) * max(expect, 1)
+    assert abs(projection_error(A, D) - expect) <= err_tol(dtype, n_out, n_in) * max(expect, 1)
+
+
+def test_projection_error_other_operands():
+    F = DFT(16)
+    Fd = np.asarray(F.to_dense())
+    assert projection_error(Fd, F) <= 1e-14
+    assert projection_error(np.zeros((4, 4)), np.zeros((4, 4))) == 0.0
+    assert projection_error(np.zeros((4, 4)), np.ones((4, 4))) == math.inf
+    with pytest.raises(ValueError, match="shape"):
+        projection_error(np.ones((16, 16)), Monarch.random(12, seed=0))
+    with pytest.raises(ValueError, match="shape"):
+        projection_error(np.ones((16, 16)), np.ones((16, 12)))
+    with pytest.raises(ValueError, match="holds 1 matrices"):
+        projection_error(np.ones((2, 16, 16)), [Monarch.random(16, seed=0)])
+    with pytest.raises(TypeError, match="Monarch"):
+        projection_error(np.ones((2, 16, 16)), [1.0, 2.0])
+
+
+def test_projection_error_namespace_mismatch():
+    import array_api_strict as xs
+
+    M = Monarch.random(16, seed=0)
+    with pytest.raises(TypeError, match="array_api_strict"):
+        projection_error(xs.asarray(np.ones((16, 16))), M)
+
+
+# ----------------------------------------------------------------------------------------------
+# bad input
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("fn", [project_to_monarch, monarch_factors])
+def test_bad_inputs(fn):
+    good = np.ones((16, 16))
+    for bad in (np.nan, np.inf, -np.inf):
+        A = good.copy()
+        A[3, 5] = bad
+        with pytest.raises(ValueError, match="NaN or Inf"):
+            fn(A)
+    with pytest.raises(ValueError, match=r"Valid k: \[1, 2, 4, 8, 16\]"):
+        fn(good, nblocks=3)
+    with pytest.raises(ValueError, match="invalid nblocks"):
+        fn(good, nblocks=(4, 5))
+    with pytest.raises(ValueError, match="1-D"):
+        fn(np.ones(16))
+    with pytest.raises(ValueError, match="0-D"):
+        fn(np.float64(1.0))
+    with pytest.raises(ValueError, match="empty"):
+        fn(np.ones((0, 4)))
+    for dt in ("int64", "int32", "bool", "float16", "uint8"):
+        with pytest.raises(TypeError, match="dtype"):
+            fn(good.astype(dt))
+    with pytest.raises(TypeError, match="array"):
+        fn("not an array")
+    with pytest.raises(TypeError, match="nblocks"):
+        fn(good, nblocks=2.0)
+
+
+def test_bad_keyword_values():
+    with pytest.raises(TypeError, match="return_info"):
+        project_to_monarch(np.ones((4, 4)), return_info="yes")
+    with pytest.raises(ValueError, match="rtol"):
+        monarch_factors(np.eye(4), rtol=-1.0)
+
+
+def test_structured_and_list_inputs():
+    F = DFT(16)
+    M = project_to_monarch(F)
+    assert projection_error(np.asarray(F.to_dense()), M) > 0.5
+    L = project_to_monarch([[1.0, 2.0], [2.0, 4.0]])             # 2 x 2: one slab of rank 1
+    assert np.allclose(np.asarray(L.to_dense()), [[1.0, 2.0], [2.0, 4.0]])
+
+
+# ----------------------------------------------------------------------------------------------
+# monarch_factors
+# ----------------------------------------------------------------------------------------------
+
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
+def test_monarch_factors_recovers_monarch_matrices(geo, dtype, seed):
+    n_out, n_in, nb = geo
+    M0 = Monarch.random(n_in, n_out, nblocks=nb, seed=seed, dtype=dtype)
+    D = np.asarray(M0.to_dense())
+    M = monarch_factors(D, nb)
+    assert M.geometry == M0.geometry
+    assert_close(np.asarray(M.to_dense()), D, dtype, max(n_in, n_out), depth=2)
+
+
+def test_monarch_factors_rejects_non_monarch_with_residual():
+    A = np.random.default_rng(0).standard_normal((64, 64))
+    with pytest.raises(ValueError, match=r"relative residual \d\.\d+e-0\d > tolerance"):
+        monarch_factors(A)
+    # a Monarch matrix plus a perturbation far above rounding
+    D = np.asarray(Monarch.random(64, seed=1).to_dense())
+    with pytest.raises(ValueError, match="relative residual"):
+        monarch_factors(D + 1e-6 * A)
+    assert monarch_factors(D + 1e-6 * A, rtol=1e-3).shape == (64, 64)
+    # batched: all must pass
+    stack = np.stack([D, D])
+    Ms = monarch_factors(stack)
+    assert len(Ms) == 2
+    with pytest.raises(ValueError, match="relative residual"):
+        monarch_factors(np.stack([D, A]))
+
+
+# ----------------------------------------------------------------------------------------------
+# factor_mm_star
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    "n, nb, dtype",
+    [
+        (16, None, "float64"), (64, None, "float64"), (64, None, "complex128"),
+        (64, (16, 4), "float64"), (64, (4, 16), "complex128"), (36, (9, 4), "float64"),
+        (12, None, "complex128"), (256, None, "float64"), (256, 16, "float32"),
+        (144, None, "complex64"),
+    ],
+)
+def test_factor_mm_star_recovers_products(n, nb, dtype):
+    k, l = proj._mm_star_blocks(n, nb)
+    worst = []
+    for seed in (1, 2):
+        A1 = Monarch.random(n, nblocks=(k, l), seed=seed, dtype=dtype)
+        A2 = Monarch.random(n, nblocks=(k, l), seed=seed + 10, dtype=dtype)
+        M = np.asarray((A1 @ A2.H).to_dense())
+        M1, M2 = factor_mm_star(M, nb)
+        assert isinstance(M1, Monarch) and isinstance(M2, Monarch)
+        assert M1.dtype == M.dtype and M1.geometry == monarch_geometry(n, n, (k, l))
+        # M2 = Monarch(L2, I): a pure P L P^T factor
+        assert np.allclose(np.asarray(M2.R), np.eye(l)[None])
+        recon = np.asarray((M1 @ M2.H).to_dense())
+        rel = np.linalg.norm(recon - M) / np.linalg.norm(M)
+        # the factorisation inverts blocks of M~ (conditioning enters): the guarantee is the
+        # function's own check, sqrt(eps) n^(1/4); typical products land far below it
+        eps = np.finfo(M.dtype).eps
+        assert rel <= math.sqrt(eps) * n ** 0.25, rel
+        worst.append(rel)
+    assert min(worst) <= 1e-2 * math.sqrt(eps) * n ** 0.25   # far below it, typically
+
+
+def test_factor_mm_star_backends(xp):
+    A1, A2 = Monarch.random(64, seed=3), Monarch.random(64, seed=4)
+    M = np.asarray((A1 @ A2.H).to_dense())
+    M1, M2 = factor_mm_star(xp.asarray(M))
+    assert B_name(M1.L) == B_name(xp.asarray(M))
+    recon = to_numpy((M1 @ M2.H).to_dense())
+    assert np.linalg.norm(recon - M) / np.linalg.norm(M) <= 1e-10
+
+
+def test_factor_mm_star_rejects_matrices_outside_the_class():
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="(relative residual|singular)"):
+        factor_mm_star(rng.standard_normal((64, 64)))
+    with pytest.raises(ValueError, match="singular"):
+        factor_mm_star(np.zeros((16, 16)))
+    # a Monarch product whose middle factor has zero entries violates the assumption
+    A1, A2 = Monarch.random(16, seed=1), Monarch.random(16, seed=2)
+    R = np.asarray(A1.R).copy()
+    R[:, 0, :] = 0.0                      # R1 R2^H gets a zero row in every block
+    M = np.asarray((Monarch(A1.L, R) @ A2.H).to_dense())
+    with pytest.raises(ValueError, match="(singular|relative residual)"):
+        factor_mm_star(M)
+    with pytest.raises(ValueError, match="square"):
+        factor_mm_star(np.ones((16, 12)))
+    with pytest.raises(ValueError, match=r"Valid nblocks: \(1, 16\), \(2, 8\)"):
+        factor_mm_star(np.eye(16), nblocks=(2, 4))
+    with pytest.raises(ValueError, match="single square"):
+        factor_mm_star(np.ones((2, 16, 16)))
+    with pytest.raises(ValueError, match="NaN"):
+        factor_mm_star(np.full((16, 16), np.nan))
+    with pytest.raises(TypeError, match="dtype"):
+        factor_mm_star(np.eye(16, dtype=int))
