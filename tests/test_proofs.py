@@ -160,3 +160,54 @@ def test_runner_exit_code_reports_failures(tmp_path, monkeypatch):
 def test_package_main_entry_point(tmp_path):
     assert proofs.main(["--quick", "--claim", "parameter-counts", "--report", str(tmp_path / "p.md")]) == 0
     assert os.path.exists(tmp_path / "p.md")
+
+
+# ------------------------------------------------------------------------------------------------
+# convolution: the symbolic kernel by linearity (basis kernels e_s)
+# ------------------------------------------------------------------------------------------------
+
+
+def _coefficient_of(ring, p, k):
+    """The ``Q(zeta_N)`` coefficient of the ``k``-th symbol in a polynomial linear in the symbols."""
+    out = ring.zero
+    for monom, cf in p.items():
+        deg = monom[1:]
+        assert sum(deg) == 1, "the witness must be linear (no constant or higher terms) in c"
+        if deg[k] == 1:
+            out += ring.zeta(monom[0]) * cf
+    return ring.reduce(out)
+
+
+def test_convolution_basis_path_agrees_with_symbolic_kernel_at_16():
+    from proofs.convolution import basis_witness, check_basis, check_circulant, circulant_witness
+
+    n = 16
+    sym = circulant_witness(n, "kernel")
+    ring, X1 = sym[0], sym[4]
+    D = X1.to_dense().to_list()
+    _, b, X2, X1s = basis_witness(n)
+    assert b == 4
+    # X2 is the same matrix on both paths
+    assert X2.to_ring(ring) == sym[5].to_dense().to_list()
+    # X1(e_s) of the basis path is the coefficient of c_s in the symbolic X1(c)
+    for s in (0, 1, 5, 15):
+        Ms = X1s[s].to_ring(ring)
+        assert all(ring.equal(_coefficient_of(ring, D[i][j], s), Ms[i][j]) for i in range(n) for j in range(n)), s
+    assert check_circulant(sym, n).ok and check_basis((n, b, X2, X1s), n).ok
+    assert not check_circulant(circulant_witness(n, "kernel", perturb=True), n).ok
+    assert not check_basis(basis_witness(n, perturb=True), n).ok
+
+
+@pytest.mark.parametrize("n", [8, 12, 18, 32])
+def test_convolution_basis_path_other_sizes_and_controls(n):
+    from proofs.convolution import basis_witness, check_basis
+
+    n_, b, X2, X1s = basis_witness(n)
+    assert n % b == 0 and 1 < b < n
+    assert check_basis((n_, b, X2, X1s), n).ok
+    # the kernel shifted by one: X1(e_(s+1)) claimed for e_s
+    out = check_basis((n_, b, X2, X1s[1:] + X1s[:1]), n)
+    assert not out.ok and "basis kernel e_0" in out.summary
+    # a wrong Gram scale is caught before the basis identities
+    assert not check_basis((n_, b + 1, X2, X1s), n).ok
+    assert not check_basis(basis_witness(n, perturb=True), n).ok
