@@ -42,12 +42,16 @@ def measure(
     warmup: int = 1,
     min_time: float = 0.05,
     sync: Callable[[], None] | None = None,
+    settle: float = 0.0,
 ) -> dict[str, float]:
     """Median wall time (seconds) of each callable, interleaved.
 
     Every repetition calls each function once in turn (so slow drifts of the machine hit all
     candidates alike).  A function faster than ``min_time`` is looped within a repetition and
-    its mean per call recorded.
+    its mean per call recorded.  With ``settle > 0`` each function is also run, untimed, for
+    about ``settle`` seconds before its timed calls in every repetition, so that it is measured
+    in its own steady state and not in the wake of the previous candidate (e.g. OpenBLAS's
+    idle threads keep spinning for about 0.1 s after a multithreaded call).
     """
     sync = sync or (lambda: None)
     loops: dict[str, int] = {}
@@ -62,6 +66,12 @@ def measure(
     for _ in range(repeats):
         for name, fn in fns.items():
             nloop = loops[name]
+            if settle > 0:
+                t_end = time.perf_counter() + settle
+                fn()
+                while time.perf_counter() < t_end:
+                    fn()
+                sync()
             t0 = time.perf_counter()
             for _ in range(nloop):
                 fn()

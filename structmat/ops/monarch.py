@@ -106,7 +106,8 @@ class Monarch(StructuredMatrix):
     the first factor of the reference code's ``MonarchLinear`` (``blkdiag1``) and ``L`` its
     second (``blkdiag2``).  The multiply is two batched GEMMs; on NumPy the stride
     permutations are folded into the GEMMs' strides and output buffer (no layout copy for
-    ``A @ X``).
+    ``A @ X``).  Large products on NumPy split the batch into cache-sized chunks shared by a
+    few threads; ``STRUCTMAT_NUM_THREADS`` (an environment variable) caps their number.
 
     Parameters
     ----------
@@ -222,37 +223,177 @@ class Monarch(StructuredMatrix):
     def flops(self, batch: int = 1) -> int:
         return 2 * self.nparams * batch
 
+    # -- multiply kernels ------------------------------------------------------------------------
+    # NumPy path.  Both products are two batched GEMMs whose stride permutations are folded into
+    # the operands' strides and the output buffers, so BLAS reads and writes every array in
+    # place (NumPy takes its BLAS loop whenever each matrix has one unit stride; X @ M needs one
+    # local transpose of its input, see _rmatmat).  The batch is cut into chunks whose
+    # intermediate stays in cache (_CHUNK_BYTES), so the second GEMM reads it from cache, not
+    # from memory.  With blocks of a few thousand entries each GEMM call is too short for
+    # BLAS's own threading (its per-call synchronisation dominates, and collapses on a busy
+    # machine), so large products instead spread the chunks over a few threads (NumPy releases
+    # the GIL inside matmul), with chunks small enough that BLAS keeps every call on its calling
+    # thread (_SERIAL_GEMM); complex dtypes and blocks too large for that (chunks narrower than
+    # _CHUNK_RANGE[0]) keep BLAS's own threading.
+    _CHUNK_BYTES = 2 << 20      # target size of one chunk's intermediate (about an L2 cache)
+    _CHUNK_RANGE = (64, 256)    # columns (rows) per chunk: fewer make the GEMMs inefficient
+    _ALIGN = 16                 # threaded chunks are multiples of this many columns
+    _SERIAL_GEMM = 1 << 18      # multiply-adds per call that OpenBLAS runs without threads
+    _PARALLEL_FLOPS = 1 << 24   # products below this run on the calling thread only
+    _pool_state: dict = {}
+
+    @staticmethod
+    def _num_workers() -> int:
+        """Threads for one product: the environment variable ``STRUCTMAT_NUM_THREADS`` or the
+        number of usable cores."""
+        import os
+
+        env = os.environ.get("STRUCTMAT_NUM_THREADS", "").strip()
+        if env:
+            if not env.isdigit() or int(env) < 1:
+                raise ValueError(f"STRUCTMAT_NUM_THREADS must be a positive integer; got {env!r}")
+            return int(env)
+        try:
+            return max(1, len(os.sched_getaffinity(0)))
+        except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+            return max(1, os.cpu_count() or 1)
+
+    @classmethod
+    def _run_parallel(cls, work, threads: int) -> None:
+        """Call ``work()`` on this thread and on ``threads - 1`` threads of a shared pool."""
+        import os
+        import threading
+        from concurrent.futures import ThreadPoolExecutor
+
+        st = cls._pool_state
+        if threads == 1 or getattr(st.get("local"), "worker", False):
+            work()
+            return
+        with st.get("lock") or st.setdefault("lock", threading.Lock()):
+            # a pool inherited through fork() has no threads behind it: make a new one
+            if st.get("pid") != os.getpid() or st["size"] < threads - 1:
+                st["local"] = local = threading.local()
+
+                def mark():
+                    local.worker = True
+
+                old = st.get("pool")
+                if old is not None and st.get("pid") == os.getpid():
+                    old.shutdown(wait=False)
+                st["pool"] = ThreadPoolExecutor(threads - 1, thread_name_prefix="structmat",
+                                                initializer=mark)
+                st["pid"], st["size"] = os.getpid(), threads - 1
+            pool = st["pool"]
+        futures = [pool.submit(work) for _ in range(threads - 1)]
+        try:
+            work()
+        finally:
+            for f in futures:
+                f.result()
+
+    def _schedule(self, nb: int, width: int, dtype):
+        """``(chunk, threads, next_start)`` for a batch of ``nb`` columns (rows).
+
+        ``width`` is the length of one column of a chunk's intermediate buffers.  The threads
+        take chunks from ``next_start()`` (``None`` when none is left) until all are done, so a
+        thread slowed down by other work on its core takes fewer of them.
+        """
+        import threading
+
+        lo, hi = self._CHUNK_RANGE
+        m = self._ALIGN
+        chunk = min(hi, max(lo, self._CHUNK_BYTES // (width * dtype.itemsize)))
+        chunk = max(m, chunk // m * m) if chunk >= m else chunk
+        R, L = self.R.shape, self.L.shape
+        serial_chunk = self._SERIAL_GEMM // max(R[1] * R[2], L[1] * L[2])
+        threads = 1
+        if dtype.kind == "c" or serial_chunk < lo:
+            # Complex GEMMs called from several threads at once do not run in parallel (measured
+            # with NumPy's OpenBLAS), and large blocks would need chunks too narrow for an
+            # efficient GEMM: keep BLAS's own threading, with fewer, larger calls.
+            chunk = hi
+        elif self.flops(nb) >= self._PARALLEL_FLOPS:
+            threads = max(1, min(self._num_workers(), nb // m))
+        if threads > 1:
+            # chunks small enough for BLAS to keep each call on its thread, at least one each
+            chunk = min(chunk, serial_chunk // m * m, -(-nb // (threads * m)) * m)
+        chunk = max(1, min(chunk, nb))
+        starts = iter(range(0, nb, chunk))
+        lock = threading.Lock()
+
+        def next_start():
+            with lock:
+                return next(starts, None)
+
+        return chunk, min(threads, -(-nb // chunk)) if nb else 1, next_start
+
     def _matmat(self, X):
         xp = self._xp
         k, q, p, l, s, r = self.geometry
         nb = X.shape[1]
-        U = xp.matmul(self.R, xp.reshape(X, (k, p, nb)))          # (k, q, nb): rows t = a q + i
-        V = xp.permute_dims(xp.reshape(U, (r, l, nb)), (1, 0, 2))  # (l, r, nb): v[b, c] = u[c l + b]
-        if B.is_numpy(xp):
-            # The input stride permutation is a strided view that BLAS reads directly; the
-            # output one is folded into the GEMM's output buffer.  No layout copy.
-            Y = np.empty((s, l, nb), dtype=U.dtype)
-            np.matmul(self.L, V, out=Y.transpose(1, 0, 2))
-            return Y.reshape(s * l, nb)
-        W = xp.matmul(self.L, V)                                    # (l, s, nb)
-        return xp.reshape(xp.permute_dims(W, (1, 0, 2)), (s * l, nb))
+        if not B.is_numpy(xp):
+            U = xp.matmul(self.R, xp.reshape(X, (k, p, nb)))          # (k, q, nb): rows t = a q + i
+            V = xp.permute_dims(xp.reshape(U, (r, l, nb)), (1, 0, 2))  # (l, r, nb): v[b, c] = u[c l + b]
+            W = xp.matmul(self.L, V)                                    # (l, s, nb)
+            return xp.reshape(xp.permute_dims(W, (1, 0, 2)), (s * l, nb))
+        dt = X.dtype
+        R = self.R.astype(dt, copy=False)
+        L = self.L.astype(dt, copy=False)
+        X3 = X.reshape(k, p, nb)                                        # x[a p + j, c]
+        Y = np.empty((s, l, nb), dtype=dt)                              # y[d l + b, c]
+        Yt = Y.transpose(1, 0, 2)                                       # w[b, d, c], strided
+        chunk, threads, next_start = self._schedule(nb, k * q, dt)
+
+        def work():
+            c0 = next_start()
+            buf = np.empty(k * q * chunk if c0 is not None else 0, dtype=dt)
+            while c0 is not None:
+                c1 = min(nb, c0 + chunk)
+                U = buf[: k * q * (c1 - c0)].reshape(k, q, c1 - c0)    # u[a, i, c], t = a q + i
+                np.matmul(R, X3[:, :, c0:c1], out=U)
+                V = U.reshape(r, l, c1 - c0).transpose(1, 0, 2)        # v[b, c', c] = u[c' l + b, c]
+                np.matmul(L, V, out=Yt[:, :, c0:c1])
+                c0 = next_start()
+
+        self._run_parallel(work, threads)
+        return Y.reshape(s * l, nb)
 
     def _rmatmat(self, X):
         xp = self._xp
         k, q, p, l, s, r = self.geometry
         N = X.shape[0]
-        Xb = xp.permute_dims(xp.reshape(X, (N, s, l)), (2, 0, 1))  # (l, N, s)
-        if B.is_numpy(xp):
-            Xb = np.ascontiguousarray(Xb)
-        W = xp.matmul(Xb, self.L)                                   # (l, N, r): [b, N, c]
-        U = xp.reshape(xp.permute_dims(W, (1, 2, 0)), (N, k, q))    # rows of u, t = c l + b
-        Ub = xp.permute_dims(U, (1, 0, 2))                          # (k, N, q)
-        if B.is_numpy(xp):
-            Z = np.empty((N, k, p), dtype=W.dtype)
-            np.matmul(Ub, self.R, out=Z.transpose(1, 0, 2))
-            return Z.reshape(N, k * p)
-        Z = xp.matmul(Ub, self.R)                                   # (k, N, p)
-        return xp.reshape(xp.permute_dims(Z, (1, 0, 2)), (N, k * p))
+        if not B.is_numpy(xp):
+            Xb = xp.permute_dims(xp.reshape(X, (N, s, l)), (2, 0, 1))  # (l, N, s)
+            W = xp.matmul(Xb, self.L)                                   # (l, N, r): [b, N, c]
+            U = xp.reshape(xp.permute_dims(W, (1, 2, 0)), (N, k, q))    # rows of u, t = c l + b
+            Z = xp.matmul(xp.permute_dims(U, (1, 0, 2)), self.R)        # (k, N, p)
+            return xp.reshape(xp.permute_dims(Z, (1, 0, 2)), (N, k * p))
+        dt = X.dtype
+        R = self.R.astype(dt, copy=False)
+        L = self.L.astype(dt, copy=False)
+        X3 = X.reshape(N, s, l)                                         # x[N, d l + b]
+        Z = np.empty((N, k, p), dtype=dt)                               # z[N, a p + j]
+        Zt = Z.transpose(1, 0, 2)                                       # (k, N, p), strided
+        chunk, threads, next_start = self._schedule(N, l * max(r, s), dt)
+
+        def work():
+            # x[N, d l + b] has no unit stride along d for fixed b: one local transpose per
+            # chunk (in cache) gives the first GEMM its operand; everything else is in place.
+            n0 = next_start()
+            xbuf = np.empty(chunk * l * s if n0 is not None else 0, dtype=dt)
+            wbuf = np.empty(chunk * l * r if n0 is not None else 0, dtype=dt)
+            while n0 is not None:
+                m = min(N, n0 + chunk) - n0
+                Xc = xbuf[: m * l * s].reshape(m, l, s)                 # x[N, b, d]
+                np.copyto(Xc, X3[n0:n0 + m].transpose(0, 2, 1))
+                W = wbuf[: m * l * r].reshape(r, l, m)                  # w[t = c l + b, N]
+                np.matmul(Xc.transpose(1, 0, 2), L, out=W.transpose(1, 2, 0))
+                U = W.reshape(k, q, m).transpose(0, 2, 1)               # u[a, N, i], t = a q + i
+                np.matmul(U, R, out=Zt[:, n0:n0 + m, :])
+                n0 = next_start()
+
+        self._run_parallel(work, threads)
+        return Z.reshape(N, k * p)
 
     def _conj(self):
         if not self._is_complex():

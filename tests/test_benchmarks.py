@@ -1,0 +1,209 @@
+"""Smoke tests of the benchmark scripts: each runs with tiny options, prints its tables and
+writes one CSV and one PNG per table.  Timings are never asserted (they belong to the
+printout), only that the numbers are there, finite and consistent."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import numpy as np
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from benchmarks import __main__ as bench_main  # noqa: E402
+from benchmarks import multiply, transforms  # noqa: E402
+
+import structmat  # noqa: E402
+
+
+def _read(path):
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_multiply_prints_and_writes(tmp_path, capsys):
+    rc = multiply.main(["--sizes", "16", "64", "--batches", "1", "8", "--dtype", "float32",
+                        "--repeats", "1", "--settle", "0", "--out", str(tmp_path)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "speedup_vs_dense" in text and "Crossover" in text and "Peak memory" in text
+    assert "Speed targets" in text
+    for name in ("multiply", "crossover", "memory", "targets"):
+        assert (tmp_path / f"{name}.csv").stat().st_size > 0
+        assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = _read(tmp_path / "multiply.csv")
+    assert [(r["n"], r["batch"]) for r in rows] == [("16", "1"), ("16", "8"), ("64", "1"), ("64", "8")]
+    for r in rows:
+        for key in ("monarch_ms", "dense_ms", "bmm_ms", "einsum_ms", "rows_ms", "speedup_vs_dense",
+                    "speedup_vs_bmm", "gflops_fraction", "rows_over_cols"):
+            assert math.isfinite(float(r[key])) and float(r[key]) > 0, (key, r)
+        M = structmat.Monarch.random(int(r["n"]))
+        assert float(r["flop_ratio"]) == pytest.approx(2 * M.shape[0] ** 2 / M.flops(1))
+    mem = _read(tmp_path / "memory.csv")
+    assert [r["batch"] for r in mem] == ["8", "8"]
+    assert all(float(r["monarch_peak_mb"]) >= float(r["output_mb"]) for r in mem)
+    tgt = _read(tmp_path / "targets.csv")
+    assert [r["case"] for r in tgt][:3] == ["n=64 batch=8", "n=64 batch=1", "n=64 batch=8"]
+    assert all(r["verdict"] in ("holds", "missed") for r in tgt)
+
+
+def test_multiply_without_dense_column(capsys):
+    # a size above the dense limit gets no dense time but still a GFLOP/s fraction
+    rows, cross, mem = multiply.run(["float64"], [16, multiply.DENSE_MAX * 2], [2], repeats=1,
+                                    min_time=0.0, settle=0.0, refine=False, memory=False)
+    big = rows[-1]
+    assert "dense_ms" not in big and big["gflops_fraction"] > 0
+    assert len(cross) == 1 and cross[0]["n"] == 16
+
+
+@pytest.mark.parametrize("ref", [multiply.einsum_reference, multiply.bmm_reference])
+def test_references_match_dense(ref):
+    for n_in, n_out, nb in ((12, 12, None), (24, 8, (4, 2)), (96, 96, 8)):
+        M = structmat.Monarch.random(n_in, n_out, nblocks=nb, seed=3)
+        X = np.random.default_rng(0).standard_normal((n_in, 5))
+        np.testing.assert_allclose(ref(M.L, M.R, X, np), M.to_dense() @ X, rtol=1e-12, atol=1e-12)
+
+
+def test_targets_verdicts():
+    rows = [{"dtype": "float32", "n": 64, "batch": b, "speedup_vs_dense": s, "rows_over_cols": 1.1,
+             "gflops_fraction": 0.5} for b, s in ((1, 0.5), (16, 20.0))]
+    mem = [{"dtype": "float32", "n": 64, "batch": 16, "monarch_extra_outputs": 0.1,
+            "rows_extra_outputs": 2.5}]
+    got = {r["target"]: r["verdict"] for r in multiply.targets(rows, mem)}
+    assert got["speed-up over dense GEMM"] == "holds"
+    assert got["speed-up over dense (fewest columns)"] == "missed"
+    assert got["X @ M time / M @ X time"] == "holds"
+    assert got["extra memory / output size (M @ X, X @ M)"] == "missed"
+    assert multiply.targets(rows, mem, dtype="float64") == []
+
+
+def test_measure_settles_each_candidate():
+    from benchmarks.harness import measure
+
+    calls = {"a": 0, "b": 0}
+
+    def make(name):
+        def fn():
+            calls[name] += 1
+        return fn
+
+    t = measure({"a": make("a"), "b": make("b")}, repeats=2, warmup=1, min_time=0.0, settle=0.01)
+    assert set(t) == {"a", "b"} and all(v >= 0 for v in t.values())
+    # warm-up + per repetition: the settle loop (many calls) and the timed call
+    assert calls["a"] > 2 + 2 and calls["b"] > 2 + 2
+
+
+def test_crossover_rule():
+    assert multiply._crossover({1: 0.5, 16: 2.0, 256: 3.0}) == (16, 2.0)
+    assert multiply._crossover({1: 1.5, 16: 0.9, 256: 3.0}) == (256, 3.0)
+    assert multiply._crossover({1: 0.5, 16: 0.9}) == ("none", "")
+
+
+def test_transforms_prints_and_writes(tmp_path, capsys):
+    rc = transforms.main(["--sizes", "16", "32", "--batches", "1", "3", "--repeats", "1",
+                          "--settle", "0", "--out", str(tmp_path)])
+    assert rc == 0
+    text = capsys.readouterr().out
+    assert "structmat_over_library" in text
+    assert (tmp_path / "transforms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = _read(tmp_path / "transforms.csv")
+    assert sorted({r["transform"] for r in rows}) == ["convolution", "dct", "dft", "hadamard"]
+    assert len(rows) == 4 * 2 * 2
+    for r in rows:
+        # every timed result was checked against the library (or dense) result
+        assert float(r["structmat_err"]) < 1e-4, r
+        assert float(r["dense_ms"]) > 0
+        if r["transform"] != "hadamard":
+            assert float(r["library_ms"]) > 0
+        if hasattr(structmat, "to_monarch") and r["monarch_form_ms"]:
+            assert float(r["monarch_form_err"]) < 1e-4, r
+
+
+def test_bad_options(capsys):
+    assert transforms.main(["--sizes", "12"]) == 2
+    assert multiply.main(["--sizes", "0"]) == 2
+    with pytest.raises(SystemExit):
+        multiply.main(["--backend", "jax"])
+
+
+def test_module_entry_point(capsys):
+    assert bench_main.main([]) == 2
+    assert "multiply" in capsys.readouterr().out
+    assert bench_main.main(["nosuch"]) == 2
+    assert bench_main.main(["multiply", "--sizes", "16", "--batches", "2", "--dtype", "float64",
+                            "--repeats", "1", "--settle", "0.01"]) == 0
+
+
+def test_cupy_backend_missing_is_reported(capsys):
+    try:
+        import cupy  # noqa: F401
+        pytest.skip("CuPy is installed: the GPU run is exercised by the benchmark itself")
+    except ImportError:
+        pass
+    assert multiply.main(["--backend", "cupy", "--sizes", "16", "--batches", "1"]) == 2
+    assert "CuPy" in capsys.readouterr().err
+
+
+# ----------------------------------------------------------------------------------------------
+# the fast multiply paths the benchmark measures: chunked and threaded, checked exactly
+# ----------------------------------------------------------------------------------------------
+
+GEOMETRIES = [  # (n_in, n_out, nblocks): square, non-square splits, rectangular, mixed slab ranks
+    (64, 64, None), (96, 96, 8), (96, 96, (8, 4)), (64, 64, (16, 4)), (30, 30, (5, 3)),
+    (24, 8, (4, 2)), (8, 24, (2, 4)), (100, 20, (5, 2)), (36, 36, (2, 3)),
+]
+
+
+def _integer_monarch(n_in, n_out, nblocks, dtype, xp, rng):
+    """A Monarch matrix with small-integer blocks: every product below is exact in floating point."""
+    from tests.zoo import monarch_entry_reference
+
+    geo = structmat.Monarch.random(n_in, n_out, nblocks=nblocks).geometry
+    k, q, p, l, s, r = geo
+
+    def draw(shape):
+        a = rng.integers(-3, 4, shape).astype(np.float64)
+        if dtype.startswith("complex"):
+            a = a + 1j * rng.integers(-3, 4, shape)
+        return a.astype(dtype)
+
+    L, R = draw((l, s, r)), draw((k, q, p))
+    return structmat.Monarch(xp.asarray(L), xp.asarray(R)), monarch_entry_reference(L, R)
+
+
+@pytest.mark.parametrize("threads", ["1", "3"])
+@pytest.mark.parametrize("dtype", ["float64", "complex128", "float32"])
+def test_fast_multiply_paths_exact(xp, dtype, threads, monkeypatch):
+    from tests.conftest import to_numpy
+
+    # tiny chunks and thresholds so that small products take the chunked, threaded path
+    monkeypatch.setenv("STRUCTMAT_NUM_THREADS", threads)
+    monkeypatch.setattr(structmat.Monarch, "_CHUNK_RANGE", (3, 5))
+    monkeypatch.setattr(structmat.Monarch, "_CHUNK_BYTES", 64)
+    monkeypatch.setattr(structmat.Monarch, "_PARALLEL_FLOPS", 1)
+    monkeypatch.setattr(structmat.Monarch, "_ALIGN", 2)
+    monkeypatch.setattr(structmat.Monarch, "_SERIAL_GEMM", 1 << 30)
+    rng = np.random.default_rng(7)
+    for n_in, n_out, nb in GEOMETRIES:
+        M, D = _integer_monarch(n_in, n_out, nb, dtype, xp, rng)
+        for batch in (1, 2, 7, 13):
+            X = rng.integers(-3, 4, (n_in, batch)).astype(dtype)
+            Xr = rng.integers(-3, 4, (batch, n_out)).astype(dtype)
+            case = (n_in, n_out, nb, batch)
+            np.testing.assert_array_equal(to_numpy(M @ xp.asarray(X)), (D @ X).astype(dtype), str(case))
+            np.testing.assert_array_equal(to_numpy(M.rmatmul(xp.asarray(Xr))), (Xr @ D).astype(dtype),
+                                          str(case))
+            if xp is np:  # operands that are not C-contiguous
+                np.testing.assert_array_equal(M @ np.asfortranarray(X), (D @ X).astype(dtype))
+                np.testing.assert_array_equal(np.asfortranarray(Xr) @ M, (Xr @ D).astype(dtype))
+                np.testing.assert_array_equal(M @ np.repeat(X, 2, axis=1)[:, ::2], (D @ X).astype(dtype))
+
+
+def test_thread_setting_is_validated(monkeypatch):
+    M = structmat.Monarch.random(64, seed=0)
+    monkeypatch.setenv("STRUCTMAT_NUM_THREADS", "0")
+    monkeypatch.setattr(structmat.Monarch, "_PARALLEL_FLOPS", 1)
+    with pytest.raises(ValueError, match="STRUCTMAT_NUM_THREADS"):
+        M @ np.ones((64, 64))
