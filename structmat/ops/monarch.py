@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _backend as B
+from .. import _parallel
 from ..base import StructuredMatrix, as_param_array, check_size
 
 __all__ = ["Monarch", "monarch_geometry", "slab_ranks", "nearest_divisor"]
@@ -240,56 +241,6 @@ class Monarch(StructuredMatrix):
     _ALIGN = 16                 # threaded chunks are multiples of this many columns
     _SERIAL_GEMM = 1 << 18      # multiply-adds per call that OpenBLAS runs without threads
     _PARALLEL_FLOPS = 1 << 24   # products below this run on the calling thread only
-    _pool_state: dict = {}
-
-    @staticmethod
-    def _num_workers() -> int:
-        """Threads for one product: the environment variable ``STRUCTMAT_NUM_THREADS`` or the
-        number of usable cores."""
-        import os
-
-        env = os.environ.get("STRUCTMAT_NUM_THREADS", "").strip()
-        if env:
-            if not env.isdigit() or int(env) < 1:
-                raise ValueError(f"STRUCTMAT_NUM_THREADS must be a positive integer; got {env!r}")
-            return int(env)
-        try:
-            return max(1, len(os.sched_getaffinity(0)))
-        except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
-            return max(1, os.cpu_count() or 1)
-
-    @classmethod
-    def _run_parallel(cls, work, threads: int) -> None:
-        """Call ``work()`` on this thread and on ``threads - 1`` threads of a shared pool."""
-        import os
-        import threading
-        from concurrent.futures import ThreadPoolExecutor
-
-        st = cls._pool_state
-        if threads == 1 or getattr(st.get("local"), "worker", False):
-            work()
-            return
-        with st.get("lock") or st.setdefault("lock", threading.Lock()):
-            # a pool inherited through fork() has no threads behind it: make a new one
-            if st.get("pid") != os.getpid() or st["size"] < threads - 1:
-                st["local"] = local = threading.local()
-
-                def mark():
-                    local.worker = True
-
-                old = st.get("pool")
-                if old is not None and st.get("pid") == os.getpid():
-                    old.shutdown(wait=False)
-                st["pool"] = ThreadPoolExecutor(threads - 1, thread_name_prefix="structmat",
-                                                initializer=mark)
-                st["pid"], st["size"] = os.getpid(), threads - 1
-            pool = st["pool"]
-        futures = [pool.submit(work) for _ in range(threads - 1)]
-        try:
-            work()
-        finally:
-            for f in futures:
-                f.result()
 
     def _schedule(self, nb: int, width: int, dtype):
         """``(chunk, threads, next_start)`` for a batch of ``nb`` columns (rows).
@@ -313,7 +264,7 @@ class Monarch(StructuredMatrix):
             # efficient GEMM: keep BLAS's own threading, with fewer, larger calls.
             chunk = hi
         elif self.flops(nb) >= self._PARALLEL_FLOPS:
-            threads = max(1, min(self._num_workers(), nb // m))
+            threads = max(1, min(_parallel.num_workers(), nb // m))
         if threads > 1:
             # chunks small enough for BLAS to keep each call on its thread, at least one each
             chunk = min(chunk, serial_chunk // m * m, -(-nb // (threads * m)) * m)
@@ -355,7 +306,7 @@ class Monarch(StructuredMatrix):
                 np.matmul(L, V, out=Yt[:, :, c0:c1])
                 c0 = next_start()
 
-        self._run_parallel(work, threads)
+        _parallel.run_parallel(work, threads)
         return Y.reshape(s * l, nb)
 
     def _rmatmat(self, X):
@@ -392,7 +343,7 @@ class Monarch(StructuredMatrix):
                 np.matmul(U, R, out=Zt[:, n0:n0 + m, :])
                 n0 = next_start()
 
-        self._run_parallel(work, threads)
+        _parallel.run_parallel(work, threads)
         return Z.reshape(N, k * p)
 
     def _conj(self):
