@@ -296,19 +296,26 @@ def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
         up = xp.concat([off, xp.zeros((Z, 1), dtype=f64)], axis=1)[:, :, None]
         T = T + xp.where(idx[None, :] == idx[:, None] + 1, up, 0.0)
         T = T + xp.where(idx[:, None] == idx[None, :] + 1, xp.permute_dims(up, (0, 2, 1)), 0.0)
+        T = xp.where(xp.isfinite(T), T, xp.zeros_like(T))       # left to the certificate
         w, U = xp.linalg.eigh(T)
         scale = xp.max(xp.abs(w), axis=-1)
         # the computed second eigenvalue plus its rounding error bounds the true one
         return w[:, -1], w[:, -2] + 64 * 2.0**-52 * scale, xp.permute_dims(U[:, :, -1], (1, 0))
+    # work on T / ||T|| (a zero matrix stays zero): the thresholds below are then absolute
+    scale = xp.max(xp.abs(alpha), axis=0) + xp.max(xp.abs(beta), axis=0)
+    scale = xp.where(scale > 0, scale, xp.ones_like(scale))
+    alpha = alpha / scale
+    beta = beta / scale
     ab = xp.abs(beta)
-    scale = xp.max(xp.abs(alpha), axis=0) + xp.max(ab, axis=0)
-    tiny = 1e-280 * xp.maximum(scale, xp.asarray(1e-20, dtype=f64)) ** 2
+    tiny = xp.full((Z,), 1e-280, dtype=f64)
     # a zero off-diagonal would make 0/0 in the recurrence: replace it by a negligible one
     b2 = xp.maximum(beta * beta, tiny)
     rad = xp.concat([ab, zero], axis=0) + xp.concat([zero, ab], axis=0)
     lo = xp.min(alpha - rad, axis=0)
     hi = xp.max(alpha + rad, axis=0)
-    hi = hi + 1e-12 * (hi - lo) + tiny
+    # strictly above the spectrum, also when it is a single point (the shift of the inverse
+    # iteration below must not sit on an eigenvalue to rounding)
+    hi = hi + 1e-12 * (hi - lo) + 1e-13
     lo2 = xp.stack([lo, lo])
     hi2 = xp.stack([hi, hi])
     target = xp.asarray([[K], [K - 1]], dtype=xp.int32)
@@ -346,7 +353,7 @@ def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
         y = [Y[i, ...] for i in range(K)]
     TY = alpha * Y + xp.concat([beta * Y[1:, ...], zero], axis=0) + xp.concat([zero, beta * Y[:-1, ...]], axis=0)
     theta1 = xp.sum(Y * TY, axis=0)
-    return theta1, hi2[1, ...], Y
+    return theta1 * scale, hi2[1, ...] * scale, Y
 
 
 def _solve_lanczos1(xp, G, steps: int, rng, q0=None):
@@ -756,12 +763,13 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
     fast1 = (B.is_numpy(xp) and not _is_complex(xp, dt) and 1 in plan.solve_ranks
              and plan.solver_for(1, mp, steps) == "lanczos")
     G = trG = None
-    if any(rho != 1 or not fast1 for rho in plan.solve_ranks):
-        G5 = _gram(xp, S5, plan.right)
-        G = xp.reshape(G5, (Z, mp, mp))
-        trG = _real(xp, xp.linalg.trace(G))
-    elif not fast1:
-        trG = xp.reshape(xp.sum(_abs2(xp, S5), axis=(-2, -1)), (Z,))
+    with np.errstate(invalid="ignore", over="ignore"):       # non-finite input: see below
+        if any(rho != 1 or not fast1 for rho in plan.solve_ranks):
+            G5 = _gram(xp, S5, plan.right)
+            G = xp.reshape(G5, (Z, mp, mp))
+            trG = _real(xp, xp.linalg.trace(G))
+        elif not fast1:
+            trG = xp.reshape(xp.sum(_abs2(xp, S5), axis=(-2, -1)), (Z,))
     # the slabs partition A, so finite slab energies prove every entry finite; NaN/Inf (or
     # overflowing squares) are sorted out by the caller
     if trG is not None and not bool(xp.all(xp.isfinite(trG))):

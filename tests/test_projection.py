@@ -229,7 +229,158 @@ def test_lanczos_certificate_and_svd_fallback(monkeypatch, steps, expect, dtype)
     assert abs(projection_error(A, M) - e_ref) <= err_tol(dtype, 400, 400)
 
 
-def test_tridiagonal_top_pair_matches_eigh(rng):
+# The NumPy rank-1 path (cache-blocked Lanczos over threads).  Its thresholds are lowered so
+# that small matrices take it: every slab order >= 4, three Lanczos steps short of the order,
+# tasks of a few slabs (partial R-blocks, runs broken by other slab kinds and batch edges).
+FAST_CASES = [
+    # (n_out, n_in, nblocks, batch)
+    (400, 400, None, ()),            # 400 square slabs of 20 x 20
+    (200, 800, (20, 10), ()),        # slabs 20 x 40: the Gram of the smaller (left) side
+    (800, 200, (10, 20), ()),        # slabs 40 x 20
+    (96, 96, 8, ()),                 # ranks 1 and 2 mixed: rank-1 slabs are not contiguous
+    (144, 144, None, (2, 3)),        # a batch: runs of slabs break at every matrix
+]
+
+
+def _small_fast_path(monkeypatch, task_bytes):
+    monkeypatch.setattr(proj, "_LANCZOS_MIN_ORDER", 4)
+    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: 6 if np.finfo(dt).eps > 1e-10 else 7)
+    monkeypatch.setattr(proj, "_FAST_TASK_BYTES", task_bytes)
+
+
+@pytest.mark.parametrize("case", FAST_CASES)
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("task_bytes, threads", [(4096, "1"), (20000, "2"), (1 << 22, "3")])
+def test_fast_rank1_path_is_optimal(monkeypatch, case, dtype, task_bytes, threads):
+    _small_fast_path(monkeypatch, task_bytes)
+    monkeypatch.setenv("STRUCTMAT_NUM_THREADS", threads)
+    n_out, n_in, nb, batch = case
+    calls = []
+    real = proj._lanczos1_numpy
+    monkeypatch.setattr(proj, "_lanczos1_numpy", lambda *a, **k: calls.append(1) or real(*a, **k))
+    A = random_matrix(np.random.default_rng(11), batch + (n_out, n_in), dtype)
+    res, info = project_to_monarch(A, nb, return_info=True)
+    assert calls, info.solvers
+    rank1 = int((info.ranks == 1).sum()) * math.prod(batch)
+    assert info.solvers.get("lanczos", 0) + info.solvers.get("svd", 0) == rank1, info.solvers
+    mats = [res] if not batch else [m for row in res for m in row]
+    for A1, M, disc in zip(A.reshape((-1, n_out, n_in)), mats, to_numpy(info.discarded).reshape((len(mats),) + info.ranks.shape)):
+        assert M.dtype == A.dtype
+        _, disc_ref = reference(A1, M.geometry)
+        norm2 = float(np.sum(A1.astype(np.float64) ** 2))
+        e_ref = math.sqrt(disc_ref.sum() / norm2)
+        tol = err_tol(dtype, n_out, n_in)
+        assert abs(projection_error(A1, M) - e_ref) <= tol
+        np.testing.assert_allclose(disc, disc_ref, rtol=0, atol=tol * norm2)
+
+
+def test_fast_path_special_slabs(monkeypatch):
+    # exactly rank-1 slabs (Krylov breakdown at the first step), zero slabs, and slabs whose
+    # two top singular values are equal (any unit vector of the top pair is optimal)
+    _small_fast_path(monkeypatch, 4096)
+    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: 12)
+    rng = np.random.default_rng(2)
+    A = rng.standard_normal((400, 400)).astype(np.float32)
+    l = p = 20
+    for a in range(0, 20, 3):
+        for b in range(0, 20, 4):
+            u, v = rng.standard_normal(20), rng.standard_normal(20)
+            A[b::l, a * p:(a + 1) * p] = np.outer(u, v)
+    A[1::l, 2 * p:3 * p] = 0.0
+    A[2::l, 5 * p:6 * p] = np.eye(20) * 3.0
+    M, info = project_to_monarch(A, return_info=True)
+    assert info.solvers.get("lanczos", 0) > 350, info.solvers
+    _, disc_ref = reference(A, M.geometry)
+    norm2 = float(np.sum(A.astype(np.float64) ** 2))
+    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / norm2)) <= err_tol("float32", 400, 400)
+    # the exactly rank-1 slabs are reproduced, and their discarded energy is measured as ~0
+    D = np.asarray(M.to_dense())
+    assert_close(D[0::l, 0:p], A[0::l, 0:p], "float32", 20, depth=2)
+    assert to_numpy(info.discarded)[0, 0] <= rtol("float32", 20) * norm2 * 1e-3
+
+
+def test_fast_path_restarts_and_falls_back(monkeypatch):
+    # two steps cannot certify Gaussian slabs: restarts, then a full SVD, still optimal
+    monkeypatch.setattr(proj, "_LANCZOS_MIN_ORDER", 4)
+    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: 2)
+    A = random_matrix(np.random.default_rng(4), (400, 400), "float64")
+    M, info = project_to_monarch(A, return_info=True)
+    assert info.solvers.get("svd", 0) > 0
+    _, disc_ref = reference(A, M.geometry)
+    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / np.sum(A ** 2))) <= err_tol("float64", 400, 400)
+
+
+def test_fast_path_does_not_depend_on_the_thread_count(monkeypatch):
+    _small_fast_path(monkeypatch, 20000)
+    A = random_matrix(np.random.default_rng(5), (400, 400), "float32")
+    out = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("STRUCTMAT_NUM_THREADS", threads)
+        out.append(np.asarray(project_to_monarch(A).to_dense()))
+    assert_close(out[1], out[0], "float32", 400, depth=4)
+
+
+def test_nonfinite_and_overflowing_input_on_every_path(monkeypatch):
+    _small_fast_path(monkeypatch, 4096)
+    for dtype in ("float32", "complex64", "float64"):
+        A = random_matrix(np.random.default_rng(6), (400, 400), dtype)
+        for bad in (np.nan, np.inf):
+            B = A.copy()
+            B[123, 321] = bad
+            with pytest.raises(ValueError, match="NaN or Inf"):
+                project_to_monarch(B)
+            with pytest.raises(ValueError, match="NaN or Inf"):
+                project_to_monarch(B, nblocks=(20, 10))         # rank-2 slabs: eigh path
+    big = np.full((400, 400), 3e30, dtype=np.float32)
+    with pytest.raises(ValueError, match="overflow"):
+        project_to_monarch(big)
+    # scaled down, as the message suggests, it projects exactly (a rank-1 matrix)
+    M = project_to_monarch(big / np.float32(1e30))
+    assert projection_error(big / np.float32(1e30), M) <= rtol("float32", 400, depth=2)
+
+
+@given(data=st.data())
+def test_fast_tasks_partition_the_slabs(data):
+    nb = data.draw(st.integers(1, 3))
+    k = data.draw(st.integers(1, 5))
+    l = data.draw(st.integers(1, 7))
+    cap = data.draw(st.integers(1, 20))
+    Z = nb * k * l
+    keep = data.draw(st.lists(st.booleans(), min_size=Z, max_size=Z))
+    zs = np.nonzero(keep)[0]
+    tasks = proj._fast_tasks(zs, (nb, k, l), cap)
+    pos = 0
+    for t0, t1, e, a, na, b, nbb in tasks:
+        assert t0 == pos and t1 - t0 == na * nbb <= max(cap, l if b == 0 and nbb == l else cap)
+        assert 1 <= t1 - t0 <= cap or (nbb == l and na * l <= cap)
+        covered = [(e * k + a + i) * l + b + j for i in range(na) for j in range(nbb)]
+        assert covered == zs[t0:t1].tolist()
+        pos = t1
+    assert pos == zs.size
+
+
+def test_start_vectors_pick_the_largest_diagonal_column(rng):
+    import array_api_compat.numpy as npx
+
+    G = rng.standard_normal((5, 6, 6))
+    G = G @ G.transpose(0, 2, 1)
+    r = rng.standard_normal((5, 6))
+    r /= np.linalg.norm(r, axis=1, keepdims=True)
+    q = proj._start_vectors(npx, G, r)
+    i = np.argmax(np.diagonal(G, axis1=1, axis2=2), axis=1)
+    col = G[np.arange(5), :, i]
+    expect = col / np.linalg.norm(col, axis=1, keepdims=True) + 0.1 * r
+    expect /= np.linalg.norm(expect, axis=1, keepdims=True)
+    np.testing.assert_allclose(q, expect, rtol=1e-12)
+    # a zero Gram matrix still gives a unit start (its random part)
+    q0 = proj._start_vectors(npx, np.zeros((1, 6, 6)), r[:1])
+    np.testing.assert_allclose(q0, r[:1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("dense_max", [0, 10**6])
+def test_tridiagonal_top_pair_matches_eigh(rng, monkeypatch, dense_max):
+    # both solvers: the vectorised bisection (many matrices) and the dense eigh (few)
+    monkeypatch.setattr(proj, "_TRIDIAG_DENSE_MAX", dense_max)
     for K in (1, 2, 5, 20):
         Z = 64
         alpha = rng.standard_normal((K, Z))
