@@ -15,7 +15,14 @@ from .ops import (
     Permutation,
 )
 from .monarch_form import to_monarch
-from .projection import ProjectionInfo, factor_mm_star, monarch_factors, project_to_monarch, projection_error
+from .projection import (
+    ProjectionInfo,
+    factor_mm_star,
+    monarch_factors,
+    project_to_monarch,
+    projection_error,
+    slab_singular_values,
+)
 from .fitting import fit_monarch_gd
 
 __version__ = "0.1.0"
@@ -36,6 +43,7 @@ __all__ = [
     "to_monarch",
     "project_to_monarch",
     "projection_error",
+    "slab_singular_values",
     "monarch_factors",
     "factor_mm_star",
     "fit_monarch_gd",

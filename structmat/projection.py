@@ -43,6 +43,7 @@ __all__ = [
     "monarch_factors",
     "factor_mm_star",
     "ProjectionInfo",
+    "slab_singular_values",
 ]
 
 #: seed of the start vectors of the iterative slab solvers (results are deterministic)
@@ -181,9 +182,9 @@ class ProjectionInfo:
         Discarded energy of each slab: the sum of its squared singular values beyond its rank
         (``||S - M_slab||_F^2``), in the namespace and real precision of ``A``: the kept energy
         subtracted from the slab's, or, where that difference is below 1e-3 of the slab's
-        energy (and would cancel), the slab's residual measured directly.  (The individual
-        discarded singular values would need a full SVD of every slab, which the fast solvers
-        avoid.)
+        energy (and would cancel), the slab's residual measured directly.  The individual
+        discarded singular values need a full SVD of every slab, which the fast solvers
+        avoid: :func:`slab_singular_values` computes them.
     norm_sq : array, shape (...)
         ``||A||_F^2`` of each matrix.
     solvers : dict
@@ -1109,6 +1110,55 @@ def _residual_sq(xp, A2, M: Monarch):
         E = S5[a0:a1, ...] - xp.matmul(Lslab[a0:a1, ...], Rslab[a0:a1, ...])
         total = total + xp.sum(_abs2(xp, E))
     return total
+
+
+def slab_singular_values(A: Any, nblocks: Any = None):
+    """Every singular value of every slab of ``A`` for a Monarch geometry.
+
+    :func:`project_to_monarch` keeps the top ``ranks[a, b]`` singular pairs of slab ``(a, b)``
+    and discards the rest; its ``ProjectionInfo.discarded`` holds their squared sum, which is
+    all the error needs and costs nothing extra.  This function returns the individual values
+    (e.g. to see how fast a trained weight's slab spectra decay), at the price of one batched
+    singular-value computation of all slabs.
+
+    Parameters
+    ----------
+    A : array, shape (n_out, n_in) or (..., n_out, n_in)
+        Real or complex, float32 or float64; NumPy, CuPy or any array-API namespace.
+    nblocks : None, int or (int, int)
+        The geometry, as in :func:`project_to_monarch`.
+
+    Returns
+    -------
+    sv : array, shape (..., k, l, min(s, p))
+        Singular values of slab ``(a, b)`` (rows ``{d l + b}``, columns ``{a p + j}``) in
+        descending order, in the real dtype and namespace of ``A``.
+    ranks : numpy.ndarray, shape (k, l)
+        Rank kept by the projection in each slab: the discarded values of slab ``(a, b)`` are
+        ``sv[..., a, b, ranks[a, b]:]``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import project_to_monarch, slab_singular_values
+    >>> A = np.random.default_rng(0).standard_normal((64, 64))
+    >>> sv, ranks = slab_singular_values(A)
+    >>> sv.shape, int(ranks.max())
+    ((8, 8, 8), 1)
+    >>> _, info = project_to_monarch(A, return_info=True)
+    >>> bool(np.allclose((sv[..., 1:] ** 2).sum(-1), info.discarded))
+    True
+    """
+    A, xp = _as_dense(A, "A")
+    n_out, n_in = int(A.shape[-2]), int(A.shape[-1])
+    geometry = monarch_geometry(n_in, n_out, nblocks)
+    k, q, p, l, s, r = geometry
+    batch = tuple(int(d) for d in A.shape[:-2])
+    nb = math.prod(batch)
+    S5 = _slabs(xp, xp.reshape(A, (nb, n_out, n_in)), geometry)
+    S = xp.reshape(S5, (nb * k * l, s, p))            # one copy into slab order
+    sv = xp.linalg.svdvals(S)
+    return xp.reshape(sv, batch + (k, l, min(s, p))), slab_ranks(k, q, l)
 
 
 def projection_error(A: Any, M: Any):

@@ -111,6 +111,40 @@ def test_error_equals_slab_svd_reference(geo, dtype, seed):
     assert info.ranks.sum() == geometry[0] * geometry[1]
 
 
+@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
+       batch=st.sampled_from([(), (2,)]))
+def test_slab_singular_values_match_per_slab_svd(geo, dtype, seed, batch):
+    n_out, n_in, nb = geo
+    A = random_matrix(np.random.default_rng(seed), batch + (n_out, n_in), dtype)
+    sv, ranks = structmat.slab_singular_values(A, nb)
+    k, q, p, l, s, r = monarch_geometry(n_in, n_out, nb)
+    assert sv.shape == batch + (k, l, min(s, p)) and ranks.shape == (k, l)
+    assert sv.dtype == np.finfo(A.dtype).dtype
+    _, info = project_to_monarch(A, nb, return_info=True)
+    for e, A1 in enumerate(A.reshape((-1, n_out, n_in))):
+        sv1 = sv.reshape((-1, k, l, min(s, p)))[e]
+        wide = A1.astype(np.complex128)
+        for a in range(k):
+            for b in range(l):
+                ref = np.linalg.svd(wide[b::l, a * p:(a + 1) * p], compute_uv=False)
+                assert_close(sv1[a, b], ref, dtype, max(s, p), depth=2)
+        # the discarded values square-sum to the projection's discarded energies
+        disc = np.array([[np.sum(sv1[a, b, ranks[a, b]:].astype(np.float64) ** 2) for b in range(l)]
+                         for a in range(k)])
+        norm2 = float(np.sum(np.abs(wide) ** 2))
+        np.testing.assert_allclose(to_numpy(info.discarded).reshape((-1, k, l))[e], disc,
+                                   rtol=0, atol=err_tol(dtype, n_out, n_in) * norm2)
+
+
+def test_slab_singular_values_backends(xp):
+    A = np.random.default_rng(3).standard_normal((24, 36))
+    sv, ranks = structmat.slab_singular_values(xp.asarray(A), (4, 3))
+    ref, _ = structmat.slab_singular_values(A, (4, 3))
+    assert_close(to_numpy(sv), ref, "float64", 36, depth=2)
+    with pytest.raises(ValueError, match="NaN or Inf"):
+        structmat.slab_singular_values(np.full((4, 4), np.nan))
+
+
 @given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_residual_is_orthogonal_to_the_projection(geo, dtype, seed):
     n_out, n_in, nb = geo
