@@ -267,6 +267,38 @@ def _start_vectors(xp, G, r, i=None, mix: float = 0.1):
     return q / xp.astype(xp.where(nq > 0, nq, xp.ones_like(nq)), G.dtype)[:, None]
 
 
+def _bisect_numpy(a_rows, b_rows, lo, hi, target, iters: int) -> None:
+    """The Sturm-count bisection of :func:`_tridiag_top` on NumPy, in place on ``lo``/``hi``.
+
+    Same recurrence as the generic loop, with preallocated buffers: the loop runs about
+    ``iters * K`` small array operations, whose allocations would otherwise cost a third of
+    its time.
+    """
+    K = len(a_rows)
+    x = np.empty_like(lo)
+    d = np.empty_like(lo)
+    t = np.empty_like(lo)
+    neg = np.empty(lo.shape, dtype=bool)
+    cnt = np.empty(lo.shape, dtype=np.int32)
+    up = np.empty(lo.shape, dtype=bool)
+    for _ in range(iters):
+        np.add(lo, hi, out=x)
+        x *= 0.5
+        np.subtract(a_rows[0], x, out=d)
+        np.less(d, 0, out=neg)
+        np.copyto(cnt, neg)
+        for i in range(1, K):
+            np.divide(b_rows[i - 1], d, out=t)
+            np.subtract(a_rows[i], x, out=d)
+            d -= t
+            np.less(d, 0, out=neg)
+            cnt += neg
+        np.greater_equal(cnt, target, out=up)
+        np.copyto(hi, x, where=up)
+        np.logical_not(up, out=up)
+        np.copyto(lo, x, where=up)
+
+
 def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
     """Top eigenpair and second eigenvalue of many symmetric tridiagonal matrices at once.
 
@@ -322,17 +354,20 @@ def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
     target = xp.asarray([[K], [K - 1]], dtype=xp.int32)
     a_rows = [xp.stack([alpha[i, ...], alpha[i, ...]]) for i in range(K)]
     b_rows = [xp.stack([b2[i, ...], b2[i, ...]]) for i in range(K - 1)]
-    for _ in range(iters):
-        x = 0.5 * (lo2 + hi2)
-        d = a_rows[0] - x
-        negs = [d < 0]
-        for i in range(1, K):
-            d = (a_rows[i] - x) - b_rows[i - 1] / d
-            negs.append(d < 0)
-        cnt = xp.sum(xp.astype(xp.stack(negs), xp.int32), axis=0)
-        up = cnt >= target
-        hi2 = xp.where(up, x, hi2)
-        lo2 = xp.where(up, lo2, x)
+    if B.is_numpy(xp):
+        _bisect_numpy(a_rows, b_rows, lo2, hi2, target, iters)
+    else:
+        for _ in range(iters):
+            x = 0.5 * (lo2 + hi2)
+            d = a_rows[0] - x
+            negs = [d < 0]
+            for i in range(1, K):
+                d = (a_rows[i] - x) - b_rows[i - 1] / d
+                negs.append(d < 0)
+            cnt = xp.sum(xp.astype(xp.stack(negs), xp.int32), axis=0)
+            up = cnt >= target
+            hi2 = xp.where(up, x, hi2)
+            lo2 = xp.where(up, lo2, x)
     sig = hi2[0, ...]
     # LDL^T of sigma I - T (all pivots positive)
     d = [xp.maximum(sig - alpha[0, ...], tiny)]
@@ -569,13 +604,14 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
             else:
                 q[...] = q0[t0:t1].reshape(q.shape)
                 q /= np.sqrt(np.vecdot(q, q))[..., None]
-            w3 = wbuf[:c * m].reshape(bshape + (m, 1))
-            w = w3[..., 0]
+            w3 = wbuf[:c * m].reshape(bshape + (1, m))
+            w = w3[..., 0, :]
             tm = tbuf[:c * m].reshape(bshape + (m,))
             dd = dbuf[:c].reshape(bshape)
             for j in range(steps):
                 q = Qt[j]
-                np.matmul(G, q[..., None], out=w3)
+                # (G q)^T = q^T G (G symmetric): NumPy's row-vector form is the faster gemv
+                np.matmul(q[..., None, :], G, out=w3)
                 a = np.vecdot(q, w, out=alpha[j, t0:t1].reshape(bshape))
                 np.multiply(q, a[..., None], out=tm)
                 w -= tm
