@@ -14,7 +14,8 @@ rank 1, ``k = l = sqrt(n)`` for square ``n``) and compares, in one run:
   and that time over the projection's;
 * a batched full SVD of the same slabs (``numpy.linalg.svd`` on the stacked ``s x p`` slabs,
   gathered beforehand) and one copy of ``A`` (``A.copy()``) — the projection's time relative to
-  both, and the error the SVD gives (the optimum) next to the projection's.
+  both, and the error the SVD gives (the optimum) next to the projection's, with their
+  difference ``err_minus_svd`` (float rounding when the projection is optimal).
 
 Projection, SVD and copy are timed interleaved (harness :func:`~benchmarks.harness.measure`:
 warm-up, then medians of several repetitions); GD and ALS are run once each (their histories
@@ -57,7 +58,7 @@ QUICK_SIZES = (256, 1024)
 REACH_SLACK = 1e-3
 
 COLUMNS = [
-    "family", "n", "dtype", "proj_err", "svd_err", "proj_ms", "gd_err", "gd_steps", "gd_s",
+    "family", "n", "dtype", "proj_err", "svd_err", "err_minus_svd", "proj_ms", "gd_err", "gd_steps", "gd_s",
     "gd_over_proj", "gd_reach_s", "gd_reach_over_proj", "als_err", "als_steps", "als_reach_s",
     "als_reach_over_proj", "svd_ms", "svd_over_proj", "copy_ms", "proj_over_copy",
 ]
@@ -148,6 +149,7 @@ def run_case(family: str, n: int, steps: int, time_limit: float, repeats: int, s
         "dtype": str(A.dtype),
         "proj_err": proj_err,
         "svd_err": sv_err,
+        "err_minus_svd": proj_err - sv_err,
         "proj_ms": 1e3 * times["projection"],
         "gd_err": float(gd["rel_error"][-1]),
         "gd_steps": int(gd["step"][-1]),

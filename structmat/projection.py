@@ -14,12 +14,15 @@ Slabs are solved in batches (all slabs of one rank together) on the Gram matrix 
 side, by the cheapest method that a residual test certifies:
 
 * rank 0 and full-rank slabs need no decomposition;
-* rank-1 slabs of order >= 32 (float32) or >= 55 (float64): a Lanczos run on the Gram matrix
-  (only batched matrix-vector products), whose small tridiagonal problems are solved for all
-  slabs at once;
+* rank-1 slabs of order >= 32 (float32) or >= 48 (float64): a Lanczos run on the Gram matrix
+  (only matrix-vector products), whose small tridiagonal problems are solved for all slabs at
+  once.  On NumPy (real dtypes) this runs cache-blocked over a few threads
+  (:func:`_lanczos1_numpy`): each task forms the Gram matrices of a group of slabs and runs
+  every Lanczos step on them while they are in cache, so ``A`` is read from memory about twice
+  in all;
 * every other slab: a batched ``eigh`` of its Gram matrix.
 
-Every computed basis is checked against the slab's own Gram matrix (true residuals, see
+Every computed basis is checked against the slab itself (true residuals, see
 :func:`_certify`); Lanczos slabs that fail get one restart from their Ritz vector, and slabs
 that still fail fall back to a batched full SVD.
 """
@@ -299,6 +302,52 @@ def _bisect_numpy(a_rows, b_rows, lo, hi, target, iters: int) -> None:
         np.copyto(lo, x, where=up)
 
 
+def _tridiag_dense(xp, alpha, beta):
+    """The symmetric tridiagonal matrices (Z, K, K) of diagonals ``alpha`` (K, Z) and
+    off-diagonals ``beta`` (K-1, Z); non-finite entries become 0 (left to the certificate)."""
+    K, Z = alpha.shape
+    f64 = alpha.dtype
+    idx = xp.arange(K)
+    T = xp.where(idx[:, None] == idx[None, :], xp.permute_dims(alpha, (1, 0))[:, :, None], 0.0)
+    up = xp.concat([xp.permute_dims(beta, (1, 0)), xp.zeros((Z, 1), dtype=f64)], axis=1)[:, :, None]
+    T = T + xp.where(idx[None, :] == idx[:, None] + 1, up, 0.0)
+    T = T + xp.where(idx[:, None] == idx[None, :] + 1, xp.permute_dims(up, (0, 2, 1)), 0.0)
+    return xp.where(xp.isfinite(T), T, xp.zeros_like(T))
+
+
+def _tridiag_next_below(xp, alpha, beta, x, iters: int = 16):
+    """Upper bound of the largest eigenvalue ``<= x`` of each tridiagonal matrix (``-inf`` when
+    there is none), by Sturm counts: the count above ``x`` fixes which eigenvalue that is, and
+    bisection on ``[Gershgorin lower bound, x]`` brackets it."""
+    K, Z = alpha.shape
+    f64 = alpha.dtype
+    scale = xp.max(xp.abs(alpha), axis=0) + xp.max(xp.abs(beta), axis=0)
+    scale = xp.where(scale > 0, scale, xp.ones_like(scale))
+    a = alpha / scale
+    b2 = xp.maximum((beta / scale) ** 2, xp.full((Z,), 1e-280, dtype=f64))
+    xs = x / scale
+
+    def below(y):                                   # eigenvalues < y (negative LDL^T pivots)
+        d = a[0, ...] - y
+        cnt = xp.astype(d < 0, xp.int32)
+        for i in range(1, K):
+            d = (a[i, ...] - y) - b2[i - 1, ...] / d
+            cnt = cnt + xp.astype(d < 0, xp.int32)
+        return cnt
+
+    target = below(xs)                              # eigenvalues < x; we want the largest
+    ab = xp.abs(beta / scale)
+    zero = xp.zeros((1, Z), dtype=f64)
+    lo = xp.min(a - xp.concat([ab, zero], axis=0) - xp.concat([zero, ab], axis=0), axis=0) - 1e-13
+    hi = xs
+    for _ in range(iters):
+        mid = 0.5 * (lo + hi)
+        up = below(mid) >= target                   # all of them already below mid
+        hi = xp.where(up, mid, hi)
+        lo = xp.where(up, lo, mid)
+    return xp.where(target > 0, hi * scale, xp.full_like(hi, -xp.inf))
+
+
 def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
     """Top eigenpair and second eigenvalue of many symmetric tridiagonal matrices at once.
 
@@ -306,7 +355,7 @@ def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
     Hand-written because batched LAPACK calls on thousands of 20x20 matrices cost far more
     (one call per matrix) than these vectorised recurrences:
 
-    * Sturm-count bisection (IEEE form of the LDL^T recurrence, Kahan) brackets the two
+    * Sturm-count bisection (IEEE form of the LDL^T recurrence, Kahan) brackets the three
       largest eigenvalues of all matrices together;
     * inverse iteration with the shift just above the top eigenvalue (``sigma I - T`` is
       positive definite, so the LDL^T solve needs no pivoting) gives its eigenvector, and its
@@ -323,17 +372,10 @@ def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
     if Z <= _TRIDIAG_DENSE_MAX:
         # few matrices: the recurrences below cost about 10^3 array operations whatever Z is,
         # a batched dense eigh is cheaper
-        idx = xp.arange(K)
-        T = xp.where(idx[:, None] == idx[None, :], xp.permute_dims(alpha, (1, 0))[:, :, None], 0.0)
-        off = xp.permute_dims(beta, (1, 0))
-        up = xp.concat([off, xp.zeros((Z, 1), dtype=f64)], axis=1)[:, :, None]
-        T = T + xp.where(idx[None, :] == idx[:, None] + 1, up, 0.0)
-        T = T + xp.where(idx[:, None] == idx[None, :] + 1, xp.permute_dims(up, (0, 2, 1)), 0.0)
-        T = xp.where(xp.isfinite(T), T, xp.zeros_like(T))       # left to the certificate
-        w, U = xp.linalg.eigh(T)
-        scale = xp.max(xp.abs(w), axis=-1)
+        w, U = xp.linalg.eigh(_tridiag_dense(xp, alpha, beta))
         # the computed second eigenvalue plus its rounding error bounds the true one
-        return w[:, -1], w[:, -2] + 64 * 2.0**-52 * scale, xp.permute_dims(U[:, :, -1], (1, 0))
+        err = 64 * 2.0**-52 * xp.max(xp.abs(w), axis=-1)
+        return w[:, -1], w[:, -2] + err, xp.permute_dims(U[:, :, -1], (1, 0))
     # work on T / ||T|| (a zero matrix stays zero): the thresholds below are then absolute
     scale = xp.max(xp.abs(alpha), axis=0) + xp.max(xp.abs(beta), axis=0)
     scale = xp.where(scale > 0, scale, xp.ones_like(scale))
@@ -399,8 +441,9 @@ def _solve_lanczos1(xp, G, steps: int, rng, q0=None):
     double the cost); its copies of converged Ritz values do not affect the top pair as long
     as ``steps`` stays well below the order (:meth:`_Plan.solver_for`), and the certificate
     catches the rest.  ``q0`` (Z, m) replaces the random start (a restart from the current
-    Ritz vectors).  Returns ``(V (Z, m, 1), theta_next (Z,))`` where ``theta_next`` bounds
-    the second Ritz value from above (used by the certificate as the gap estimate).
+    Ritz vectors).  Returns ``(V (Z, m, 1), theta_next (Z,), ritz)`` where ``theta_next``
+    bounds the second Ritz value from above (the certificate's gap estimate) and ``ritz`` holds
+    the tridiagonal matrices ``(alpha, beta)`` for :func:`_certified`.
     """
     Z, m = G.shape[0], G.shape[-1]
     dt = G.dtype
@@ -442,7 +485,7 @@ def _solve_lanczos1(xp, G, steps: int, rng, q0=None):
     for i in range(1, steps):
         v = v + Yc[i, ...][:, None] * Qs[i]
     v = v / xp.linalg.vector_norm(v, axis=-1)[:, None]
-    return v[:, :, None], xp.astype(theta2, rdt)
+    return v[:, :, None], xp.astype(theta2, rdt), (alpha, beta)
 
 
 def _solve_eigh(xp, G, rho: int):
@@ -460,7 +503,56 @@ def _gram_times(xp, G, V):
     return xp.matmul(G, V)
 
 
-def _certify(xp, G, V, theta_next, trG, tol: float):
+def _missed_energy(xp, theta, r, theta_next, dhat):
+    """Bound of the energy a converged Ritz pair ``(theta, v)`` misses (Kato–Temple).
+
+    The gap to the rest of the spectrum is the larger of ``theta - theta_next`` and the
+    rigorous ``theta - dhat`` (``lambda_next <= trace G - sum theta`` for a PSD ``G``); the
+    bound is ``r^2 / gap``, or the linear ``r`` when the gap is not larger than ``r``.
+    """
+    gap = xp.maximum(theta - theta_next, theta - dhat)
+    safe = xp.where(gap > r, gap, xp.ones_like(gap))
+    return xp.where(gap > r, r * r / safe, r)
+
+
+def _certified(xp, theta, r, theta_next, trG, tol: float, ritz=None):
+    """The acceptance test of :func:`_certify` from ``theta``, ``r`` (..., rho).
+
+    ``ritz = (alpha, beta)``, the Lanczos tridiagonal matrices (rank 1 only), allows repeated
+    top Ritz values: plain Lanczos repeats a converged top Ritz value (a "ghost", from lost
+    orthogonality), which hides the real gap.  Slabs that fail the plain test are tried again:
+    the Ritz values above ``theta - e / 2`` (``e`` the slab's error budget) count as one
+    cluster, the largest one below as the next eigenvalue (:func:`_tridiag_next_below`), and
+    the bound is ``e / 2`` plus the Kato–Temple bound with that next value.  It stays valid when the cluster holds real
+    eigenvalues: the vector's part along eigenvectors that close loses at most ``e / 2``.
+    """
+    dhat = xp.maximum(trG - xp.sum(theta, axis=-1), xp.zeros_like(trG))
+    budget = tol * (dhat + tol * trG)
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        delta = xp.sum(_missed_energy(xp, theta, r, theta_next[..., None], dhat[..., None]), axis=-1)
+        ok = (delta <= budget) & xp.isfinite(delta)
+        if ritz is None or ritz[0].shape[0] < 2:
+            return ok
+        redo = np.nonzero(~_host(ok).astype(bool))[0]
+        if redo.size == 0:
+            return ok
+        alpha, beta = (_take(xp, x, redo, axis=1) for x in ritz)
+        th = _take(xp, theta[..., 0], redo)
+        rr = _take(xp, r[..., 0], redo)
+        bud = _take(xp, budget, redo)
+        dh = _take(xp, dhat, redo)
+        x = xp.astype(th - 0.5 * bud, alpha.dtype)
+        nxt = xp.astype(_tridiag_next_below(xp, alpha, beta, x), th.dtype)
+        alt = 0.5 * bud + _missed_energy(xp, th, rr, nxt, dh)
+        ok2 = _host((alt <= bud) & xp.isfinite(alt)).astype(bool)
+        if not ok2.any():
+            return ok
+        sel = np.arange(ok.shape[0])
+        sel[redo[ok2]] = ok.shape[0] + np.arange(int(ok2.sum()))
+        return _take(xp, xp.concat([ok, xp.ones((int(ok2.sum()),), dtype=xp.bool)]), sel)
+
+
+def _certify(xp, G, V, theta_next, trG, tol: float, ritz=None):
     """Accept a basis ``V`` of a slab's top-``rho`` Gram eigenvectors by its true residuals.
 
     With ``theta_j = v_j^H G v_j``, ``r_j = ||G v_j - theta_j v_j||`` and the gap ``g_j`` to the
@@ -469,31 +561,13 @@ def _certify(xp, G, V, theta_next, trG, tol: float):
     ``sum_j min(r_j, r_j^2 / g_j)`` (the Kato–Temple bound for a converged top pair; the linear
     bound when the gap is tiny).  A slab passes when that is below ``tol`` times its
     discarded energy plus a rounding floor ``tol^2 ||S||_F^2``: its share of the error is then
-    exact to relative ``tol``.
+    exact to relative ``tol``.  ``ritz``: see :func:`_certified`.
     """
     GV = _gram_times(xp, G, V)
     theta = _real(xp, xp.sum(_conj(xp, V) * GV, axis=-2))
     resid = GV - V * xp.astype(theta, V.dtype)[..., None, :]
     r = xp.linalg.vector_norm(resid, axis=-2)
-    dhat = xp.maximum(trG - xp.sum(theta, axis=-1), xp.zeros_like(trG))
-    # gap to the discarded spectrum: from the next Ritz value, or (rigorously, since G is PSD
-    # and the Ritz values are lower bounds) from lambda_{rho+1} <= trace(G) - sum(theta)
-    gap = xp.maximum(theta - theta_next[..., None], theta - dhat[..., None])
-    safe = xp.where(gap > r, gap, xp.ones_like(gap))
-    bound = xp.where(gap > r, r * r / safe, r)
-    delta = xp.sum(bound, axis=-1)
-    ok = (delta <= tol * (dhat + tol * trG)) & xp.isfinite(delta)
-    return ok
-
-
-def _certify_from(xp, theta, r, theta_next, trG, tol: float):
-    """:func:`_certify` for one vector per slab from its precomputed ``theta`` and ``r``."""
-    dhat = xp.maximum(trG - theta, xp.zeros_like(trG))
-    gap = xp.maximum(theta - theta_next, theta - dhat)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        safe = xp.where(gap > r, gap, xp.ones_like(gap))
-        bound = xp.where(gap > r, r * r / safe, r)
-        return (bound <= tol * (dhat + tol * trG)) & xp.isfinite(bound)
+    return _certified(xp, theta, r, theta_next, trG, tol, ritz)
 
 
 #: slabs per task of the NumPy rank-1 solver: their Gram matrices (16 KiB each at order 64 in
@@ -529,27 +603,34 @@ def _fast_tasks(zs: np.ndarray, grid: tuple[int, int, int], cap: int) -> list[tu
 
 
 def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=None):
-    """Rank-1 slabs on NumPy (real dtypes): Gram, Lanczos and certificate, cache-blocked.
+    """Rank-1 slabs on NumPy: Gram, Lanczos and certificate, cache-blocked and threaded.
 
     The generic path (:func:`_solve_lanczos1` on all Gram matrices at once) streams every
     Gram matrix from memory once per Lanczos step.  Here the slabs ``zs`` (flat indices over
-    ``(nb, k, l)`` of the view ``S5``) are cut into tasks of consecutive slabs that share one
-    R-block (one strided band of ``A``) and whose Gram matrices fit in a core's L2 cache; each
-    task forms its Gram matrices and runs all ``steps`` Lanczos steps on them while they stay
-    in cache, and the tasks are spread over a few threads (NumPy releases the GIL inside its
-    kernels).  The small tridiagonal problems of all slabs are then solved together
-    (:func:`_tridiag_top`), and a second threaded pass forms each Ritz vector ``v``, ``X v``
-    and ``X^H X v`` from the slab itself (``X = S`` or ``S^H``; the Gram matrix is not kept)
-    for the certificate of :func:`_certify`.
+    ``(nb, k, l)`` of the view ``S5``) are cut into tasks of consecutive slabs (whole R-blocks,
+    i.e. strided column bands of ``A``, or parts of one) whose Gram matrices take about
+    ``_FAST_TASK_BYTES``; each task forms its Gram matrices and runs all ``steps`` Lanczos
+    steps on them while they stay in cache, and the tasks are spread over a few threads (NumPy
+    releases the GIL inside its kernels).  The small tridiagonal problems of all slabs are then
+    solved together (:func:`_tridiag_top`), and a second threaded pass forms each Ritz vector
+    ``v``, the other side ``W`` of the slab's rank-1 term and ``G v`` from the slab itself (the
+    Gram matrix is not kept) for the certificate of :func:`_certify`.
+
+    With ``X = S`` (Gram ``S^H S``, ``right``) or ``X = S^T`` (Gram ``S S^H``) the Lanczos
+    loop multiplies by ``G^T = conj(G)`` in NumPy's faster row-vector form
+    (``(G q)^T = q^T G^T``); ``W = S v`` (right) or ``W = (v^H S)^T`` (left).  ``q0`` (n, m)
+    replaces the start vectors (a restart).
 
     Returns ``(V (n, m, 1), ok (n,) bool, trG (n,), theta_next (n,), W (n, m'))`` in the order
-    of ``zs``, with ``W = X v`` (the other side of the slab's rank-1 term, times sigma);
-    written for NumPy because the generic path's speed is limited by memory traffic that only
-    explicit cache blocking avoids (no library offers a batched top singular pair).
+    of ``zs``.  Written for NumPy because the generic path's speed is limited by memory
+    traffic that only explicit cache blocking avoids (no library offers a batched top
+    singular pair).
     """
     nb, k, l, s, p = S5.shape
     m = p if right else s
     dt = S5.dtype
+    cplx = dt.kind == "c"
+    rdt = np.finfo(dt).dtype
     n = int(zs.size)
     workers = _parallel.num_workers()
     # tasks: as large as the cache budget allows (fewer, longer NumPy calls), but at least two
@@ -560,20 +641,29 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
     def slabs(task):
         t0, t1, e, a, na, b, nbb = task
         X = S5[e, a:a + na, b:b + nbb]                          # (na, nbb, s, p)
-        return X if right else X.swapaxes(-1, -2)               # G = X^T X either way
+        return X if right else X.swapaxes(-1, -2)
 
     Q = np.empty((steps, n, m), dtype=dt)         # step-major: each step's vectors contiguous
-    alpha = np.zeros((steps, n), dtype=dt)
-    beta = np.zeros((steps, n), dtype=dt)
-    trG = np.empty(n, dtype=dt)
+    alpha = np.zeros((steps, n), dtype=rdt)
+    beta = np.zeros((steps, n), dtype=rdt)
+    trG = np.empty(n, dtype=rdt)
     thr_rel = 8.0 * float(np.finfo(dt).eps) * math.sqrt(m)
     threads = max(1, min(workers, len(tasks)))
     # the random part of the start (:func:`_start_vectors`): one fixed unit vector for every
     # slab keeps each slab's start generic and the result independent of the thread count
-    r0 = np.random.default_rng(_START_SEED).standard_normal(m).astype(dt)
-    r0 /= np.linalg.norm(r0)
+    r0 = np.random.default_rng(_START_SEED).standard_normal(m)
+    r0 = (r0 / np.linalg.norm(r0)).astype(dt)
     next_task = _parallel.task_queue(len(tasks))
-    npx = B.get_namespace(S5)
+
+    def dot_re(x, y, out=None):
+        """Real part of the conjugating dot product over the last axis."""
+        if not cplx:
+            return np.vecdot(x, y, out=out)
+        d = np.vecdot(x, y).real
+        if out is None:
+            return d
+        np.copyto(out, d)
+        return out
 
     def lanczos_work():
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -581,6 +671,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
 
     def _lanczos_tasks():
         gbuf = np.empty(cap * m * m, dtype=dt)      # reused: stays mapped and cache-warm
+        xbuf = np.empty(cap * s * p if cplx else 0, dtype=dt)
         wbuf = np.empty(cap * m, dtype=dt)
         tbuf = np.empty(cap * m, dtype=dt)
         dbuf = np.empty(cap, dtype=bool)
@@ -589,8 +680,16 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
             c = t1 - t0
             bshape = (na, nbb)
             X = slabs(task)
-            G = np.matmul(X.swapaxes(-1, -2), X, out=gbuf[:c * m * m].reshape(bshape + (m, m)))
-            dg = np.diagonal(G, axis1=-2, axis2=-1).copy()
+            Gt = gbuf[:c * m * m].reshape(bshape + (m, m))      # G^T = conj(G)
+            if not cplx:
+                np.matmul(X.swapaxes(-1, -2), X, out=Gt)
+            else:
+                Xc = np.conj(X, out=xbuf[:c * s * p].reshape(X.shape))
+                if right:                                       # G = S^H S: G^T = S^T conj(S)
+                    np.matmul(X.swapaxes(-1, -2), Xc, out=Gt)
+                else:                                           # G = S S^H: G^T = conj(S) S^T
+                    np.matmul(Xc.swapaxes(-1, -2), X, out=Gt)
+            dg = np.diagonal(Gt, axis1=-2, axis2=-1).real.copy()
             tr = np.sum(dg, axis=-1)
             trG[t0:t1] = tr.reshape(-1)
             # a Krylov space that became invariant (to rounding) stops: its later vectors are
@@ -599,20 +698,25 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
             Qt = Q[:, t0:t1].reshape((steps,) + bshape + (m,))
             q = Qt[0]
             if q0 is None:
-                q[...] = _start_vectors(npx, G.reshape(c, m, m), np.broadcast_to(r0, (c, m)),
-                                        np.argmax(dg, axis=-1).reshape(c)).reshape(q.shape)
+                # _start_vectors with G e_i = row i of G^T (free) and the random part r0
+                i = np.argmax(dg, axis=-1).reshape(c)
+                col = Gt.reshape(c, m, m)[np.arange(c), i, :]
+                nc = np.sqrt(dot_re(col, col))
+                col /= np.where(nc > 0, nc, 1)[:, None]
+                col += 0.1 * r0
+                col /= np.sqrt(dot_re(col, col))[:, None]
+                q[...] = col.reshape(q.shape)
             else:
                 q[...] = q0[t0:t1].reshape(q.shape)
-                q /= np.sqrt(np.vecdot(q, q))[..., None]
+                q /= np.sqrt(dot_re(q, q))[..., None]
             w3 = wbuf[:c * m].reshape(bshape + (1, m))
             w = w3[..., 0, :]
             tm = tbuf[:c * m].reshape(bshape + (m,))
             dd = dbuf[:c].reshape(bshape)
             for j in range(steps):
                 q = Qt[j]
-                # (G q)^T = q^T G (G symmetric): NumPy's row-vector form is the faster gemv
-                np.matmul(q[..., None, :], G, out=w3)
-                a = np.vecdot(q, w, out=alpha[j, t0:t1].reshape(bshape))
+                np.matmul(q[..., None, :], Gt, out=w3)             # (G q)^T = q^T G^T
+                a = dot_re(q, w, out=alpha[j, t0:t1].reshape(bshape))
                 np.multiply(q, a[..., None], out=tm)
                 w -= tm
                 if j:
@@ -620,7 +724,8 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
                     w -= tm
                 if j + 1 == steps:
                     break
-                b = np.sqrt(np.vecdot(w, w), out=beta[j, t0:t1].reshape(bshape))
+                b = beta[j, t0:t1].reshape(bshape)
+                np.sqrt(dot_re(w, w), out=b)
                 np.less_equal(b, thr, out=dd)
                 if dd.any():
                     b[dd] = 0
@@ -630,14 +735,16 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
                     np.divide(w, b[..., None], out=Qt[j + 1])
 
     _parallel.run_parallel(lanczos_work, threads)
-    xp = npx
+    xp = B.get_namespace(S5)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        _, theta_next, Y = _tridiag_top(xp, alpha.astype(np.float64), beta[:-1].astype(np.float64))
+        alpha = alpha.astype(np.float64)
+        beta = beta[:-1].astype(np.float64)
+        _, theta_next, Y = _tridiag_top(xp, alpha, beta)
     Yc = np.ascontiguousarray(Y.T.astype(dt))                 # (n, steps)
     V = np.empty((n, m, 1), dtype=dt)
     W = np.empty((n, (s if right else p)), dtype=dt)
-    theta = np.empty(n, dtype=dt)
-    resid = np.empty(n, dtype=dt)
+    theta = np.empty(n, dtype=rdt)
+    resid = np.empty(n, dtype=rdt)
     next_task = _parallel.task_queue(len(tasks))
 
     def ritz_work():
@@ -647,23 +754,29 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
     def _ritz_tasks():
         while (t := next_task()) is not None:
             t0, t1, _, _, na, _, nbb = task = tasks[t]
+            c = t1 - t0
             bshape = (na, nbb)
             X = slabs(task)
             v = np.matmul(Yc[t0:t1, None, :], Q[:, t0:t1].swapaxes(0, 1))[:, 0, :]   # (c, m)
-            v /= np.sqrt(np.vecdot(v, v))[:, None]
+            v /= np.sqrt(dot_re(v, v))[:, None]
             V[t0:t1, :, 0] = v
-            u = np.matmul(X, v.reshape(bshape + (m, 1)))            # (na, nbb, s', 1)
-            W[t0:t1] = u.reshape(t1 - t0, -1)
-            gv = np.matmul(X.swapaxes(-1, -2), u).reshape(t1 - t0, m)   # G v without G
-            th = np.vecdot(u, u, axis=-2).reshape(-1)
+            # W = S v (right) or (v^H S)^T = S^T conj(v) (left); G v = S^H W or S conj(W)
+            vin = v if right or not cplx else np.conj(v)
+            u = np.matmul(X, vin.reshape(bshape + (m, 1)))          # (na, nbb, m', 1)
+            W[t0:t1] = u.reshape(c, -1)
+            uc = np.conj(u) if cplx else u
+            gv = np.matmul(X.swapaxes(-1, -2), uc).reshape(c, m)
+            if cplx and right:
+                np.conj(gv, out=gv)
+            th = dot_re(u[..., 0], u[..., 0]).reshape(-1)
             theta[t0:t1] = th
             gv -= th[:, None] * v
-            resid[t0:t1] = np.sqrt(np.vecdot(gv, gv))
+            resid[t0:t1] = np.sqrt(dot_re(gv, gv))
 
     _parallel.run_parallel(ritz_work, threads)
-    ok = _certify_from(xp, theta.astype(np.float64), resid.astype(np.float64), theta_next,
-                       trG.astype(np.float64), tol)
-    return V, ok, trG, theta_next.astype(dt), W
+    ok = _certified(xp, theta.astype(np.float64)[:, None], resid.astype(np.float64)[:, None],
+                    theta_next, trG.astype(np.float64), tol, (alpha, beta))
+    return V, ok, trG, theta_next.astype(rdt), W
 
 
 # ----------------------------------------------------------------------------------------------
@@ -795,9 +908,9 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
     eff = np.tile(plan.eff.reshape(-1), nb)
 
     steps = min(mp, _lanczos_steps(xp, dt))
-    # rank-1 Lanczos slabs on NumPy (real) take the cache-blocked path, which needs no Gram
+    # rank-1 Lanczos slabs on NumPy take the cache-blocked path, which needs no Gram
     # matrices from here
-    fast1 = (B.is_numpy(xp) and not _is_complex(xp, dt) and 1 in plan.solve_ranks
+    fast1 = (B.is_numpy(xp) and 1 in plan.solve_ranks
              and plan.solver_for(1, mp, steps) == "lanczos")
     G = trG = None
     with np.errstate(invalid="ignore", over="ignore"):       # non-finite input: see below
@@ -838,8 +951,8 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
             W = None
         if method == "lanczos":
             if Gg is not None:
-                V, th_next = _solve_lanczos1(xp, Gg, steps, rng)
-                ok = _host(_certify(xp, Gg, V, th_next, trg, tol)).astype(bool)
+                V, th_next, ritz = _solve_lanczos1(xp, Gg, steps, rng)
+                ok = _host(_certify(xp, Gg, V, th_next, trg, tol, ritz)).astype(bool)
             if not ok.all() and Gg is None:
                 # one restart from the current Ritz vectors for the few that missed, on a
                 # stack of just those slabs
@@ -853,8 +966,8 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
             elif not ok.all():
                 redo = np.nonzero(~ok)[0]
                 G2 = _take(xp, Gg, redo)
-                V2, th2 = _solve_lanczos1(xp, G2, steps, rng, q0=_take(xp, V, redo)[..., 0])
-                ok2 = _host(_certify(xp, G2, V2, th2, _take(xp, trg, redo), tol)).astype(bool)
+                V2, th2, ritz2 = _solve_lanczos1(xp, G2, steps, rng, q0=_take(xp, V, redo)[..., 0])
+                ok2 = _host(_certify(xp, G2, V2, th2, _take(xp, trg, redo), tol, ritz2)).astype(bool)
                 sel = np.arange(zs.size)
                 sel[redo[ok2]] = zs.size + np.nonzero(ok2)[0]
                 V = _take(xp, xp.concat([V, V2], axis=0), sel)
@@ -880,8 +993,10 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
             # slabs solved again after the fast pass: their other side from their new basis
             idx = np.nonzero(fixed)[0]
             Xf = _gather_slabs(xp, S5, zs[idx])
-            Xf = Xf if plan.right else Xf.swapaxes(-1, -2)
-            W[idx] = np.matmul(Xf, V[idx])[..., 0]
+            if plan.right:                                   # W = S v
+                W[idx] = np.matmul(Xf, V[idx])[..., 0]
+            else:                                            # W = (v^H S)^T
+                W[idx] = np.matmul(Xf.swapaxes(-1, -2), np.conj(V[idx]))[..., 0]
         if rho < rmax:
             V = xp.concat([V, xp.zeros((V.shape[0], mp, rmax - rho), dtype=dt)], axis=-1)
         parts.append((zs, V, W))
@@ -988,8 +1103,9 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
 
     Notes
     -----
-    Algorithm: each slab's Gram matrix (of its smaller side) is formed with one batched matmul;
-    rank-1 slabs of order >= 32 (float32) / 55 (float64) use 20 / 34 Lanczos steps, the
+    Algorithm: each slab's Gram matrix (of its smaller side) is formed by batched matmuls;
+    rank-1 slabs of order >= 32 (float32) / 48 (float64) use 18 / 30 Lanczos steps (on NumPy
+    cache-blocked over ``STRUCTMAT_NUM_THREADS`` threads, by default one per core), the
     others a batched ``eigh`` of the Gram matrix.  Every slab's basis is then
     certified by its true Gram residuals (the energy it may miss is below ``8 eps sqrt(m)``
     times the slab's discarded energy plus a rounding floor); Lanczos slabs that fail are
