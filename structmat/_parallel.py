@@ -8,10 +8,11 @@ threads where BLAS's own threading (one synchronisation per tiny call) does not.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable
+from typing import Callable, ContextManager
 
 _state: dict = {}
 
@@ -73,3 +74,21 @@ def task_queue(n: int) -> Callable[[], int | None]:
             return next(it, None)
 
     return next_task
+
+
+def blas_single_threaded() -> ContextManager:
+    """A context in which the BLAS libraries loaded in this process run single-threaded.
+
+    For kernels that already spread small BLAS calls over :func:`run_parallel`'s threads:
+    OpenBLAS would otherwise start its own threads inside each call (it does for complex
+    64 x 64 products), and the two levels of threads then fight over the cores (measured 3-5x
+    slower).  Uses ``threadpoolctl``; the controller is built once, when first needed.
+    """
+    ctl = _state.get("blas")
+    if ctl is None:
+        from threadpoolctl import ThreadpoolController
+
+        ctl = _state["blas"] = ThreadpoolController()
+    if not ctl.select(user_api="blas").lib_controllers:
+        return contextlib.nullcontext()
+    return ctl.limit(limits=1, user_api="blas")

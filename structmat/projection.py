@@ -621,8 +621,9 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
     (``(G q)^T = q^T G^T``); ``W = S v`` (right) or ``W = (v^H S)^T`` (left).  ``q0`` (n, m)
     replaces the start vectors (a restart).
 
-    Returns ``(V (n, m, 1), ok (n,) bool, trG (n,), theta_next (n,), W (n, m'))`` in the order
-    of ``zs``.  Written for NumPy because the generic path's speed is limited by memory
+    Returns ``(V (n, m, 1), ok (n,) bool, trG (n,), theta_next (n,), W (n, m'), direct (n,))``
+    in the order of ``zs``; ``direct`` holds the residual energy of nearly rank-1 slabs,
+    measured directly (NaN for the others).  Written for NumPy because the generic path's speed is limited by memory
     traffic that only explicit cache blocking avoids (no library offers a batched top
     singular pair).
     """
@@ -734,7 +735,8 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
                 else:
                     np.divide(w, b[..., None], out=Qt[j + 1])
 
-    _parallel.run_parallel(lanczos_work, threads)
+    with _parallel.blas_single_threaded():
+        _parallel.run_parallel(lanczos_work, threads)
     xp = B.get_namespace(S5)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         alpha = alpha.astype(np.float64)
@@ -745,6 +747,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
     W = np.empty((n, (s if right else p)), dtype=dt)
     theta = np.empty(n, dtype=rdt)
     resid = np.empty(n, dtype=rdt)
+    direct = np.empty(n, dtype=rdt)
     next_task = _parallel.task_queue(len(tasks))
 
     def ritz_work():
@@ -772,11 +775,21 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
             theta[t0:t1] = th
             gv -= th[:, None] * v
             resid[t0:t1] = np.sqrt(dot_re(gv, gv))
+            # nearly rank-1 slabs: trace(G) - theta would cancel, so their discarded energy
+            # is measured directly, ||X - W v^T||^2 (v conjugated when X = S), while X is hot
+            near = th >= (1 - 1e-3) * trG[t0:t1]
+            direct[t0:t1] = np.nan
+            if near.any():
+                vr = np.conj(v) if cplx and right else v
+                E = X - u * vr.reshape(bshape + (1, m))
+                e2 = dot_re(E.reshape(c, -1), E.reshape(c, -1))
+                direct[t0:t1][near] = e2[near]
 
-    _parallel.run_parallel(ritz_work, threads)
+    with _parallel.blas_single_threaded():
+        _parallel.run_parallel(ritz_work, threads)
     ok = _certified(xp, theta.astype(np.float64)[:, None], resid.astype(np.float64)[:, None],
                     theta_next, trG.astype(np.float64), tol, (alpha, beta))
-    return V, ok, trG, theta_next.astype(rdt), W
+    return V, ok, trG, theta_next.astype(rdt), W, direct
 
 
 # ----------------------------------------------------------------------------------------------
@@ -926,6 +939,7 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
         raise _NonFinite
 
     parts = []
+    direct = np.full(Z, np.nan)      # residual energies measured by the fast path
     eps = _eps(xp, dt)
     tol = 8.0 * eps * math.sqrt(mp)
     for rho in plan.solve_ranks:
@@ -933,7 +947,7 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
         method = plan.solver_for(rho, mp, steps)
         fixed = np.zeros(zs.size, dtype=bool)
         if rho == 1 and fast1:
-            V, ok, trg, th_next, W = _lanczos1_numpy(S5, zs, plan.right, steps, tol)
+            V, ok, trg, th_next, W, drc = _lanczos1_numpy(S5, zs, plan.right, steps, tol)
             if not np.isfinite(trg).all():
                 raise _NonFinite
             if trG is None:
@@ -958,10 +972,11 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
                 # stack of just those slabs
                 redo = np.nonzero(~ok)[0]
                 Sr = _gather_slabs(xp, S5, zs[redo])
-                V2, ok2, _, _, W2 = _lanczos1_numpy(Sr[None, None], np.arange(redo.size),
-                                                    plan.right, steps, tol, q0=V[redo, :, 0])
+                V2, ok2, _, _, W2, drc2 = _lanczos1_numpy(Sr[None, None], np.arange(redo.size),
+                                                          plan.right, steps, tol, q0=V[redo, :, 0])
                 V[redo[ok2]] = V2[ok2]
                 W[redo[ok2]] = W2[ok2]
+                drc[redo] = np.where(ok2, drc2, np.nan)
                 ok[redo[ok2]] = True
             elif not ok.all():
                 redo = np.nonzero(~ok)[0]
@@ -992,11 +1007,14 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
         if W is not None and fixed.any():
             # slabs solved again after the fast pass: their other side from their new basis
             idx = np.nonzero(fixed)[0]
+            drc[idx] = np.nan
             Xf = _gather_slabs(xp, S5, zs[idx])
             if plan.right:                                   # W = S v
                 W[idx] = np.matmul(Xf, V[idx])[..., 0]
             else:                                            # W = (v^H S)^T
                 W[idx] = np.matmul(Xf.swapaxes(-1, -2), np.conj(V[idx]))[..., 0]
+        if W is not None:
+            direct[zs] = drc
         if rho < rmax:
             V = xp.concat([V, xp.zeros((V.shape[0], mp, rmax - rho), dtype=dt)], axis=-1)
         parts.append((zs, V, W))
@@ -1049,6 +1067,12 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
     disc = xp.where(xp.asarray(np.reshape(kinds_exact, (nb, k, l))), xp.zeros_like(disc), disc)
     # trace(G) - kept cancels when a slab is nearly of its rank: measure those residuals directly
     small = _host(xp.reshape(disc <= 1e-3 * trG3, (Z,))).astype(bool) & ~kinds_exact & ~kinds_zero
+    known = small & np.isfinite(direct)
+    if known.any():
+        disc = xp.reshape(disc, (Z,))
+        disc[known] = direct[known]                  # NumPy only (the fast path's results)
+        disc = xp.reshape(disc, (nb, k, l))
+        small &= ~known
     if small.any():
         zs = np.nonzero(small)[0]
         Lz = _take(xp, xp.reshape(Lcols, (Z, s, rmax)), zs)
