@@ -15,6 +15,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, ContextManager
 
 _state: dict = {}
+#: marks the pool's threads (one object for the life of the process, so that a pool rebuilt
+#: while its old threads still run keeps them marked)
+_local = threading.local()
 
 
 def num_workers() -> int:
@@ -38,16 +41,15 @@ def run_parallel(work: Callable[[], None], threads: int) -> None:
     pools).  Exceptions raised by any thread propagate to the caller.
     """
     st = _state
-    if threads <= 1 or getattr(st.get("local"), "worker", False):
+    if threads <= 1 or getattr(_local, "worker", False):
         work()
         return
     with st.get("lock") or st.setdefault("lock", threading.Lock()):
         # a pool inherited through fork() has no threads behind it: make a new one
         if st.get("pid") != os.getpid() or st["size"] < threads - 1:
-            st["local"] = local = threading.local()
 
             def mark():
-                local.worker = True
+                _local.worker = True
 
             old = st.get("pool")
             if old is not None and st.get("pid") == os.getpid():

@@ -570,8 +570,9 @@ def _certify(xp, G, V, theta_next, trG, tol: float, ritz=None):
     return _certified(xp, theta, r, theta_next, trG, tol, ritz)
 
 
-#: slabs per task of the NumPy rank-1 solver: their Gram matrices (16 KiB each at order 64 in
-#: float32) stay in one core's L2 cache for all Lanczos steps
+#: budget (bytes) of the Gram matrices of one task of the NumPy rank-1 solver: 256 slabs of
+#: order 64 in float32, which stay in the shared L3 cache for all Lanczos steps (measured best
+#: on a 2-core machine: smaller tasks spend their time in per-call overhead, larger ones spill)
 _FAST_TASK_BYTES = 1 << 22
 
 
