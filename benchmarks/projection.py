@@ -18,7 +18,8 @@ rank 1, ``k = l = sqrt(n)`` for square ``n``) and compares, in one run:
   difference ``err_minus_svd`` (float rounding when the projection is optimal).
 
 Projection, SVD and copy are timed interleaved (harness :func:`~benchmarks.harness.measure`:
-warm-up, then medians of several repetitions); GD and ALS are run once each (their histories
+warm-up, then medians of several repetitions, each timed call preceded by an untimed one so
+that no candidate runs in the wake of the previous one's BLAS threads); GD and ALS are run once each (their histories
 carry wall times).  Families (real ones in float32, the DFT in complex64):
 
 ``gaussian``
@@ -131,6 +132,10 @@ def run_case(family: str, n: int, steps: int, time_limit: float, repeats: int, s
         repeats=repeats,
         warmup=1,
         min_time=0.0,
+        # each candidate runs once untimed before its timed call: OpenBLAS's threads keep
+        # spinning for about 0.1 s after the multithreaded SVD and would otherwise take a core
+        # from whatever is timed next
+        settle=0.15,
     )
     M = structmat.project_to_monarch(A, nblocks)
     proj_err = structmat.projection_error(A, M)
