@@ -333,6 +333,23 @@ def test_fast_path_special_slabs(monkeypatch):
     assert to_numpy(info.discarded)[0, 0] <= rtol("float32", 20) * norm2 * 1e-3
 
 
+@pytest.mark.parametrize("dtype", ["float32", "complex64"])
+def test_low_rank_slabs_certify_despite_repeated_ritz_values(dtype):
+    # low rank plus 1 % noise: the top pair converges early and plain Lanczos repeats its Ritz
+    # value; the certificate must see through the copies (no mass fallback to SVD) and the
+    # result must still be optimal
+    rng = np.random.default_rng(8)
+    low = random_matrix(rng, (1024, 8), dtype) @ random_matrix(rng, (8, 1024), dtype)
+    A = (low + 0.01 * np.linalg.norm(low) / 1024 * random_matrix(rng, (1024, 1024), dtype)).astype(dtype)
+    M, info = project_to_monarch(A, return_info=True)
+    assert info.solvers.get("svd", 0) <= 10 and info.solvers.get("lanczos", 0) >= 1014, info.solvers
+    _, disc_ref = reference(A, M.geometry)
+    norm2 = float(np.sum(np.abs(A.astype(np.complex128)) ** 2))
+    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / norm2)) <= err_tol(dtype, 1024, 1024)
+    np.testing.assert_allclose(to_numpy(info.discarded), disc_ref, rtol=0,
+                               atol=err_tol(dtype, 1024, 1024) * norm2)
+
+
 def test_fast_path_restarts_and_falls_back(monkeypatch):
     # two steps cannot certify Gaussian slabs: restarts, then a full SVD, still optimal
     monkeypatch.setattr(proj, "_LANCZOS_MIN_ORDER", 4)
