@@ -717,6 +717,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
             w = w3[..., 0, :]
             tm = tbuf[:c * m].reshape(bshape + (m,))
             dd = dbuf[:c].reshape(bshape)
+            b = None                                            # beta of the previous step
             for j in range(steps):
                 q = Qt[j]
                 np.matmul(q[..., None, :], Gt, out=w3)             # (G q)^T = q^T G^T
