@@ -255,14 +255,11 @@ def _start_vectors(xp, G, r, i=None, mix: float = 0.1):
     invariant subspace the certificate could not see).  ``r`` must hold unit vectors; ``i``
     (optional) the index of the largest diagonal entry of each ``G[z]``.
     """
-    Z, m = G.shape[0], G.shape[-1]
+    m = G.shape[-1]
     if i is None:
         i = xp.argmax(_real(xp, xp.linalg.diagonal(G)), axis=-1)
-    if B.is_numpy(xp):
-        col = np.conj(G[np.arange(Z), i, :])                      # G e_i = conj(row i)
-    else:
-        onehot = xp.astype(xp.arange(m)[None, :] == i[:, None], G.dtype)
-        col = xp.vecdot(onehot[:, None, :], G)                     # G e_i (G Hermitian)
+    onehot = xp.astype(xp.arange(m)[None, :] == i[:, None], G.dtype)
+    col = xp.vecdot(onehot[:, None, :], G)                         # G e_i (G Hermitian)
     nc = xp.linalg.vector_norm(col, axis=-1)
     col = col / xp.astype(xp.where(nc > 0, nc, xp.ones_like(nc)), G.dtype)[:, None]
     q = col + mix * r
