@@ -2,10 +2,11 @@
 
 :func:`fit_monarch_gd` minimises ``f = 1/2 ||A - M||_F^2`` over the factors of a Monarch matrix
 ``M = Monarch(L, R)``.  It exists to be compared with :func:`structmat.project_to_monarch`,
-which reaches the global optimum directly (CLAIMS item 3); the benchmark
-``python -m benchmarks projection`` does that comparison.
+which reaches the global optimum directly; the benchmark ``python -m benchmarks projection``
+does that comparison.
 
-The parameters are kept in the slab layout of DESIGN §3: slab ``(a, b)`` of ``M`` is
+The parameters are kept in the slab layout of the projection: slab ``(a, b)`` of ``M`` (rows
+``{d l + b}``, columns ``{a p + j}``) is
 ``Ls[a, b] @ Rs[a, b]`` with ``Ls`` of shape ``(k, l, s, rmax)`` and ``Rs`` of shape
 ``(k, l, rmax, p)`` (columns / rows beyond the slab's rank held at zero), a bijection with the
 entries of ``L`` and ``R``.  One step is then three batched matmuls:
@@ -14,6 +15,12 @@ entries of ``L`` and ``R``.  One step is then three batched matmuls:
 For complex parameters the gradient is ``2 df/d(conj z)`` (Wirtinger calculus): the vector of
 the real-part and imaginary-part derivatives packed as one complex number, so a step along its
 negative decreases ``f`` exactly as for real parameters.
+
+Scale: the fit runs on ``A * 2**-e``, with the power of two chosen so that the root-mean-square
+entry of the scaled matrix is about 1, and the factors are scaled back exactly (``L`` and ``R``
+each take half of ``2**e``).  Multiplying by a power of two is exact, so the fit of ``A * 2**j``
+is the fit of ``A`` with factors scaled by ``2**(j/2)`` and the same history of relative errors,
+and norms never under- or overflow, whatever the scale of ``A`` (subnormal entries included).
 """
 
 from __future__ import annotations
@@ -69,6 +76,41 @@ class _Progress:
         if self.enabled:
             sys.stderr.write("\n")
             sys.stderr.flush()
+
+
+#: largest power-of-two step of :func:`_times_pow2` (``2**±100`` is a normal float32)
+_POW2_STEP = 100
+
+
+def _times_pow2(xp, X, j: int):
+    """``X * 2**j``, exact unless results leave the dtype's range.
+
+    The factor is applied in steps of at most ``2**±100`` (each a normal number even in
+    float32), so ``j`` may exceed the dtype's exponent range, e.g. to lift subnormal entries.
+    """
+    j = int(j)
+    while j != 0:
+        step = max(-_POW2_STEP, min(_POW2_STEP, j))
+        X = X * math.ldexp(1.0, step)
+        j -= step
+    return X
+
+
+def _scale_exponent(xp, A) -> int:
+    """``e`` with the root-mean-square entry of ``A * 2**-e`` in ``[2**-0.5, 2**0.5]`` (0 for zero ``A``).
+
+    Computed without under- or overflow: ``A`` is first brought to a largest entry in
+    ``[0.5, 1)`` (real and imaginary parts counted separately) by an exact power of two.
+    """
+    parts = (xp.real(A), xp.imag(A)) if _is_complex(xp, A.dtype) else (A,)
+    amax = max(float(xp.max(xp.abs(x))) for x in parts)
+    if amax == 0.0:
+        return 0
+    e_max = math.frexp(amax)[1]
+    scaled = _times_pow2(xp, A, -e_max)
+    mean_sq = float(xp.sum(_abs2(xp, scaled))) / math.prod(int(d) for d in A.shape)
+    # mean_sq >= 0.25 / N > 0: the largest entry alone contributes that much
+    return e_max + math.floor(0.5 * math.log2(mean_sq) + 0.5)
 
 
 def _slab_mask(xp, geometry, dtype):
@@ -131,8 +173,10 @@ def fit_monarch_gd(
     steps : int
         Number of steps (ALS: sweeps).
     lr : float
-        Step size (Adam: per-parameter step; SGD: multiplies the raw gradient, so it must be
-        below about ``1 / ||A||_2`` for stability; ignored by ALS).
+        Step size, for ``A`` scaled by a power of two to a root-mean-square entry of about 1
+        (the fit runs on that scaled matrix; see below).  Adam: per-parameter step; SGD:
+        multiplies the raw gradient, so it must be below about ``1 / ||A_scaled||_2`` for
+        stability; ignored by ALS.
     seed : int or numpy.random.Generator, optional
         Seed of the random start.
     optimizer : {"adam", "sgd", "als"}
@@ -153,14 +197,26 @@ def fit_monarch_gd(
         The final iterate (dtype and namespace of ``A``).
     dict
         History as NumPy arrays of equal length (entry 0 is the start, entry ``i`` is after step
-        ``i``): ``"step"``, ``"rel_error"`` (``||A - M||_F / ||A||_F``), ``"loss"``
-        (``1/2 ||A - M||_F^2``) and ``"time"`` (seconds since the start, setup included).
+        ``i``): ``"step"``, ``"rel_error"`` (``||A - M||_F / ||A||_F``; for a zero ``A``
+        0 while ``M`` is zero, ``inf`` otherwise), ``"loss"`` (``1/2 ||A - M||_F^2`` in the
+        units of ``A``: it reads 0 or ``inf`` where that energy is outside float64's range,
+        i.e. only for entries beyond about 1e+-150) and ``"time"`` (seconds since the start,
+        setup included).
 
     Raises
     ------
     TypeError, ValueError
         Bad ``A`` (as :func:`project_to_monarch`), ``A`` not 2-D, bad ``steps``/``lr``/
         ``optimizer``/``init``.
+
+    Notes
+    -----
+    Any scale of ``A`` works: the fit runs on ``A * 2**-e`` with ``e`` the exponent that brings
+    the root-mean-square entry to about 1 (found without forming an under- or overflowing
+    norm), and the returned factors are multiplied back by ``2**e`` exactly (``L`` and ``R``
+    each take half).  The relative errors therefore are those of the scaled problem, never
+    an absolute error in disguise; for a power of two ``c`` the fit of ``c A`` is exactly
+    ``c`` times the fit of ``A``, with the same history of relative errors.
 
     Examples
     --------
@@ -171,6 +227,9 @@ def fit_monarch_gd(
     >>> len(hist["rel_error"]), bool(hist["rel_error"][-1] < hist["rel_error"][0])
     (301, True)
     >>> bool(hist["rel_error"][-1] >= projection_error(A, project_to_monarch(A)) - 1e-12)
+    True
+    >>> _, tiny = fit_monarch_gd((A * 1e-30).astype(np.float32), steps=0, seed=0)
+    >>> round(float(tiny["rel_error"][0]), 2) == round(float(hist["rel_error"][0]), 2)
     True
     """
     t_start = time.perf_counter()
@@ -206,20 +265,35 @@ def fit_monarch_gd(
         rng = np.random.default_rng(seed)
         M0 = Monarch.random(n_in, n_out, nblocks=nblocks, seed=rng,
                             dtype="complex128" if cplx else "float64", xp=xp)
+    # the fit runs on A * 2**-e (root-mean-square entry about 1); L and R take back 2**e_L
+    # and 2**e_R exactly at the end
+    e = _scale_exponent(xp, A)
+    e_L = e // 2
+    e_R = e - e_L
+    A = _times_pow2(xp, A, -e)
     S = _slabs(xp, xp.reshape(A, (1, n_out, n_in)), geometry)[0, ...]      # (k, l, s, p)
     Ls, Rs = _monarch_slab_factors(xp, M0)
     Ls, Rs = xp.astype(Ls, dt), xp.astype(Rs, dt)
+    if init is not None:
+        Ls, Rs = _times_pow2(xp, Ls, -e_L), _times_pow2(xp, Rs, -e_R)
     norm_a = math.sqrt(float(xp.sum(_abs2(xp, A))))
     if init is None:
-        # scale the random start to the norm of A (split evenly between the factors)
+        # scale the random start to the norm of A (split evenly between the factors); a zero A
+        # starts at zero (its optimum)
         norm_m = math.sqrt(float(xp.sum(_abs2(xp, xp.matmul(Ls, Rs)))))
-        if norm_a > 0 and norm_m > 0:
+        if norm_m > 0:
             c = math.sqrt(norm_a / norm_m)
             Ls, Rs = Ls * c, Rs * c
     mask = _slab_mask(xp, geometry, dt)
     mask_L = xp.astype(mask, dt)[..., None, :]
     mask_R = xp.astype(mask, dt)[..., :, None]
-    denom = norm_a if norm_a > 0 else 1.0
+
+    def relative(loss_value: float) -> float:
+        if not math.isfinite(loss_value):
+            return math.inf
+        if norm_a > 0:
+            return math.sqrt(max(2 * loss_value, 0.0)) / norm_a
+        return 0.0 if loss_value == 0 else math.inf          # as projection_error for zero A
 
     show = progress if progress is not None else (steps >= 200 and sys.stderr.isatty())
     bar = _Progress(steps, bool(show))
@@ -233,7 +307,8 @@ def fit_monarch_gd(
     vR = xp.zeros_like(Rs)
     ridge = 0.0
     if optimizer == "als":
-        ridge = float(xp.finfo(dt).eps) * (norm_a ** 2 / max(n_in, n_out) + 1e-300)
+        # A is scaled to entries of about 1, so this is a relative ridge (nonzero for zero A)
+        ridge = float(xp.finfo(dt).eps) * max(norm_a ** 2 / max(n_in, n_out), 1.0)
 
     def second_moment(v, g):
         # per real component (as real-valued Adam on (Re z, Im z))
@@ -274,7 +349,7 @@ def fit_monarch_gd(
             elapsed = time.perf_counter() - t_start
             hist_loss.append(lv)
             hist_time.append(elapsed)
-            rel = math.sqrt(max(2 * lv, 0.0)) / denom
+            rel = relative(lv)
             bar.update(t, rel, elapsed)
             if not math.isfinite(lv):
                 break
@@ -285,19 +360,21 @@ def fit_monarch_gd(
     finally:
         errstate.__exit__(None, None, None)
         if hist_loss:
-            rel_last = math.sqrt(max(2 * hist_loss[-1], 0.0)) / denom if math.isfinite(hist_loss[-1]) else math.inf
-            bar.update(len(hist_loss) - 1, rel_last, hist_time[-1], force=True)
+            bar.update(len(hist_loss) - 1, relative(hist_loss[-1]), hist_time[-1], force=True)
         bar.close()
     if not math.isfinite(hist_loss[-1]):
         raise ValueError(f"fit_monarch_gd diverged at step {len(hist_loss) - 1} (loss "
                          f"{hist_loss[-1]}); lower lr (got {lr!r})")
-    loss_arr = np.asarray(hist_loss, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        rel_arr = np.sqrt(np.maximum(2 * loss_arr, 0.0)) / denom
+    rel_arr = np.asarray([relative(v) for v in hist_loss], dtype=np.float64)
+    with np.errstate(over="ignore", under="ignore"):
+        # back in the units of A (outside float64's range only for |A| beyond ~1e+-150)
+        loss_arr = np.ldexp(np.asarray(hist_loss, dtype=np.float64), 2 * e)
     history = {
         "step": np.arange(loss_arr.size),
         "rel_error": rel_arr,
         "loss": loss_arr,
         "time": np.asarray(hist_time, dtype=np.float64),
     }
-    return _monarch_from_slabs(xp, Ls * mask_L, Rs * mask_R, geometry), history
+    Ls = _times_pow2(xp, Ls * mask_L, e_L)
+    Rs = _times_pow2(xp, Rs * mask_R, e_R)
+    return _monarch_from_slabs(xp, Ls, Rs, geometry), history

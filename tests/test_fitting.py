@@ -237,3 +237,128 @@ def test_projection_benchmark_families():
     np.testing.assert_allclose(sv, (np.arange(64) + 1.0) ** -0.5, rtol=1e-4)
     with pytest.raises(ValueError, match="unknown family"):
         bench.make_matrix("trained", 16, rng)
+
+
+# ----------------------------------------------------------------------------------------------
+# scale: relative errors are relative at every magnitude of A
+# ----------------------------------------------------------------------------------------------
+
+def _dense64(M):
+    """Dense float64/complex128 copy of a Monarch matrix's ``to_dense`` (exact widening)."""
+    return np.asarray(M.to_dense()).astype(np.complex128 if np.iscomplexobj(M.L) else np.float64)
+
+
+@pytest.mark.parametrize("dtype, scale", [
+    ("float32", 1e-30), ("float32", 1e-20), ("float32", 1e20), ("float32", 1e30),
+    ("complex64", 1e-30), ("float64", 1e-200), ("float64", 1e200), ("complex128", 1e-250),
+])
+def test_relative_error_is_relative_at_any_scale(dtype, scale):
+    rng = np.random.default_rng(11)
+    A = random_matrix(rng, (64, 64), dtype)
+    As = (A.astype(np.complex128 if dtype.startswith("complex") else np.float64) * scale).astype(dtype)
+    assert np.all(np.isfinite(As)) and np.any(As != 0)
+    _, h_ref = fit_monarch_gd(A, steps=0, seed=3)
+    Ms, h = fit_monarch_gd(As, steps=20, lr=0.02, seed=3)
+    # a random start scaled to the norm of A: relative error about 1.4 (not an absolute error)
+    tol = rtol(dtype, 64, depth=2)
+    assert abs(h["rel_error"][0] - h_ref["rel_error"][0]) <= tol * h_ref["rel_error"][0]
+    assert 1.0 < h["rel_error"][0] < 2.0
+    assert np.all(np.isfinite(h["rel_error"])) and h["rel_error"][-1] < h["rel_error"][0]
+    # the returned factors are in the units of A: their error (measured in float64 on the
+    # matrix brought to unit scale by an exact power of two) is the history's last entry
+    e = int(np.frexp(np.max(np.abs(As)))[1])
+    A64 = As.astype(np.complex128 if dtype.startswith("complex") else np.float64)
+    k, q, p, l, s, r = Ms.geometry
+    L64 = np.ldexp(Ms.L.real.astype(np.float64), -(e // 2))
+    R64 = np.ldexp(Ms.R.real.astype(np.float64), -(e - e // 2))
+    if dtype.startswith("complex"):
+        L64 = L64 + 1j * np.ldexp(Ms.L.imag.astype(np.float64), -(e // 2))
+        R64 = R64 + 1j * np.ldexp(Ms.R.imag.astype(np.float64), -(e - e // 2))
+    M64 = _dense64(Monarch(L64, R64))
+    Au = (np.ldexp(A64.real, -e) + (1j * np.ldexp(A64.imag, -e) if dtype.startswith("complex") else 0))
+    measured = np.linalg.norm(Au - M64) / np.linalg.norm(Au)
+    assert abs(measured - h["rel_error"][-1]) <= tol
+    assert Ms.dtype == np.dtype(dtype)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_subnormal_input(dtype):
+    rng = np.random.default_rng(12)
+    A = rng.standard_normal((64, 64))
+    j = -140 if dtype == "float32" else -1060           # every entry subnormal
+    As = np.ldexp(A, j).astype(dtype)
+    tiny = np.finfo(dtype).smallest_normal
+    assert np.max(np.abs(As)) < tiny and np.count_nonzero(As) > 0.99 * As.size
+    # the reference: the same (already rounded) entries lifted to normal numbers exactly
+    Au = np.ldexp(As.astype(np.float64), -j).astype(dtype)
+    _, h_ref = fit_monarch_gd(Au, steps=5, seed=4)
+    M, h = fit_monarch_gd(As, steps=5, seed=4)
+    np.testing.assert_allclose(h["rel_error"], h_ref["rel_error"], rtol=rtol(dtype, 64, depth=2))
+    assert np.all(np.isfinite(np.asarray(M.L))) and np.any(np.asarray(M.L) != 0)
+
+
+@pytest.mark.parametrize("dtype, j", [("float32", -100), ("float32", 77), ("float64", -901),
+                                      ("complex64", 61), ("complex128", 500)])
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "als"])
+def test_powers_of_two_scale_exactly(dtype, j, optimizer):
+    """The fit of ``2**j A`` is the fit of ``A`` with factors scaled by ``2**(j/2)``, bit for bit."""
+    A = random_matrix(np.random.default_rng(13), (24, 36), dtype)
+    As = A * np.asarray(2.0 ** j, dtype=A.real.dtype)
+    assert np.array_equal(As / np.asarray(2.0 ** j, dtype=A.real.dtype), A)      # exact scaling
+    M, h = fit_monarch_gd(A, (4, 3), steps=8, lr=0.01, seed=5, optimizer=optimizer)
+    Ms, hs = fit_monarch_gd(As, (4, 3), steps=8, lr=0.01, seed=5, optimizer=optimizer)
+    assert np.array_equal(h["rel_error"], hs["rel_error"])
+    np.testing.assert_array_equal(hs["loss"], np.ldexp(h["loss"], 2 * j))
+    jL = (j + fitting._scale_exponent(np, A)) // 2 - fitting._scale_exponent(np, A) // 2
+    np.testing.assert_array_equal(np.asarray(Ms.L), np.asarray(M.L) * 2.0 ** jL)
+    np.testing.assert_array_equal(np.asarray(Ms.R), np.asarray(M.R) * 2.0 ** (j - jL))
+
+
+def test_start_from_an_init_at_any_scale():
+    """A given start is taken in the units of A: starting at a scaled projection stays optimal."""
+    A = random_matrix(np.random.default_rng(14), (64, 64), "float32")
+    P = project_to_monarch(A)
+    e_opt = projection_error(A, P)
+    c = 2.0 ** -90
+    As = A * np.float32(c)
+    init = Monarch(P.L * np.float32(2.0 ** -45), P.R * np.float32(2.0 ** -45))
+    M, h = fit_monarch_gd(As, steps=3, optimizer="als", init=init)
+    assert abs(h["rel_error"][0] - e_opt) <= rtol("float32", 64, depth=2)
+    assert abs(h["rel_error"][-1] - e_opt) <= rtol("float32", 64, depth=2)
+    np.testing.assert_allclose(h["loss"][0], 0.5 * (e_opt * np.linalg.norm(A.astype(np.float64)) * c) ** 2,
+                               rtol=1e-5)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd", "als"])
+def test_zero_matrix(optimizer):
+    A = np.zeros((16, 16), dtype=np.float32)
+    M, h = fit_monarch_gd(A, steps=3, optimizer=optimizer, seed=0)
+    assert np.all(h["rel_error"] == 0) and np.all(h["loss"] == 0)
+    assert not np.any(np.asarray(M.to_dense()))
+    # a nonzero start against a zero A: no relative error exists (as projection_error: inf)
+    _, h = fit_monarch_gd(A, steps=0, init=Monarch.random(16, seed=0, dtype="float32"))
+    assert h["rel_error"][0] == np.inf
+
+
+def test_scale_exponent_helper():
+    for dtype in ("float32", "float64", "complex64"):
+        A = random_matrix(np.random.default_rng(15), (40, 30), dtype)
+        A[0, 0] = 1e3                                    # a spread of magnitudes
+        for j in (-140, -40, 0, 3, 90):
+            with np.errstate(over="ignore"):
+                Aj = (A.astype(np.complex128) * 2.0 ** j).astype(dtype) if dtype == "complex64" \
+                    else (A.astype(np.float64) * 2.0 ** j).astype(dtype)
+            if not np.all(np.isfinite(Aj)):
+                continue
+            e = fitting._scale_exponent(np, Aj)
+            W = Aj.astype(np.complex128)
+            rms = np.sqrt(np.mean(np.ldexp(W.real, -e) ** 2 + np.ldexp(W.imag, -e) ** 2))
+            assert 2 ** -0.5 <= rms <= 2 ** 0.5 * (1 + 1e-6), (dtype, j, rms)
+    assert fitting._scale_exponent(np, np.zeros((3, 3))) == 0
+    x = np.ones(4, dtype=np.float32)
+    # 2**-140 is subnormal in float32 and 2**+-250 outside its range: applied in steps
+    assert np.array_equal(fitting._times_pow2(np, x, -140), np.ldexp(np.ones(4), -140).astype(np.float32))
+    small = x * np.float32(2.0 ** -120)
+    big = fitting._times_pow2(np, small, 200)                 # 2**200 is not a float32
+    assert big.dtype == np.float32 and np.all(big == np.float32(2.0 ** 80))
+    assert np.array_equal(fitting._times_pow2(np, big, -200), small)
