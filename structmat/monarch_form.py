@@ -7,7 +7,7 @@ factor is built from a closed-form formula (roots of unity, Hadamard blocks, but
 nothing is fitted or projected numerically.  ``Product.form`` spells the factors: ``"M"`` a
 Monarch matrix, ``"M*"`` the adjoint of one, ``"P"`` a permutation, ``"D"`` a diagonal.
 
-Conventions are those of DESIGN §3: ``Monarch(L, R)`` with ``R`` of shape ``(k, q, p)`` and ``L``
+Conventions: ``Monarch(L, R)`` with ``R`` of shape ``(k, q, p)`` and ``L``
 of shape ``(l, s, r)``, ``M[d l + b, a p + j] = sum_i L[b, d, c(i)] R[a, i, j]``; ``ω_N = exp(-2πi/N)``.
 Below ``n = k p`` is the split chosen with ``nblocks=k`` (default: the divisor of ``n`` nearest
 ``√n``); the Monarch's ``R`` then has ``k`` blocks and its ``L`` has ``p`` blocks.
@@ -32,14 +32,14 @@ Product, A.T, A.H, A.conj()        concat.  factors converted           sum
 
 Formulas (``ω_m = exp(-2πi/m)``; output index ``d p + b``, input ``a p + j`` unless stated):
 
-* **DFT** (CLAIMS 8, four-step FFT): ``F_n = M Q`` with ``L[b, d, a] = s ω_k^{d a}``,
+* **DFT** (four-step FFT): ``F_n = M Q`` with ``L[b, d, a] = s ω_k^{d a}``,
   ``R[a, b, j] = ω_n^{b (a + k j)}`` (twiddles times ``DFT_p``), ``s`` the norm scale, and
   ``Q x = x.reshape(p, k).T.ravel()`` (``Permutation.transpose_perm(p, k)``).  The inverse
   flips the sign of every exponent.
-* **Hadamard** (CLAIMS 10): ``H_n = H_k ⊗ H_p``: ``L[b] = H_k``, ``R[a] = H_p``; "ortho" scales L.
+* **Hadamard** (Sylvester): ``H_n = H_k ⊗ H_p``: ``L[b] = H_k``, ``R[a] = H_p``; "ortho" scales L.
 * **DCT/DST**: one real Monarch of middle dimension ``2n`` (slabs of rank 2) times an input
   reordering; derivation below.  Type 1 is not covered (below).
-* **Convolution** (CLAIMS 11): ``C = F⁻¹ diag(F c) F = X₁ X₂ᴴ`` with ``X₁ = M̄ · diag(Q F c / n)``
+* **Convolution** (diagonalised by the DFT): ``C = F⁻¹ diag(F c) F = X₁ X₂ᴴ`` with ``X₁ = M̄ · diag(Q F c / n)``
   (the diagonal folded into R's columns) and ``X₂ = M̄``, ``M̄`` the inverse-sign DFT Monarch.
   Full mode embeds the ``(n + len - 1) × n`` Toeplitz matrix in a circulant of size
   ``N = K P ≥ n + len - 1``: ``X₁`` keeps its first ``n + len - 1`` rows and ``X₂`` its first
@@ -48,7 +48,7 @@ Formulas (``ω_m = exp(-2πi/m)``; output index ``d p + b``, input ``a p + j`` u
   is ``MM*``; otherwise two splits ``P₁ | n + len - 1``, ``P₂ | n`` of the same ``N`` are used
   with a permutation between them (``MPM*``).  ``N`` and the splits minimise the parameter
   count; when ``n + len - 1`` is prime the left factor has one-row L blocks.
-* **Butterfly** (CLAIMS 6): ``R = B_p ⋯ B_2`` (block-diagonal, ``k`` blocks ``p × p``) and
+* **Butterfly** (levels split at the block size): ``R = B_p ⋯ B_2`` (block-diagonal, ``k`` blocks ``p × p``) and
   ``L`` the ``p`` residue blocks (indices equal mod ``p``) of ``B_n ⋯ B_{2p}``.
 
 DCT/DST derivation (types 2–4, SciPy's convention ``A = diag(f) K diag(w)``,
@@ -86,7 +86,8 @@ from __future__ import annotations
 import functools
 import math
 import numbers
-from typing import Any
+from fractions import Fraction
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -105,7 +106,7 @@ from .ops import (
     Permutation,
 )
 
-__all__ = ["to_monarch"]
+__all__ = ["to_monarch", "closed_form", "RootSum", "monarch_width", "MonarchWidth"]
 
 _SUPPORTED = (
     "DFT (composite n, any norm, inverse), Hadamard (n = 2^a >= 4), DCT/DST (types 2, 3, 4, "
@@ -121,12 +122,6 @@ _SUPPORTED = (
 def _divisors(n: int) -> list[int]:
     small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
     return sorted(set(small + [n // d for d in small]))
-
-
-def _root(num: Any, den: int, sign: int = -1) -> np.ndarray:
-    """``exp(sign · 2πi · num / den)`` with the integer numerator reduced mod ``den`` first."""
-    m = np.mod(np.asarray(num, dtype=np.int64), den)
-    return np.exp(sign * 2j * np.pi * (m / den))
 
 
 def _split(n: int, nblocks: Any, what: str, valid: list[int] | None = None) -> int:
@@ -193,25 +188,363 @@ def _star(M: Monarch) -> Adjoint:
 
 
 # ----------------------------------------------------------------------------------------------
+# exact closed forms: arrays of sums of roots of unity
+# ----------------------------------------------------------------------------------------------
+
+class RootSum:
+    r"""An exact array whose entries are ``scale · √radicand · Σ_t coef[t] ζ_N^{exp[t]}``.
+
+    ``ζ_N = exp(2πi / N)``; ``exp`` and ``coef`` are int64 arrays of shape ``(T, *shape)`` (term
+    ``t`` of every entry; ``coef = 0`` is an absent term), ``scale`` and ``radicand`` are
+    rationals shared by the whole array (``radicand > 0``).  This is the one description of every
+    closed-form Monarch factor: :func:`to_monarch` evaluates it in floating point
+    (:meth:`to_complex`) and ``to_monarch(X, exact=True)`` reads the same integers as elements of
+    the cyclotomic field ``Q(ζ_N, √radicand)`` (:mod:`structmat.exact`).  Arithmetic (products,
+    sums, conjugates, real parts, gathers) only adds exponents and multiplies integers, so it is
+    exact.
+
+    Parameters
+    ----------
+    N : int
+        Conductor (order of the root of unity ``ζ_N``).
+    exp, coef : array_like of int
+        Exponents and integer coefficients, shape ``(T, *shape)``.
+    scale : Fraction or int, optional
+    radicand : Fraction or int, optional
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.monarch_form import RootSum
+    >>> w = RootSum.root(np.arange(4), 4, sign=-1)        # exp(-2πi m / 4), m = 0..3
+    >>> np.round(w.to_complex(), 12).real.tolist(), np.round(w.to_complex(), 12).imag.tolist()
+    ([1.0, 0.0, -1.0, 0.0], [0.0, -1.0, 0.0, 1.0])
+    >>> (w * w.conj()).simplify().exp.tolist()             # |w|^2 = 1 exactly
+    [[0, 0, 0, 0]]
+    """
+
+    __slots__ = ("N", "exp", "coef", "scale", "radicand")
+
+    def __init__(self, N: int, exp: Any, coef: Any, scale: Any = 1, radicand: Any = 1):
+        self.N = int(N)
+        e = np.asarray(exp, dtype=np.int64)
+        c = np.asarray(coef, dtype=np.int64)
+        if e.shape != c.shape or e.ndim < 1:
+            raise ValueError("exp and coef must have the same shape (T, *shape)")
+        self.exp = np.mod(e, self.N)
+        self.coef = c
+        self.scale = Fraction(scale)
+        self.radicand = Fraction(radicand)
+        if self.radicand <= 0:
+            raise ValueError(f"radicand must be positive; got {radicand}")
+
+    # -- constructors --------------------------------------------------------------------------
+    @classmethod
+    def root(cls, num: Any, den: int, sign: int = -1, coef: Any = 1) -> "RootSum":
+        """``coef · exp(sign · 2πi · num / den)`` (one term per entry)."""
+        num = np.asarray(num, dtype=np.int64)
+        c = np.broadcast_to(np.asarray(coef, dtype=np.int64), num.shape)
+        return cls(den, (sign * num)[None], np.array(c)[None])
+
+    @classmethod
+    def const(cls, values: Any, scale: Any = 1, radicand: Any = 1) -> "RootSum":
+        """Integer values times ``scale · √radicand``."""
+        v = np.asarray(values, dtype=np.int64)
+        return cls(1, np.zeros((1,) + v.shape, dtype=np.int64), v[None], scale, radicand)
+
+    @classmethod
+    def sqrt_rational(cls, q: Any, fold_two: bool = True) -> "RootSum":
+        """``√q`` for a positive rational ``q``: the rational part is kept in ``scale`` and, with
+        ``fold_two``, ``√2`` is written ``ζ_8 + ζ_8^{-1}``; the other square-free factors stay
+        in ``radicand`` (all of them without ``fold_two``: one term per entry)."""
+        q = Fraction(q)
+        if q <= 0:
+            raise ValueError(f"q must be positive; got {q}")
+        m = q.numerator * q.denominator                 # √(a/b) = √(ab) / b
+        t, rest = 1, 1
+        for p, e in _factorint(m).items():
+            t *= p ** (e // 2)
+            if e % 2:
+                rest *= p
+        out = cls.const(1, Fraction(t, q.denominator))
+        if fold_two and rest % 2 == 0:
+            out = out * cls(8, [[1], [7]], [[1], [1]]).reshape(())
+            rest //= 2
+        out.radicand = Fraction(rest)
+        return out
+
+    # -- shape ---------------------------------------------------------------------------------
+    @property
+    def shape(self) -> tuple:
+        return self.exp.shape[1:]
+
+    @property
+    def nterms(self) -> int:
+        return self.exp.shape[0]
+
+    def _like(self, exp, coef, N=None) -> "RootSum":
+        out = RootSum.__new__(RootSum)
+        out.N = self.N if N is None else N
+        out.exp, out.coef = exp, coef
+        out.scale, out.radicand = self.scale, self.radicand
+        return out
+
+    def __getitem__(self, idx) -> "RootSum":
+        if not isinstance(idx, tuple):
+            idx = (idx,)
+        return self._like(self.exp[(slice(None),) + idx], self.coef[(slice(None),) + idx])
+
+    def reshape(self, *shape) -> "RootSum":
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
+        T = self.nterms
+        return self._like(self.exp.reshape((T,) + tuple(shape)), self.coef.reshape((T,) + tuple(shape)))
+
+    def transpose(self, *axes) -> "RootSum":
+        ax = (0,) + tuple(a + 1 for a in axes)
+        return self._like(self.exp.transpose(ax), self.coef.transpose(ax))
+
+    def broadcast_to(self, shape) -> "RootSum":
+        T = self.nterms
+        return self._like(
+            np.broadcast_to(self.exp, (T,) + tuple(shape)).copy(),
+            np.broadcast_to(self.coef, (T,) + tuple(shape)).copy(),
+        )
+
+    # -- arithmetic ----------------------------------------------------------------------------
+    def lift(self, N: int) -> "RootSum":
+        """The same values with conductor ``N`` (a multiple of ``self.N``)."""
+        if N % self.N:
+            raise ValueError(f"conductor {N} is not a multiple of {self.N}")
+        return self._like(self.exp * (N // self.N), self.coef, N)
+
+    def __mul__(self, other) -> "RootSum":
+        if not isinstance(other, RootSum):
+            other = RootSum.const(other)
+        N = _lcm(self.N, other.N)
+        a, b = self.lift(N), other.lift(N)
+        nd = max(len(a.shape), len(b.shape))
+        ae, ac = (v.reshape((a.nterms, 1) + (1,) * (nd - len(a.shape)) + a.shape) for v in (a.exp, a.coef))
+        be, bc = (v.reshape((1, b.nterms) + (1,) * (nd - len(b.shape)) + b.shape) for v in (b.exp, b.coef))
+        e = ae + be
+        c = _mul_checked(ac, bc)
+        T = e.shape[0] * e.shape[1]
+        out = RootSum(N, e.reshape((T,) + e.shape[2:]), c.reshape((T,) + c.shape[2:]))
+        out.scale = self.scale * other.scale
+        out.radicand = self.radicand * other.radicand
+        return out._fold_radicand()
+
+    __rmul__ = __mul__
+
+    def _fold_radicand(self) -> "RootSum":
+        r = self.radicand
+        m = r.numerator * r.denominator
+        s = math.isqrt(m)
+        if s * s == m:                                   # a square: √r = s / den
+            self.scale *= Fraction(s, r.denominator)
+            self.radicand = Fraction(1)
+        return self
+
+    def _common(self, other: "RootSum"):
+        if self.radicand != other.radicand:
+            raise ValueError("sums need equal radicands")
+        N = _lcm(self.N, other.N)
+        a, b = self.lift(N), other.lift(N)
+        s = Fraction(math.gcd(a.scale.numerator, b.scale.numerator),
+                     _lcm(a.scale.denominator, b.scale.denominator)) or Fraction(1)
+        ka = a.scale / s if s else Fraction(0)
+        kb = b.scale / s if s else Fraction(0)
+        return N, s, a, b, int(ka), int(kb)
+
+    def __add__(self, other) -> "RootSum":
+        N, s, a, b, ka, kb = self._common(other)
+        shape = np.broadcast_shapes(a.shape, b.shape)
+        a, b = a.broadcast_to(shape), b.broadcast_to(shape)
+        out = RootSum(N, np.concatenate([a.exp, b.exp]),
+                      np.concatenate([_mul_checked(a.coef, ka), _mul_checked(b.coef, kb)]))
+        out.scale, out.radicand = s, self.radicand
+        return out
+
+    def __neg__(self) -> "RootSum":
+        return self._like(self.exp, -self.coef)
+
+    def __sub__(self, other) -> "RootSum":
+        return self + (-other)
+
+    def conj(self) -> "RootSum":
+        """Complex conjugate (``ζ ↦ ζ^{-1}``; scale and radicand are real)."""
+        return self._like(np.mod(-self.exp, self.N), self.coef)
+
+    def real(self) -> "RootSum":
+        """Real part ``(x + x̄) / 2``."""
+        out = self + self.conj()
+        out.scale = out.scale / 2
+        return out
+
+    def imag(self) -> "RootSum":
+        """Imaginary part ``(x − x̄) / (2i)``."""
+        d = (self - self.conj()) * RootSum(4, [[3]], [[1]]).reshape(())
+        d.scale = d.scale / 2
+        return d
+
+    def simplify(self) -> "RootSum":
+        """Merge terms with equal exponents (``ζ^{e + N/2} = −ζ^e`` for even ``N``), drop zeros
+        and pack the remaining terms into as few slots as possible (same values)."""
+        N = self.N
+        e = self.exp.reshape(self.nterms, -1)
+        c = self.coef.reshape(self.nterms, -1)
+        if N % 2 == 0:
+            flip = e >= N // 2
+            e = np.where(flip, e - N // 2, e)
+            c = np.where(flip, -c, c)
+        size = e.shape[1]
+        ent = np.broadcast_to(np.arange(size, dtype=np.int64), e.shape)
+        key = (ent * N + e).ravel()
+        uk, inv = np.unique(key, return_inverse=True)
+        tot = np.zeros(uk.size, dtype=np.int64)
+        np.add.at(tot, inv.ravel(), c.ravel())
+        keep = tot != 0
+        uk, tot = uk[keep], tot[keep]
+        ent_k, exp_k = uk // N, uk % N
+        counts = np.bincount(ent_k, minlength=size)
+        T = max(1, int(counts.max()) if counts.size else 1)
+        start = np.concatenate([[0], np.cumsum(counts)[:-1]])
+        slot = np.arange(uk.size) - start[ent_k]
+        E = np.zeros((T, size), dtype=np.int64)
+        C = np.zeros((T, size), dtype=np.int64)
+        E[slot, ent_k] = exp_k
+        C[slot, ent_k] = tot
+        if C.size and C.any():                          # pull a common integer factor into scale
+            g = int(np.gcd.reduce(np.abs(C[C != 0])))
+            if g > 1:
+                C //= g
+                out = self._like(E.reshape((T,) + self.shape), C.reshape((T,) + self.shape))
+                out.scale = self.scale * g
+                return out
+        return self._like(E.reshape((T,) + self.shape), C.reshape((T,) + self.shape))
+
+    # -- evaluation ----------------------------------------------------------------------------
+    def to_complex(self) -> np.ndarray:
+        """Floating-point values (complex128)."""
+        vals = np.sum(self.coef * np.exp(2j * np.pi * (self.exp / self.N)), axis=0)
+        return vals * (float(self.scale) * math.sqrt(float(self.radicand)))
+
+    def is_monomial(self) -> bool:
+        """Whether every entry is one term ``c ζ^e`` (up to the shared scale)."""
+        return self.nterms == 1
+
+    @staticmethod
+    def scatter(shape, index, vals: "RootSum") -> "RootSum":
+        """``out[index] += vals`` into a zero array of ``shape`` (repeated indices accumulate
+        as extra terms)."""
+        size = int(np.prod(shape))
+        flat = np.ravel_multi_index(tuple(np.broadcast_arrays(*index)), shape).ravel()
+        T = vals.nterms
+        ve = vals.broadcast_to(np.broadcast_shapes(*[np.shape(i) for i in index])).exp.reshape(T, -1)
+        vc = vals.broadcast_to(np.broadcast_shapes(*[np.shape(i) for i in index])).coef.reshape(T, -1)
+        order = np.argsort(flat, kind="stable")
+        sf = flat[order]
+        first = np.searchsorted(sf, sf, side="left")
+        rank = np.empty_like(flat)
+        rank[order] = np.arange(sf.size) - first
+        R = int(rank.max()) + 1 if rank.size else 1
+        E = np.zeros((T * R, size), dtype=np.int64)
+        C = np.zeros((T * R, size), dtype=np.int64)
+        for t in range(T):
+            E[t * R + rank, flat] = ve[t]
+            C[t * R + rank, flat] = vc[t]
+        out = RootSum(vals.N, E.reshape((T * R,) + tuple(shape)), C.reshape((T * R,) + tuple(shape)))
+        out.scale, out.radicand = vals.scale, vals.radicand
+        return out
+
+
+def _lcm(a: int, b: int) -> int:
+    return a * b // math.gcd(a, b)
+
+
+def _mul_checked(a, b):
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    ma = int(np.abs(a).max()) if a.size else 0
+    mb = int(np.abs(b).max()) if b.size else 0
+    if ma and mb and ma * mb >= 1 << 62:
+        raise OverflowError("closed-form coefficients exceed the exact int64 range")
+    return a * b
+
+
+def _factorint(m: int) -> dict:
+    out: dict = {}
+    p = 2
+    while p * p <= m:
+        while m % p == 0:
+            out[p] = out.get(p, 0) + 1
+            m //= p
+        p += 1
+    if m > 1:
+        out[m] = out.get(m, 0) + 1
+    return out
+
+
+def _stack(parts: list, axis: int = 0) -> RootSum:
+    """Stack RootSums of equal shape along a new ``axis`` (common conductor and scale)."""
+    if not parts:
+        raise ValueError("nothing to stack")
+    rad = parts[0].radicand
+    if any(p.radicand != rad for p in parts):
+        raise ValueError("stacked closed forms need equal radicands")
+    N = 1
+    for p in parts:
+        N = _lcm(N, p.N)
+    num = 0
+    den = 1
+    for p in parts:
+        num = math.gcd(num, p.scale.numerator)
+        den = _lcm(den, p.scale.denominator)
+    s = Fraction(num, den) if num else Fraction(1)
+    T = max(p.nterms for p in parts)
+    ax = axis if axis >= 0 else axis + len(parts[0].shape) + 1
+    es, cs = [], []
+    for p in parts:
+        q = p.lift(N)
+        k = int(p.scale / s) if num else 0
+        pad = T - q.nterms
+        e = np.concatenate([q.exp, np.zeros((pad,) + q.shape, dtype=np.int64)])
+        c = np.concatenate([_mul_checked(q.coef, k), np.zeros((pad,) + q.shape, dtype=np.int64)])
+        es.append(e)
+        cs.append(c)
+    out = RootSum(N, np.stack(es, axis=ax + 1), np.stack(cs, axis=ax + 1), s, rad)
+    return out
+
+
+def _concat(parts: list, axis: int = 0) -> RootSum:
+    """Concatenate RootSums along an existing ``axis``."""
+    st = _stack(parts, 0)                      # (T, m, *shape)
+    ax = axis if axis >= 0 else axis + len(parts[0].shape)
+    e = np.concatenate([st.exp[:, i] for i in range(len(parts))], axis=ax + 1)
+    c = np.concatenate([st.coef[:, i] for i in range(len(parts))], axis=ax + 1)
+    return RootSum(st.N, e, c, st.scale, st.radicand)
+
+
+# ----------------------------------------------------------------------------------------------
 # the four-step (Cooley–Tukey) builder shared by DFT, DCT/DST and convolution
 # ----------------------------------------------------------------------------------------------
 
 def _ct_monarch(N, K, sign, rows, ext, groups):
-    """Blocks of ``G · F_N · H`` as one Monarch (NumPy, complex128).
+    """Blocks of ``G · F_N · H`` as one Monarch, exactly (:class:`RootSum` blocks).
 
     ``F_N[u, e] = ω^{u e}`` (``ω = exp(sign 2πi / N)``) splits with ``N = K P``, ``u = d P + b``,
     ``e = a + K j`` as ``ω_K^{d a} · ω_N^{b e}``.  ``rows = (y, u, coef)`` says output ``y`` is
-    ``coef`` times row ``u``; ``ext = (e, x, coef)`` lists the entries ``H[e, x]``; ``groups`` are
-    tuples of residues ``a`` (mod K) read by one ``R`` block.  Requires every ``L`` block
-    (residue ``b = u mod P``) to keep the same number of rows, and every ``x`` to reach only
-    residues of one group.
+    ``coef`` times row ``u``; ``ext = (e, x, coef)`` lists the entries ``H[e, x]`` (``coef`` are
+    1-D RootSums); ``groups`` are tuples of residues ``a`` (mod K) read by one ``R`` block.
+    Requires every ``L`` block (residue ``b = u mod P``) to keep the same number of rows, and
+    every ``x`` to reach only residues of one group.
 
     Returns ``L (P, s, K)``, ``R (len(groups), gs·P, p)``, ``in_perm`` (Monarch input index ->
     ``x``) and ``out_map`` (Monarch output index -> ``y``); the middle index of group ``g``,
     member ``m``, block ``b`` is ``R`` row ``m P + b`` and ``L`` column ``g gs + m``.
     """
     P = N // K
-    y, u, cy = (np.asarray(v) for v in rows)
+    y, u = np.asarray(rows[0]), np.asarray(rows[1])
+    cy = rows[2]
     b_of, d_of = u % P, u // P
     counts = np.bincount(b_of, minlength=P)
     if counts.min() != counts.max():
@@ -224,9 +557,10 @@ def _ct_monarch(N, K, sign, rows, ext, groups):
     gs = len(groups[0])
     res_col = np.array([a for g in groups for a in g], dtype=np.int64)  # column -> residue
     # L[b, d', g gs + m] = coef_y · ω_K^{d a_m}
-    L = cb[:, :, None] * _root(db[:, :, None] * res_col[None, None, :], K, sign)
+    L = cb[:, :, None] * RootSum.root(db[:, :, None] * res_col[None, None, :], K, sign)
 
-    e, x, ce = (np.asarray(v) for v in ext)
+    e, x = np.asarray(ext[0]), np.asarray(ext[1])
+    ce = ext[2]
     a_e = e % K
     group_of = np.full(K, -1)
     member_of = np.full(K, -1)
@@ -248,11 +582,14 @@ def _ct_monarch(N, K, sign, rows, ext, groups):
     pos[in_perm] = np.arange(n_in) % p
     bvec = np.arange(P)
     # R[g, m P + b, pos(x)] += coef · ω_N^{b e}
-    vals = ce[:, None] * _root(bvec[None, :] * e[:, None], N, sign)
-    R = np.zeros((len(groups), gs * P, p), dtype=np.complex128)
-    np.add.at(R, (g_e[:, None], member_of[a_e][:, None] * P + bvec[None, :], pos[x][:, None]), vals)
+    vals = ce[:, None] * RootSum.root(bvec[None, :] * e[:, None], N, sign)
+    R = RootSum.scatter(
+        (len(groups), gs * P, p),
+        (g_e[:, None], member_of[a_e][:, None] * P + bvec[None, :], pos[x][:, None]),
+        vals,
+    )
     out_map = yb.T.reshape(-1)  # Monarch output d' P + b -> y
-    return L, R, in_perm, out_map
+    return L, R, in_perm, out_map, yb
 
 
 def _fold_output(L, R, out_map):
@@ -269,44 +606,271 @@ def _fold_output(L, R, out_map):
     if q % l or np.any(tab % l != pi[None, :]) or len(set(pi.tolist())) != l:
         return None
     dnew = tab // l
-    Ln = np.empty_like(L)
     bb = np.broadcast_to(np.arange(l)[None, :], (s, l))
     dd = np.broadcast_to(np.arange(s)[:, None], (s, l))
-    Ln[pi[bb], dnew, :] = L[bb, dd, :]
+    src_b = np.empty((l, s), dtype=np.int64)
+    src_d = np.empty((l, s), dtype=np.int64)
+    src_b[pi[bb], dnew] = bb
+    src_d[pi[bb], dnew] = dd
+    Ln = L[src_b, src_d, :]
     i = np.arange(q)
-    Rn = np.empty_like(R)
-    Rn[:, (i // l) * l + pi[i % l], :] = R
+    src_i = np.empty(q, dtype=np.int64)
+    src_i[(i // l) * l + pi[i % l]] = i
+    Rn = R[:, src_i, :]
     return Ln, Rn
 
 
-def _assemble(xp, L, R, in_perm, out_map, dtype):
-    """Factors ``[P_out?, Monarch, P_in?]`` from builder output."""
-    factors: list[StructuredMatrix] = []
+def _specs_with_perms(L, R, in_perm, out_map):
+    """Factor specs ``[("P", out)?, ("M", L, R), ("P", in)?]`` from builder output."""
+    specs: list = []
     if not np.array_equal(out_map, np.arange(out_map.size)):
         folded = _fold_output(L, R, out_map)
         if folded is None:
-            factors.append(_perm(xp, np.argsort(out_map), dtype))
+            specs.append(("P", np.argsort(out_map)))
         else:
             L, R = folded
-    factors.append(Monarch(_arr(xp, L, dtype), _arr(xp, R, dtype)))
+    specs.append(("M", L, R))
     if not np.array_equal(in_perm, np.arange(in_perm.size)):
-        factors.append(_perm(xp, in_perm, dtype))
-    return factors
+        specs.append(("P", np.asarray(in_perm, dtype=np.int64)))
+    return specs
 
 
-def _dft_blocks(n, k, sign, scale=1.0):
-    """``L (p, k, k)``, ``R (k, p, p)`` and ``Q``'s index array with ``F = Monarch(L, R) · Q``.
+def _dft_norm(n: int, norm, inverse: bool) -> RootSum:
+    """The DFT's normalisation as an exact scalar: ``1``, ``1/n`` or ``1/√n``."""
+    if norm == "ortho":
+        return RootSum.sqrt_rational(Fraction(1, n), fold_two=False)
+    if (norm == "forward") != bool(inverse):
+        return RootSum.const(1, Fraction(1, n))
+    return RootSum.const(1)
 
-    ``F[u, x] = scale · exp(sign 2πi u x / n)``, ``n = k p``.
-    """
+
+def _dft_blocks(n, k, sign, scale=None):
+    """``L (p, k, k)``, ``R (k, p, p)`` (RootSums) and ``Q``'s index array with
+    ``F = Monarch(L, R) · Q``; ``F[u, x] = scale · exp(sign 2πi u x / n)``, ``n = k p``."""
     u = np.arange(n)
     x = np.arange(n)
-    L, R, in_perm, out_map = _ct_monarch(
-        n, k, sign, (u, u, np.full(n, scale, dtype=np.complex128)),
-        (x, x, np.ones(n, dtype=np.complex128)), [(a,) for a in range(k)]
-    )
+    one = RootSum.const(np.ones(n, dtype=np.int64))
+    L, R, in_perm, out_map, _ = _ct_monarch(n, k, sign, (u, u, one), (x, x, one), [(a,) for a in range(k)])
     assert np.array_equal(out_map, u)
+    if scale is not None:
+        L = L * scale
     return L, R, in_perm
+
+
+def _sylvester(m: int) -> np.ndarray:
+    """Sign exponents (0 for +1, 1 for −1) of the Sylvester Hadamard matrix of order ``m``,
+    by the doubling ``H_{2m} = [[H, H], [H, −H]]``."""
+    E = np.zeros((1, 1), dtype=np.int64)
+    while E.shape[0] < m:
+        E = np.block([[E, E], [E, E + 1]])
+    return E % 2
+
+
+# ----------------------------------------------------------------------------------------------
+# closed forms: one description per transform, evaluated in floating point or exactly
+# ----------------------------------------------------------------------------------------------
+
+def closed_form(X: StructuredMatrix, nblocks: Any = None) -> list:
+    r"""The exact closed-form factors of a DFT, Hadamard, DCT or DST in Monarch form.
+
+    This is the single description from which :func:`to_monarch` evaluates its floating-point
+    factors and ``to_monarch(X, exact=True)`` builds exact ones.
+
+    Parameters
+    ----------
+    X : DFT, Hadamard, DCT or DST
+    nblocks : int or (int, int), optional
+        The split, as for :func:`to_monarch`.
+
+    Returns
+    -------
+    list of tuples
+        ``("M", L, R)`` (a Monarch with :class:`RootSum` blocks) or ``("P", perm)`` (a
+        permutation, ``(P x)[i] = x[perm[i]]``), in product order.
+
+    Examples
+    --------
+    >>> from structmat import DFT
+    >>> from structmat.monarch_form import closed_form
+    >>> (tok, L, R), (tok2, perm) = closed_form(DFT(6), nblocks=2)
+    >>> tok, L.shape, R.shape, L.N, R.N, perm.tolist()
+    ('M', (3, 2, 2), (2, 3, 3), 2, 6, [0, 2, 4, 1, 3, 5])
+    """
+    if isinstance(X, DFT):
+        n = X.n
+        k = _split(n, nblocks, "DFT")
+        sign = 1 if X.inverse else -1
+        L, R, in_perm = _dft_blocks(n, k, sign, _dft_norm(n, X.norm, X.inverse))
+        return [("M", L, R), ("P", np.asarray(in_perm, dtype=np.int64))]
+    if isinstance(X, Hadamard):
+        return _hadamard_form(X, nblocks)
+    if isinstance(X, (DCT, DST)):
+        name = type(X).__name__
+        if X.type == 1:
+            raise ValueError(
+                f"{name} type 1 has no Monarch form here; to_monarch covers {name} types 2, 3 "
+                f"and 4 (composite n)"
+            )
+        k = _split(X.n, nblocks, f"{name} type {X.type}")
+        return _trig_form(name.lower(), X.type, X.n, X.norm, k)
+    raise TypeError(f"closed_form covers DFT, Hadamard, DCT and DST; got {type(X).__name__}")
+
+
+def _hadamard_form(X, nblocks):
+    """Sylvester: ``H_n = H_k ⊗ H_p``; with rows ``d p + b`` and columns ``a p + j`` the entry is
+    ``H_k[d, a] H_p[b, j]``, i.e. ``L[b] = H_k`` (p blocks) and ``R[a] = H_p`` (k blocks)."""
+    n = X.n
+    valid = [d for d in _divisors(n) if 1 < d < n]
+    if not valid:
+        raise ValueError(
+            f"Hadamard(n={n}) has no nontrivial Monarch split; to_monarch needs n = 2^a >= 4 "
+            f"(n = k·p with k, p >= 2 powers of 2)"
+        )
+    k = _split(n, nblocks, "Hadamard", valid)
+    p = n // k
+    Lb = RootSum.root(np.broadcast_to(_sylvester(k), (p, k, k)), 2, sign=1)
+    Rb = RootSum.root(np.broadcast_to(_sylvester(p), (k, p, p)), 2, sign=1)
+    if X.norm == "ortho":
+        Lb = Lb * RootSum.sqrt_rational(Fraction(1, n), fold_two=False)
+    return [("M", Lb, Rb)]
+
+
+def _trig_weights(kind: str, typ: int, n: int, norm):
+    """SciPy's input weights ``w`` and output scales ``f`` (types 2–4) as exact RootSums."""
+    # each value is stored squared: the weight is its positive square root
+    w = [Fraction(4)] * n
+    f = [Fraction(1)] * n
+    if (kind, typ) == ("dct", 3):
+        w[0] = Fraction(1)
+    elif (kind, typ) == ("dst", 3):
+        w[-1] = Fraction(1)
+    if norm == "ortho":
+        f = [Fraction(1, 2 * n)] * n
+        edge = 0 if kind == "dct" else n - 1
+        if typ == 2:
+            f[edge] = Fraction(1, 4 * n)
+        elif typ == 3:
+            w = [Fraction(4)] * n
+            w[edge] = Fraction(2)
+    elif norm is not None:
+        raise ValueError(f"norm must be None or 'ortho'; got {norm!r}")
+    to_rs = lambda vals: _stack([RootSum.sqrt_rational(v) for v in vals])  # noqa: E731
+    return to_rs(w), to_rs(f)
+
+
+def _trig_form(kind: str, typ: int, n: int, norm, k: int):
+    """Real ``L (p, k, 2k)``, ``R (k, 2p, p)`` and index maps of the DCT/DST (module docstring)."""
+    trig_name, alpha, beta, _ = B.TRIG_KERNELS[(kind, typ)]
+    w, f = _trig_weights(kind, typ, n, norm)
+    N, K = 2 * n, 2 * k
+    shift = int(math.floor(alpha))
+    a2 = int(round(2 * (alpha - shift)))  # 2α' in {0, 1}
+    b2 = int(round(2 * beta))             # 2β in {0, 1, 2}
+    y = np.arange(n)
+    u = y + shift
+    out_coef = RootSum.root(u * b2, 2 * N)                   # ω_N^{u β} (f applied after)
+    j = np.arange(n)
+    e1 = j
+    e2 = np.mod(-j - b2, N)
+    t = (e2 + j + b2) // N                                  # wrap count of e2, 0 or 1
+    # λ₁ = λ₂ = ½ (cos) or λ₁ = ½ i, λ₂ = −½ i (sin); w applied after
+    c1 = RootSum.root(a2 * (2 * e1 + b2), 4 * N)                 # ω_N^{α' (e + β)}
+    c2 = RootSum.root(a2 * (2 * e2 + b2), 4 * N, coef=(-1) ** (a2 * t))
+    if trig_name == "sin":                                  # λ₁ = ½ i, λ₂ = −½ i (cos: ½, ½)
+        c1 = c1 * RootSum.root(np.array(1), 4, sign=1)
+        c2 = c2 * RootSum.root(np.array(3), 4, sign=1)
+    c1.scale = c1.scale / 2
+    c2.scale = c2.scale / 2
+    ext = (np.concatenate([e1, e2]), np.concatenate([j, j]), _concat([c1, c2]))
+    # partner residues a <-> -a - 2β (mod K); self-partnered residues (two of them when 2β is
+    # even) share one group
+    groups, kinds, selfs = [], [], []
+    for a in range(K):
+        partner = (-a - b2) % K
+        if partner == a:
+            selfs.append(a)
+        elif a < partner:
+            groups.append((a, partner))
+            kinds.append("pair")
+    if selfs:
+        groups.append(tuple(selfs))
+        kinds.append("self")
+    order = np.argsort([min(g) for g in groups], kind="stable")
+    groups = [groups[i] for i in order]
+    kinds = [kinds[i] for i in order]
+    L, R, in_perm, out_map, yb = _ct_monarch(N, K, -1, (y, u, out_coef), ext, groups)
+    L, R = _realify(L, R, kinds)
+    # real positive scalings commute with taking real parts: output scales on L's rows, input
+    # weights on R's columns
+    L = (L * f[yb][:, :, None]).simplify()
+    G, _, p = R.shape
+    R = (R * w[in_perm.reshape(G, p)][:, None, :]).simplify()
+    return _specs_with_perms(L, R, in_perm, out_map)
+
+
+def _phase(m: RootSum):
+    """``(coef, exponent)`` arrays of a one-term RootSum (its phase ``ζ_N^e`` and sign)."""
+    s = m.simplify() if m.nterms != 1 else m
+    if s.nterms != 1:
+        raise AssertionError("expected one root of unity per entry")
+    return s.coef[0], s.exp[0]
+
+
+def _realify(L, R, kinds):
+    """Real factors with the same product, slab by slab (the slabs are real matrices).
+
+    In slab (group g, block b) the two L columns are ``ℓ`` and ``c ℓ̄`` with ``|c| = 1`` (a pair
+    group) or each column is ``c ℓ̄`` itself (self-partnered residues).  With ``ρ² = c`` and
+    ``m = ℓ / ρ``: ``[ℓ, c ℓ̄] = ρ [m, m̄] = ρ [2 Re m, 2 Im m] U⁻¹``, ``U⁻¹ = ½ [[1, 1], [i, −i]]``,
+    so L gets ``[2 Re m, 2 Im m]`` and R gets ``ρ U⁻¹ R``, whose imaginary part multiplies to
+    zero (the slab is real) and is dropped.  ``ρ`` is a root of unity of twice the conductor:
+    ``c = ζ_N^E`` gives ``ρ = ζ_{2N}^E``.
+    """
+    P = L.shape[0]
+    L_cols = []
+    R_groups = []
+    for g, kind in enumerate(kinds):
+        c0, c1 = 2 * g, 2 * g + 1
+        r0, r1 = R[g, :P, :], R[g, P:, :]
+        if kind == "pair":
+            l0 = L[:, :, c0]
+            s0, e0 = _phase(L[:, 0, c0])
+            s1, e1 = _phase(L[:, 0, c1])
+            if np.any(np.abs(s0) != np.abs(s1)):
+                raise AssertionError("partner columns differ in modulus")
+            E = e1 + e0 + np.where(s0 * s1 < 0, L.N // 2, 0)       # c = ζ_N^E
+            rho = RootSum.root(E, 2 * L.N, sign=1)[:, None]          # ρ = ζ_{2N}^E
+            m = l0 * rho.conj()
+            L_cols += [(m + m.conj()).simplify(), (m.imag() * 2).simplify()]
+            top = (rho * (r0 + r1)).real()
+            top.scale = top.scale / 2
+            bot = (rho * (r0 - r1) * RootSum.root(np.array(1), 4, sign=1)).real()
+            bot.scale = bot.scale / 2
+            R_groups.append(_concat([top.simplify(), bot.simplify()], axis=0))
+        else:
+            parts = []
+            for col, rows in ((c0, r0), (c1, r1)):
+                s0, e0 = _phase(L[:, 0, col])
+                rho = RootSum.root(e0, L.N, sign=1)[:, None]       # the phase of ℓ[b, 0]
+                L_cols.append((L[:, :, col] * rho.conj()).real().simplify())
+                parts.append((rho * rows).real().simplify())
+            R_groups.append(_concat(parts, axis=0))
+    return _stack(L_cols, axis=-1), _stack(R_groups, axis=0)
+
+
+def _float_factors(specs, xp, dtype) -> list:
+    """Floating-point factors (``Monarch``, ``Permutation``) from closed-form specs."""
+    out: list[StructuredMatrix] = []
+    real = not np.issubdtype(np.dtype(dtype_name(dtype)), np.complexfloating)
+    for spec in specs:
+        if spec[0] == "P":
+            out.append(_perm(xp, spec[1], dtype))
+        else:
+            L, R = spec[1].to_complex(), spec[2].to_complex()
+            if real:
+                L, R = L.real, R.real
+            out.append(Monarch(_arr(xp, L, dtype), _arr(xp, R, dtype)))
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -333,7 +897,69 @@ def _token(f: Any) -> str | None:
     return None
 
 
-def to_monarch(X: Any, nblocks: Any = None, *, xp: Any = None) -> Product:
+class MonarchWidth(NamedTuple):
+    """Monarch factor count and the width ``w`` of a form (see :func:`monarch_width`)."""
+
+    monarch_factors: int
+    width: int
+
+
+def _form_tokens(form: str) -> list[str]:
+    toks, i = [], 0
+    while i < len(form):
+        if form.startswith("M*", i):
+            toks.append("M*")
+            i += 2
+        elif form[i] in "MPD":
+            toks.append(form[i])
+            i += 1
+        else:
+            raise ValueError(f"form strings use M, M*, P and D only; got {form!r}")
+    return toks
+
+
+def monarch_width(form: Any) -> MonarchWidth:
+    """How many Monarch factors a form uses and the least ``w`` with the form's Monarch factors
+    fitting the pattern ``(M M*)^w``.
+
+    The ``M`` and ``M*`` factors are read left to right and placed greedily in the alternating
+    slots ``M, M*, M, M*, ...`` (an ``M`` factor takes the next ``M`` slot, an ``M*`` the next
+    ``M*`` slot, skipped slots are identities); ``w`` is the number of ``M M*`` pairs used.
+    Permutations and diagonals are not counted: they stay visible in the form string.
+
+    Parameters
+    ----------
+    form : str, Product or ExactProduct
+        A form string such as ``"MPM*"`` or an object with a ``.form`` attribute.
+
+    Returns
+    -------
+    MonarchWidth
+        ``(monarch_factors, width)``.
+
+    Examples
+    --------
+    >>> from structmat import DFT, Convolution, to_monarch
+    >>> from structmat.monarch_form import monarch_width
+    >>> monarch_width(to_monarch(DFT(16))), monarch_width("MM*"), monarch_width("M*M")
+    (MonarchWidth(monarch_factors=1, width=1), MonarchWidth(monarch_factors=2, width=1), MonarchWidth(monarch_factors=2, width=2))
+    """
+    s = form if isinstance(form, str) else getattr(form, "form", None)
+    if not isinstance(s, str):
+        raise TypeError(f"form must be a form string or have a .form string; got {type(form).__name__}")
+    slot = -1                                   # slots 0, 2, 4, ... are M; 1, 3, ... are M*
+    count = 0
+    for tok in _form_tokens(s):
+        if tok in ("M", "M*"):
+            count += 1
+            want = 0 if tok == "M" else 1
+            slot += 1
+            if slot % 2 != want:
+                slot += 1
+    return MonarchWidth(count, (slot + 2) // 2 if count else 0)
+
+
+def to_monarch(X: Any, nblocks: Any = None, *, xp: Any = None, exact: Any = False) -> Product:
     """Write ``X`` exactly as a product of Monarch, permutation and diagonal factors.
 
     Parameters
@@ -349,14 +975,24 @@ def to_monarch(X: Any, nblocks: Any = None, *, xp: Any = None) -> Product:
         own circulant size).
     xp : namespace or name, optional
         Namespace of the factors (default: X's parameters', else NumPy).  Parametrised inputs
-        are moved there explicitly with ``X.to_backend(xp)``.
+        are moved there explicitly with ``X.to_backend(xp)``.  Not used with ``exact``.
+    exact : False, True or "symbolic", optional
+        ``True`` returns the same product (same factor classes, order and ``form``) with exact
+        factors from :mod:`structmat.exact`, generated from the same closed forms as the float
+        ones: entries in a cyclotomic field ``Q(ζ_N)`` (square roots of the "ortho" norms
+        included).  Floating-point parameters (a convolution kernel, butterfly twiddles, Monarch
+        blocks) are read exactly as the dyadic rationals they are.  ``"symbolic"`` replaces a
+        convolution kernel by real symbols ``c0, c1, ...`` and butterfly twiddles by symbols
+        (:func:`structmat.exact.butterfly_symbol_names`).  Check the result with
+        :func:`structmat.exact.verify`.
 
     Returns
     -------
-    Product
+    Product or structmat.exact.ExactProduct
         With factors :class:`~structmat.Monarch`, :class:`~structmat.base.Adjoint` of a Monarch,
         :class:`~structmat.Permutation` and :class:`~structmat.Diagonal` only; ``.form`` spells
-        them (``"M"``, ``"M*"``, ``"P"``, ``"D"``), e.g. ``"MP"`` for the DFT.
+        them (``"M"``, ``"M*"``, ``"P"``, ``"D"``), e.g. ``"MP"`` for the DFT.  With ``exact``
+        an :class:`~structmat.exact.ExactProduct` of the exact counterparts.
 
     Raises
     ------
@@ -379,11 +1015,19 @@ def to_monarch(X: Any, nblocks: Any = None, *, xp: Any = None) -> Product:
     >>> C = to_monarch(DCT(15, type=2, norm="ortho"))
     >>> C.form, bool(np.allclose(C @ np.eye(15), scipy.fft.dct(np.eye(15), norm="ortho", axis=0)))
     ('MP', True)
+    >>> from structmat.exact import verify
+    >>> E = to_monarch(DFT(12), nblocks=3, exact=True)
+    >>> E.form, E.ring.N, bool(verify(E, DFT(12)))
+    ('MP', 12, True)
     >>> to_monarch(DFT(7))
     Traceback (most recent call last):
     ...
     ValueError: DFT has no Monarch form for n=7: it needs n = k·p with k, p >= 2 (a composite n such as 4, 6, 12, 1000)
     """
+    if exact is not False:
+        from .exact.forms import exact_monarch
+
+        return exact_monarch(X, nblocks, exact)
     ns = None if xp is None else B.resolve_xp(xp)
     out = _rules.dispatch(type(X))(X, nblocks, ns)  # the default rule raises TypeError
     factors = list(out.factors) if isinstance(out, Product) else list(out)
@@ -467,39 +1111,10 @@ def _(X, nblocks, xp):
 
 
 @_rules.register(DFT)
-def _(X, nblocks, xp):
-    """Four-step FFT: ``F_n = Monarch(L, R) · Q`` with, for ``n = k p``, ``u = d p + b`` and
-    ``x = a + k j``: ``F[u, x] = s · ω_k^{d a} · ω_n^{b x}`` (``ω = exp(∓2πi/·)``, s the norm
-    scale), so ``L[b, d, a] = s ω_k^{d a}`` (p blocks k × k), ``R[a, b, j] = ω_n^{b (a + k j)}``
-    (k blocks p × p: twiddles times DFT_p) and ``Q = Permutation.transpose_perm(p, k)``."""
-    n = X.n
-    k = _split(n, nblocks, "DFT")
-    ns = _ns(X, xp)
-    sign = 1 if X.inverse else -1
-    L, R, in_perm = _dft_blocks(n, k, sign, X.scale)
-    return [Monarch(_arr(ns, L, X.dtype), _arr(ns, R, X.dtype)), _perm(ns, in_perm, X.dtype)]
-
-
 @_rules.register(Hadamard)
 def _(X, nblocks, xp):
-    """Sylvester: ``H_n = H_k ⊗ H_p``; with rows ``d p + b`` and columns ``a p + j`` the entry is
-    ``H_k[d, a] H_p[b, j]``, i.e. ``L[b] = H_k`` (p blocks) and ``R[a] = H_p`` (k blocks)."""
-    import scipy.linalg
-
-    n = X.n
-    valid = [d for d in _divisors(n) if 1 < d < n]
-    if not valid:
-        raise ValueError(
-            f"Hadamard(n={n}) has no nontrivial Monarch split; to_monarch needs n = 2^a >= 4 "
-            f"(n = k·p with k, p >= 2 powers of 2)"
-        )
-    k = _split(n, nblocks, "Hadamard", valid)
-    p = n // k
-    ns = _ns(X, xp)
-    scale = 1.0 / math.sqrt(n) if X.norm == "ortho" else 1.0
-    L = np.broadcast_to(scipy.linalg.hadamard(k) * scale, (p, k, k))
-    R = np.broadcast_to(scipy.linalg.hadamard(p).astype(float), (k, p, p))
-    return [Monarch(_arr(ns, L, X.dtype), _arr(ns, R, X.dtype))]
+    """DFT (four-step FFT) and Hadamard (Sylvester): the closed forms of :func:`closed_form`."""
+    return _float_factors(closed_form(X, nblocks), _ns(X, xp), X.dtype)
 
 
 @_rules.register(Butterfly)
@@ -541,89 +1156,8 @@ def _(X, nblocks, xp):
 
 # -- DCT / DST ---------------------------------------------------------------------------------
 
-def _trig_blocks(kind: str, typ: int, n: int, norm, k: int):
-    """Real ``L (p, k, 2k)``, ``R (k, 2p, p)`` and index maps of the DCT/DST (module docstring)."""
-    trig_name, alpha, beta, _ = B.TRIG_KERNELS[(kind, typ)]
-    w, f = B.trig_scalings(kind, typ, n, norm)
-    N, K = 2 * n, 2 * k
-    shift = int(math.floor(alpha))
-    a2 = int(round(2 * (alpha - shift)))  # 2α' in {0, 1}
-    b2 = int(round(2 * beta))             # 2β in {0, 1, 2}
-    y = np.arange(n)
-    u = y + shift
-    out_coef = f * _root(u * b2, 2 * N)                     # f_y · ω_N^{u β}
-    j = np.arange(n)
-    e1 = j
-    e2 = np.mod(-j - b2, N)
-    t = (e2 + j + b2) // N                                  # wrap count of e2, 0 or 1
-    lam1, lam2 = (0.5, 0.5) if trig_name == "cos" else (0.5j, -0.5j)
-    c1 = lam1 * w * _root(a2 * (2 * e1 + b2), 4 * N)         # ω_N^{α' (e + β)}
-    c2 = lam2 * w * _root(a2 * (2 * e2 + b2), 4 * N) * (-1.0) ** (a2 * t)
-    ext = (np.concatenate([e1, e2]), np.concatenate([j, j]), np.concatenate([c1, c2]))
-    # partner residues a <-> -a - 2β (mod K); self-partnered residues (two of them when 2β is
-    # even) share one group
-    groups, kinds, selfs = [], [], []
-    for a in range(K):
-        partner = (-a - b2) % K
-        if partner == a:
-            selfs.append(a)
-        elif a < partner:
-            groups.append((a, partner))
-            kinds.append("pair")
-    if selfs:
-        groups.append(tuple(selfs))
-        kinds.append("self")
-    order = np.argsort([min(g) for g in groups], kind="stable")
-    groups = [groups[i] for i in order]
-    kinds = [kinds[i] for i in order]
-    L, R, in_perm, out_map = _ct_monarch(N, K, -1, (y, u, out_coef), ext, groups)
-    L, R = _realify(L, R, kinds)
-    return L, R, in_perm, out_map
-
-
-def _realify(L, R, kinds):
-    """Real factors with the same product, slab by slab (the slabs are real matrices).
-
-    In slab (group g, block b) the two L columns are ``ℓ`` and ``c ℓ̄`` with ``|c| = 1`` (a pair
-    group) or each column is ``c ℓ̄`` itself (self-partnered residues).  With ``ρ² = c`` and
-    ``m = ℓ / ρ``: ``[ℓ, c ℓ̄] = ρ [m, m̄] = ρ [2 Re m, 2 Im m] U⁻¹``, ``U⁻¹ = ½ [[1, 1], [i, −i]]``,
-    so L gets ``[2 Re m, 2 Im m]`` and R gets ``ρ U⁻¹ R``, whose imaginary part multiplies to
-    zero (the slab is real) and is dropped.
-    """
-    P = L.shape[0]
-    Lr = np.empty(L.shape)
-    Rr = np.empty(R.shape)
-    for g, kind in enumerate(kinds):
-        c0, c1 = 2 * g, 2 * g + 1
-        r0, r1 = R[g, :P, :], R[g, P:, :]
-        if kind == "pair":
-            l0 = L[:, :, c0]
-            rho = np.sqrt(L[:, 0, c1] / np.conj(l0[:, 0]))[:, None]
-            m = l0 / rho
-            Lr[:, :, c0] = 2 * m.real
-            Lr[:, :, c1] = 2 * m.imag
-            Rr[g, :P, :] = (rho * 0.5 * (r0 + r1)).real
-            Rr[g, P:, :] = (rho * 0.5j * (r0 - r1)).real
-        else:
-            for col, rows in ((c0, slice(0, P)), (c1, slice(P, 2 * P))):
-                l_ = L[:, :, col]
-                rho = np.sqrt(l_[:, 0] / np.conj(l_[:, 0]))[:, None]
-                Lr[:, :, col] = (l_ / rho).real
-                Rr[g, rows, :] = (rho * R[g, rows, :]).real
-    return Lr, Rr
-
-
 def _trig_rule(X, nblocks, xp):
-    name = type(X).__name__
-    if X.type == 1:
-        raise ValueError(
-            f"{name} type 1 has no Monarch form here; to_monarch covers {name} types 2, 3 and 4 "
-            f"(composite n)"
-        )
-    k = _split(X.n, nblocks, f"{name} type {X.type}")
-    ns = _ns(X, xp)
-    L, R, in_perm, out_map = _trig_blocks(name.lower(), X.type, X.n, X.norm, k)
-    return _assemble(ns, L, R, in_perm, out_map, X.dtype)
+    return _float_factors(closed_form(X, nblocks), _ns(X, xp), X.dtype)
 
 
 _rules.register(DCT, _trig_rule)
@@ -660,17 +1194,13 @@ def _conv_plan(n: int, n_out: int):
     return best[1]
 
 
-@_rules.register(Convolution)
-def _(X, nblocks, xp):
-    """``C = F⁻¹ diag(F c) F``.  With ``F = M Q`` (DFT rule) and ``F = Fᵀ = Qᵀ Mᵀ``:
-    ``C = (1/N) M̄₁ Q₁ diag(F c) Q₂ᵀ M₂ᵀ = X₁ Π X₂ᴴ`` where ``X₁ = M̄₁ diag(Q₁ F c / N)``
-    (diagonal folded into R's columns), ``X₂ = M̄₂`` and ``Π = Q₁ Q₂ᵀ`` (the identity when both
-    splits agree, giving ``MM*``).  Full mode keeps rows ``< n + len - 1`` of ``X₁`` and rows
-    ``< n`` of ``X₂`` (rectangular Monarch factors)."""
-    X = _on(X, xp)
-    ns = X.xp
-    c = X.kernel
-    cdt = B.complex_dtype_for(ns, c.dtype)
+def _conv_form(X, nblocks):
+    """The closed-form part of a convolution's Monarch form (the DFT blocks of both factors).
+
+    Returns ``(N, P1, P2, (L1, R1, q1), (L2, R2, q2))`` with RootSum blocks of the
+    inverse-sign N-point DFT for ``P1`` and ``P2`` L blocks; the kernel's spectrum enters only
+    ``R1``'s columns (see the Convolution rule).
+    """
     n = X.n
     n_out = X.shape[0]
     if X.mode == "circular":
@@ -684,12 +1214,27 @@ def _(X, nblocks, xp):
         N, P1, P2 = n, n // k, n // k
     else:
         N, P1, P2 = _conv_plan(n, n_out)
-    K1, K2 = N // P1, N // P2
-    L1, R1, q1 = _dft_blocks(N, K1, +1)
-    if P2 == P1:
-        L2, R2, q2 = L1, R1, q1
-    else:
-        L2, R2, q2 = _dft_blocks(N, K2, +1)
+    one = _dft_blocks(N, N // P1, +1)
+    two = one if P2 == P1 else _dft_blocks(N, N // P2, +1)
+    return N, P1, P2, one, two
+
+
+@_rules.register(Convolution)
+def _(X, nblocks, xp):
+    """``C = F⁻¹ diag(F c) F``.  With ``F = M Q`` (DFT rule) and ``F = Fᵀ = Qᵀ Mᵀ``:
+    ``C = (1/N) M̄₁ Q₁ diag(F c) Q₂ᵀ M₂ᵀ = X₁ Π X₂ᴴ`` where ``X₁ = M̄₁ diag(Q₁ F c / N)``
+    (diagonal folded into R's columns), ``X₂ = M̄₂`` and ``Π = Q₁ Q₂ᵀ`` (the identity when both
+    splits agree, giving ``MM*``).  Full mode keeps rows ``< n + len - 1`` of ``X₁`` and rows
+    ``< n`` of ``X₂`` (rectangular Monarch factors)."""
+    X = _on(X, xp)
+    ns = X.xp
+    c = X.kernel
+    cdt = B.complex_dtype_for(ns, c.dtype)
+    n = X.n
+    n_out = X.shape[0]
+    N, P1, P2, (L1, R1, q1), (L2, R2, q2) = _conv_form(X, nblocks)
+    K1 = N // P1
+    L1, R1, L2, R2 = (t.to_complex() for t in (L1, R1, L2, R2))
     spec = B.fft(ns, c, axis=0, n=N)                      # F c, in the kernel's namespace
     spec = ns.astype(spec, cdt) if spec.dtype != cdt else spec
     d = ns.take(spec, ns.asarray(q1), axis=0) / N        # Q₁ (F c) / N

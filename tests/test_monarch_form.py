@@ -494,19 +494,20 @@ def test_bad_nblocks(nblocks, exc, match):
 
 @pytest.mark.parametrize("foldable", [True, False])
 def test_output_permutation_folds_or_stays_a_factor(foldable):
-    from structmat.monarch_form import _assemble
+    from structmat.monarch_form import RootSum, _float_factors, _specs_with_perms
 
     rng = np.random.default_rng(4)
     k, q, p, l, s, r = 3, 4, 2, 2, 6, 6  # l divides q: block-to-block maps fold
-    L = rng.standard_normal((l, s, r))
-    R = rng.standard_normal((k, q, p))
+    L = rng.integers(-9, 10, (l, s, r)).astype(float)
+    R = rng.integers(-9, 10, (k, q, p)).astype(float)
     n_out, n_in = l * s, k * p
     if foldable:  # swap the two L blocks and reverse the rows inside each
         out_map = np.array([(s - 1 - o // l) * l + (1 - o % l) for o in range(n_out)])
     else:
         out_map = rng.permutation(n_out)
     in_perm = rng.permutation(n_in)
-    factors = _assemble(np, L, R, in_perm, out_map, "float64")
+    specs = _specs_with_perms(RootSum.const(L.astype(int)), RootSum.const(R.astype(int)), in_perm, out_map)
+    factors = _float_factors(specs, np, "float64")
     assert [type(f) for f in factors] == (
         [Monarch, Permutation] if foldable else [Permutation, Monarch, Permutation]
     )

@@ -3,13 +3,16 @@
 * :class:`ExactRing` — scalars ``Q(zeta_N)[symbols]`` in canonical form (SymPy sparse
   polynomials reduced modulo the cyclotomic polynomial).
 * Structured exact matrices — :class:`ExactPermutation`, :class:`ExactDiagonal`,
-  :class:`ExactBlockDiagonal`, :class:`ExactMonarch` (DESIGN §3's four steps),
-  :class:`ExactProduct`, :class:`ExactDense` — multiplied at their structured cost;
+  :class:`ExactBlockDiagonal`, :class:`ExactMonarch` (the four steps of the Monarch multiply),
+  :class:`ExactProduct`, :class:`ExactAdjoint`, :class:`ExactDense` — multiplied at their
+  structured cost;
   :func:`exact_equal`, :func:`rank_at_most_one`.
 * The vectorised monomial path for large sizes — :class:`MonomialMatrix`,
   :class:`MonomialMonarch`, :func:`monomial_equal`, :func:`slab_rank_one`,
   :func:`modular_slab_ranks`, :func:`sums_vanish`.
 * Conversion — :func:`to_exact`, :func:`to_monomial`, symbolic Monarch and butterfly builders.
+* Exact Monarch forms and their proof — :func:`exact_monarch` (``to_monarch(X, exact=True)``)
+  and :func:`verify` (a :class:`VerifyResult`).
 
 Examples
 --------
@@ -31,7 +34,10 @@ from .convert import (
     trig_exact_scalings,
 )
 from .cyclo import cyclotomic_sqrt, find_prime, root_of_unity_mod, sqrt_conductor
+from ..monarch_form import MonarchWidth, RootSum, monarch_width
+from .forms import exact_monarch, kernel_symbol_names
 from .matrices import (
+    ExactAdjoint,
     ExactBlockDiagonal,
     ExactDense,
     ExactDiagonal,
@@ -41,7 +47,10 @@ from .matrices import (
     ExactProduct,
     dense_from_rows,
     exact_equal,
+    lift_element,
     rank_at_most_one,
+    rootsum_conductor,
+    rootsum_entries,
     stride_permutation,
 )
 from .monomial import (
@@ -54,6 +63,7 @@ from .monomial import (
     sums_vanish,
 )
 from .ring import ExactRing
+from .verify import VerifyResult, verify
 
 __all__ = [
     "ExactRing",
@@ -64,6 +74,17 @@ __all__ = [
     "ExactBlockDiagonal",
     "ExactMonarch",
     "ExactProduct",
+    "ExactAdjoint",
+    "verify",
+    "VerifyResult",
+    "exact_monarch",
+    "monarch_width",
+    "MonarchWidth",
+    "RootSum",
+    "kernel_symbol_names",
+    "rootsum_conductor",
+    "rootsum_entries",
+    "lift_element",
     "exact_equal",
     "rank_at_most_one",
     "stride_permutation",

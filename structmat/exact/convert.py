@@ -382,7 +382,7 @@ def symbolic_butterfly_factors(ring: ExactRing, n: int, prefix: str = "t") -> li
 
     ``B_k`` (``k = 2^(e+1)``) is block-diagonal with ``n/k`` butterfly factors
     ``[[D1, D2], [D3, D4]]``; the diagonal of ``D`` at block row ``u``, block column ``v`` of
-    factor ``g`` is ``twiddle[e, u, v, g k/2 : (g+1) k/2]`` (DESIGN §3, :class:`Butterfly`).
+    factor ``g`` is ``twiddle[e, u, v, g k/2 : (g+1) k/2]`` (the layout of :class:`structmat.Butterfly`).
     The butterfly matrix is ``B_n ... B_4 B_2``.
 
     Examples

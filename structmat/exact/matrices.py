@@ -7,7 +7,7 @@ block lists.  ``A.apply(X)`` multiplies a dense exact ``X`` at the structured co
 (row gathers, row scalings, one block product per block), and products of structured factors
 are applied factor by factor, so exact work grows like the structured multiply.
 
-Index conventions are those of DESIGN §3: ``(P x)[i] = x[perm[i]]``, ``BlockDiagonal`` blocks
+Index conventions (those of :mod:`structmat`): ``(P x)[i] = x[perm[i]]``, ``BlockDiagonal`` blocks
 of shape ``(nblocks, rows, cols)``, and ``Monarch(L, R)`` with the four steps
 
 1. ``u[a, i] = sum_j R[a, i, j] x[a p + j]``
@@ -37,7 +37,11 @@ __all__ = [
     "ExactBlockDiagonal",
     "ExactMonarch",
     "ExactProduct",
+    "ExactAdjoint",
     "exact_equal",
+    "rootsum_conductor",
+    "rootsum_entries",
+    "lift_element",
     "stride_permutation",
     "rank_at_most_one",
     "dense_from_rows",
@@ -62,6 +66,13 @@ def dense_from_rows(rows: Sequence[Sequence[Any]], ring: ExactRing, shape: tuple
     if shape is None:
         shape = (len(conv), len(conv[0]) if conv else 0)
     return DomainMatrix(conv, shape, ring.domain)
+
+
+def _mm(A: DomainMatrix, B: DomainMatrix) -> DomainMatrix:
+    """``A @ B`` whatever SymPy storage format (dense or sparse) each side has."""
+    if A.rep.fmt != B.rep.fmt:
+        A, B = A.to_dense(), B.to_dense()
+    return A.matmul(B)
 
 
 def _reduce_dm(X: DomainMatrix, ring: ExactRing) -> DomainMatrix:
@@ -90,6 +101,90 @@ def stride_permutation(r: int, c: int) -> np.ndarray:
     [0, 3, 1, 4, 2, 5]
     """
     return np.arange(r * c).reshape(r, c).T.reshape(-1)
+
+
+# ----------------------------------------------------------------------------------------------
+# closed forms (arrays of sums of roots of unity) as ring elements
+# ----------------------------------------------------------------------------------------------
+
+def _is_rootsum(x: Any) -> bool:
+    from ..monarch_form import RootSum
+
+    return isinstance(x, RootSum)
+
+
+def rootsum_conductor(t: Any) -> int:
+    """The least conductor of a ring that holds a closed-form array exactly.
+
+    A :class:`structmat.monarch_form.RootSum` has entries ``scale · √radicand · Σ c ζ_N^e``:
+    the field needs ``ζ_N`` and the square root (a Gauss sum, see
+    :func:`structmat.exact.sqrt_conductor`).
+
+    Examples
+    --------
+    >>> from fractions import Fraction
+    >>> from structmat.monarch_form import RootSum
+    >>> from structmat.exact import rootsum_conductor
+    >>> rootsum_conductor(RootSum.sqrt_rational(Fraction(1, 12)))   # √3 / 6 needs Q(ζ_12)
+    12
+    """
+    from .cyclo import sqrt_conductor
+
+    need = sqrt_conductor(t.radicand)
+    return t.N * need // math.gcd(t.N, need)
+
+
+def rootsum_entries(t: Any, ring: ExactRing) -> Any:
+    """Nested lists (shape ``t.shape``) of the ring elements of a closed-form array ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.monarch_form import RootSum
+    >>> from structmat.exact import ExactRing, rootsum_entries
+    >>> rootsum_entries(RootSum.root(np.arange(4), 4, sign=-1), ExactRing(4))
+    [1, -z, -1, z]
+    """
+    from .cyclo import cyclotomic_sqrt
+
+    if ring.N % rootsum_conductor(t):
+        raise ValueError(f"the ring's conductor {ring.N} is not a multiple of {rootsum_conductor(t)}")
+    f = ring.N // t.N
+    nz = ring.ring.ngens - 1
+    tail = (0,) * nz
+    QQd = ring.ring.domain
+    sc = QQd(t.scale.numerator, t.scale.denominator)
+    sq = None if t.radicand == 1 else cyclotomic_sqrt(t.radicand, ring)
+    T = t.nterms
+    E = (t.exp.reshape(T, -1) * f).T.tolist()
+    C = t.coef.reshape(T, -1).T.tolist()
+    from_dict, reduce = ring.ring.from_dict, ring.reduce
+    out = []
+    for es, cs in zip(E, C):
+        d: dict = {}
+        for e, c in zip(es, cs):
+            if c:
+                key = (e,) + tail
+                d[key] = d.get(key, 0) + QQd(c) * sc
+        x = reduce(from_dict({k: v for k, v in d.items() if v}))
+        if sq is not None and x:
+            x = reduce(x * sq)
+        out.append(x)
+    if not t.shape:
+        return out[0]
+    arr = np.empty(len(out), dtype=object)
+    for i, x in enumerate(out):
+        arr[i] = x
+    return arr.reshape(t.shape).tolist()
+
+
+def lift_element(x: Any, src: ExactRing, dst: ExactRing) -> Any:
+    """``x`` of ring ``src`` as an element of ``dst`` (conductor a multiple, symbols a superset)."""
+    if src is dst:
+        return x
+    if src.ring == dst.ring and src.N == dst.N:
+        return x
+    return src.lift(x, dst)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -140,6 +235,14 @@ class ExactMatrix:
         D = self.to_dense().to_list()
         return np.array([[self.ring.evaluate(x, values) for x in row] for row in D], dtype=complex)
 
+    def conj(self) -> "ExactMatrix":
+        """The entrywise complex conjugate."""
+        return ExactDense(self.to_dense(), self.ring).conj()
+
+    def lifted(self, ring: ExactRing) -> "ExactMatrix":
+        """The same matrix over a larger ring (conductor a multiple, symbols a superset)."""
+        return self if ring is self.ring else ExactDense(self.to_dense(), self.ring).lifted(ring)
+
     def __matmul__(self, other: "ExactMatrix") -> "ExactProduct":
         if not isinstance(other, ExactMatrix):
             raise TypeError(f"can only compose with another ExactMatrix; got {type(other).__name__}")
@@ -182,7 +285,7 @@ class ExactDense(ExactMatrix):
 
     def apply(self, X):
         self._check_ring(X)
-        return _reduce_dm(self.M.matmul(X), self.ring)
+        return _reduce_dm(_mm(self.M, X), self.ring)
 
     def to_dense(self):
         return self.M
@@ -196,6 +299,14 @@ class ExactDense(ExactMatrix):
     @property
     def T(self):
         return ExactDense(self.M.transpose(), self.ring)
+
+    def conj(self):
+        return ExactDense([[self.ring.conj(x) for x in row] for row in self.M.to_list()], self.ring)
+
+    def lifted(self, ring):
+        if ring is self.ring:
+            return self
+        return ExactDense([[lift_element(x, self.ring, ring) for x in row] for row in self.M.to_list()], ring)
 
 
 class ExactPermutation(ExactMatrix):
@@ -231,6 +342,12 @@ class ExactPermutation(ExactMatrix):
 
     T = H
 
+    def conj(self):
+        return self
+
+    def lifted(self, ring):
+        return self if ring is self.ring else ExactPermutation(self.perm, ring)
+
     def is_identity(self) -> bool:
         return bool(np.array_equal(self.perm, np.arange(self.shape[0])))
 
@@ -264,6 +381,18 @@ class ExactDiagonal(ExactMatrix):
     @property
     def H(self):
         return ExactDiagonal([self.ring.conj(x) for x in self.d], self.ring)
+
+    def conj(self):
+        return self.H
+
+    @property
+    def T(self):
+        return self
+
+    def lifted(self, ring):
+        if ring is self.ring:
+            return self
+        return ExactDiagonal([lift_element(x, self.ring, ring) for x in self.d], ring)
 
 
 class ExactBlockDiagonal(ExactMatrix):
@@ -308,7 +437,7 @@ class ExactBlockDiagonal(ExactMatrix):
         out_rows = []
         for b, B in enumerate(self.blocks):
             chunk = DomainMatrix(rows[b * c:(b + 1) * c], (c, X.shape[1]), X.domain)
-            out_rows.extend(B.matmul(chunk).to_list())
+            out_rows.extend(_mm(B, chunk).to_list())
         red = self.ring.reduce
         return DomainMatrix([[red(x) for x in row] for row in out_rows], (self.shape[0], X.shape[1]), X.domain)
 
@@ -321,9 +450,21 @@ class ExactBlockDiagonal(ExactMatrix):
             out.append([[self.ring.conj(rows[i][j]) for i in range(r)] for j in range(c)])
         return ExactBlockDiagonal(out, self.ring)
 
+    def conj(self):
+        return ExactBlockDiagonal(
+            [[[self.ring.conj(x) for x in row] for row in B.to_list()] for B in self.blocks], self.ring
+        )
+
+    def lifted(self, ring):
+        if ring is self.ring:
+            return self
+        return ExactBlockDiagonal(
+            [[[lift_element(x, self.ring, ring) for x in row] for row in B.to_list()] for B in self.blocks], ring
+        )
+
 
 class ExactMonarch(ExactMatrix):
-    """The Monarch matrix of DESIGN §3 with exact blocks ``L`` (``l`` of ``s x r``) and ``R``
+    """The Monarch matrix (four-step multiply of the module docstring) with exact blocks ``L`` (``l`` of ``s x r``) and ``R``
     (``k`` of ``q x p``), ``l r == k q``.
 
     ``apply`` runs the four steps literally; :meth:`factors` gives
@@ -341,20 +482,68 @@ class ExactMonarch(ExactMatrix):
 
     def __init__(self, L: Sequence[Any], R: Sequence[Any], ring: ExactRing):
         self.ring = ring
-        self.Lbd = L if isinstance(L, ExactBlockDiagonal) else ExactBlockDiagonal(L, ring)
-        self.Rbd = R if isinstance(R, ExactBlockDiagonal) else ExactBlockDiagonal(R, ring)
-        if self.Lbd.ring is not ring or self.Rbd.ring is not ring:
-            raise TypeError("L and R must be over the given ring")
-        l, (s, r) = self.Lbd.nblocks, self.Lbd.block_shape
-        k, (q, p) = self.Rbd.nblocks, self.Rbd.block_shape
+        self.L_terms = self.R_terms = None
+        self._Lbd = self._Rbd = None
+        if _is_rootsum(L) or _is_rootsum(R):
+            if not (_is_rootsum(L) and _is_rootsum(R)):
+                raise TypeError("L and R must both be closed forms (RootSum) or both be blocks")
+            for name, t in (("L", L), ("R", R)):
+                if len(t.shape) != 3:
+                    raise ValueError(f"{name} must have shape (blocks, rows, cols); got {t.shape}")
+                need = rootsum_conductor(t)
+                if ring.N % need:
+                    raise ValueError(f"{name} needs a ring conductor multiple of {need}; got {ring.N}")
+            self.L_terms, self.R_terms = L, R
+            l, s_, r = L.shape
+            k, q, p = R.shape
+        else:
+            self._Lbd = L if isinstance(L, ExactBlockDiagonal) else ExactBlockDiagonal(L, ring)
+            self._Rbd = R if isinstance(R, ExactBlockDiagonal) else ExactBlockDiagonal(R, ring)
+            if self._Lbd.ring is not ring or self._Rbd.ring is not ring:
+                raise TypeError("L and R must be over the given ring")
+            l, (s_, r) = self._Lbd.nblocks, self._Lbd.block_shape
+            k, (q, p) = self._Rbd.nblocks, self._Rbd.block_shape
         if l * r != k * q:
             raise ValueError(
                 f"middle dimensions differ: L has l*r = {l}*{r} but R has k*q = {k}*{q}"
             )
-        self.geometry = (k, q, p, l, s, r)
-        self.shape = (l * s, k * p)
+        self.geometry = (k, q, p, l, s_, r)
+        self.shape = (l * s_, k * p)
         self.P_mid = ExactPermutation(stride_permutation(r, l), ring)
-        self.P_out = ExactPermutation(stride_permutation(l, s), ring)
+        self.P_out = ExactPermutation(stride_permutation(l, s_), ring)
+
+    @property
+    def Lbd(self) -> "ExactBlockDiagonal":
+        """``L`` as an :class:`ExactBlockDiagonal` (built from the closed form on first use)."""
+        if self._Lbd is None:
+            self._Lbd = ExactBlockDiagonal(rootsum_entries(self.L_terms, self.ring), self.ring)
+        return self._Lbd
+
+    @property
+    def Rbd(self) -> "ExactBlockDiagonal":
+        """``R`` as an :class:`ExactBlockDiagonal` (built from the closed form on first use)."""
+        if self._Rbd is None:
+            self._Rbd = ExactBlockDiagonal(rootsum_entries(self.R_terms, self.ring), self.ring)
+        return self._Rbd
+
+    @property
+    def has_terms(self) -> bool:
+        """Whether the blocks are held as closed-form arrays of sums of roots of unity."""
+        return self.L_terms is not None
+
+    def conj(self) -> "ExactMonarch":
+        """The entrywise complex conjugate (a Monarch of the same geometry)."""
+        if self.has_terms:
+            return ExactMonarch(self.L_terms.conj(), self.R_terms.conj(), self.ring)
+        return ExactMonarch(self.Lbd.conj(), self.Rbd.conj(), self.ring)
+
+    def lifted(self, ring: ExactRing) -> "ExactMonarch":
+        """The same matrix over ``ring`` (a larger conductor and/or more symbols)."""
+        if ring is self.ring:
+            return self
+        if self.has_terms:
+            return ExactMonarch(self.L_terms, self.R_terms, ring)
+        return ExactMonarch(self.Lbd.lifted(ring), self.Rbd.lifted(ring), ring)
 
     @classmethod
     def identity(cls, n: int, ring: ExactRing, nblocks: int | None = None) -> "ExactMonarch":
@@ -389,13 +578,13 @@ class ExactMonarch(ExactMatrix):
         U = []
         for a, Ra in enumerate(self.R):
             chunk = DomainMatrix(rows[a * p:(a + 1) * p], (p, ncol), X.domain)
-            U.extend(Ra.matmul(chunk).to_list())
+            U.extend(_mm(Ra, chunk).to_list())
         # step 2: v[b, c] = u[c l + b]
         # step 3: w[b, d] = sum_c L[b, d, c] v[b, c]
         W = []
         for b, Lb in enumerate(self.L):
             V = DomainMatrix([U[c * l + b] for c in range(r)], (r, ncol), X.domain)
-            W.append(Lb.matmul(V).to_list())
+            W.append(_mm(Lb, V).to_list())
         # step 4: y[d l + b] = w[b, d]
         Y = [[red(x) for x in W[b][d]] for d in range(s) for b in range(l)]
         return DomainMatrix(Y, (l * s, ncol), X.domain)
@@ -405,7 +594,7 @@ class ExactMonarch(ExactMatrix):
         return ExactProduct(self.Rbd.H, self.P_mid.H, self.Lbd.H, self.P_out.H)
 
     def entry_formula(self, row: int, col: int):
-        """``M[row, col]`` from the entry view of DESIGN §3:
+        """``M[row, col]`` from the entry view of the Monarch multiply:
         ``M[d l + b, a p + j] = sum_{i : (a q + i) mod l = b} L[b, d, (a q + i) div l] R[a, i, j]``.
         """
         k, q, p, l, s, r = self.geometry
@@ -462,6 +651,75 @@ class ExactProduct(ExactMatrix):
     @property
     def H(self):
         return ExactProduct(*[f.H for f in reversed(self.factors_list)])
+
+    @property
+    def factors(self) -> tuple:
+        """The factors, left to right."""
+        return tuple(self.factors_list)
+
+    @property
+    def form(self) -> str | None:
+        """The factor classes spelled as in :attr:`structmat.Product.form` (``"M"`` Monarch,
+        ``"M*"`` adjoint of one, ``"P"`` permutation, ``"D"`` diagonal), or ``None`` when
+        another kind of factor occurs."""
+        tokens = [_token(f) for f in self.factors_list]
+        return None if None in tokens else "".join(tokens)
+
+    def conj(self):
+        return ExactProduct(*[f.conj() for f in self.factors_list])
+
+    def lifted(self, ring):
+        if ring is self.ring:
+            return self
+        return ExactProduct(*[f.lifted(ring) for f in self.factors_list])
+
+
+class ExactAdjoint(ExactMatrix):
+    """The conjugate transpose ``Aᴴ`` of an exact matrix, kept as one factor (``"M*"`` in a form
+    when ``A`` is an :class:`ExactMonarch`).
+
+    Examples
+    --------
+    >>> from structmat.exact import ExactRing, ExactMonarch, ExactAdjoint
+    >>> K = ExactRing(4)
+    >>> M = ExactMonarch([[[1, K.zeta(1)]]] * 2, [[[1], [1]]] * 2, K)
+    >>> A = ExactAdjoint(M)
+    >>> A.shape, A.to_dense() == M.H.to_dense()
+    ((2, 2), True)
+    """
+
+    def __init__(self, base: ExactMatrix):
+        if not isinstance(base, ExactMatrix):
+            raise TypeError(f"base must be an ExactMatrix; got {type(base).__name__}")
+        self.base = base
+        self.ring = base.ring
+        self.shape = (base.shape[1], base.shape[0])
+
+    def apply(self, X):
+        self._check_ring(X)
+        return self.base.H.apply(X)
+
+    @property
+    def H(self):
+        return self.base
+
+    def conj(self):
+        return ExactAdjoint(self.base.conj())
+
+    def lifted(self, ring):
+        return self if ring is self.ring else ExactAdjoint(self.base.lifted(ring))
+
+
+def _token(f: ExactMatrix) -> str | None:
+    if isinstance(f, ExactAdjoint) and isinstance(f.base, ExactMonarch):
+        return "M*"
+    if isinstance(f, ExactMonarch):
+        return "M"
+    if isinstance(f, ExactPermutation):
+        return "P"
+    if isinstance(f, ExactDiagonal):
+        return "D"
+    return None
 
 
 # ----------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ exact equality in ``Q(zeta_N)``, and products are integer additions of exponents
 
 This is the representation of the DFT (``zeta_n^(-jk)``), its four-step factors and twiddles,
 Hadamard matrices (``+-1``) and permutations.  A Monarch matrix whose slabs have rank one
-(every connecting set of DESIGN §3's entry view has one element) has monomial entries
+(every connecting set of the Monarch entry view has one element) has monomial entries
 ``L[b, d, c] R[a, i, j]`` when its blocks do, so identities such as ``F_n P = Monarch(L, R)``
 are checked entry by entry, one row chunk at a time: memory O(chunk * n), work O(n^2).
 
@@ -261,7 +261,7 @@ class MonomialMatrix:
 
 
 class MonomialMonarch(MonomialMatrix):
-    """A Monarch matrix (DESIGN §3) with monomial blocks, evaluated by its entry view.
+    """A Monarch matrix (the library's convention) with monomial blocks, evaluated by its entry view.
 
     ``M[d l + b, a p + j] = sum_{i : (a q + i) mod l = b} L[b, d, (a q + i) div l] R[a, i, j]``;
     every connecting set must have at most one element (slabs of rank one; this covers the
@@ -382,7 +382,7 @@ def _slab_view(e: np.ndarray, c: np.ndarray, nb: int, q: int):
 
 
 def slab_rank_one(A: MonomialMatrix, b: int):
-    """Exact test that every slab of ``A`` for ``M^(b,n)`` has rank <= 1 (CLAIMS item 2).
+    """Exact test that every slab of ``A`` for ``M^(b,n)`` has rank <= 1.
 
     The slabs are ``A.reshape(n/b, b, n/b, b)[:, r0, c1, :]``.  Each slab uses the pivot
     test of :func:`structmat.exact.rank_at_most_one` with its first nonzero entry as pivot; a
