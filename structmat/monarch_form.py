@@ -64,6 +64,14 @@ complex conjugate rank-1 terms; a 2 × 2 change of basis per slab (``[m, m̄] �
 makes both factors real.  Type 1 has extension lengths ``2(n ∓ 1)`` whose row selection cannot be
 uniform over the ``L`` blocks, so it is not covered.
 
+One source for float and exact factors: the DFT, Hadamard, DCT and DST factors are computed
+by :func:`closed_form` as :class:`RootSum` arrays (integer exponents of roots of unity, integer
+coefficients, a rational scale and at most one square root), and so are the DFT blocks of the
+convolution factors.  :func:`to_monarch` evaluates them in floating point;
+``to_monarch(X, exact=True)`` reads the same integers as elements of a cyclotomic field (see
+:mod:`structmat.exact`, whose :func:`~structmat.exact.verify` proves the result equal to ``X``
+built from its definition).  :func:`monarch_width` counts a form's Monarch factors.
+
 Other modules add rules with ``to_monarch.register``::
 
     @to_monarch.register(MyClass)
@@ -396,23 +404,22 @@ class RootSum:
             flip = e >= N // 2
             e = np.where(flip, e - N // 2, e)
             c = np.where(flip, -c, c)
-        size = e.shape[1]
-        ent = np.broadcast_to(np.arange(size, dtype=np.int64), e.shape)
-        key = (ent * N + e).ravel()
-        uk, inv = np.unique(key, return_inverse=True)
-        tot = np.zeros(uk.size, dtype=np.int64)
-        np.add.at(tot, inv.ravel(), c.ravel())
-        keep = tot != 0
-        uk, tot = uk[keep], tot[keep]
-        ent_k, exp_k = uk // N, uk % N
-        counts = np.bincount(ent_k, minlength=size)
-        T = max(1, int(counts.max()) if counts.size else 1)
-        start = np.concatenate([[0], np.cumsum(counts)[:-1]])
-        slot = np.arange(uk.size) - start[ent_k]
-        E = np.zeros((T, size), dtype=np.int64)
-        C = np.zeros((T, size), dtype=np.int64)
-        E[slot, ent_k] = exp_k
-        C[slot, ent_k] = tot
+        # per entry: sort the (few) terms by exponent, add up runs of equal exponents into the
+        # last term of each run, then move the nonzero terms to the front
+        order = np.argsort(e, axis=0, kind="stable")
+        e = np.take_along_axis(e, order, axis=0)
+        c = np.take_along_axis(c, order, axis=0).copy()
+        for t in range(1, e.shape[0]):
+            same = e[t] == e[t - 1]
+            c[t] += np.where(same, c[t - 1], 0)
+            c[t - 1] = np.where(same, 0, c[t - 1])
+        nz = c != 0
+        order = np.argsort(~nz, axis=0, kind="stable")
+        e = np.take_along_axis(e, order, axis=0)
+        c = np.take_along_axis(c, order, axis=0)
+        T = max(1, int(nz.sum(axis=0).max()) if nz.size else 1)
+        E = np.where(c[:T] != 0, e[:T], 0)
+        C = c[:T]
         if C.size and C.any():                          # pull a common integer factor into scale
             g = int(np.gcd.reduce(np.abs(C[C != 0])))
             if g > 1:
@@ -484,44 +491,43 @@ def _factorint(m: int) -> dict:
     return out
 
 
-def _stack(parts: list, axis: int = 0) -> RootSum:
-    """Stack RootSums of equal shape along a new ``axis`` (common conductor and scale)."""
+def _aligned(parts: list):
+    """Exponent and coefficient arrays of ``parts`` on a common conductor, scale and number of
+    terms: ``(N, scale, radicand, [exp], [coef])``."""
     if not parts:
-        raise ValueError("nothing to stack")
+        raise ValueError("nothing to combine")
     rad = parts[0].radicand
     if any(p.radicand != rad for p in parts):
-        raise ValueError("stacked closed forms need equal radicands")
-    N = 1
+        raise ValueError("combined closed forms need equal radicands")
+    N, num, den = 1, 0, 1
     for p in parts:
         N = _lcm(N, p.N)
-    num = 0
-    den = 1
-    for p in parts:
         num = math.gcd(num, p.scale.numerator)
         den = _lcm(den, p.scale.denominator)
     s = Fraction(num, den) if num else Fraction(1)
     T = max(p.nterms for p in parts)
-    ax = axis if axis >= 0 else axis + len(parts[0].shape) + 1
     es, cs = [], []
     for p in parts:
         q = p.lift(N)
         k = int(p.scale / s) if num else 0
-        pad = T - q.nterms
-        e = np.concatenate([q.exp, np.zeros((pad,) + q.shape, dtype=np.int64)])
-        c = np.concatenate([_mul_checked(q.coef, k), np.zeros((pad,) + q.shape, dtype=np.int64)])
-        es.append(e)
-        cs.append(c)
-    out = RootSum(N, np.stack(es, axis=ax + 1), np.stack(cs, axis=ax + 1), s, rad)
-    return out
+        pad = np.zeros((T - q.nterms,) + q.shape, dtype=np.int64)
+        es.append(np.concatenate([q.exp, pad]))
+        cs.append(np.concatenate([_mul_checked(q.coef, k), pad]))
+    return N, s, rad, es, cs
+
+
+def _stack(parts: list, axis: int = 0) -> RootSum:
+    """Stack RootSums of equal shape along a new ``axis`` (common conductor and scale)."""
+    N, s, rad, es, cs = _aligned(parts)
+    ax = axis if axis >= 0 else axis + len(parts[0].shape) + 1
+    return RootSum(N, np.stack(es, axis=ax + 1), np.stack(cs, axis=ax + 1), s, rad)
 
 
 def _concat(parts: list, axis: int = 0) -> RootSum:
     """Concatenate RootSums along an existing ``axis``."""
-    st = _stack(parts, 0)                      # (T, m, *shape)
+    N, s, rad, es, cs = _aligned(parts)
     ax = axis if axis >= 0 else axis + len(parts[0].shape)
-    e = np.concatenate([st.exp[:, i] for i in range(len(parts))], axis=ax + 1)
-    c = np.concatenate([st.coef[:, i] for i in range(len(parts))], axis=ax + 1)
-    return RootSum(st.N, e, c, st.scale, st.radicand)
+    return RootSum(N, np.concatenate(es, axis=ax + 1), np.concatenate(cs, axis=ax + 1), s, rad)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -754,7 +760,11 @@ def _trig_weights(kind: str, typ: int, n: int, norm):
             w[edge] = Fraction(2)
     elif norm is not None:
         raise ValueError(f"norm must be None or 'ortho'; got {norm!r}")
-    to_rs = lambda vals: _stack([RootSum.sqrt_rational(v) for v in vals])  # noqa: E731
+    def to_rs(vals):
+        uniq = sorted(set(vals))
+        pos = {v: i for i, v in enumerate(uniq)}
+        return _stack([RootSum.sqrt_rational(v) for v in uniq])[np.array([pos[v] for v in vals])]
+
     return to_rs(w), to_rs(f)
 
 
@@ -824,38 +834,44 @@ def _realify(L, R, kinds):
     ``m = ℓ / ρ``: ``[ℓ, c ℓ̄] = ρ [m, m̄] = ρ [2 Re m, 2 Im m] U⁻¹``, ``U⁻¹ = ½ [[1, 1], [i, −i]]``,
     so L gets ``[2 Re m, 2 Im m]`` and R gets ``ρ U⁻¹ R``, whose imaginary part multiplies to
     zero (the slab is real) and is dropped.  ``ρ`` is a root of unity of twice the conductor:
-    ``c = ζ_N^E`` gives ``ρ = ζ_{2N}^E``.
+    ``c = ζ_N^E`` gives ``ρ = ζ_{2N}^E``.  All pair groups are handled at once.
     """
     P = L.shape[0]
-    L_cols = []
-    R_groups = []
-    for g, kind in enumerate(kinds):
-        c0, c1 = 2 * g, 2 * g + 1
-        r0, r1 = R[g, :P, :], R[g, P:, :]
-        if kind == "pair":
-            l0 = L[:, :, c0]
-            s0, e0 = _phase(L[:, 0, c0])
-            s1, e1 = _phase(L[:, 0, c1])
-            if np.any(np.abs(s0) != np.abs(s1)):
-                raise AssertionError("partner columns differ in modulus")
-            E = e1 + e0 + np.where(s0 * s1 < 0, L.N // 2, 0)       # c = ζ_N^E
-            rho = RootSum.root(E, 2 * L.N, sign=1)[:, None]          # ρ = ζ_{2N}^E
-            m = l0 * rho.conj()
-            L_cols += [(m + m.conj()).simplify(), (m.imag() * 2).simplify()]
-            top = (rho * (r0 + r1)).real()
-            top.scale = top.scale / 2
-            bot = (rho * (r0 - r1) * RootSum.root(np.array(1), 4, sign=1)).real()
-            bot.scale = bot.scale / 2
-            R_groups.append(_concat([top.simplify(), bot.simplify()], axis=0))
-        else:
-            parts = []
-            for col, rows in ((c0, r0), (c1, r1)):
-                s0, e0 = _phase(L[:, 0, col])
-                rho = RootSum.root(e0, L.N, sign=1)[:, None]       # the phase of ℓ[b, 0]
-                L_cols.append((L[:, :, col] * rho.conj()).real().simplify())
-                parts.append((rho * rows).real().simplify())
-            R_groups.append(_concat(parts, axis=0))
-    return _stack(L_cols, axis=-1), _stack(R_groups, axis=0)
+    G = len(kinds)
+    pair = np.array([g for g, kd in enumerate(kinds) if kd == "pair"], dtype=np.int64)
+    selfg = [g for g, kd in enumerate(kinds) if kd != "pair"]
+    cols, groups = [], []                       # (column index, RootSum (P, s, m)), (group, R)
+    if pair.size:
+        l0 = L[:, :, 2 * pair]                                            # (P, s, G')
+        s0, e0 = _phase(L[:, 0, 2 * pair])
+        s1, e1 = _phase(L[:, 0, 2 * pair + 1])
+        if np.any(np.abs(s0) != np.abs(s1)):
+            raise AssertionError("partner columns differ in modulus")
+        E = e1 + e0 + np.where(s0 * s1 < 0, L.N // 2, 0)                  # c = ζ_N^E, (P, G')
+        rho = RootSum.root(E, 2 * L.N, sign=1)                            # ρ = ζ_{2N}^E
+        m = l0 * rho[:, None, :].conj()
+        cols += [(2 * pair, (m + m.conj()).simplify()), (2 * pair + 1, (m.imag() * 2).simplify())]
+        r0, r1 = R[pair, :P, :], R[pair, P:, :]                           # (G', P, p)
+        rr = rho.transpose(1, 0)[:, :, None]                              # (G', P, 1)
+        top = (rr * (r0 + r1)).real()
+        top.scale = top.scale / 2
+        bot = (rr * (r0 - r1) * RootSum.root(np.array(1), 4, sign=1)).real()
+        bot.scale = bot.scale / 2
+        groups.append((pair, _concat([top.simplify(), bot.simplify()], axis=1)))
+    for g in selfg:
+        parts = []
+        for col, rows in ((2 * g, slice(0, P)), (2 * g + 1, slice(P, 2 * P))):
+            _, e0 = _phase(L[:, 0, col])
+            rho = RootSum.root(e0, L.N, sign=1)[:, None]                  # the phase of ℓ[b, 0]
+            cols.append((np.array([col]), (L[:, :, col] * rho.conj()).real().simplify()[:, :, None]))
+            parts.append((rho * R[g, rows, :]).real().simplify())
+        groups.append((np.array([g]), _concat(parts, axis=0)[None]))
+    Lall = _concat([c for _, c in cols], axis=-1)
+    order = np.argsort(np.concatenate([i for i, _ in cols]))
+    Rall = _concat([r for _, r in groups], axis=0)
+    gorder = np.argsort(np.concatenate([i for i, _ in groups]))
+    assert Lall.shape[-1] == 2 * G and Rall.shape[0] == G
+    return Lall[:, :, order], Rall[gorder]
 
 
 def _float_factors(specs, xp, dtype) -> list:

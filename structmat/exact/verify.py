@@ -121,6 +121,8 @@ class VerifyResult:
             if self.first_difference is not None:
                 r, c, a, b = self.first_difference
                 head += f"; first difference at ({r}, {c}): form {a}, target {b}"
+                if "z" in a + b and self.field.startswith("Q(zeta_"):
+                    head += f" (z = {self.field[2:].split(')')[0]})"
         return f"{head} in {self.seconds:.3g} s ({self.method.split(':')[0]})"
 
     def __repr__(self) -> str:
@@ -335,9 +337,12 @@ def _mono_str(A: MonomialMatrix, c: int, e: int, sqf: int) -> str:
     if c == 0:
         return "0"
     val = A.scale * int(c)
-    root = f"zeta_{A.N}^{int(e)}" if e else "1"
-    rad = f"*sqrt({sqf})" if sqf != 1 else ""
-    return f"{val}*{root}{rad}"
+    parts = [str(val)] if val != 1 else []
+    if e:
+        parts.append(f"zeta_{A.N}^{int(e)}")
+    if sqf != 1:
+        parts.append(f"sqrt({sqf})")
+    return "*".join(parts) or "1"
 
 
 # ----------------------------------------------------------------------------------------------
