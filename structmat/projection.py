@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import _backend as B
-from . import _parallel
+from . import _lapack, _parallel
 from .base import StructuredMatrix, check_size
 from .ops.monarch import Monarch, monarch_geometry, nearest_divisor, slab_ranks
 
@@ -175,26 +175,43 @@ def _flatten(items: Any, depth: int) -> list:
 class ProjectionInfo:
     """What :func:`project_to_monarch` knows about its result beyond the factors.
 
+    Energies (``discarded``, ``norm_sq``, ``missed``) are float64 arrays in the namespace of
+    ``A``, for every input dtype, and are those of ``A * 2**-exponent``: ``exponent`` is 0
+    unless the energies of ``A`` itself would overflow or underflow float64 (float64 input with
+    entries beyond about ``1e±120``).  :attr:`error` and :attr:`gap` are ratios and do not
+    depend on it.
+
     Attributes
     ----------
     geometry : tuple
-        ``(k, q, p, l, s, r)`` of the result (DESIGN §3).
+        ``(k, q, p, l, s, r)`` of the result (see :class:`~structmat.Monarch`).
     ranks : numpy.ndarray, shape (k, l)
         Rank allotted to each slab ``(a, b)`` (its number of connecting middle indices).
     discarded : array, shape (..., k, l)
-        Discarded energy of each slab: the sum of its squared singular values beyond its rank
-        (``||S - M_slab||_F^2``), in the namespace and real precision of ``A``: the kept energy
-        subtracted from the slab's, or, where that difference is below 1e-3 of the slab's
-        energy (and would cancel), the slab's residual measured directly.  The individual
-        discarded singular values need a full SVD of every slab, which the fast solvers
-        avoid: :func:`slab_singular_values` computes them.
+        Discarded energy of each slab, ``||S - M_S||_F^2``: the slab's energy minus the kept
+        energy, or, where that difference is below 1e-3 of the slab's energy (and would cancel),
+        the residual measured directly.  :func:`slab_singular_values` gives the individual
+        discarded singular values.
     norm_sq : array, shape (...)
         ``||A||_F^2`` of each matrix.
     solvers : dict
         Number of slabs handled by each method: ``"exact"`` (full-rank slab kept as is),
-        ``"zero"`` (rank-0 slab), ``"lanczos"``, ``"eigh"``, and ``"svd"``
-        (slabs whose certificate failed, also after a Lanczos restart, and were solved by a
-        full SVD).
+        ``"zero"`` (rank-0 or all-zero slab), ``"lanczos"``, ``"eigh"``, and ``"svd"`` (slabs
+        whose certificate failed, also after a restart, solved by a full SVD).
+    certificates : numpy.ndarray of str, shape (..., k, l)
+        What proves each slab optimal: ``"exact"`` and ``"zero"`` (nothing to solve),
+        ``"trace"`` (quadratic residual bound with the gap ``theta - (trace G - theta)``: slabs
+        close to their rank), ``"inertia"`` (quadratic residual bound with a gap proved by a
+        Cholesky inertia test that ``G`` has no other eigenvalue above the shift), ``"eigh"``
+        (the gap from the enclosure of a full symmetric eigensolver) or ``"svd"`` (a full SVD).
+    missed : array, shape (..., k, l)
+        Proven upper bound of each slab's excess over its optimum,
+        ``||S - M_S||_F^2 - min_rank ||S - X||_F^2`` (for ``"svd"`` slabs: the SVD's backward
+        error ``m eps ||S||_F^2``; 0 for exact and zero slabs).  Certified slabs satisfy
+        ``missed <= tol * discarded + phi * ||S||_F^2`` with ``tol = 8 eps sqrt(m)`` and
+        ``phi = (8 m eps)^2`` (``m`` the slab's smaller side, ``eps`` of the dtype of ``A``).
+    exponent : int
+        Scale of the energies (see above).
 
     Examples
     --------
@@ -206,6 +223,10 @@ class ProjectionInfo:
     [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1]]
     >>> bool(np.isclose(info.error, np.linalg.norm(A - M.to_dense()) / np.linalg.norm(A)))
     True
+    >>> set(info.certificates.ravel().tolist()) <= {"eigh", "inertia", "svd", "trace"}
+    True
+    >>> info.gap < 1e-12          # the error is optimal to this relative bound (squared)
+    True
     """
 
     geometry: tuple
@@ -213,6 +234,16 @@ class ProjectionInfo:
     discarded: Any
     norm_sq: Any
     solvers: dict
+    certificates: np.ndarray = None
+    missed: Any = None
+    exponent: int = 0
+
+    def _ratio(self, num):
+        xp = B.get_namespace(self.norm_sq)
+        den = self.norm_sq
+        safe = xp.where(den > 0, den, xp.ones_like(den))
+        out = xp.where(den > 0, num / safe, xp.zeros_like(num))
+        return out
 
     @property
     def error(self):
@@ -221,12 +252,22 @@ class ProjectionInfo:
         A Python float for a single matrix, an array of the batch shape otherwise.
         """
         xp = B.get_namespace(self.discarded)
-        tot = xp.sum(self.discarded, axis=(-2, -1))
-        safe = xp.where(self.norm_sq > 0, self.norm_sq, xp.ones_like(self.norm_sq))
-        err = xp.where(self.norm_sq > 0, xp.sqrt(tot / safe), xp.zeros_like(tot))
+        err = xp.sqrt(self._ratio(xp.sum(self.discarded, axis=(-2, -1))))
         if err.ndim == 0:
             return float(err)
         return err
+
+    @property
+    def gap(self):
+        """Proven bound of ``error**2 - optimal_error**2``: ``sum(missed) / norm_sq``.
+
+        A Python float for a single matrix, an array of the batch shape otherwise.
+        """
+        xp = B.get_namespace(self.missed)
+        g = self._ratio(xp.sum(self.missed, axis=(-2, -1)))
+        if g.ndim == 0:
+            return float(g)
+        return g
 
 
 # ----------------------------------------------------------------------------------------------
@@ -500,79 +541,143 @@ def _gram_times(xp, G, V):
     return xp.matmul(G, V)
 
 
-def _missed_energy(xp, theta, r, theta_next, dhat):
-    """Bound of the energy a converged Ritz pair ``(theta, v)`` misses (Kato–Temple).
+# ----------------------------------------------------------------------------------------------
+# the certificate
+# ----------------------------------------------------------------------------------------------
 
-    The gap to the rest of the spectrum is the larger of ``theta - theta_next`` and the
-    rigorous ``theta - dhat`` (``lambda_next <= trace G - sum theta`` for a PSD ``G``); the
-    bound is ``r^2 / gap``, or the linear ``r`` when the gap is not larger than ``r``.
+#: names of the certificate codes in :attr:`ProjectionInfo.certificates`
+_CERT_NAMES = ("none", "exact", "zero", "trace", "inertia", "eigh", "svd")
+_FAIL, _EXACT, _ZERO, _TRACE, _INERTIA, _EIGH, _SVD = range(7)
+
+
+class _Margins:
+    """Tolerance and rounding margins of the certificate for ``s x p`` slabs.
+
+    All bounds are rigorous for the true slab ``S`` (exact arithmetic on the stored entries),
+    with every computed quantity's rounding bounded in the standard model
+    ``fl(a op b) = (a op b)(1 + d)``, ``|d| <= u = eps / 2`` (doubled for complex arithmetic),
+    ``gamma_k = k u / (1 - k u)``, and a safety factor 1.25 on the sums below:
+
+    * the Gram matrix ``G_c`` (dtype ``eps``): ``||G_c - S^H S||_2 <= gamma_n ||S||_F^2``
+      (``n = max(s, p)``, the length of its inner products); the same bounds its trace;
+    * a Rayleigh quotient ``theta = ||S v||^2`` and residual ``r = ||S^H S v - theta v||``
+      computed from the slab in a dtype of unit roundoff ``eps_ritz / 2``:
+      ``e_theta = 3 gamma_n + (m + 2) u`` and ``e_r = 2 gamma_n + e_theta + 2 u`` (relative to
+      ``||S||_F^2``; ``m + 2`` covers ``||v|| != 1``); computed from ``G_c`` instead
+      (``from_gram``) they also carry ``gamma_n`` of the Gram matrix;
+    * a slab passes when the energy its basis may miss is at most ``tol`` times its discarded
+      energy plus the floor ``phi ||S||_F^2``, ``tol = 8 eps sqrt(m)``, ``phi = (8 m eps)^2``
+      (``m`` the slab's smaller side): below the floor, energies are not resolved by the
+      dtype anyway.
     """
-    gap = xp.maximum(theta - theta_next, theta - dhat)
-    safe = xp.where(gap > r, gap, xp.ones_like(gap))
-    return xp.where(gap > r, r * r / safe, r)
+
+    def __init__(self, eps: float, s: int, p: int, *, eps_ritz: float | None = None,
+                 cplx: bool = False, from_gram: bool = False):
+        m = min(s, p)
+        n = max(s, p)
+        c = 2.0 if cplx else 1.0
+        u = c * float(eps) / 2
+        ur = c * float(eps if eps_ritz is None else eps_ritz) / 2
+
+        def gamma(k, uu):
+            return k * uu / (1.0 - k * uu)
+
+        self.eps = float(eps)
+        self.u = u
+        self.m = m
+        self.e_gram = gamma(n, u)
+        e_theta = 3 * gamma(n, ur) + (m + 2) * ur
+        e_r = 2 * gamma(n, ur) + e_theta + 2 * ur
+        if from_gram:
+            e_theta += self.e_gram
+            e_r += self.e_gram
+        self.e_theta = 1.25 * e_theta
+        self.e_r = 1.25 * e_r
+        self.g_chol = gamma(m + 1, u)
+        self.tol = 8.0 * self.eps * math.sqrt(m)
+        self.phi = (8.0 * m * self.eps) ** 2
+
+    def budget(self, trG: np.ndarray, kept: np.ndarray) -> np.ndarray:
+        """Energy a slab may miss: ``tol * discarded + phi * ||S||^2`` (host float64)."""
+        return self.tol * np.maximum(trG - kept, 0.0) + self.phi * trG
+
+    def missed(self, theta: np.ndarray, r: np.ndarray, trG: np.ndarray, mu: np.ndarray):
+        """Bound of the energy missed by a Ritz basis, given ``mu >= lambda_{rho+1}``.
+
+        ``theta`` and ``r`` (Z, rho) are the computed Rayleigh quotients and residual norms of
+        the basis vectors, ``trG`` (Z,) the computed ``||S||_F^2`` and ``mu`` (Z,) a proven upper
+        bound of the first eigenvalue of ``S^H S`` the basis does not keep.  With the margins
+        of the class, ``theta_lo = theta - e_theta`` and ``r_hi = r + e_r`` bound the true
+        values, and the quadratic residual bound (Kato–Temple for ``rho = 1``; Mathias 1998,
+        for a Ritz basis of dimension ``rho``) gives
+        ``sum_i lambda_i - sum_j theta_j <= rho ||R||_F^2 / (min_j theta_lo_j - mu)``.
+        ``inf`` where that gap is not positive (host float64 arrays).
+        """
+        t = trG[:, None]
+        th_lo = np.min(theta - self.e_theta * t, axis=1)
+        rr = r + self.e_r * t
+        gap = th_lo - mu
+        num = theta.shape[1] * np.sum(rr * rr, axis=1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.where(gap > 0, num / np.where(gap > 0, gap, 1.0), np.inf)
+        return np.where(np.isfinite(out), out, np.inf)
+
+    def trace_mu(self, theta: np.ndarray, trG: np.ndarray) -> np.ndarray:
+        """``lambda_{rho+1} <= trace G - sum_{j <= rho} lambda_j <= trace G - sum_j theta_j``
+        (``G`` positive semidefinite, Ky Fan), with the rounding margins."""
+        return trG * (1.0 + self.e_gram) - np.sum(theta - self.e_theta * trG[:, None], axis=1)
+
+    def inertia_shift(self, theta: np.ndarray, r: np.ndarray, trG: np.ndarray,
+                      budget: np.ndarray) -> np.ndarray:
+        """The shift ``mu`` of the inertia test of a rank-1 Ritz pair: the largest for which
+        :meth:`missed` is half the budget (the closer ``mu`` to ``theta``, the easier the test
+        that no other eigenvalue lies above it)."""
+        th_lo = theta[:, 0] - self.e_theta * trG
+        rr = r[:, 0] + self.e_r * trG
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return th_lo - rr * rr / (0.5 * budget)
+
+    def inertia_margin(self, trH: np.ndarray, trG: np.ndarray, mu: np.ndarray) -> np.ndarray:
+        """Shift ``c`` such that a successful floating-point Cholesky of ``H_c - c I`` proves
+        the exact ``H = mu I - S^H S + theta v v^H`` positive definite.
+
+        A Cholesky factorisation that runs to completion satisfies ``R^H R = A + dA`` with
+        ``||dA||_2 <= gamma_{m+1} / (1 - gamma_{m+1}) trace(A)`` (Demmel 1989; Higham,
+        *Accuracy and Stability of Numerical Algorithms*, Thm. 10.5), and ``H_c`` differs from
+        ``H`` by at most ``(gamma_n + 6 u) ||S||_F^2 + 2 u sqrt(m) mu`` (Gram matrix and
+        assembly); ``c`` is their sum times 1.25, plus an underflow allowance.
+        """
+        g1 = self.g_chol
+        return 1.25 * (g1 / (1.0 - g1) * np.abs(trH) + (self.e_gram + 6 * self.u) * trG
+                       + 2 * self.u * math.sqrt(self.m) * np.abs(mu)) + 1e-300
 
 
-def _certified(xp, theta, r, theta_next, trG, tol: float, ritz=None):
-    """The acceptance test of :func:`_certify` from ``theta``, ``r`` (..., rho).
-
-    ``ritz = (alpha, beta)``, the Lanczos tridiagonal matrices (rank 1 only), allows repeated
-    top Ritz values: plain Lanczos repeats a converged top Ritz value (a "ghost", from lost
-    orthogonality), which hides the real gap.  Slabs that fail the plain test are tried again:
-    the Ritz values above ``theta - e / 2`` (``e`` the slab's error budget) count as one
-    cluster, the largest one below as the next eigenvalue (:func:`_tridiag_next_below`), and
-    the bound is ``e / 2`` plus the Kato–Temple bound with that next value.  It stays valid
-    when the cluster holds real eigenvalues: the vector's part along eigenvectors that close
-    loses at most ``e / 2``.
-    """
-    dhat = xp.maximum(trG - xp.sum(theta, axis=-1), xp.zeros_like(trG))
-    budget = tol * (dhat + tol * trG)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        delta = xp.sum(_missed_energy(xp, theta, r, theta_next[..., None], dhat[..., None]),
-                       axis=-1)
-        ok = (delta <= budget) & xp.isfinite(delta)
-        if ritz is None or ritz[0].shape[0] < 2:
-            return ok
-        redo = np.nonzero(~_host(ok).astype(bool))[0]
-        if redo.size == 0:
-            return ok
-        alpha, beta = (_take(xp, x, redo, axis=1) for x in ritz)
-        th = _take(xp, theta[..., 0], redo)
-        rr = _take(xp, r[..., 0], redo)
-        bud = _take(xp, budget, redo)
-        dh = _take(xp, dhat, redo)
-        x = xp.astype(th - 0.5 * bud, alpha.dtype)
-        nxt = xp.astype(_tridiag_next_below(xp, alpha, beta, x), th.dtype)
-        alt = 0.5 * bud + _missed_energy(xp, th, rr, nxt, dh)
-        ok2 = _host((alt <= bud) & xp.isfinite(alt)).astype(bool)
-        if not ok2.any():
-            return ok
-        sel = np.arange(ok.shape[0])
-        sel[redo[ok2]] = ok.shape[0] + np.arange(int(ok2.sum()))
-        return _take(xp, xp.concat([ok, xp.ones((int(ok2.sum()),), dtype=xp.bool)]), sel)
-
-
-def _certify(xp, G, V, theta_next, trG, tol: float, ritz=None):
-    """Accept a basis ``V`` of a slab's top-``rho`` Gram eigenvectors by its true residuals.
-
-    With ``theta_j = v_j^H G v_j``, ``r_j = ||G v_j - theta_j v_j||`` and the gap ``g_j`` to the
-    discarded spectrum (the larger of ``theta_j - theta_next`` and the rigorous
-    ``theta_j - (trace G - sum theta)``), the energy the basis misses is at most about
-    ``sum_j min(r_j, r_j^2 / g_j)`` (the Kato–Temple bound for a converged top pair; the linear
-    bound when the gap is tiny).  A slab passes when that is below ``tol`` times its
-    discarded energy plus a rounding floor ``tol^2 ||S||_F^2``: its share of the error is then
-    exact to relative ``tol``.  ``ritz``: see :func:`_certified`.
-    """
-    GV = _gram_times(xp, G, V)
-    theta = _real(xp, xp.sum(_conj(xp, V) * GV, axis=-2))
-    resid = GV - V * xp.astype(theta, V.dtype)[..., None, :]
-    r = xp.linalg.vector_norm(resid, axis=-2)
-    return _certified(xp, theta, r, theta_next, trG, tol, ritz)
+def _inertia_ok(Ht: np.ndarray, c: np.ndarray) -> np.ndarray:
+    """Cholesky test of ``Ht[z] - c[z] I`` (in place), NumPy."""
+    m = Ht.shape[-1]
+    idx = np.arange(m)
+    Ht[:, idx, idx] -= c.astype(Ht.real.dtype)[:, None]
+    return _lapack.cholesky_ok(Ht)
 
 
 #: budget (bytes) of the Gram matrices of one task of the NumPy rank-1 solver: 256 slabs of
-#: order 64 in float32, which stay in the shared L3 cache for all Lanczos steps (measured best
-#: on a 2-core machine: smaller tasks spend their time in per-call overhead, larger ones spill)
+#: order 64 in float32, which stay in the shared L3 cache for all Lanczos steps (smaller tasks
+#: spend their time in per-call overhead, larger ones spill; see benchmarks/projection.py)
 _FAST_TASK_BYTES = 1 << 22
+#: the NumPy rank-1 solver keeps every Gram matrix for the certificate when they take at most
+#: this many bytes (otherwise the certificate forms them again from the slabs)
+_KEEP_GRAM_BYTES = 256 * 2**20
+
+
+def _energy_range(dt) -> tuple[float, float]:
+    """Slab energies ``||S||_F^2`` the solvers handle without scaling in dtype ``dt``.
+
+    Inside, every quantity of the Lanczos loop and of the certificate (down to squared
+    residuals near ``(eps ||S||^2)^2``) stays a normal number; slabs outside are scaled by a
+    power of two first.
+    """
+    fi = np.finfo(dt)
+    return 2.0 ** (fi.minexp // 2 + fi.nmant + 8), 2.0 ** (fi.maxexp // 2 - 8)
 
 
 def _fast_tasks(zs: np.ndarray, grid: tuple[int, int, int], cap: int) -> list[tuple[int, ...]]:
@@ -602,8 +707,20 @@ def _fast_tasks(zs: np.ndarray, grid: tuple[int, int, int], cap: int) -> list[tu
     return tasks
 
 
-def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=None):
-    """Rank-1 slabs on NumPy: Gram, Lanczos and certificate, cache-blocked and threaded.
+def _unit_starts(rng: np.random.Generator, n: int, m: int, dt) -> np.ndarray:
+    """``n`` random unit vectors of length ``m`` in dtype ``dt`` (one per slab, seeded)."""
+    rdt = np.finfo(dt).dtype
+    r = rng.standard_normal((n, m), dtype=rdt)
+    if np.dtype(dt).kind == "c":
+        r = r + 1j * rng.standard_normal((n, m), dtype=rdt)
+    r = r.astype(dt, copy=False)
+    nr = np.sqrt(np.sum(np.abs(r) ** 2, axis=-1))
+    return r / np.where(nr > 0, nr, 1).astype(rdt)[:, None]
+
+
+def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, starts,
+                    q0=None) -> dict:
+    """Rank-1 slabs on NumPy: Gram, Lanczos, Ritz pair and certificate, cache-blocked, threaded.
 
     The generic path (:func:`_solve_lanczos1` on all Gram matrices at once) streams every
     Gram matrix from memory once per Lanczos step.  Here the slabs ``zs`` (flat indices over
@@ -613,19 +730,26 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
     steps on them while they stay in cache, and the tasks are spread over a few threads (NumPy
     releases the GIL inside its kernels).  The small tridiagonal problems of all slabs are then
     solved together (:func:`_tridiag_top`), and a second threaded pass forms each Ritz vector
-    ``v``, the other side ``W`` of the slab's rank-1 term and ``G v`` from the slab itself (the
-    Gram matrix is not kept) for the certificate of :func:`_certify`.
+    ``v``, the other side ``W`` of the slab's rank-1 term, ``theta = ||W||^2`` and the residual
+    ``||G v - theta v||`` from the slab itself, and certifies the pair (:class:`_Margins`):
+    by the trace bound of the gap, or else by an inertia test — a Cholesky factorisation of
+    ``mu I - G + theta v v^H`` proving that ``G`` has no second eigenvalue above ``mu``.
 
     With ``X = S`` (Gram ``S^H S``, ``right``) or ``X = S^T`` (Gram ``S S^H``) the Lanczos
     loop multiplies by ``G^T = conj(G)`` in NumPy's faster row-vector form
-    (``(G q)^T = q^T G^T``); ``W = S v`` (right) or ``W = (v^H S)^T`` (left).  ``q0`` (n, m)
-    replaces the start vectors (a restart).
+    (``(G q)^T = q^T G^T``); ``W = S v`` (right) or ``W = (v^H S)^T`` (left).  ``starts``
+    (n, m) holds random unit vectors (the start is the Gram column of largest diagonal plus
+    0.1 times that vector); ``q0`` (n, m) replaces the start (a restart).
 
-    Returns ``(V (n, m, 1), ok (n,) bool, trG (n,), theta_next (n,), W (n, m'), direct (n,))``
-    in the order of ``zs``; ``direct`` holds the residual energy of nearly rank-1 slabs,
-    measured directly (NaN for the others).  Written for NumPy because the generic path's
-    speed is limited by memory traffic that only explicit cache blocking avoids (no library
-    offers a batched top singular pair).
+    Slabs whose energy lies outside :func:`_energy_range` are not solved here: they come back
+    with ``oor`` set (the caller scales them by a power of two and solves them again).
+
+    Returns a dict of arrays in the order of ``zs``: ``V`` (n, m, 1), ``W`` (n, m'),
+    ``trG``, ``theta``, ``direct`` (residual energy of nearly rank-1 slabs measured directly,
+    NaN for the others), ``missed`` (the certified bound, inf where none), all float64, and
+    ``cert`` (int8 codes, ``_FAIL`` where not certified) and ``oor`` (bool).  Written for NumPy
+    because the generic path's speed is limited by memory traffic that only explicit cache
+    blocking avoids (no library offers a batched top singular pair).
     """
     nb, k, l, s, p = S5.shape
     m = p if right else s
@@ -638,22 +762,31 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
     # per thread so that the threads stay balanced
     cap = max(1, min(_FAST_TASK_BYTES // (m * m * dt.itemsize), max(16, -(-n // (2 * workers)))))
     tasks = _fast_tasks(zs, (nb, k, l), cap)
+    keep = n * m * m * dt.itemsize <= _KEEP_GRAM_BYTES
+    Gkeep = np.empty((n, m, m), dtype=dt) if keep else None
+    lo_e, hi_e = _energy_range(dt)
 
     def slabs(task):
         t0, t1, e, a, na, b, nbb = task
         X = S5[e, a:a + na, b:b + nbb]                          # (na, nbb, s, p)
         return X if right else X.swapaxes(-1, -2)
 
+    def gram_t(X, out):
+        """``G^T = conj(G)`` of the slabs ``X`` into ``out``."""
+        if not cplx:
+            np.matmul(X.swapaxes(-1, -2), X, out=out)
+        elif right:                                             # G = S^H S: G^T = S^T conj(S)
+            np.matmul(X.swapaxes(-1, -2), np.conj(X), out=out)
+        else:                                                   # G = S S^H: G^T = conj(S) S^T
+            np.matmul(np.conj(X).swapaxes(-1, -2), X, out=out)
+
     Q = np.empty((steps, n, m), dtype=dt)         # step-major: each step's vectors contiguous
     alpha = np.zeros((steps, n), dtype=rdt)
     beta = np.zeros((steps, n), dtype=rdt)
     trG = np.empty(n, dtype=rdt)
+    oor = np.zeros(n, dtype=bool)
     thr_rel = 8.0 * float(np.finfo(dt).eps) * math.sqrt(m)
     threads = max(1, min(workers, len(tasks)))
-    # the random part of the start (:func:`_start_vectors`): one fixed unit vector for every
-    # slab keeps each slab's start generic and the result independent of the thread count
-    r0 = np.random.default_rng(_START_SEED).standard_normal(m)
-    r0 = (r0 / np.linalg.norm(r0)).astype(dt)
     next_task = _parallel.task_queue(len(tasks))
 
     def dot_re(x, y, out=None):
@@ -667,12 +800,11 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
         return out
 
     def lanczos_work():
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             _lanczos_tasks()
 
     def _lanczos_tasks():
-        gbuf = np.empty(cap * m * m, dtype=dt)      # reused: stays mapped and cache-warm
-        xbuf = np.empty(cap * s * p if cplx else 0, dtype=dt)
+        gbuf = None if keep else np.empty(cap * m * m, dtype=dt)   # reused: stays cache-warm
         wbuf = np.empty(cap * m, dtype=dt)
         tbuf = np.empty(cap * m, dtype=dt)
         dbuf = np.empty(cap, dtype=bool)
@@ -681,30 +813,35 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
             c = t1 - t0
             bshape = (na, nbb)
             X = slabs(task)
-            Gt = gbuf[:c * m * m].reshape(bshape + (m, m))      # G^T = conj(G)
-            if not cplx:
-                np.matmul(X.swapaxes(-1, -2), X, out=Gt)
+            if keep:
+                Gt = Gkeep[t0:t1].reshape(bshape + (m, m))
             else:
-                Xc = np.conj(X, out=xbuf[:c * s * p].reshape(X.shape))
-                if right:                                       # G = S^H S: G^T = S^T conj(S)
-                    np.matmul(X.swapaxes(-1, -2), Xc, out=Gt)
-                else:                                           # G = S S^H: G^T = conj(S) S^T
-                    np.matmul(Xc.swapaxes(-1, -2), X, out=Gt)
+                Gt = gbuf[:c * m * m].reshape(bshape + (m, m))
+            gram_t(X, Gt)
             dg = np.diagonal(Gt, axis1=-2, axis2=-1).real.copy()
             tr = np.sum(dg, axis=-1)
             trG[t0:t1] = tr.reshape(-1)
+            bad = ~((tr >= lo_e) & (tr <= hi_e))
+            if bad.any():
+                # outside the safe range (or NaN/Inf): solved again after scaling; keep the
+                # loop below finite
+                oor[t0:t1] = bad.reshape(-1)
+                Gt[bad] = 0
+                dg[bad] = 0
+                tr = np.where(bad, 0, tr)
             # a Krylov space that became invariant (to rounding) stops: its later vectors are
             # zero, so its tridiagonal matrix decouples instead of collecting rounding noise
             thr = thr_rel * tr
             Qt = Q[:, t0:t1].reshape((steps,) + bshape + (m,))
             q = Qt[0]
             if q0 is None:
-                # _start_vectors with G e_i = row i of G^T (free) and the random part r0
+                # G e_i (i the largest diagonal; row i of G^T, free) plus 0.1 times a random
+                # unit vector of this slab
                 i = np.argmax(dg, axis=-1).reshape(c)
                 col = Gt.reshape(c, m, m)[np.arange(c), i, :]
                 nc = np.sqrt(dot_re(col, col))
                 col /= np.where(nc > 0, nc, 1)[:, None]
-                col += 0.1 * r0
+                col += 0.1 * starts[t0:t1]
                 col /= np.sqrt(dot_re(col, col))[:, None]
                 q[...] = col.reshape(q.shape)
             else:
@@ -740,57 +877,101 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, tol: float, q0=
         _parallel.run_parallel(lanczos_work, threads)
     xp = B.get_namespace(S5)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        alpha = alpha.astype(np.float64)
-        beta = beta[:-1].astype(np.float64)
-        _, theta_next, Y = _tridiag_top(xp, alpha, beta)
-    Yc = np.ascontiguousarray(Y.T.astype(dt))                 # (n, steps)
+        alpha64 = alpha.astype(np.float64)
+        beta64 = beta[:-1].astype(np.float64)
+        _, _, Y = _tridiag_top(xp, alpha64, beta64)
+    Yc = np.ascontiguousarray(np.nan_to_num(Y.T).astype(dt))      # (n, steps)
     V = np.empty((n, m, 1), dtype=dt)
     W = np.empty((n, (s if right else p)), dtype=dt)
-    theta = np.empty(n, dtype=rdt)
-    resid = np.empty(n, dtype=rdt)
-    direct = np.empty(n, dtype=rdt)
+    theta = np.empty(n, dtype=np.float64)
+    resid = np.empty(n, dtype=np.float64)
+    direct = np.full(n, np.nan)
+    missed = np.full(n, np.inf)
+    cert = np.zeros(n, dtype=np.int8)
+    trG64 = trG.astype(np.float64)
+    wide = rdt == np.float32
+    wdt = (np.complex128 if cplx else np.float64) if wide else dt
     next_task = _parallel.task_queue(len(tasks))
 
     def ritz_work():
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             _ritz_tasks()
 
     def _ritz_tasks():
+        gbuf = None if keep else np.empty(cap * m * m, dtype=dt)
         while (t := next_task()) is not None:
             t0, t1, _, _, na, _, nbb = task = tasks[t]
             c = t1 - t0
             bshape = (na, nbb)
             X = slabs(task)
             v = np.matmul(Yc[t0:t1, None, :], Q[:, t0:t1].swapaxes(0, 1))[:, 0, :]   # (c, m)
-            v /= np.sqrt(dot_re(v, v))[:, None]
+            nv = np.sqrt(dot_re(v, v))
+            v /= np.where(nv > 0, nv, 1)[:, None]
             V[t0:t1, :, 0] = v
+            # the Ritz quantities in double precision (single-precision slabs are widened):
+            # their rounding then stays far below the certificate's budget
+            Xw = X.astype(wdt) if wide else X
+            vw = v.astype(wdt) if wide else v
             # W = S v (right) or (v^H S)^T = S^T conj(v) (left); G v = S^H W or S conj(W)
-            vin = v if right or not cplx else np.conj(v)
-            u = np.matmul(X, vin.reshape(bshape + (m, 1)))          # (na, nbb, m', 1)
+            vin = vw if right or not cplx else np.conj(vw)
+            u = np.matmul(Xw, vin.reshape(bshape + (m, 1)))         # (na, nbb, m', 1)
             W[t0:t1] = u.reshape(c, -1)
             uc = np.conj(u) if cplx else u
-            gv = np.matmul(X.swapaxes(-1, -2), uc).reshape(c, m)
+            gv = np.matmul(Xw.swapaxes(-1, -2), uc).reshape(c, m)
             if cplx and right:
                 np.conj(gv, out=gv)
             th = dot_re(u[..., 0], u[..., 0]).reshape(-1)
             theta[t0:t1] = th
-            gv -= th[:, None] * v
+            gv -= th[:, None] * vw
             resid[t0:t1] = np.sqrt(dot_re(gv, gv))
+            tg = trG64[t0:t1]
             # nearly rank-1 slabs: trace(G) - theta would cancel, so their discarded energy
             # is measured directly, ||X - W v^T||^2 (v conjugated when X = S), while X is hot
-            near = th >= (1 - 1e-3) * trG[t0:t1]
-            direct[t0:t1] = np.nan
+            near = th >= (1 - 1e-3) * tg
             if near.any():
-                vr = np.conj(v) if cplx and right else v
-                E = X - u * vr.reshape(bshape + (1, m))
+                vr = np.conj(vw) if cplx and right else vw
+                E = Xw - u * vr.reshape(bshape + (1, m))
                 e2 = dot_re(E.reshape(c, -1), E.reshape(c, -1))
                 direct[t0:t1][near] = e2[near]
+            # the certificate: trace gap first (free), then the inertia test
+            th2 = theta[t0:t1, None]
+            r2 = resid[t0:t1, None]
+            kept = np.where(near, tg - np.nan_to_num(direct[t0:t1]), th2[:, 0])
+            bud = mg.budget(tg, kept)
+            live = ~oor[t0:t1]
+            mis = mg.missed(th2, r2, tg, mg.trace_mu(th2, tg))
+            ok = live & (mis <= bud)
+            missed[t0:t1][ok] = mis[ok]
+            cert[t0:t1][ok] = _TRACE
+            mu = mg.inertia_shift(th2, r2, tg, bud)
+            cand = live & ~ok & (mu > 0) & np.isfinite(mu)
+            if not cand.any():
+                continue
+            ci = np.nonzero(cand)[0]
+            if keep:
+                Ht = -Gkeep[t0:t1][ci]                                  # G^T = conj(G)
+            else:
+                Gt = gbuf[:c * m * m].reshape((c, m, m))
+                Xf = X.reshape((c,) + X.shape[-2:])
+                gram_t(Xf[ci], Gt[:ci.size])
+                Ht = -Gt[:ci.size]
+            vc = v[ci]
+            # conj(H) = mu I - conj(G) + theta conj(v) v^T
+            Ht += (th[ci].astype(rdt)[:, None, None] * np.conj(vc)[:, :, None]) * vc[:, None, :]
+            di = np.arange(m)
+            Ht[:, di, di] += mu[ci].astype(rdt)[:, None]
+            trH = np.sum(Ht[:, di, di].real, axis=-1).astype(np.float64)
+            Ht = np.ascontiguousarray(Ht)
+            okc = _inertia_ok(Ht, mg.inertia_margin(trH, tg[ci], mu[ci]))
+            good = ci[okc]
+            missed[t0:t1][good] = mg.missed(th2[good], r2[good], tg[good], mu[good])
+            cert[t0:t1][good] = _INERTIA
 
     with _parallel.blas_single_threaded():
         _parallel.run_parallel(ritz_work, threads)
-    ok = _certified(xp, theta.astype(np.float64)[:, None], resid.astype(np.float64)[:, None],
-                    theta_next, trG.astype(np.float64), tol, (alpha, beta))
-    return V, ok, trG, theta_next.astype(rdt), W, direct
+    cert[oor] = _FAIL
+    return {"V": V, "W": W, "trG": trG64, "theta": theta, "direct": direct,
+            "missed": missed, "cert": cert, "oor": oor}
 
 
 # ----------------------------------------------------------------------------------------------
@@ -904,198 +1085,340 @@ def _slabs(xp, A3, geometry):
 
 
 class _NonFinite(Exception):
-    """A slab energy is not finite (NaN/Inf entries, or squares beyond the dtype's range)."""
+    """Some slab holds NaN or Inf entries."""
+
+
+def _pow2_exponents(xp, S) -> np.ndarray:
+    """Per-slab exponents ``e`` (host int64) with ``max |S[z]| * 2**-e`` in ``[0.5, 1)``; 0 for
+    zero slabs; ``None`` when some entry is NaN or Inf."""
+    mx = _host(xp.max(xp.abs(S), axis=(-2, -1))).astype(np.float64)
+    if not np.all(np.isfinite(mx)):
+        return None
+    _, e = np.frexp(mx)
+    return np.where(mx > 0, e, 0).astype(np.int64)
+
+
+def _ldexp(xp, x, e: np.ndarray, axes: int = 2):
+    """``x[z] * 2**e[z]`` (exact unless the result is subnormal) for a stack ``x`` whose last
+    ``axes`` axes belong to one slab; ``e`` host integers."""
+    if not np.any(e):
+        return x
+    if B.is_numpy(xp):
+        ee = e.reshape(e.shape + (1,) * axes)
+        if np.iscomplexobj(x):
+            out = np.empty_like(x)
+            out.real = np.ldexp(x.real, ee)
+            out.imag = np.ldexp(x.imag, ee)
+            return out
+        return np.ldexp(x, ee).astype(x.dtype, copy=False)
+    rdt = B.real_dtype_for(xp, x.dtype)
+    rest = e.astype(np.int64)
+    while np.any(rest):                         # powers of two of at most 2^+-60 per step
+        part = np.clip(rest, -60, 60)
+        rest = rest - part
+        f = xp.asarray(np.ldexp(1.0, part), dtype=rdt)
+        x = x * xp.astype(xp.reshape(f, tuple(f.shape) + (1,) * axes), x.dtype)
+    return x
+
+
+def _slab_energy(xp, S) -> tuple[np.ndarray, np.ndarray]:
+    """``(energy, e)``: ``||S[z]||_F^2 = energy[z] * 4**e[z]`` without under- or overflow."""
+    e = _pow2_exponents(xp, S)
+    if e is None:
+        raise _NonFinite
+    Ss = _ldexp(xp, S, -e)
+    en = _host(xp.sum(_abs2(xp, Ss), axis=(-2, -1))).astype(np.float64)
+    return en, e
+
+
+def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _Margins, rng):
+    """Solve a stack of slabs scaled into the safe range (not the NumPy rank-1 fast path).
+
+    Returns ``(V (Z, m, rho), trG, cert, missed)``; slabs whose certificate fails get a full
+    SVD (certificate ``"svd"``).
+    """
+    G = _gram(xp, Sg, right)
+    trG = _host(_real(xp, xp.linalg.trace(G))).astype(np.float64)
+    Z, m = int(G.shape[0]), int(G.shape[-1])
+    cert = np.zeros(Z, dtype=np.int8)
+    missed = np.full(Z, np.inf)
+    if method == "lanczos":
+        V, _, _ = _solve_lanczos1(xp, G, steps, rng)
+        mu_e = None
+    else:
+        with _parallel.blas_single_threaded():
+            w, Y = xp.linalg.eigh(G)
+        V = xp.flip(Y[..., m - rho:], axis=-1)
+        # the eigensolver's own enclosure: its eigenvalues are those of G_c + E with
+        # ||E|| <= 8 m eps ||G_c|| (backward stability of the symmetric eigensolvers)
+        w_next = _host(w[..., m - rho - 1]).astype(np.float64)
+        mu_e = w_next + (8.0 * m * mg.eps + mg.e_gram) * trG
+    GV = _gram_times(xp, G, V)
+    theta = _host(_real(xp, xp.sum(_conj(xp, V) * GV, axis=-2))).astype(np.float64)
+    resid = GV - V * xp.astype(xp.asarray(theta), V.dtype)[..., None, :]
+    r = _host(xp.linalg.vector_norm(resid, axis=-2)).astype(np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        bud = mg.budget(trG, np.sum(theta, axis=1))
+        mis = mg.missed(theta, r, trG, mg.trace_mu(theta, trG))
+        ok = mis <= bud
+        cert[ok] = _TRACE
+        missed[ok] = mis[ok]
+        if mu_e is not None:
+            mis2 = mg.missed(theta, r, trG, mu_e)
+            ok2 = ~ok & (mis2 <= bud)
+            cert[ok2] = _EIGH
+            missed[ok2] = mis2[ok2]
+        elif rho == 1:
+            # inertia test of mu I - G + theta v v^H by its smallest eigenvalue (generic
+            # namespaces have no per-matrix Cholesky status)
+            mu = mg.inertia_shift(theta, r, trG, bud)
+            cand = np.nonzero((cert == _FAIL) & (mu > 0) & np.isfinite(mu))[0]
+            if cand.size:
+                Gc = _take(xp, G, cand)
+                Vc = _take(xp, V, cand)
+                rdt = B.real_dtype_for(xp, G.dtype)
+                th = xp.asarray(theta[cand, 0], dtype=rdt)
+                muc = xp.asarray(mu[cand], dtype=rdt)
+                eye = xp.eye(m, dtype=G.dtype)
+                H = (xp.astype(muc, G.dtype)[:, None, None] * eye - Gc
+                     + xp.astype(th, G.dtype)[:, None, None] * xp.matmul(Vc, _H(xp, Vc)))
+                lam = _host(xp.linalg.eigvalsh(H)[..., 0]).astype(np.float64)
+                hf = _host(xp.linalg.matrix_norm(H)).astype(np.float64)
+                marg = mg.inertia_margin(hf, trG[cand], mu[cand]) + 8.0 * m * mg.eps * hf
+                good = cand[lam > marg]
+                cert[good] = _INERTIA
+                missed[good] = mg.missed(theta[good], r[good], trG[good], mu[good])
+    bad = np.nonzero(cert == _FAIL)[0]
+    if bad.size:
+        with _parallel.blas_single_threaded():
+            U_, _, Vh_ = xp.linalg.svd(_take(xp, Sg, bad), full_matrices=False)
+        Vs = _H(xp, Vh_)[..., :rho] if right else U_[..., :rho]
+        sel = np.arange(Z)
+        sel[bad] = Z + np.arange(bad.size)
+        V = _take(xp, xp.concat([V, Vs], axis=0), sel)
+        cert[bad] = _SVD
+        missed[bad] = m * mg.eps * trG[bad]
+    return V, trG, cert, missed
+
+
+def _redo_fast1(xp, S5, zs: np.ndarray, right: bool, mg: _Margins, starts, q0, steps: int,
+                scale: bool, restart_steps: int):
+    """Solve again, on a stack of just these slabs, the rank-1 slabs the fast pass did not
+    certify: scaled into the energy range (``scale``) or restarted from ``q0``; a full SVD for
+    those that still fail.  Returns ``(result dict, exponents)`` as :func:`_lanczos1_numpy`."""
+    Sr = _gather_slabs(xp, S5, zs)
+    er = np.zeros(zs.size, dtype=np.int64)
+    if scale:
+        er = _pow2_exponents(xp, Sr)
+        if er is None:
+            raise _NonFinite
+        Sr = _ldexp(xp, Sr, -er)
+    res = _lanczos1_numpy(Sr[None, None], np.arange(zs.size), right, steps, mg, starts, q0=q0)
+    if scale:
+        # a fresh run gets the restart that the first pass gave the in-range slabs
+        again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
+        if again.size:
+            res2 = _lanczos1_numpy(Sr[again][None, None], np.arange(again.size), right,
+                                   restart_steps, mg, starts[again], q0=res["V"][again, :, 0])
+            for key in ("V", "W", "trG", "theta", "direct", "missed", "cert"):
+                res[key][again] = res2[key]
+    zero = (res["trG"] == 0) & ~res["oor"]      # slabs whose entries are all zero
+    res["cert"][zero] = _ZERO
+    res["missed"][zero] = 0.0
+    res["V"][zero] = 0
+    res["W"][zero] = 0
+    res["theta"][zero] = 0.0
+    still = np.nonzero(res["cert"] == _FAIL)[0]
+    if still.size:
+        m = res["V"].shape[1]
+        with _parallel.blas_single_threaded():       # tiny problems: BLAS threads only spin
+            U_, sv_, Vh_ = np.linalg.svd(Sr[still], full_matrices=False)
+        if right:
+            res["V"][still] = np.conj(Vh_[:, :1, :]).swapaxes(-1, -2)
+            res["W"][still] = U_[:, :, 0] * sv_[:, :1]
+        else:
+            res["V"][still] = U_[:, :, :1]
+            res["W"][still] = Vh_[:, 0, :] * sv_[:, :1]
+        res["theta"][still] = sv_[:, 0].astype(np.float64) ** 2
+        res["direct"][still] = np.nan
+        res["trG"][still] = np.sum(np.abs(Sr[still]).astype(np.float64) ** 2, axis=(-2, -1))
+        res["cert"][still] = _SVD
+        res["missed"][still] = m * mg.eps * res["trG"][still]
+    return res, er
 
 
 def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
-    """Project the slabs of one batch chunk; return ``(Lcols, Rrows, discarded)``.
+    """Project the slabs of one batch chunk.
 
-    ``Lcols`` is (nb, k, l, s, rho_max) and ``Rrows`` (nb, k, l, rho_max, p): slab ``(a, b)`` of
-    the result is ``Lcols[a, b] @ Rrows[a, b]``.
+    Returns ``(Lcols, Rrows, energies)``: ``Lcols`` (nb, k, l, s, rho_max) and ``Rrows``
+    (nb, k, l, rho_max, p) with slab ``(a, b)`` of the result ``Lcols[a, b] @ Rrows[a, b]``, and
+    a dict of host arrays over the flat slabs: ``trG``, ``disc``, ``missed`` (energies, each
+    ``value * 4**exp``), ``exp`` (int64) and ``cert`` (int8 codes).
     """
     k, q, p, l, s, r = plan.geometry
     nb = S5.shape[0]
     Z = nb * k * l
     mp, rmax = plan.mp, plan.rho_max
     dt = S5.dtype
-    rdt = B.real_dtype_for(xp, dt)
     kinds_exact = np.tile(plan.exact, nb)
-    kinds_zero = np.tile(plan.zero, nb)
+    kinds_zero = np.tile(plan.zero, nb) & ~kinds_exact
     eff = np.tile(plan.eff.reshape(-1), nb)
-
+    cplx = _is_complex(xp, dt)
+    # the fast path computes Rayleigh quotients and residuals in double precision from the
+    # slab; the generic path from the Gram matrix in the slab's dtype
+    mg_fast = _Margins(_eps(xp, dt), s, p, eps_ritz=2.0**-52, cplx=cplx)
+    mg = _Margins(_eps(xp, dt), s, p, cplx=cplx, from_gram=True)
     steps = min(mp, _lanczos_steps(xp, dt))
-    # a restart begins at the Ritz vector, already close: a third of the steps (6 in float32,
-    # 10 in float64) certify nearly all of those slabs, and longer restarts certify fewer (the
-    # converged value gets repeated)
+    # a restart begins at the Ritz vector, already close: a third of the steps certify nearly
+    # all of those slabs, and longer restarts certify fewer (the converged value repeats)
     restart_steps = max(4, (steps + 2) // 3)
-    # rank-1 Lanczos slabs on NumPy take the cache-blocked path, which needs no Gram
-    # matrices from here
-    fast1 = (B.is_numpy(xp) and 1 in plan.solve_ranks
-             and plan.solver_for(1, mp, steps) == "lanczos")
-    G = trG = None
-    with np.errstate(invalid="ignore", over="ignore"):       # non-finite input: see below
-        if any(rho != 1 or not fast1 for rho in plan.solve_ranks):
-            G5 = _gram(xp, S5, plan.right)
-            G = xp.reshape(G5, (Z, mp, mp))
-            trG = _real(xp, xp.linalg.trace(G))
-        elif not fast1:
-            trG = xp.reshape(xp.sum(_abs2(xp, S5), axis=(-2, -1)), (Z,))
-    # the slabs partition A, so finite slab energies prove every entry finite; NaN/Inf (or
-    # overflowing squares) are sorted out by the caller
-    if trG is not None and not bool(xp.all(xp.isfinite(trG))):
-        raise _NonFinite
+    lo_e, hi_e = _energy_range(np.dtype(B.to_numpy(xp.zeros((), dtype=dt)).dtype))
 
-    parts = []
-    direct = np.full(Z, np.nan)      # residual energies measured by the fast path
-    eps = _eps(xp, dt)
-    tol = 8.0 * eps * math.sqrt(mp)
+    trG = np.zeros(Z)
+    disc = np.zeros(Z)
+    missed = np.zeros(Z)
+    sexp = np.zeros(Z, dtype=np.int64)
+    cert = np.zeros(Z, dtype=np.int8)
+    cert[kinds_exact] = _EXACT
+    cert[kinds_zero] = _ZERO
+    # exact and zero slabs: their energy only
+    other = np.nonzero(kinds_exact | kinds_zero)[0]
+    if other.size:
+        en, ee = _slab_energy(xp, _gather_slabs(xp, S5, other))
+        trG[other] = en
+        sexp[other] = ee
+        disc[other] = np.where(kinds_zero[other], en, 0.0)
+    counts["exact"] = counts.get("exact", 0) + int(kinds_exact.sum())
+    counts["zero"] = counts.get("zero", 0) + int(kinds_zero.sum())
+
+    groups = []          # (zs, V (xp), SB (xp) or None, kept energies (host) or None)
     for rho in plan.solve_ranks:
         zs = np.nonzero(~kinds_exact & ~kinds_zero & (eff == rho))[0]
         method = plan.solver_for(rho, mp, steps)
-        fixed = np.zeros(zs.size, dtype=bool)
-        if rho == 1 and fast1:
-            V, ok, trg, th_next, W, drc = _lanczos1_numpy(S5, zs, plan.right, steps, tol)
-            if not np.isfinite(trg).all():
+        if B.is_numpy(xp) and method == "lanczos":
+            starts = _unit_starts(rng, zs.size, mp, dt)
+            res = _lanczos1_numpy(S5, zs, plan.right, steps, mg_fast, starts)
+            V, W = res["V"], res["W"]
+            g_tr, g_cert, g_mis = res["trG"], res["cert"], res["missed"]
+            g_kept = res["theta"].copy()
+            g_dir = res["direct"]
+            g_exp = np.zeros(zs.size, dtype=np.int64)
+            redo = np.nonzero(g_cert == _FAIL)[0]
+            oor = res["oor"][redo]
+            for part, fresh in ((redo[oor], True), (redo[~oor], False)):
+                if part.size == 0:
+                    continue
+                # out-of-range slabs start afresh, scaled into the range; the others restart
+                # from their Ritz vector with a third of the steps
+                r2, e2 = _redo_fast1(xp, S5, zs[part], plan.right, mg_fast, starts[part],
+                                     None if fresh else V[part, :, 0],
+                                     steps if fresh else restart_steps, fresh, restart_steps)
+                V[part] = r2["V"]
+                W[part] = r2["W"]
+                g_tr[part] = r2["trG"]
+                g_kept[part] = r2["theta"]
+                g_dir[part] = r2["direct"]
+                g_cert[part] = r2["cert"]
+                g_mis[part] = r2["missed"]
+                g_exp[part] = e2
+            counts["lanczos"] = counts.get("lanczos", 0) + int(
+                np.isin(g_cert, (_TRACE, _INERTIA)).sum())
+            counts["svd"] = counts.get("svd", 0) + int((g_cert == _SVD).sum())
+            counts["zero"] = counts.get("zero", 0) + int((g_cert == _ZERO).sum())
+            SB = W[:, :, None] if plan.right else W[:, None, :]
+            near = np.isfinite(g_dir)
+            g_disc = np.where(near, g_dir, np.maximum(g_tr - g_kept, 0.0))
+            groups.append((zs, V, SB, g_exp, g_disc, None))
+        else:
+            Sg = _gather_slabs(xp, S5, zs)
+            ge = _pow2_exponents(xp, Sg)
+            if ge is None:
                 raise _NonFinite
-            if trG is None:
-                trG = np.empty(Z, dtype=rdt)
-                rest = np.ones(Z, dtype=bool)
-                rest[zs] = False
-                trG[zs] = trg
-                if rest.any():
-                    trG[rest] = np.sum(_abs2(xp, _gather_slabs(xp, S5, np.nonzero(rest)[0])),
-                                       axis=(-2, -1))
-            Gg = None
-        else:
-            Gg = _take(xp, G, zs)
-            trg = _take(xp, trG, zs)
-            W = None
-        if method == "lanczos":
-            if Gg is not None:
-                V, th_next, ritz = _solve_lanczos1(xp, Gg, steps, rng)
-                ok = _host(_certify(xp, Gg, V, th_next, trg, tol, ritz)).astype(bool)
-            if not ok.all() and Gg is None:
-                # one restart from the current Ritz vectors for the few that missed, on a
-                # stack of just those slabs
-                redo = np.nonzero(~ok)[0]
-                Sr = _gather_slabs(xp, S5, zs[redo])
-                V2, ok2, _, _, W2, drc2 = _lanczos1_numpy(Sr[None, None], np.arange(redo.size),
-                                                          plan.right, restart_steps, tol,
-                                                          q0=V[redo, :, 0])
-                V[redo[ok2]] = V2[ok2]
-                W[redo[ok2]] = W2[ok2]
-                drc[redo] = np.where(ok2, drc2, np.nan)
-                ok[redo[ok2]] = True
-            elif not ok.all():
-                redo = np.nonzero(~ok)[0]
-                G2 = _take(xp, Gg, redo)
-                V2, th2, ritz2 = _solve_lanczos1(xp, G2, restart_steps, rng,
-                                                 q0=_take(xp, V, redo)[..., 0])
-                ok2 = _host(_certify(xp, G2, V2, th2, _take(xp, trg, redo), tol,
-                                     ritz2)).astype(bool)
-                sel = np.arange(zs.size)
-                sel[redo[ok2]] = zs.size + np.nonzero(ok2)[0]
-                V = _take(xp, xp.concat([V, V2], axis=0), sel)
-                ok[redo[ok2]] = True
-        else:
-            V, th_next = _solve_eigh(xp, Gg, rho)
-            ok = _host(_certify(xp, Gg, V, th_next, trg, tol)).astype(bool)
-        counts[method] = counts.get(method, 0) + int(ok.sum())
-        if not ok.all():
-            bad = np.nonzero(~ok)[0]
-            counts["svd"] = counts.get("svd", 0) + int(bad.size)
-            # gather the failed slabs from the strided view (no copy of the whole matrix)
-            S_bad = _gather_slabs(xp, S5, zs[bad])
-            U_, _, Vh_ = xp.linalg.svd(S_bad, full_matrices=False)
-            Vs = _H(xp, Vh_)[..., :rho] if plan.right else U_[..., :rho]
-            # merge: good rows from V, failed rows from the SVD
-            merged = xp.concat([V, Vs], axis=0)
-            sel = np.arange(zs.size)
-            sel[bad] = zs.size + np.arange(bad.size)
-            V = _take(xp, merged, sel)
-            fixed[bad] = True
-        if W is not None and fixed.any():
-            # slabs solved again after the fast pass: their other side from their new basis
-            idx = np.nonzero(fixed)[0]
-            drc[idx] = np.nan
-            Xf = _gather_slabs(xp, S5, zs[idx])
-            if plan.right:                                   # W = S v
-                W[idx] = np.matmul(Xf, V[idx])[..., 0]
-            else:                                            # W = (v^H S)^T
-                W[idx] = np.matmul(Xf.swapaxes(-1, -2), np.conj(V[idx]))[..., 0]
-        if W is not None:
-            direct[zs] = drc
-        if rho < rmax:
-            V = xp.concat([V, xp.zeros((V.shape[0], mp, rmax - rho), dtype=dt)], axis=-1)
-        parts.append((zs, V, W))
-    # templates for exact (identity columns) and zero slabs
-    eye = xp.eye(mp, rmax, dtype=dt)[None, ...]
-    zero_t = xp.zeros((1, mp, rmax), dtype=dt)
-    stack = []
+            Sg = _ldexp(xp, Sg, -ge)
+            V, g_tr, g_cert, g_mis = _solve_generic(xp, Sg, rho, plan.right, method, steps,
+                                                   mg, rng)
+            zero2 = g_tr == 0
+            g_cert[zero2] = _ZERO
+            g_mis[zero2] = 0.0
+            for name, code in (("lanczos", (_TRACE, _INERTIA)), ("eigh", (_TRACE, _EIGH))):
+                if method == name:
+                    counts[name] = counts.get(name, 0) + int(np.isin(g_cert, code).sum())
+            counts["svd"] = counts.get("svd", 0) + int((g_cert == _SVD).sum())
+            counts["zero"] = counts.get("zero", 0) + int(zero2.sum())
+            SB = _matmul(xp, Sg, V) if plan.right else _matmul(xp, _H(xp, V), Sg)
+            kept = _host(xp.sum(_abs2(xp, SB), axis=(-2, -1))).astype(np.float64)
+            g_disc = np.maximum(g_tr - kept, 0.0)
+            # nearly of the slab's rank: trace - kept cancels, so measure the residual
+            small = np.nonzero(g_disc <= 1e-3 * g_tr)[0]
+            if small.size:
+                Vs = _take(xp, V, small)
+                SBs = _take(xp, SB, small)
+                Ss = _take(xp, Sg, small)
+                E = Ss - (_matmul(xp, SBs, _H(xp, Vs)) if plan.right else _matmul(xp, Vs, SBs))
+                g_disc[small] = _host(xp.sum(_abs2(xp, E), axis=(-2, -1))).astype(np.float64)
+            groups.append((zs, V, SB, ge, g_disc, None))
+        trG[zs] = g_tr
+        cert[zs] = g_cert
+        missed[zs] = np.where(g_cert == _ZERO, 0.0, g_mis)
+        disc[zs] = groups[-1][4]
+        sexp[zs] = groups[-1][3]
+    if np.any(cert == _FAIL):                                   # pragma: no cover - invariant
+        raise AssertionError("a slab left the projection uncertified")
+
+    # factors: split each singular value evenly between L and R (sqrt(sigma) each), in the
+    # scaled domain, then undo each slab's scale 2**e as 2**ceil(e/2) on L and 2**floor(e/2) on R
+    Lparts, Rparts = [], []
     sel = np.zeros(Z, dtype=np.int64)
     offset = 0
-    for zs, V, _ in parts:
-        stack.append(V)
+    one = xp.ones((), dtype=B.real_dtype_for(xp, dt))
+    for zs, V, SB, ge, _, _ in groups:
+        rho = int(V.shape[-1])
+        sig = xp.linalg.vector_norm(SB, axis=-2 if plan.right else -1)       # (Z', rho)
+        use = (sig > 0) & xp.isfinite(sig)
+        f = xp.where(use, 1.0 / xp.sqrt(xp.where(use, sig, one)), one)
+        fc = xp.astype(f, dt)
+        if plan.right:
+            Lc = SB * fc[:, None, :]
+            Rr = _H(xp, V) / fc[:, :, None]
+        else:
+            Rr = SB * fc[:, :, None]
+            Lc = V / fc[:, None, :]
+        Lc = _ldexp(xp, Lc, (ge + 1) // 2)
+        Rr = _ldexp(xp, Rr, ge // 2)
+        if rho < rmax:
+            Lc = xp.concat([Lc, xp.zeros((Lc.shape[0], s, rmax - rho), dtype=dt)], axis=-1)
+            Rr = xp.concat([Rr, xp.zeros((Rr.shape[0], rmax - rho, p), dtype=dt)], axis=-2)
+        Lparts.append(Lc)
+        Rparts.append(Rr)
         sel[zs] = offset + np.arange(zs.size)
         offset += zs.size
-    stack.append(eye)
-    sel[kinds_exact] = offset
-    stack.append(zero_t)
-    sel[kinds_zero & ~kinds_exact] = offset + 1
-    counts["exact"] = counts.get("exact", 0) + int(kinds_exact.sum())
-    counts["zero"] = counts.get("zero", 0) + int((kinds_zero & ~kinds_exact).sum())
-    basis = xp.take(xp.concat(stack, axis=0), xp.asarray(sel), axis=0)   # (Z, mp, rmax)
-    basis5 = xp.reshape(basis, (nb, k, l, mp, rmax))
-
-    solve_mask = xp.asarray(np.reshape(~kinds_exact & ~kinds_zero, (nb, k, l))[..., None])
-    one = xp.ones((), dtype=rdt)
-    if rmax == 1 and not kinds_exact.any() and all(W is not None for _, _, W in parts):
-        # the fast rank-1 pass already holds the other side X v of every solved slab
-        sw = s if plan.right else p
-        Wall = np.zeros((Z, sw), dtype=dt)
-        for zs, _, W in parts:
-            Wall[zs] = W
-        SB = Wall.reshape((nb, k, l, s, 1) if plan.right else (nb, k, l, 1, p))
-    elif plan.right:
-        SB = _matmul(xp, S5, basis5)                                 # (nb, k, l, s, rmax)
-    else:
-        SB = _matmul(xp, _H(xp, basis5), S5)                         # (nb, k, l, rmax, p)
-    sig = xp.linalg.vector_norm(SB, axis=-2 if plan.right else -1)   # (nb, k, l, rmax)
-    # split each singular value evenly between L and R (sqrt(sigma) each)
-    use = solve_mask & (sig > 0)
-    f = xp.where(use, 1.0 / xp.sqrt(xp.where(use, sig, one)), one)
-    fc = xp.astype(f, dt)
-    if plan.right:
-        Lcols = SB * fc[..., None, :]
-        Rrows = _H(xp, basis5) / fc[..., :, None]
-    else:
-        Rrows = SB * fc[..., :, None]
-        Lcols = basis5 / fc[..., None, :]
-    kept = xp.sum(sig * sig, axis=-1)
-    trG3 = xp.reshape(trG, (nb, k, l))
-    disc = xp.maximum(trG3 - kept, xp.zeros_like(kept))
-    disc = xp.where(xp.asarray(np.reshape(kinds_exact, (nb, k, l))), xp.zeros_like(disc), disc)
-    # trace(G) - kept cancels when a slab is nearly of its rank: measure those residuals directly
-    small = _host(xp.reshape(disc <= 1e-3 * trG3, (Z,))).astype(bool) & ~kinds_exact & ~kinds_zero
-    known = small & np.isfinite(direct)
-    if known.any():
-        disc = xp.reshape(disc, (Z,))
-        disc[known] = direct[known]                  # NumPy only (the fast path's results)
-        disc = xp.reshape(disc, (nb, k, l))
-        small &= ~known
-    if small.any():
-        zs = np.nonzero(small)[0]
-        Lz = _take(xp, xp.reshape(Lcols, (Z, s, rmax)), zs)
-        Rz = _take(xp, xp.reshape(Rrows, (Z, rmax, p)), zs)
-        Ez = _gather_slabs(xp, S5, zs) - _matmul(xp, Lz, Rz)
-        exact_d = xp.sum(_abs2(xp, Ez), axis=(-2, -1))
-        sel = np.arange(Z)
-        sel[zs] = Z + np.arange(zs.size)
-        disc = xp.reshape(_take(xp, xp.concat([xp.reshape(disc, (Z,)), exact_d]), sel), (nb, k, l))
-    return Lcols, Rrows, disc
+    if kinds_exact.any():
+        # full-rank slabs are kept as they are: L = S (columns), R = identity rows (right),
+        # or L = identity columns, R = S (left)
+        ze = np.nonzero(kinds_exact)[0]
+        Se = _gather_slabs(xp, S5, ze)
+        if plan.right:
+            Lc = Se[..., :rmax] if rmax <= p else xp.concat(
+                [Se, xp.zeros((ze.size, s, rmax - p), dtype=dt)], axis=-1)
+            Rr = xp.broadcast_to(xp.eye(rmax, p, dtype=dt)[None, ...], (ze.size, rmax, p))
+        else:
+            Rr = Se[..., :rmax, :] if rmax <= s else xp.concat(
+                [Se, xp.zeros((ze.size, rmax - s, p), dtype=dt)], axis=-2)
+            Lc = xp.broadcast_to(xp.eye(s, rmax, dtype=dt)[None, ...], (ze.size, s, rmax))
+        Lparts.append(Lc)
+        Rparts.append(Rr)
+        sel[ze] = offset + np.arange(ze.size)
+        offset += ze.size
+    Lparts.append(xp.zeros((1, s, rmax), dtype=dt))
+    Rparts.append(xp.zeros((1, rmax, p), dtype=dt))
+    sel[kinds_zero] = offset
+    idx = xp.asarray(sel)
+    Lcols = xp.reshape(xp.take(xp.concat(Lparts, axis=0), idx, axis=0), (nb, k, l, s, rmax))
+    Rrows = xp.reshape(xp.take(xp.concat(Rparts, axis=0), idx, axis=0), (nb, k, l, rmax, p))
+    return Lcols, Rrows, {"trG": trG, "disc": disc, "missed": missed, "exp": sexp, "cert": cert}
 
 
-def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False):
+def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False, seed: Any = None):
     """The Frobenius-optimal Monarch approximation of a dense matrix (or a stack of them).
 
     Every slab ``(a, b)`` of ``A`` (rows ``{d l + b}``, columns ``{a p + j}``, DESIGN §3) gets
@@ -1170,6 +1493,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     A, xp = _as_dense(A, "A", check_finite=False)
     if not isinstance(return_info, (bool, np.bool_)):
         raise TypeError(f"return_info must be a bool; got {return_info!r}")
+    rng = _make_rng(seed)
     n_out, n_in = int(A.shape[-2]), int(A.shape[-1])
     geometry = monarch_geometry(n_in, n_out, nblocks)
     k, q, p, l, s, r = geometry
@@ -1181,27 +1505,19 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     itemsize = 16 if dt == xp.complex128 else (4 if dt == xp.float32 else 8)
     gram_bytes = k * l * plan.mp * plan.mp * itemsize
     per_chunk = max(1, _CHUNK_BYTES // max(gram_bytes, 1))
-    rng = np.random.default_rng(_START_SEED)
     counts: dict[str, int] = {}
-    Ls, Rs, Ds = [], [], []
+    Ls, Rs, Es = [], [], []
     for start in range(0, nb, per_chunk):
         S5 = _slabs(xp, A3[start:min(nb, start + per_chunk), ...], geometry)
         try:
-            Lc, Rr, disc = _project_chunk(xp, S5, plan, rng, counts)
+            Lc, Rr, en = _project_chunk(xp, S5, plan, rng, counts)
         except _NonFinite:
-            if not B.all_finite(xp, A):
-                raise ValueError("A contains NaN or Inf entries") from None
-            amax = float(xp.max(xp.abs(A)))
-            raise ValueError(
-                f"A has entries too large for {dt}: the squares of its entries (max |A| = "
-                f"{amax:.3g}) overflow; scale A down (the projection commutes with scaling: "
-                f"project A / c and multiply the result's L by c)") from None
+            raise ValueError("A contains NaN or Inf entries") from None
         Ls.append(Lc)
         Rs.append(Rr)
-        Ds.append(disc)
+        Es.append(en)
     Lcols = Ls[0] if len(Ls) == 1 else xp.concat(Ls, axis=0)
     Rrows = Rs[0] if len(Rs) == 1 else xp.concat(Rs, axis=0)
-    disc = Ds[0] if len(Ds) == 1 else xp.concat(Ds, axis=0)
     # gather the factor blocks from the per-slab columns / rows
     zrow_L = xp.zeros((1, s), dtype=dt)
     zrow_R = xp.zeros((1, p), dtype=dt)
@@ -1215,15 +1531,41 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     result = mats[0] if not batch else _nest(mats, batch)
     if not return_info:
         return result
-    norm_sq = xp.sum(_abs2(xp, A3), axis=(-2, -1))
+    en = {key: np.concatenate([e[key] for e in Es]) for key in Es[0]}
+    # one scale for all energies: 4**exponent, 0 unless float64 would under- or overflow
+    live = en["trG"] > 0
+    emax = int(en["exp"][live].max()) if live.any() else 0
+    exponent = emax if abs(emax) > 240 else 0
+
+    def scaled(x):
+        with np.errstate(under="ignore", over="ignore"):
+            return np.ldexp(x, 2 * (en["exp"] - exponent))
+
+    shape = batch + (k, l)
+    to_xp = lambda x: xp.asarray(np.array(x, dtype=np.float64))  # noqa: E731
+    trG = scaled(en["trG"]).reshape((nb, k * l))
     info = ProjectionInfo(
         geometry=geometry,
         ranks=plan.ranks.copy(),
-        discarded=xp.reshape(disc, batch + (k, l)),
-        norm_sq=xp.reshape(norm_sq, batch),
+        discarded=to_xp(scaled(en["disc"]).reshape(shape)),
+        norm_sq=to_xp(np.sum(trG, axis=1).reshape(batch)),
         solvers=counts,
+        certificates=np.asarray(_CERT_NAMES)[en["cert"]].reshape(shape),
+        missed=to_xp(scaled(en["missed"]).reshape(shape)),
+        exponent=exponent,
     )
     return result, info
+
+
+def _make_rng(seed) -> np.random.Generator:
+    """The generator of the solvers' random start vectors (``None``: a fixed default seed)."""
+    if seed is None:
+        return np.random.default_rng(_START_SEED)
+    if isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)):
+        raise TypeError(f"seed must be None, an int or a numpy.random.Generator; got {seed!r}")
+    return np.random.default_rng(int(seed))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1278,24 +1620,57 @@ def _monarch_from_slabs(xp, Lslab, Rslab, geometry) -> Monarch:
     return Monarch(L, R)
 
 
-def _residual_sq(xp, A2, M: Monarch):
-    """``||A2 - M||_F^2`` slab by slab (temporaries of at most ~32 MiB, no dense ``M``)."""
+def _wide(xp, dt):
+    """float64 / complex128 for single-precision ``dt`` (whose squares then never under- or
+    overflow), ``dt`` itself otherwise."""
+    if dt == xp.float32:
+        return xp.float64
+    if dt == xp.complex64:
+        return xp.complex128
+    return dt
+
+
+def _residual_sq(xp, A2, M):
+    """``(||A2 - M||_F^2, ||A2||_F^2)`` as host floats, both scaled by the same power of two.
+
+    ``M`` is a Monarch matrix (summed slab by slab, temporaries of at most ~32 MiB, no dense
+    ``M``) or a dense array.  Single precision is widened to double; double precision is scaled
+    by the power of two of ``max |A2|`` (of ``M`` where ``A2`` is zero), with ``M``'s factors
+    scaled so that the product carries the same power, so the ratio is exact to rounding at any
+    input scale.
+    """
+    A3 = xp.reshape(A2, (1,) + tuple(A2.shape))
+    if not isinstance(M, Monarch):
+        Md = xp.reshape(M, (1,) + tuple(M.shape))
+        e = _pow2_exponents(xp, A3)
+        if e[0] == 0 and not bool(xp.any(A2 != 0)):
+            e = _pow2_exponents(xp, Md)
+        dt = _wide(xp, xp.result_type(A2.dtype, M.dtype))
+        As = _ldexp(xp, xp.astype(A3, dt), -e)
+        E = As - _ldexp(xp, xp.astype(Md, dt), -e)
+        return (float(xp.sum(_abs2(xp, E))), float(xp.sum(_abs2(xp, As))))
     k, q, p, l, s, r = M.geometry
     Lslab, Rslab = _monarch_slab_factors(xp, M)
-    dt = xp.result_type(A2.dtype, M.dtype)
-    S5 = _slabs(xp, xp.reshape(A2, (1,) + tuple(A2.shape)), M.geometry)[0, ...]   # (k, l, s, p)
-    if S5.dtype != dt:
-        S5 = xp.astype(S5, dt)
-    Lslab = xp.astype(Lslab, dt)
-    Rslab = xp.astype(Rslab, dt)
+    dt = _wide(xp, xp.result_type(A2.dtype, M.dtype))
+    eA = int(_pow2_exponents(xp, A3)[0])
+    eL = int(_pow2_exponents(xp, xp.reshape(M.L, (1, -1, 1)))[0])
+    eR = int(_pow2_exponents(xp, xp.reshape(M.R, (1, -1, 1)))[0])
+    if not bool(xp.any(A2 != 0)):
+        eA = eL + eR
+    # M * 2**-eA = (L 2**-eL)(R 2**-eR) 2**(eL + eR - eA): the last power goes on L, clamped
+    # where M is beyond float range relative to A (its share of the error then dominates)
+    fL = int(np.clip(eL + eR - eA, -1000, 1000)) - eL
+    S5 = _slabs(xp, _ldexp(xp, xp.astype(A3, dt), np.array([-eA])), M.geometry)[0, ...]
+    Lslab = _ldexp(xp, xp.astype(Lslab, dt)[None, ...], np.array([fL]), axes=4)[0, ...]
+    Rslab = _ldexp(xp, xp.astype(Rslab, dt)[None, ...], np.array([-eR]), axes=4)[0, ...]
     per_a = l * s * p * 16
     step = max(1, (32 * 2**20) // max(per_a, 1))
-    total = xp.zeros((), dtype=B.real_dtype_for(xp, dt))
+    total = 0.0
     for a0 in range(0, k, step):
         a1 = min(k, a0 + step)
         E = S5[a0:a1, ...] - xp.matmul(Lslab[a0:a1, ...], Rslab[a0:a1, ...])
-        total = total + xp.sum(_abs2(xp, E))
-    return total
+        total += float(xp.sum(_abs2(xp, E)))
+    return total, float(xp.sum(_abs2(xp, S5)))
 
 
 def slab_singular_values(A: Any, nblocks: Any = None):
@@ -1343,7 +1718,11 @@ def slab_singular_values(A: Any, nblocks: Any = None):
     nb = math.prod(batch)
     S5 = _slabs(xp, xp.reshape(A, (nb, n_out, n_in)), geometry)
     S = xp.reshape(S5, (nb * k * l, s, p))            # one copy into slab order
-    sv = xp.linalg.svdvals(S)
+    # each slab scaled by a power of two into [0.5, 1) max-abs and the values scaled back:
+    # exact at any input scale (results beyond the dtype's range saturate)
+    e = _pow2_exponents(xp, S)
+    with np.errstate(over="ignore", under="ignore"):
+        sv = _ldexp(xp, xp.linalg.svdvals(_ldexp(xp, S, -e)), e, axes=1)
     return xp.reshape(sv, batch + (k, l, min(s, p))), slab_ranks(k, q, l)
 
 
@@ -1398,16 +1777,25 @@ def projection_error(A: Any, M: Any):
                                 f"{B.namespace_name(B.get_namespace(Md))}")
             if tuple(Md.shape) != tuple(A.shape):
                 raise ValueError(f"M has shape {tuple(Md.shape)}; expected {tuple(A.shape)}")
-            dt = xp.result_type(A.dtype, Md.dtype)
-            diff = xp.astype(A, dt) - xp.astype(Md, dt)
+            if not B.all_finite(xp, Md):
+                raise ValueError("M contains NaN or Inf entries")
+            # both scaled by the same power of two (that of A, or of M where A is zero): the
+            # ratio is unchanged and no square under- or overflows
+            Md3 = xp.reshape(Md, (nb,) + shape2)
+            eA = _pow2_exponents(xp, A3)
+            eA = np.where(_host(xp.max(xp.abs(A3), axis=(-2, -1))) > 0, eA,
+                          _pow2_exponents(xp, Md3))
+            dt = _wide(xp, xp.result_type(A.dtype, Md.dtype))
+            As = _ldexp(xp, xp.astype(A3, dt), -eA)
+            diff = As - _ldexp(xp, xp.astype(Md3, dt), -eA)
             num = xp.sum(_abs2(xp, diff), axis=(-2, -1))
-            den = xp.sum(_abs2(xp, A), axis=(-2, -1))
-            return _ratio(xp, num, den)
+            den = xp.sum(_abs2(xp, As), axis=(-2, -1))
+            return _ratio(xp, xp.reshape(num, batch), xp.reshape(den, batch))
     else:
         mats = _flatten(M, len(batch)) if batch else [M]
         if len(mats) != nb:
             raise ValueError(f"M holds {len(mats)} matrices; A is a stack of {nb}")
-    nums = []
+    nums, dens = [], []
     for e, Me in enumerate(mats):
         if not isinstance(Me, StructuredMatrix):
             raise TypeError(f"M must hold Monarch (or structured) matrices; got {type(Me).__name__}")
@@ -1417,15 +1805,14 @@ def projection_error(A: Any, M: Any):
             raise TypeError(f"A is a {B.namespace_name(xp)} array but M has "
                             f"{B.namespace_name(Me.xp)} parameters")
         if isinstance(Me, Monarch):
-            nums.append(_residual_sq(xp, A3[e, ...], Me))
+            num, den = _residual_sq(xp, A3[e, ...], Me)
         else:
-            Md = Me.to_dense(xp)
-            dt = xp.result_type(A3.dtype, Md.dtype)
-            nums.append(xp.sum(_abs2(xp, xp.astype(A3[e, ...], dt) - xp.astype(Md, dt))))
-    num = xp.stack(nums)
-    den = xp.sum(_abs2(xp, A3), axis=(-2, -1))
-    num = xp.astype(num, den.dtype) if num.dtype != den.dtype else num
-    return _ratio(xp, xp.reshape(num, batch), xp.reshape(den, batch))
+            num, den = _residual_sq(xp, A3[e, ...], Me.to_dense(xp))
+        nums.append(num)
+        dens.append(den)
+    num = np.asarray(nums, dtype=np.float64).reshape(batch)
+    den = np.asarray(dens, dtype=np.float64).reshape(batch)
+    return _ratio(np, num, den)
 
 
 def _ratio(xp, num, den):
@@ -1600,7 +1987,12 @@ def factor_mm_star(M: Any, nblocks: Any = None, *, rtol: float | None = None, se
     out_dt = A.dtype
     cplx = _is_complex(xp, out_dt)
     wdt = xp.complex128 if cplx else xp.float64
-    Mw = xp.astype(A, wdt)
+    # work on M * 2**-e, max |entry| in [0.5, 1): the same factors up to the exact power of two
+    # folded back into L1 at the end, without under- or overflow at any input scale
+    e_m = _pow2_exponents(xp, xp.reshape(A, (1, n, n)))
+    if e_m is None:
+        raise ValueError("M contains NaN or Inf entries")
+    Mw = _ldexp(xp, xp.reshape(xp.astype(A, wdt), (1, n, n)), -e_m)[0, ...]
     # M~[b, b'] = M[{d l + b}, {d' l + b'}]  (k x k blocks, s = k)
     Mt = xp.permute_dims(xp.reshape(Mw, (k, l, k, l)), (1, 3, 0, 2))      # (l, l, k, k)
     # pivot block row i* and column j*: the best-conditioned ones (the algorithm inverts the
@@ -1675,6 +2067,8 @@ def factor_mm_star(M: Any, nblocks: Any = None, *, rtol: float | None = None, se
             f"middle-factor assumption): relative residual of M1 @ M2.H is {res:.3e} > "
             f"tolerance {tol:.3e}"
         )
+    if e_m[0]:
+        M1 = Monarch(_ldexp(xp, M1.L, np.full(int(M1.L.shape[0]), e_m[0])), M1.R)
     return M1, M2
 
 
