@@ -121,7 +121,7 @@ class VerifyResult:
             if self.first_difference is not None:
                 r, c, a, b = self.first_difference
                 head += f"; first difference at ({r}, {c}): form {a}, target {b}"
-                if "z" in a + b and self.field.startswith("Q(zeta_"):
+                if not self.method.startswith("monomial") and self.field.startswith("Q(zeta_"):
                     head += f" (z = {self.field[2:].split(')')[0]})"
         return f"{head} in {self.seconds:.3g} s ({self.method.split(':')[0]})"
 
