@@ -1,8 +1,16 @@
-"""Exact verification of the Monarch paper's expressivity claims (see ``CLAIMS.md``).
+"""Exact verification of the expressivity claims of the Monarch paper (Dao et al., ICML 2022) and of
+the library's own Monarch forms.
 
 Each claim family is a module whose ``CLAIMS`` list holds :class:`proofs._core.Claim` objects
-(name, statement, quick and full sizes, witness builder, exact check, negative control);
-``python -m proofs`` (or ``structmat prove``) runs them and writes ``proofs/REPORT.md``.
+(name, the paper's statement and where it is made, quick and full sizes, witness builder, exact
+check, negative controls).  ``structmat prove`` (or ``python -m proofs``) runs them; a full,
+unfiltered run writes ``proofs/REPORT.md`` and ``proofs/report.json``.
+
+Families: ``library`` (``to_monarch(X, exact=True)`` against each transform's definition),
+``structure`` and ``closure`` (the Monarch class itself), ``butterfly``, ``dft``, ``hadamard``,
+``convolution``, ``trig`` (DCT/DST widths), ``counts``, ``permutations`` (Beneš networks in
+``B B*``), ``mmstar`` (the ``M M*`` factorisation run exactly) and ``products`` (``(HD)^3``,
+Fastfood, convolution outside ``M``).
 
 Examples
 --------
@@ -18,7 +26,8 @@ import importlib
 __all__ = ["MODULES", "all_claims", "main"]
 
 #: claim families, in report order
-MODULES = ("structure", "closure", "butterfly", "dft", "hadamard", "convolution", "trig", "counts")
+MODULES = ("library", "structure", "closure", "butterfly", "dft", "hadamard", "convolution", "trig", "counts",
+           "permutations", "mmstar", "products")
 
 
 def all_claims() -> list:

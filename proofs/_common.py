@@ -1,13 +1,13 @@
 """Shared witness builders: DFT factors, permutations, sparse exact stages, Clos routing.
 
-Index conventions (DESIGN §3, CLAIMS.md): ``(P x)[i] = x[perm[i]]``;
+Index conventions (0-based; permutations as index arrays): ``(P x)[i] = x[perm[i]]``;
 ``P_(b,n) x = x.reshape(n/b, b).T.ravel()`` (``perm = stride_permutation(n/b, b)``).
 In ``M^(b,n)`` a position is ``x = u b + g`` (``u < n/b``, ``g < b``).  A *strided stage*
 ``P_(b,n)^T diag(L_0..L_{b-1}) P_(b,n)`` mixes, for each residue ``g``, the positions
 ``u b + g`` through the ``(n/b) x (n/b)`` block ``L_g`` (indexed by ``u``); a *contiguous
 stage* ``diag(C_0..C_{n/b-1})`` mixes the positions ``u b + g`` of one ``u`` through the
-``b x b`` block ``C_u`` (indexed by ``g``).  A Monarch matrix of ``M^(b,n)`` (DESIGN geometry
-``k = n/b, q = p = b, l = b, s = r = n/b``) is strided·contiguous, its adjoint
+``b x b`` block ``C_u`` (indexed by ``g``).  A Monarch matrix of ``M^(b,n)`` (``structmat.Monarch``
+geometry ``k = n/b, q = p = b, l = b, s = r = n/b``) is strided·contiguous, its adjoint
 contiguous·strided, and ``M1 M2^H`` is strided·contiguous·strided.
 """
 
@@ -62,9 +62,9 @@ def inverse(p: np.ndarray) -> np.ndarray:
 
 
 def dft_witness(n: int, b: int) -> MonomialMonarch:
-    """CLAIMS item 8: ``F_n P_(b,n) = P_(b,n)^T (I_b ⊗ F_q) P_(b,n) · diag_c(diag(w^(c r)) F_b)``.
+    """The four-step FFT as a Monarch matrix: ``F_n P_(b,n) = P_(b,n)^T (I_b ⊗ F_q) P_(b,n) · diag_c(diag(w^(c r)) F_b)``.
 
-    As ``Monarch(L, R)`` of DESIGN §3 over ``Q(zeta_n)`` (``w = zeta_n^-1``):
+    As ``structmat.Monarch(L, R)`` over ``Q(zeta_n)`` (``w = zeta_n^-1``):
     ``R[c][r, j] = w^(c r) w_b^(r j)`` (``q = n/b`` blocks of ``b x b``) and ``L[g] = F_q``
     (``b`` blocks of ``q x q``).
     """
@@ -365,3 +365,57 @@ def count_width(pattern: str) -> int:
         if i < len(p) and p[i] == "S":
             i += 1
     return w
+
+
+# ----------------------------------------------------------------------------------------------
+# admissible sizes (for sizes named on the command line)
+# ----------------------------------------------------------------------------------------------
+
+def composite(n: int) -> str | None:
+    """``None`` if ``n`` has a split ``n = b q`` with ``b, q >= 2``, else the reason.
+
+    Examples
+    --------
+    >>> composite(12) is None, composite(7)
+    (True, 'n = 7 has no split n = b·q with b, q >= 2')
+    """
+    return None if proper_splits(n) else f"n = {n} has no split n = b·q with b, q >= 2"
+
+
+def power_of_two(n: int, minimum: int = 4) -> str | None:
+    """``None`` if ``n`` is a power of 2 at least ``minimum``."""
+    if n >= minimum and n & (n - 1) == 0:
+        return None
+    return f"n = {n} is not a power of 2 >= {minimum}"
+
+
+def square(n: int) -> str | None:
+    """``None`` if ``n = m^2`` with ``m >= 2``."""
+    m = math.isqrt(n)
+    return None if m >= 2 and m * m == n else f"n = {n} is not a square m^2 (m >= 2)"
+
+
+def even(n: int) -> str | None:
+    return None if n % 2 == 0 and n >= 4 else f"n = {n} is not even (>= 4)"
+
+
+def admits(*tests, limit: int | None = None, why: str = "") -> Any:
+    """Combine size tests (each ``n -> reason or None``) and an optional cost limit.
+
+    Examples
+    --------
+    >>> f = admits(composite, square, limit=64, why="symbolic entries")
+    >>> f(16) is None, f(12), f(100)
+    (True, 'n = 12 is not a square m^2 (m >= 2)', 'n = 100 > 64: symbolic entries')
+    """
+
+    def check(n: int):
+        for t in tests:
+            r = t(n)
+            if r:
+                return r
+        if limit is not None and n > limit:
+            return f"n = {n} > {limit}: {why}" if why else f"n = {n} > {limit}"
+        return None
+
+    return check

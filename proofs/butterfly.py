@@ -1,4 +1,4 @@
-"""CLAIMS item 6: butterflies are Monarch (``B ⊆ M^(b,n)`` for every power-of-2 ``b``), and
+"""Butterflies are Monarch (paper §3.2, appendix Theorem 4): butterflies are Monarch (``B ⊆ M^(b,n)`` for every power-of-2 ``b``), and
 the parameter/dimension count behind strictness."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from structmat.exact import (
     symbolic_butterfly_factors,
 )
 
-from ._common import pbn
+from ._common import admits, composite, even, power_of_two, square, pbn
 from ._core import Claim, Outcome
 
 
@@ -102,26 +102,28 @@ def check_strict(w, n: int) -> Outcome:
 CLAIMS = [
     Claim(
         name="butterfly-monarch",
-        item="6",
+        item="§3.2, appendix Theorem 4",
         statement="B ⊆ M^(b,n) for every power-of-2 b in (1, n): R = B_b...B_2, P_(b,n) B_n...B_2b P_(b,n)^T block-diagonal",
         method="SymPy polynomials (symbolic twiddles), structured products",
         quick=(4, 8, 16), full=(4, 8, 16, 32, 64),
         witness=_witness, check=check,
         negative=lambda n: _witness(n, shift=1),
         negative_label="R = B_2b...B_2 claimed b x b block-diagonal",
+        admits=admits(power_of_two, limit=64, why="fully symbolic butterfly products"),
     ),
     Claim(
         name="butterfly-strictness",
-        item="6",
+        item="§3.2 (strictness of B ⊂ M)",
         statement="2n log2 n < n^(3/2) iff n > 256 (n = 2^s): B ⊊ M for n >= 512 by counting",
         method="exact integer arithmetic",
         quick=(1024, 2 ** 20), full=(2 ** 20, 2 ** 64),
         witness=lambda n: _strict_witness(n), check=check_strict,
         negative=lambda n: _strict_witness(n, threshold=128),
         negative_label="threshold 128 instead of 256",
-        notes="*Note on CLAIMS.md.* The stated count is right (2n log2 n < n^(3/2) exactly for n > 256), but "
+        admits=admits(power_of_two),
+        notes="*Note on the count.* The parameter count is right (2n log2 n < n^(3/2) exactly for n > 256), but "
               "it is not the sharp strictness threshold: M^(b,n) is the set of matrices whose n slabs "
-              "((n/b) x b) have rank <= 1 (item 2), a variety of dimension n(n/b + b - 1), while B is the "
+              "((n/b) x b) have rank <= 1 (the rank characterisation), a variety of dimension n(n/b + b - 1), while B is the "
               "image of 2n log2 n parameters. So B ⊊ M^(b,n) as soon as 2n log2 n < n(n/b + b - 1): from "
               "n = 16 with b = 2 and from n = 32 with b = 2^floor(s/2) (both computed in this check).",
     ),

@@ -1,9 +1,9 @@
-"""CLAIMS items 7 and 11: circulant (convolution), Toeplitz and AFDF matrices in ``M M*``.
+"""Proposition 3.2 of the paper: circulant (convolution), Toeplitz and AFDF matrices in ``M M*``.
 
-With the DFT's factors ``F_n P = P L P^T R`` (item 8: ``L = I ⊗ F_m``, ``R = diag(D_k F_m)``):
+With the DFT's factors ``F_n P = P L P^T R`` (the four-step FFT: ``L = I ⊗ F_m``, ``R = diag(D_k F_m)``):
 
 * convolution ``C = F^-1 diag(F c) F = (1/n) X1 X2^H`` with ``X1 = P R^H P^T L''``,
-  ``X2 = P R^H P^T`` and ``L'' = L^H (P^T diag(F c) P) L`` (item 11);
+  ``X2 = P R^H P^T`` and ``L'' = L^H (P^T diag(F c) P) L``;
 * Toeplitz: the ``n x n`` Toeplitz matrix of ``t_{-(n-1)}..t_{n-1}`` is the top-left corner of
   the ``2n`` circulant with kernel ``(t_0, ..., t_{n-1}, 0, t_{-(n-1)}, ..., t_{-1})``: expansion
   ``e = 2`` (the paper does not say whether it needs one);
@@ -36,14 +36,14 @@ from structmat.exact import (
     sums_vanish,
 )
 
-from ._common import proper_splits
+from ._common import admits, composite, even, power_of_two, square, proper_splits
 from ._core import Claim, Outcome
 
 KERNEL_MAX = 16   # symbolic kernel up to this size, symbolic spectrum beyond
 
 
 def _dft_blocks(ring: ExactRing, n: int):
-    """Blocks of item 8's square factors: ``L_b = F_m`` and ``R_k = D_k F_m`` over ``Q(zeta_n)``."""
+    """Blocks of the DFT's square Monarch factors: ``L_b = F_m`` and ``R_k = D_k F_m`` over ``Q(zeta_n)``."""
     m = math.isqrt(n)
     z = lambda e: ring.zeta(e * (ring.N // n))
     L = [[[z(-m * d * c) for c in range(m)] for d in range(m)] for _ in range(m)]
@@ -157,7 +157,7 @@ def _split(n: int) -> int:
 def _basis_blocks(n: int, b: int, perturb: bool = False):
     """Monomial blocks of ``L''(e_s)`` for every ``s``: ``(exp, coef)`` of shape ``(n, b, q, q)``.
 
-    ``L''(e_s)_g = F_q^H diag(d_g) F_q`` (item 8's ``L_g = F_q``) with ``d = P_out^T F e_s``,
+    ``L''(e_s)_g = F_q^H diag(d_g) F_q`` (the DFT factor's ``L_g = F_q``) with ``d = P_out^T F e_s``,
     ``(F e_s)[t] = zeta_n^(-t s)``, and ``P_out = stride_permutation(b, q)`` the output
     permutation of ``F_n P_(b,n) = Monarch(L, R)``.  Each entry is a sum of ``q`` roots of unity;
     entries whose terms share one exponent are ``q zeta^e``, every other entry must vanish
@@ -196,7 +196,7 @@ def basis_witness(n: int, perturb: bool = False):
     """The convolution witness per basis kernel: ``(n, b, X2, X1s)`` with monomial Monarch
     matrices ``X2 = Monarch(R^H, I)`` and ``X1s[s] = Monarch(R^H, L''(e_s))`` in ``M^(b,n)``.
 
-    ``R^H`` has the ``q = n/b`` blocks ``(D_c F_b)^H`` of item 8; for a square ``n`` these are
+    ``R^H`` has the ``q = n/b`` blocks ``(D_c F_b)^H`` of the DFT's factors; for a square ``n`` these are
     the blocks of :func:`circulant_witness`.  ``perturb`` multiplies one twiddle of
     ``L''(e_1)`` by ``zeta_n`` (a negative control).
     """
@@ -314,26 +314,27 @@ def check_afdf(w, n: int) -> Outcome:
 CLAIMS = [
     Claim(
         name="convolution-mmstar",
-        item="11, 7",
+        item="Proposition 3.2 (convolution ∈ MM*)",
         statement="circulant(c) = F^-1 diag(F c) F = (1/n) X1 X2^H with X1, X2 ∈ M (c symbolic)",
         method="n ≤ 16: SymPy polynomials in c over Q(ζ_n); beyond: linear in c ⇒ n basis kernels e_s, "
                "monomial identities",
-        quick=(4, 16, 32), full=(4, 16, 32, 64, 128, 256),
+        quick=(4, 16, 24), full=(4, 16, 24, 32, 64, 128, 256),
         witness=_conv_witness,
         check=check_convolution,
         negative=lambda n: _conv_witness(n, perturb=True),
         negative_label="L'' with one entry + 1 (n ≤ 16) / one twiddle of L''(e_1) times ζ_n (beyond)",
+        admits=admits(composite, limit=512, why="n basis kernels of n^2 entries"),
         notes="*Symbolic kernel by linearity (n > 16).* Both sides are linear in the kernel c: "
               "circulant(c) = Σ_s c_s S^s (S the cyclic shift) and X1(c) = Σ_s c_s X1(e_s), since c enters "
               "only through diag(F c) in L''. So the identity holds for symbolic c iff X1(e_s) X2^H = n S^s "
               "for each basis kernel e_s, s = 0..n-1, over Q(ζ_n). Each L''(e_s) is decided monomial exactly "
               "from its defining sums; X2^H X2 = b I is checked exactly, so X2 is invertible and the n "
               "identities are equivalent to the entrywise monomial equalities X1(e_s) = (n/b) S^s X2. "
-              "Non-square n (e.g. 32, 128) use item 8's factors for the most balanced split b | n.",
+              "Non-square n (e.g. 32, 128) use the DFT's Monarch factors for the most balanced split b | n.",
     ),
     Claim(
         name="toeplitz-mmstar",
-        item="7",
+        item="Proposition 3.2 (Toeplitz ∈ MM*)",
         statement="an n x n Toeplitz matrix is the corner of a 2n circulant: in (M M*)^1 with expansion e = 2",
         method="SymPy polynomials over Q(ζ_2n)",
         quick=(2, 8), full=(2, 8, 32),
@@ -341,18 +342,20 @@ CLAIMS = [
         check=lambda w, n: check_circulant(w, 2 * n, corner=n),
         negative=lambda n: circulant_witness(2 * n, _circ_mode(2 * n), perturb=True),
         negative_label="L'' with one entry + 1",
+        admits=admits(lambda n: None if square(2 * n) is None else f"2n = {2 * n} is not a square (the witness uses the square Monarch)", limit=32, why="symbolic kernel"),
         notes="*Expansion used.* T (n x n, entries t_(i-j)) is the top-left corner of the 2n x 2n circulant "
               "with kernel (t_0, ..., t_(n-1), 0, t_-(n-1), ..., t_-1): T ∈ (M M*)^1 with expansion e = 2. "
               "Whether Toeplitz matrices lie in M M* without expansion is not decided here.",
     ),
     Claim(
         name="afdf-mmstar",
-        item="7",
+        item="Proposition 3.2 (AFDF ∈ MM*)",
         statement="A F D F^-1 (A, D diagonal) = (1/n) M1 M2^H ∈ M M*",
         method="SymPy polynomials over Q(ζ_n)",
         quick=(4, 16), full=(4, 16, 64),
         witness=afdf_witness, check=check_afdf,
         negative=lambda n: afdf_witness(n, perturb=True),
         negative_label="R'' with one entry + 1",
+        admits=admits(square, limit=64, why="symbolic A, D: dense polynomial entries"),
     ),
 ]

@@ -1,4 +1,4 @@
-"""Parameter counts (CLAIMS classes and item 6): ``M^(b,n)`` has ``n^2/b + n b`` parameters
+"""Parameter counts (paper §3.1 and §3.2): ``M^(b,n)`` has ``n^2/b + n b`` parameters
 (``2 n^(3/2)`` for ``b = sqrt(n)``), a butterfly ``2 n log2 n``; checked in exact integers
 against the library's ``nparams`` and the symbolic witnesses' symbol counts."""
 
@@ -11,7 +11,7 @@ import numpy as np
 from structmat import Butterfly, Monarch
 from structmat.exact import butterfly_symbol_names, monarch_symbol_names
 
-from ._common import proper_splits
+from ._common import admits, composite, even, power_of_two, square, proper_splits
 from ._core import Claim, Outcome
 
 
@@ -56,12 +56,13 @@ def check(w, n: int) -> Outcome:
 CLAIMS = [
     Claim(
         name="parameter-counts",
-        item="classes, 6",
+        item="§3.1 (parameter counts)",
         statement="M^(b,n) has n^2/b + n b parameters (2 n^(3/2) for b = √n); B has 2 n log2 n",
         method="exact integers: nparams, symbol counts, formulas",
         quick=(16, 12), full=(16, 12, 64, 96, 256, 1024),
         witness=_witness, check=check,
         negative=lambda n: _witness(n, _wrong),
         negative_label="2 n^(3/2) claimed for every split",
+        admits=admits(composite),
     ),
 ]

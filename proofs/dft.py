@@ -1,4 +1,4 @@
-"""CLAIMS items 8 and 9: the DFT is not Monarch, ``F_n P`` is, and ``F_n ∈ (M M*)^2``.
+"""The DFT (Proposition 3.2 of the paper): the DFT is not Monarch, ``F_n P`` is, and ``F_n ∈ (M M*)^2``.
 
 Entries are roots of unity handled exactly by the vectorised monomial path of
 :mod:`structmat.exact` (canonical ``(coefficient, exponent mod N)`` pairs), permutations by
@@ -20,11 +20,11 @@ from structmat.exact import (
     stride_permutation,
 )
 
-from ._common import Sparse, Stages, compose, count_width, dft_witness, inverse, pbn, proper_splits, route
+from ._common import admits, composite, even, power_of_two, square, Sparse, Stages, compose, count_width, dft_witness, inverse, pbn, proper_splits, route
 from ._core import Claim, Outcome
 
-QUICK = (4, 12, 16, 64, 256)
-FULL = (4, 16, 64, 256, 1024, 4096, 12, 24, 96, 768)
+QUICK = (4, 9, 12, 16, 36, 45, 256)
+FULL = (4, 9, 12, 16, 36, 45, 64, 256, 1024, 4096, 24, 96, 768)
 SQUARE_QUICK = (4, 16, 256)
 SQUARE_FULL = (4, 16, 64, 256, 1024, 4096)
 
@@ -89,7 +89,7 @@ def check_split(items, n: int) -> Outcome:
     return Outcome(True, f"F_{n} P_(b,{n}) = Monarch(L=I_b⊗F_(n/b), R=diag(D_c F_b)) entrywise for b in {bs}")
 
 
-# -- CLAIMS item 9: the stride permutation in M M* ------------------------------------------------
+# -- the stride permutation in M M* ------------------------------------------------
 
 def _perm_of_block(blk: dict, size: int):
     """Index array of a 0/1 block given as {(i, j): value}; None if not a permutation matrix."""
@@ -104,7 +104,7 @@ def _perm_of_block(blk: dict, size: int):
 
 
 def stride_mmstar_witness(n: int, ring: ExactRing, swap: bool = False) -> Stages:
-    """CLAIMS item 9 for ``n = m^2``: ``P = M1 M2^H``, ``M1 = P L1 P^T B``, ``M2 = P L2 P^T``.
+    """The stride permutation for ``n = m^2``: ``P = M1 M2^H``, ``M1 = P L1 P^T B``, ``M2 = P L2 P^T``.
 
     ``t = (i + j) mod m``: column ``t`` of block ``i`` of ``L1`` is ``e_j``; row ``t`` of block
     ``j`` of ``L2^H`` is ``e_i^T``; ``B = P D P^T`` with ``D``'s ``(i, j)`` block ``e_t e_t^T``.
@@ -113,7 +113,7 @@ def stride_mmstar_witness(n: int, ring: ExactRing, swap: bool = False) -> Stages
     """
     m = math.isqrt(n)
     if m * m != n:
-        raise ValueError(f"item 9's witness needs n = m^2; got {n}")
+        raise ValueError(f"the stride-permutation witness needs n = m^2; got {n}")
     st = Stages(n, m, ring)
     for i in range(m):
         for t in range(m):
@@ -168,7 +168,7 @@ def check_stride(w, n: int) -> Outcome:
         if not ok:
             return Outcome(False, f"sparse exact product differs at {diff[:2]}")
     return Outcome(True, f"{label} = M1 M2^H with 0/1 blocks (S C S stages, m={st.b}); checked as index maps"
-                   + (" and sparse exact products" if n <= 1024 else ""))
+                   + (" and sparse exact products" if n <= 1024 else ""), {"w": count_width("SCS")})
 
 
 def _stride_witness(n, swap=False):
@@ -186,7 +186,7 @@ def _mm2_witness(n: int, drop: bool = False):
         Pt = inverse(pbn(b, n))                       # P_(b,n)^T
         if b * b == n:
             st = stride_mmstar_witness(n, ring)
-            how = "item 9 witness"
+            how = "explicit 0/1 witness"
         else:
             st = route(Sparse.permutation(Pt, ring), b)
             how = "Clos routing"
@@ -216,40 +216,46 @@ def check_mm2(items, n: int) -> Outcome:
 CLAIMS = [
     Claim(
         name="dft-not-monarch",
-        item="8",
+        item="Proposition 3.2 (the DFT is not Monarch)",
         statement="F_n ∉ M^(b,n) and P_(b,n) F_n ∉ M^(b,n) for every split n = b·q (a slab of rank > 1)",
         method="monomial: nonzero 2x2 slab minor; slab ranks mod p",
         quick=QUICK, full=FULL,
         witness=_nonmembers, check=check_not_monarch, negative=_members,
         negative_label="F_n P_(b,n) (a member) claimed outside M^(b,n)",
+        admits=admits(composite, limit=8192, why="n^2 monomial entries per split"),
     ),
     Claim(
         name="dft-monarch",
-        item="8",
+        item="Proposition 3.2 (four-step FFT: F P ∈ M)",
         statement="F_n P_(b,n) = P_(b,n)^T (I_b ⊗ F_q) P_(b,n) · diag_c(diag(ω^(c r)) F_b) ∈ M^(b,n) for every split",
         method="monomial entrywise (row chunks)",
         quick=QUICK, full=FULL,
         witness=_split_witness, check=check_split, negative=_split_negative,
         negative_label="P_(b,n) F_n against the same witness",
+        admits=admits(composite, limit=8192, why="n^2 monomial entries per split"),
     ),
     Claim(
         name="stride-perm-mmstar",
-        item="9",
-        statement="the stride permutation P = M1 M2^H with CLAIMS item 9's 0/1 blocks (n = m^2)",
+        item="Proposition 3.2 (permutation in MM*)",
+        statement="the stride permutation P = M1 M2^H with explicit 0/1 blocks (n = m^2)",
         method="index maps + sparse exact product",
         quick=SQUARE_QUICK, full=SQUARE_FULL,
         witness=_stride_witness, check=check_stride,
         negative=lambda n: _stride_witness(n, swap=True),
         negative_label="L1 with two columns of block 0 swapped",
+        admits=admits(square),
+        paper_width=1,
     ),
     Claim(
         name="dft-mmstar2",
-        item="8, 9",
+        item="Proposition 3.2 (DFT ∈ (MM*)^2)",
         statement="F_n = (F_n P_(b,n)) · P_(b,n)^T ∈ M · M M* ⊆ (M M*)^2 for every split (w = 2)",
         method="monomial entrywise + index maps (Clos routing for b ≠ √n)",
         quick=QUICK, full=FULL,
         witness=_mm2_witness, check=check_mm2,
         negative=lambda n: _mm2_witness(n, drop=True),
         negative_label="the M M* factor dropped (F_n = F_n P claimed)",
+        admits=admits(composite, limit=4096, why="n^2 monomial entries per split"),
+        paper_width=2,
     ),
 ]

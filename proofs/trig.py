@@ -1,11 +1,11 @@
-"""CLAIMS item 12: the DCT-II and DST-II in ``(M M*)^w``; the smallest width ``w`` witnessed.
+"""Proposition 3.2 of the paper: the DCT-II and DST-II in ``(M M*)^w``; the smallest width ``w`` witnessed.
 
-Witness (item 12): ``C = (D_- + D_+ J) F_n Q`` (Makhoul's reordering ``Q``, ``C``-linear form) and
+Witness: ``C = (D_- + D_+ J) F_n Q`` (Makhoul's reordering ``Q``, ``C``-linear form) and
 ``DST-II = J' · C · diag((-1)^j)``.  With ``F_n = (F_n P_(b,n)) P_(b,n)^T``:
 
 * ``X = D_- + D_+ J`` (or ``J' X``) couples ``k`` with ``n - k``: routed through
   strided·contiguous·strided stages (:func:`proofs._common.route`);
-* ``F_n P_(b,n) = S_W C_W`` (item 8);
+* ``F_n P_(b,n) = S_W C_W`` (the four-step FFT);
 * ``Pi = P_(b,n)^T Q`` (times ``diag((-1)^j)`` for the DST): a permutation, routed in two stages
   when it is of the form contiguous·strided, else three (Clos).
 
@@ -34,7 +34,7 @@ from structmat.exact import (
     to_exact,
 )
 
-from ._common import RoutingError, Sparse, Stages, compose, count_width, dft_witness, inverse, pbn, route
+from ._common import admits, composite, even, power_of_two, square, RoutingError, Sparse, Stages, compose, count_width, dft_witness, inverse, pbn, route
 from ._core import Claim, Outcome
 
 DIRECT_MAX = 16
@@ -319,24 +319,28 @@ _NOTE = (
 CLAIMS = [
     Claim(
         name="dct-mmstar",
-        item="12, 7",
+        item="Proposition 3.2 (DCT ∈ (MM*)^2)",
         statement="DCT-II_n = (D_- + D_+ J) F_n Q ∈ (M M*)^w; smallest w witnessed (paper: w = 2)",
         method="exact sums of ζ_4n (vectorised) + monomial DFT + routed sparse stages; direct product n <= 16",
-        quick=(4, 16), full=(4, 16, 64, 256),
+        quick=(4, 12), full=(4, 12, 16, 64, 256),
         witness=lambda n: build(n, "dct"), check=check,
         negative=lambda n: build(n, "dct", perturb=True),
         negative_label="D_- + D_+ J with entry (0, 0) + 1",
+        admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
+        paper_width=2,
         notes=_NOTE,
     ),
     Claim(
         name="dst-mmstar",
-        item="12, 7",
+        item="Proposition 3.2 (DST ∈ (MM*)^2)",
         statement="DST-II_n = J' · DCT-II_n · diag((-1)^j) ∈ (M M*)^w; smallest w witnessed (paper: w = 2)",
         method="exact sums of ζ_4n (vectorised) + monomial DFT + routed sparse stages; direct product n <= 16",
-        quick=(4, 16), full=(4, 16, 64, 256),
+        quick=(4, 12), full=(4, 12, 16, 64, 256),
         witness=lambda n: build(n, "dst"), check=check,
         negative=lambda n: build(n, "dst", perturb=True),
         negative_label="J'(D_- + D_+ J) with entry (0, 0) + 1",
+        admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
+        paper_width=2,
         notes=_NOTE,
     ),
 ]

@@ -2,7 +2,11 @@
 
 ``structmat prove``
     Exact verification of the Monarch expressivity claims (the ``proofs`` runner; same flags
-    as ``python -m proofs``).
+    as ``python -m proofs``; ``--n 768`` checks named sizes).
+``structmat verify KIND N``
+    Build one transform's exact Monarch form (``to_monarch(X, exact=True)``) and prove it equal
+    to the transform with :func:`structmat.exact.verify`; prints the verdict, the field and the
+    time (``structmat verify dft 1024``, ``structmat verify dct 12 --type 2``).
 ``structmat tour``
     Every structured class at a few sizes: shape, parameter count, error of ``A @ X`` against
     the dense matrix, and the time of ``A @ X`` against dense ``to_dense() @ X`` (same run).
@@ -17,7 +21,7 @@ import time
 
 import numpy as np
 
-__all__ = ["main", "tour"]
+__all__ = ["main", "tour", "verify_one"]
 
 
 def _median_time(fn, repeats: int = 5) -> float:
@@ -112,6 +116,110 @@ def _prove(argv) -> int:
     return int(proofs_main(argv) or 0)
 
 
+_KINDS = ("dft", "idft", "hadamard", "dct", "dst", "convolution", "butterfly")
+
+
+def _transform(kind: str, n: int, type_: int, norm, seed: int):
+    from . import DCT, DFT, DST, Butterfly, Convolution, Hadamard
+
+    if kind == "dft":
+        return DFT(n, norm=norm)
+    if kind == "idft":
+        return DFT(n, inverse=True, norm=norm)
+    if kind == "hadamard":
+        return Hadamard(n, norm=norm)
+    if kind in ("dct", "dst"):
+        return (DCT if kind == "dct" else DST)(n, type=type_, norm=norm)
+    if kind == "convolution":
+        return Convolution(np.random.default_rng(seed).standard_normal(n))
+    return Butterfly.random(n, seed=seed)
+
+
+def verify_one(kind: str, n: int, *, type: int = 2, norm=None, nblocks=None, symbolic: bool = False,
+               seed: int = 0, file=None) -> bool:
+    """Prove ``to_monarch(X, exact=True) == X`` exactly for one transform and print the verdict.
+
+    Parameters
+    ----------
+    kind : {"dft", "idft", "hadamard", "dct", "dst", "convolution", "butterfly"}
+    n : int
+        Size of the transform.
+    type : int
+        DCT/DST type (2, 3 or 4).
+    norm : str, optional
+        The transform's ``norm`` (e.g. ``"ortho"``).
+    nblocks : int, optional
+        The split passed to ``to_monarch``.
+    symbolic : bool
+        Convolution kernel / butterfly twiddles as free symbols (``exact="symbolic"``) instead of
+        the exact values of a random float kernel.
+    seed : int
+        Seed of the random kernel or twiddles.
+
+    Returns
+    -------
+    bool
+        The verdict.
+
+    Examples
+    --------
+    >>> import io
+    >>> buf = io.StringIO()
+    >>> verify_one("dft", 12, file=buf)
+    True
+    >>> buf.getvalue().splitlines()[-1].startswith("verified: MP == DFT(12) exactly over Q(zeta_12)")
+    True
+    """
+    from .exact import verify
+    from .monarch_form import monarch_width, to_monarch
+
+    file = file or sys.stdout
+    if kind not in _KINDS:
+        raise ValueError(f"kind must be one of {', '.join(_KINDS)}; got {kind!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"n must be a positive integer; got {n!r}")
+    X = _transform(kind, n, type, norm, seed)
+    t0 = time.perf_counter()
+    form = to_monarch(X, nblocks, exact="symbolic" if symbolic else True)
+    t_build = time.perf_counter() - t0
+    mw = monarch_width(form)
+    print(f"to_monarch({type_name(X)}, exact={'symbolic' if symbolic else True}): form {form.form}, "
+          f"{mw.monarch_factors} Monarch factor(s), width {mw.width}; built in {t_build:.3g} s", file=file)
+    res = verify(form, X)
+    print(str(res), file=file)
+    return bool(res)
+
+
+def type_name(X) -> str:
+    n = getattr(X, "n", None)
+    extra = ""
+    if hasattr(X, "type"):
+        extra = f", type={X.type}"
+    return f"{type(X).__name__}({n}{extra})"
+
+
+def _verify_cmd(argv) -> int:
+    p = argparse.ArgumentParser(prog="structmat verify",
+                                description="prove one transform's exact Monarch form (to_monarch(X, exact=True)) "
+                                            "equal to the transform, exactly")
+    p.add_argument("kind", choices=_KINDS)
+    p.add_argument("n", type=int)
+    p.add_argument("--type", type=int, default=2, choices=(2, 3, 4), help="DCT/DST type (default 2)")
+    p.add_argument("--norm", default=None, help="the transform's norm (e.g. ortho)")
+    p.add_argument("--nblocks", type=int, default=None, help="the split n = k·p (k R blocks)")
+    p.add_argument("--symbolic", action="store_true",
+                   help="convolution kernel / butterfly twiddles as symbols (default: a random float kernel read exactly)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    try:
+        ok = verify_one(args.kind, args.n, type=args.type, norm=args.norm, nblocks=args.nblocks,
+                        symbolic=args.symbolic, seed=args.seed)
+    except (ValueError, TypeError) as exc:
+        print(f"structmat verify: error: {exc}", file=sys.stderr)
+        return 2
+    return 0 if ok else 1
+
+
 def main(argv=None) -> int:
     """Entry point of the ``structmat`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -122,8 +230,12 @@ def main(argv=None) -> int:
     p_tour.add_argument("--quick", action="store_true", help="small sizes only")
     sub.add_parser("prove", help="exact verification of the expressivity claims (see python -m proofs -h)",
                    add_help=False)
+    sub.add_parser("verify", help="prove one transform's to_monarch(X, exact=True) form exactly "
+                                  "(structmat verify dft 1024)", add_help=False)
     if argv and argv[0] == "prove":
         return _prove(argv[1:])
+    if argv and argv[0] == "verify":
+        return _verify_cmd(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "tour":
         if args.batch < 1:

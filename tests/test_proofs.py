@@ -28,14 +28,37 @@ def test_claim_smallest_size(name):
     assert row["negative_control"] == "rejected", row["negative_summary"]
 
 
-def test_every_claim_has_two_quick_sizes_and_a_family():
+def test_every_claim_has_two_quick_sizes_a_reference_and_controls():
     assert len(CLAIMS) == len(all_claims()), "claim names must be unique"
     for c in CLAIMS.values():
         assert len(c.quick) >= 2, c.name
         assert set(c.quick) <= set(c.full) or c.name == "butterfly-strictness", c.name
-    items = " ".join(c.item for c in CLAIMS.values())
-    for item in ("1", "2", "3", "5", "6", "7", "8", "9", "10", "11", "12"):
-        assert item in items.replace(",", " ").split(), item
+        assert c.item and c.statement and c.all_controls(), c.name
+        for size in c.quick:
+            assert c.reason_to_skip(size) is None, (c.name, size)
+    for name in ("library-dft", "library-hadamard", "library-trig", "library-convolution", "library-butterfly",
+                 "mmstar-factorisation", "hd3-mmstar2", "fastfood-mmstar2", "convolution-not-monarch",
+                 "permutation-bbstar"):
+        assert name in CLAIMS, name
+
+
+def test_no_reference_to_internal_documents():
+    """Reports, --list and the claims speak for themselves (they cite the paper, not notes)."""
+    import pathlib
+
+    root = pathlib.Path(proofs.__file__).parent
+    for f in sorted(root.glob("*.py")):
+        text = f.read_text()
+        for word in ("DESIGN", "CLAIMS.md", "CLAIMS item"):
+            assert word not in text, (f.name, word)
+
+
+def test_quick_sizes_need_cyclotomic_fields_with_odd_factors():
+    """Sizes whose cyclotomic polynomials have odd-order factors run in --quick."""
+    assert {9, 12, 36, 45} <= set(CLAIMS["dft-monarch"].quick)
+    assert {9, 12, 36, 45} <= set(CLAIMS["library-dft"].quick)
+    assert 12 in CLAIMS["dct-mmstar"].quick and 12 in CLAIMS["library-trig"].quick
+    assert 24 in CLAIMS["convolution-mmstar"].quick
 
 
 def test_false_claim_dft_is_monarch_is_refuted():
@@ -117,7 +140,8 @@ def test_runner_quick_outputs(tmp_path, capsys):
     assert "dft-monarch" in out and "negative control" in out
     rows = json.loads(js.read_text())
     assert {r["claim"] for r in rows} == {"dft-monarch", "hadamard-monarch", "theorem3"}
-    assert all(set(r) == {"claim", "n", "method", "seconds", "verdict", "negative_control"} for r in rows)
+    assert all({"claim", "n", "method", "seconds", "verdict", "negative_control", "controls"} <= set(r) for r in rows)
+    assert all(c["outcome"] == "rejected" and c["step"] for r in rows for c in r["controls"])
     assert all(r["n"] <= 16 and r["verdict"] == "verified" and r["negative_control"] == "rejected" for r in rows)
     text = rep.read_text()
     assert "| dft-monarch |" in text and "How each check scales" in text
@@ -211,3 +235,215 @@ def test_convolution_basis_path_other_sizes_and_controls(n):
     # a wrong Gram scale is caught before the basis identities
     assert not check_basis((n_, b + 1, X2, X1s), n).ok
     assert not check_basis(basis_witness(n, perturb=True), n).ok
+
+
+# ------------------------------------------------------------------------------------------------
+# runner: where reports go, named sizes, usage errors
+# ------------------------------------------------------------------------------------------------
+
+
+def _tiny_claims():
+    return [Claim(name="tiny", item="-", statement="n is even", method="integers", quick=(2, 4), full=(2, 4, 6),
+                  witness=lambda n: n, check=lambda w, n: Outcome(w % 2 == 0, "parity"),
+                  negative=lambda n: n + 1, negative_label="n + 1",
+                  admits=lambda n: None if n % 2 == 0 else f"n = {n} is odd")]
+
+
+@pytest.fixture
+def default_paths(tmp_path, monkeypatch):
+    rep, js = tmp_path / "default" / "REPORT.md", tmp_path / "default" / "report.json"
+    monkeypatch.setattr("proofs.__main__.DEFAULT_REPORT", rep)
+    monkeypatch.setattr("proofs.__main__.DEFAULT_JSON", js)
+    return rep, js
+
+
+def test_filtered_runs_write_nothing_full_runs_write_the_default(default_paths, monkeypatch, capsys):
+    rep, js = default_paths
+    for args in (["--quick", "--claim", "parameter-counts"], ["--claim", "parameter-counts"], ["--n", "16", "--claim", "parameter-counts"],
+                 ["--max-n", "16", "--claim", "parameter-counts"]):
+        assert main(args) == 0, args
+        assert not rep.exists() and not js.exists(), args
+    monkeypatch.setattr("proofs.__main__.all_claims", _tiny_claims)
+    assert main([]) == 0
+    assert rep.exists() and js.exists()
+    assert "| tiny | 6 |" in rep.read_text()
+    assert {r["n"] for r in json.loads(js.read_text())} == {2, 4, 6}
+
+
+def test_named_sizes_and_skips(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("proofs.__main__.all_claims", _tiny_claims)
+    js = tmp_path / "s.json"
+    assert main(["--n", "8,3", "--n", "10", "--json", str(js)]) == 0
+    rows = {r["n"]: r for r in json.loads(js.read_text())}
+    assert rows[8]["verdict"] == rows[10]["verdict"] == "verified"
+    assert rows[3]["verdict"] == "skipped" and "odd" in rows[3]["summary"]
+    err = capsys.readouterr().err
+    assert "[tiny] n=8" in err and "skipped (n = 3 is odd)" in err   # progress goes to stderr
+    assert main(["--n", "3"]) == 1                                    # nothing ran
+
+
+def test_named_sizes_of_real_claims(capsys):
+    assert main(["--claim", "dft-monarch,library-dft", "--n", "96,100,7"]) == 0
+    out = capsys.readouterr().out
+    assert "4 of 4 checks verified" in out and "2 skipped" in out
+
+
+def test_usage_errors_before_any_check(tmp_path, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    for args in (["--claim", ""], ["--claim", " , "], ["--n", "x"], ["--n", "0"], ["--max-n", "0"],
+                 ["--json", str(blocker / "r.json")], ["--report", str(blocker / "r.md")],
+                 ["--json", str(tmp_path)], ["--json", str(blocker)]):
+        assert main(["--quick"] + args) == 2, args
+        err = capsys.readouterr().err
+        assert err.startswith("error:") and "Traceback" not in err, args
+    assert blocker.read_text() == "x"
+
+
+def test_failed_json_write_is_a_clean_error(tmp_path, monkeypatch, capsys):
+    import proofs.__main__ as pm
+
+    real = pm.atomic_write
+
+    def flaky(path, text):
+        if str(path).endswith(".json"):
+            raise OSError("disk full")
+        real(path, text)
+
+    monkeypatch.setattr(pm, "atomic_write", flaky)
+    rep = tmp_path / "r.md"
+    assert main(["--claim", "parameter-counts", "--report", str(rep), "--json", str(tmp_path / "r.json")]) == 2
+    err = capsys.readouterr().err
+    assert "cannot write" in err and "disk full" in err and "Traceback" not in err
+    assert rep.exists()
+
+
+def test_list_and_report_cite_the_paper(tmp_path, capsys):
+    assert main(["--list"]) == 0
+    out = capsys.readouterr().out
+    assert "CLAIMS" not in out and "DESIGN" not in out and "Proposition 3.2" in out
+    rep = tmp_path / "r.md"
+    assert main(["--claim", "dct-mmstar,permutation-bbstar", "--n", "8,16", "--report", str(rep)]) == 0
+    text = rep.read_text()
+    assert "CLAIMS" not in text and "DESIGN" not in text and "ICML 2022" in text
+    assert "width 3 (paper: 2)" in text                  # the DCT witness's width, stated honestly
+    assert "step *routing*" in text and "step *width*" in text and "step *target*" in text
+
+
+# ------------------------------------------------------------------------------------------------
+# the remaining claims: each control is rejected at its own step
+# ------------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name,n", [("permutation-bbstar", 16), ("fastfood-mmstar2", 4), ("hd3-mmstar2", 4),
+                                    ("mmstar-factorisation", 12), ("library-dft", 12), ("library-trig", 4)])
+def test_controls_rejected_at_their_step(name, n):
+    row = run_one(CLAIMS[name], n)
+    assert row["verdict"] == "verified", row["summary"]
+    steps = {c["step"] for c in row["controls"]}
+    assert len(steps) >= 2, steps
+    for c in row["controls"]:
+        assert c["outcome"] == "rejected", c
+        key = c["step"].split(" / ")[0]
+        if key in ("routing", "width", "final equality"):
+            assert key in c["summary"], c
+
+
+def test_benes_routes_every_permutation_of_8_sampled_and_bit_reversal():
+    from proofs.permutations import benes_witness, check_benes
+
+    rng = np.random.default_rng(5)
+    items = [(f"p{i}", benes_witness(rng.permutation(8))) for i in range(40)]
+    items.append(("bit reversal", benes_witness(np.array([0, 4, 2, 6, 1, 5, 3, 7]))))
+    assert check_benes(items, 8).ok
+
+
+def test_library_targets_match_scipy_numerically():
+    """The definitions used as targets (cos/sin as sums of roots of unity, butterfly levels)
+    agree with SciPy / the library's float matrices (a float sanity check of the target code)."""
+    import scipy.fft
+
+    from proofs.library import butterfly_target, trig_target
+    from structmat import Butterfly
+    from structmat.exact import ExactRing, butterfly_symbol_names
+
+    n = 6
+    ring = ExactRing(8 * n)
+    for kind, fn in (("dct", scipy.fft.dct), ("dst", scipy.fft.dst)):
+        for typ in (2, 3, 4):
+            T = np.array([[ring.evaluate(x) for x in row] for row in trig_target(kind, typ, n, ring)])
+            ref = fn(np.eye(n), type=typ, axis=0)
+            assert np.allclose(T, ref, atol=1e-12), (kind, typ)
+    B = Butterfly.random(8, seed=3)
+    tw = np.asarray(B.twiddle)
+    names = butterfly_symbol_names(8)
+    ring = ExactRing(1, names)
+    vals = {}
+    s = 3
+    for e in range(s):
+        for u in range(2):
+            for v in range(2):
+                for i in range(4):
+                    vals[f"t{e}_{u}{v}_{i}"] = tw[e, u, v, i]
+    T = np.array([[ring.evaluate(x, vals) for x in row] for row in butterfly_target(8, ring)])
+    assert np.allclose(T, B.to_dense(), atol=1e-12)
+
+
+# ------------------------------------------------------------------------------------------------
+# mutations of the library's closed forms make the proofs fail
+# ------------------------------------------------------------------------------------------------
+
+MUTATIONS = {
+    "conjugated root in the DFT's L blocks": (
+        "L = cb[:, :, None] * RootSum.root(db[:, :, None] * res_col[None, None, :], K, sign)",
+        "L = cb[:, :, None] * RootSum.root(db[:, :, None] * res_col[None, None, :], K, -sign)"),
+    "one R twiddle off by one": (
+        "vals = ce[:, None] * RootSum.root(bvec[None, :] * e[:, None], N, sign)",
+        "vals = ce[:, None] * RootSum.root(bvec[None, :] * e[:, None] + (e[:, None] == 1) * (bvec[None, :] == 1), "
+        "N, sign)"),
+    "flipped sign of the inverse DFT": (
+        "sign = 1 if X.inverse else -1", "sign = -1 if X.inverse else -1"),
+    "one negated Hadamard block entry": (
+        "Lb = RootSum.root(np.broadcast_to(_sylvester(k), (p, k, k)), 2, sign=1)",
+        "Lb = RootSum.root(np.broadcast_to(_sylvester(k), (p, k, k)) "
+        "+ (np.arange(p * k * k).reshape(p, k, k) == p * k * k - 1), 2, sign=1)"),
+    "DCT input twiddle off by one": (
+        "c1 = RootSum.root(a2 * (2 * e1 + b2), 4 * N)",
+        "c1 = RootSum.root(a2 * (2 * e1 + b2) + (e1 == 1), 4 * N)"),
+    "flipped sign of the DST's second half-sum": (
+        "c2 = c2 * RootSum.root(np.array(3), 4, sign=1)", "c2 = c2 * RootSum.root(np.array(1), 4, sign=1)"),
+}
+
+
+def _run_copy(tmp, mutation=None):
+    import pathlib
+    import shutil
+    import subprocess
+    import sys
+
+    root = pathlib.Path(proofs.__file__).resolve().parent.parent
+    dst = pathlib.Path(tmp)
+    shutil.copytree(root / "structmat", dst / "structmat", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(root / "proofs", dst / "proofs", ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.json"))
+    if mutation is not None:
+        f = dst / "structmat" / "monarch_form.py"
+        text = f.read_text()
+        old, new = mutation
+        assert text.count(old) == 1, f"the mutation target is not unique in monarch_form.py: {old}"
+        f.write_text(text.replace(old, new))
+    code = ("import sys, structmat, proofs; "
+            f"assert structmat.__file__.startswith({str(dst)!r}), structmat.__file__; "
+            "from proofs.__main__ import main; "
+            "sys.exit(main(['--quick', '--claim', 'library-dft,library-hadamard,library-trig', '--max-n', '16']))")
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    return subprocess.run([sys.executable, "-c", code], cwd=dst, capture_output=True, text=True, env=env,
+                          timeout=300)
+
+
+def test_mutated_closed_forms_fail_the_quick_proofs(tmp_path):
+    base = _run_copy(tmp_path / "base")
+    assert base.returncode == 0, base.stdout + base.stderr
+    for i, (label, mutation) in enumerate(MUTATIONS.items()):
+        res = _run_copy(tmp_path / f"m{i}", mutation)
+        assert res.returncode == 1, (label, res.stdout[-2000:], res.stderr[-2000:])
+        assert "refuted" in res.stdout, (label, res.stdout[-2000:])
