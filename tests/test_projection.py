@@ -690,3 +690,137 @@ def test_factor_mm_star_rejects_matrices_outside_the_class():
         factor_mm_star(np.full((16, 16), np.nan))
     with pytest.raises(TypeError, match="dtype"):
         factor_mm_star(np.eye(16, dtype=int))
+
+
+# ----------------------------------------------------------------------------------------------
+# the certificate: it must reject what it cannot prove
+# ----------------------------------------------------------------------------------------------
+
+def _hidden_top_slabs(n_slabs, m, dtype, rng):
+    """Slabs ``S`` (n_slabs, m, m) with ``S^H S = 4 u u^H + e_0 e_0^H``, ``u`` orthogonal to
+    ``e_0``: a Krylov space started at ``e_0`` never sees the top eigenvalue 4."""
+    S = np.zeros((n_slabs, m, m), dtype=dtype)
+    for z in range(n_slabs):
+        u = rng.standard_normal(m)
+        u[0] = 0
+        u /= np.linalg.norm(u)
+        S[z, 0, :] = 2 * u
+        S[z, 1, 0] = 1
+    return S
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_certificate_rejects_a_ritz_pair_that_missed_the_top(dtype, rng):
+    # restarting the Lanczos solver at e_0 (q0) keeps it in span(e_0): theta = 1, r = 0, a
+    # "converged" pair; neither the trace bound nor the inertia test may accept it
+    m = 48
+    S = _hidden_top_slabs(6, m, dtype, rng)
+    mg = proj._Margins(np.finfo(dtype).eps, m, m, eps_ritz=2.0**-52,
+                       cplx=np.dtype(dtype).kind == "c")
+    q0 = np.zeros((6, m), dtype=dtype)
+    q0[:, 0] = 1
+    starts = proj._unit_starts(np.random.default_rng(0), 6, m, dtype)
+    res = proj._lanczos1_numpy(S[None, None], np.arange(6), True, 10, mg, starts, q0=q0)
+    np.testing.assert_allclose(res["theta"], 1.0, rtol=1e-5)
+    assert np.all(res["cert"] == proj._FAIL), res["cert"]
+    # from a random start the same slabs are solved and certified
+    res = proj._lanczos1_numpy(S[None, None], np.arange(6), True, 10, mg, starts)
+    assert np.all(res["cert"] != proj._FAIL)
+    np.testing.assert_allclose(res["theta"], 4.0, rtol=1e-5)
+
+
+def test_inertia_test_needs_the_shifted_gram(rng):
+    # the Cholesky test on mu I - G + theta v v^H: positive definite exactly when no other
+    # eigenvalue of G lies above mu (with the rounding margin)
+    m = 40
+    Q, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    lam = np.r_[10.0, 6.0, np.linspace(0, 5, m - 2)]
+    G = (Q * lam) @ Q.T
+    v = Q[:, 0]
+    mg = proj._Margins(2.0**-52, m, m)
+    # just above lambda_2 = 6 the exact matrix is positive definite, but not provably so at
+    # the rounding level: the margin must refuse it
+    for mu, expect in ((7.0, True), (5.5, False), (6.0 + 1e-14, False)):
+        H = (mu * np.eye(m) - G + 10.0 * np.outer(v, v))[None]
+        c = mg.inertia_margin(np.trace(H[0])[None], np.array([np.trace(G)]), np.array([mu]))
+        assert proj._inertia_ok(np.ascontiguousarray(H), c)[0] == expect
+
+
+def test_cholesky_ok_reports_each_matrix(rng):
+    from structmat._lapack import cholesky_ok
+    for dt in ("float32", "float64", "complex64", "complex128"):
+        X = random_matrix(rng, (5, 7, 7), dt)
+        H = np.conj(np.swapaxes(X, -1, -2)) @ X + 0.1 * np.eye(7, dtype=dt)
+        H[2] -= 100 * np.eye(7, dtype=dt)                  # indefinite
+        assert cholesky_ok(np.ascontiguousarray(H)).tolist() == [True, True, False, True, True]
+    with pytest.raises(ValueError, match="C-contiguous"):
+        cholesky_ok(np.zeros((2, 3, 4)))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "complex128"])
+def test_hidden_top_eigenvalue_is_found_and_certified(dtype, rng):
+    # a whole matrix of such slabs through the public API: optimal, every slab certified
+    n = 1024 if dtype == "float32" else 2304
+    m = int(math.isqrt(n))
+    A = np.zeros((n, n), dtype=dtype)
+    S = _hidden_top_slabs(m * m, m, dtype, rng)
+    for z in range(m * m):
+        a, b = divmod(z, m)
+        A[b::m, a * m:(a + 1) * m] = S[z]
+    M, info = project_to_monarch(A, return_info=True)
+    assert abs(projection_error(A, M) - math.sqrt(0.2)) <= 1e-6
+    assert abs(info.error - math.sqrt(0.2)) <= 1e-6
+    assert "none" not in set(info.certificates.ravel().tolist())
+
+
+def test_info_bounds_are_honest_and_seeded(rng):
+    A = rng.standard_normal((1024, 1024)).astype(np.float32)
+    M, info = project_to_monarch(A, return_info=True)
+    Mref, disc = reference(A, M.geometry)
+    opt = math.sqrt(disc.sum() / np.sum(A.astype(np.float64) ** 2))
+    err = projection_error(A, M)
+    # the measured excess over the optimum is within the certified gap (plus the rounding of
+    # evaluating the float32 factors, m eps^2 relative)
+    eps = float(np.finfo(np.float32).eps)
+    assert err**2 - opt**2 <= info.gap + 32 * eps**2 * 32
+    assert 0 <= info.gap <= 8 * eps * math.sqrt(32) * opt**2 + (8 * 32 * eps) ** 2
+    assert np.all(np.asarray(info.missed) >= 0)
+    assert set(info.certificates.ravel().tolist()) <= {"trace", "inertia", "svd"}
+    # reproducible: the same seed gives the same factors, another seed the same optimum
+    M2 = project_to_monarch(A, seed=None)
+    np.testing.assert_array_equal(np.asarray(M.L), np.asarray(M2.L))
+    M3 = project_to_monarch(A, seed=np.random.default_rng(7))
+    assert abs(projection_error(A, M3) - err) <= 1e-6
+    with pytest.raises(TypeError, match="seed"):
+        project_to_monarch(A, seed=1.5)
+
+
+def test_every_scale_gives_the_same_relative_answer(rng):
+    base = rng.standard_normal((256, 256))
+    for dtype, scales in (("float32", (1e-38, 1e-20, 1.0, 1e20, 1e38)),
+                          ("float64", (1e-300, 1e-150, 1.0, 1e150, 1e300))):
+        ref = None
+        for c in scales:
+            A = (base * (c / 8)).astype(dtype)
+            M, info = project_to_monarch(A, return_info=True)
+            e1 = projection_error(A, M)
+            if ref is None:
+                ref = e1
+            tol = 64 * float(np.finfo(dtype).eps)
+            assert abs(e1 - ref) <= tol and abs(info.error - ref) <= tol, (dtype, c, e1, ref)
+            sv, _ = structmat.slab_singular_values(A)
+            sv0, _ = structmat.slab_singular_values(base)
+            np.testing.assert_allclose(np.asarray(sv, np.float64) / (c / 8), sv0, rtol=0,
+                                       atol=tol * float(sv0.max()))
+    # subnormal entries: scaled up exactly before the solve
+    A = (base * 1e-42).astype(np.float32)
+    M, info = project_to_monarch(A, return_info=True)
+    assert abs(info.error - projection_error(A, M)) <= 1e-3
+
+
+def test_factor_mm_star_at_extreme_scales(rng):
+    A1, A2 = Monarch.random(64, seed=1), Monarch.random(64, seed=2)
+    Mx = (A1 @ A2.H).to_dense()
+    for c in (1e-280, 1e280):
+        M1, M2 = factor_mm_star(Mx * c)
+        np.testing.assert_allclose((M1 @ M2.H).to_dense() / c, Mx, atol=1e-9 * np.abs(Mx).max())
