@@ -1,6 +1,6 @@
 """Optimal Monarch projection, exact factor recovery and the 𝓜𝓜* factorisation.
 
-The projection rests on the slab identity (DESIGN §3, CLAIMS items 1–3): in the entry view
+The projection rests on the slab identity of :class:`~structmat.Monarch`: in the entry view
 
 ``M[d l + b, a p + j] = sum_{i : (a q + i) mod l = b} L[b, d, (a q + i) div l] R[a, i, j]``
 
@@ -8,23 +8,31 @@ each pair ``(a, b)`` owns the disjoint ``s x p`` slab ``A[{d l + b}, {a p + j}]`
 Monarch matrix has rank at most ``ranks[a, b]`` (its number of connecting middle indices
 ``i``, :func:`structmat.ops.monarch.slab_ranks`).  Distinct slabs use disjoint parameters, so the
 Frobenius-optimal Monarch approximation is one truncated SVD per slab (Eckart–Young), each of
-the slab's own rank.
+the slab's own rank (Dao et al., ICML 2022, Theorem 1, for the square case).
 
-Slabs are solved in batches (all slabs of one rank together) on the Gram matrix of the smaller
-side, by the cheapest method that a residual test certifies:
+Slabs are solved in batches (all slabs of one rank together) on the Gram matrix ``G`` of the
+smaller side, by the cheapest method whose answer can be proved optimal:
 
 * rank 0 and full-rank slabs need no decomposition;
 * rank-1 slabs of order >= 32 (float32) or >= 48 (float64): a Lanczos run on the Gram matrix
-  (only matrix-vector products), whose small tridiagonal problems are solved for all slabs at
-  once.  On NumPy (real dtypes) this runs cache-blocked over a few threads
-  (:func:`_lanczos1_numpy`): each task forms the Gram matrices of a group of slabs and runs
-  every Lanczos step on them while they are in cache, so ``A`` is read from memory about twice
-  in all;
+  from a random start (seeded), whose small tridiagonal problems are solved for all slabs at
+  once.  On NumPy this runs cache-blocked over a few threads (:func:`_lanczos1_numpy`);
 * every other slab: a batched ``eigh`` of its Gram matrix.
 
-Every computed basis is checked against the slab itself (true residuals, see
-:func:`_certify`); Lanczos slabs that fail get one restart from their Ritz vector, and slabs
-that still fail fall back to a batched full SVD.
+**The certificate.**  A slab's basis ``V`` is accepted only with a proven bound of the energy
+it misses, ``sum_i lambda_i(G) - trace(V^H G V)``: the quadratic residual bound
+``rho ||G V - V Theta||_F^2 / (theta_min - mu)`` (Kato–Temple for one vector), valid once
+``mu`` is *proved* to bound the first eigenvalue the basis does not keep.  Three proofs of
+``mu`` are used: the trace (``lambda_{rho+1} <= trace G - sum theta``, for slabs close to their
+rank), an inertia count (a floating-point Cholesky factorisation of
+``mu I - G + theta v v^H``, shifted by its rounding error bound, succeeds only if no second
+eigenvalue lies above ``mu``), or the enclosure of a full symmetric eigensolver.  Every
+rounding error of the computed quantities is bounded and added (:class:`_Margins`); a residual
+that underflows cannot pass, because slabs whose energy leaves a safe range are first scaled
+by a power of two (exact).  A slab passes when its bound is at most ``8 eps sqrt(m)`` times its
+discarded energy plus ``(8 m eps)^2 ||S||_F^2``; Lanczos slabs that fail are restarted once
+from their Ritz vector, and whatever still fails is solved by a full SVD.
+:class:`ProjectionInfo` reports each slab's certificate and bound.
 """
 
 from __future__ import annotations
@@ -351,39 +359,6 @@ def _tridiag_dense(xp, alpha, beta):
     T = T + xp.where(idx[None, :] == idx[:, None] + 1, up, 0.0)
     T = T + xp.where(idx[:, None] == idx[None, :] + 1, xp.permute_dims(up, (0, 2, 1)), 0.0)
     return xp.where(xp.isfinite(T), T, xp.zeros_like(T))
-
-
-def _tridiag_next_below(xp, alpha, beta, x, iters: int = 16):
-    """Upper bound of the largest eigenvalue ``<= x`` of each tridiagonal matrix (``-inf`` when
-    there is none), by Sturm counts: the count above ``x`` fixes which eigenvalue that is, and
-    bisection on ``[Gershgorin lower bound, x]`` brackets it."""
-    K, Z = alpha.shape
-    f64 = alpha.dtype
-    scale = xp.max(xp.abs(alpha), axis=0) + xp.max(xp.abs(beta), axis=0)
-    scale = xp.where(scale > 0, scale, xp.ones_like(scale))
-    a = alpha / scale
-    b2 = xp.maximum((beta / scale) ** 2, xp.full((Z,), 1e-280, dtype=f64))
-    xs = x / scale
-
-    def below(y):                                   # eigenvalues < y (negative LDL^T pivots)
-        d = a[0, ...] - y
-        cnt = xp.astype(d < 0, xp.int32)
-        for i in range(1, K):
-            d = (a[i, ...] - y) - b2[i - 1, ...] / d
-            cnt = cnt + xp.astype(d < 0, xp.int32)
-        return cnt
-
-    target = below(xs)                              # eigenvalues < x; we want the largest
-    ab = xp.abs(beta / scale)
-    zero = xp.zeros((1, Z), dtype=f64)
-    lo = xp.min(a - xp.concat([ab, zero], axis=0) - xp.concat([zero, ab], axis=0), axis=0) - 1e-13
-    hi = xs
-    for _ in range(iters):
-        mid = 0.5 * (lo + hi)
-        up = below(mid) >= target                   # all of them already below mid
-        hi = xp.where(up, mid, hi)
-        lo = xp.where(up, lo, mid)
-    return xp.where(target > 0, hi * scale, xp.full_like(hi, -xp.inf))
 
 
 def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
@@ -1421,11 +1396,12 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
 def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False, seed: Any = None):
     """The Frobenius-optimal Monarch approximation of a dense matrix (or a stack of them).
 
-    Every slab ``(a, b)`` of ``A`` (rows ``{d l + b}``, columns ``{a p + j}``, DESIGN §3) gets
-    its best approximation of rank ``ranks[a, b]`` (the number of middle indices connecting
-    R-block ``a`` to L-block ``b``); slabs are independent, so the result minimises
-    ``||A - M||_F`` over all Monarch matrices of the geometry (CLAIMS item 3, Theorem 1 of
-    Dao et al. 2022, extended to every geometry including slabs of different ranks).
+    Every slab ``(a, b)`` of ``A`` (rows ``{d l + b}``, columns ``{a p + j}``) gets its best
+    approximation of rank ``ranks[a, b]`` (the number of middle indices connecting R-block
+    ``a`` to L-block ``b``); slabs are independent, so the result minimises ``||A - M||_F`` over
+    all Monarch matrices of the geometry (Theorem 1 of Dao et al., ICML 2022, extended to every
+    geometry including slabs of different ranks).  Each slab's optimality is proved, not
+    assumed (see Notes), for inputs of any scale in the dtype's range.
 
     Parameters
     ----------
@@ -1439,7 +1415,11 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
         slab rank 1).
     return_info : bool
         Also return a :class:`ProjectionInfo` with the discarded energy of every slab (so the
-        optimal error is known without forming ``M``).
+        optimal error is known without forming ``M``), each slab's certificate and its bound.
+    seed : None, int or numpy.random.Generator
+        Seeds the random start vectors of the iterative slab solvers; ``None`` is a fixed
+        default, so results are reproducible.  Any seed gives an optimal result (to the
+        certified bound); the factors may differ in the last bits.
 
     Returns
     -------
@@ -1461,19 +1441,26 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     Notes
     -----
     Algorithm: each slab's Gram matrix (of its smaller side) is formed by batched matmuls;
-    rank-1 slabs of order >= 32 (float32) / 48 (float64) use 18 / 30 Lanczos steps (on NumPy
-    cache-blocked over ``STRUCTMAT_NUM_THREADS`` threads, by default one per core), the
-    others a batched ``eigh`` of the Gram matrix.  Every slab's basis is then
-    certified by its true Gram residuals (the energy it may miss is below ``8 eps sqrt(m)``
-    times the slab's discarded energy plus a rounding floor); Lanczos slabs that fail are
-    restarted once from their Ritz vector, and those still failing are redone by a batched full
-    SVD.  The singular value is split evenly: ``L`` columns carry
+    rank-1 slabs of order >= 32 (float32) / 48 (float64) use 18 / 30 Lanczos steps from a
+    random start (on NumPy cache-blocked over ``STRUCTMAT_NUM_THREADS`` threads, by default one
+    per core), the others a batched ``eigh`` of the Gram matrix.  Slabs whose energy would
+    under- or overflow the dtype's squares are scaled by a power of two first (exact) and the
+    factors scaled back.
+
+    Certificate: a slab's basis is accepted only when a rigorous bound of the energy it misses
+    (a quadratic residual bound whose gap is proved by the trace, by a Cholesky inertia test of
+    the shifted, deflated Gram matrix, or by the enclosure of a full eigensolver; every rounding
+    error bounded) is at most ``8 eps sqrt(m)`` times the slab's discarded energy plus
+    ``(8 m eps)^2 ||S||_F^2``.  Lanczos slabs that fail are restarted once from their Ritz
+    vector, and those still failing are solved by a batched full SVD.  ``info.certificates``
+    says which proof each slab got, ``info.missed`` holds the bounds and ``info.gap`` their
+    relative sum.  The singular value is split evenly: ``L`` columns carry
     ``sqrt(sigma) u`` and ``R`` rows ``sqrt(sigma) v^H``.
 
     Interoperability: ``Monarch(L, R)`` maps to the factor pair of the paper authors'
     reference code (``MonarchLinear``) as ``R`` = their first block-diagonal factor
     (``blkdiag1``, applied first) and ``L`` = their second (``blkdiag2``); ``nblocks=b`` is their
-    ``nblocks`` (DESIGN §3).
+    ``nblocks``.
 
     Examples
     --------
@@ -1848,7 +1835,7 @@ def monarch_factors(M_dense: Any, nblocks: Any = None, *, rtol: float | None = N
     Returns
     -------
     Monarch (nested lists of Monarch for a stack).  The factors are unique only up to the
-    gauge ``(L, R) -> (L D, D^-1 R)`` along the middle index (CLAIMS item 3): compare
+    gauge ``(L, R) -> (L D, D^-1 R)`` along the middle index: compare
     products, not factors.
 
     Raises
@@ -1928,7 +1915,8 @@ def _eig(xp, X):
 
 
 def factor_mm_star(M: Any, nblocks: Any = None, *, rtol: float | None = None, seed: Any = 0):
-    """Factor ``M = M1 @ M2.H`` with Monarch ``M1``, ``M2`` (the 𝓜𝓜* class, CLAIMS item 4).
+    """Factor ``M = M1 @ M2.H`` with Monarch ``M1``, ``M2`` (the 𝓜𝓜* class; Dao et al.,
+    ICML 2022, Theorem 2).
 
     Write ``M~ = P_out^T M P_out`` as an ``l x l`` grid of ``k x k`` blocks.  For
     ``M = M1 M2^H`` it factors as ``M~_{bb'} = L1_b D_{bb'} L2_{b'}`` with ``D_{bb'}`` diagonal
