@@ -15,7 +15,9 @@ rank 1, ``k = l = sqrt(n)`` for square ``n``) and compares, in one run:
 * a batched full SVD of the same slabs (``numpy.linalg.svd`` on the stacked ``s x p`` slabs,
   gathered beforehand) and one copy of ``A`` (``A.copy()``) — the projection's time relative to
   both, and the error the SVD gives (the optimum) next to the projection's, with their
-  difference ``err_minus_svd`` (float rounding when the projection is optimal).
+  difference ``err_minus_svd`` (float rounding when the projection is optimal), the
+  certified bound ``cert_gap`` (``info.gap``: a proven bound of ``error**2 - optimum**2``) and
+  the number of slabs the certificate sent to a full SVD (``svd_slabs``).
 
 Projection, SVD and copy are timed interleaved (harness :func:`~benchmarks.harness.measure`:
 warm-up, then medians of several repetitions, each timed call preceded by an untimed one so
@@ -28,7 +30,7 @@ carry wall times).  Families (real ones in float32, the DFT in complex64):
     rank 16 plus Gaussian noise at 1 % of its Frobenius norm.
 ``dft`` / ``dft_perm``
     the DFT matrix ``structmat.DFT(n).to_dense()``, without and with its input permutation
-    ``P = Permutation.transpose_perm(n / b, b)`` (``F_n P`` is Monarch, CLAIMS item 8).
+    ``P = Permutation.transpose_perm(n / b, b)`` (``F_n P`` is Monarch: the four-step FFT).
 ``heavytail``
     a synthetic heavy-tailed spectrum ``U diag(sigma) V^T`` with ``sigma_i = (i + 1)^-0.5``, the
     kind of power-law decay seen in trained weight matrices; ``U``, ``V`` random orthogonal
@@ -59,7 +61,7 @@ QUICK_SIZES = (256, 1024)
 REACH_SLACK = 1e-3
 
 COLUMNS = [
-    "family", "n", "dtype", "proj_err", "svd_err", "err_minus_svd", "proj_ms", "gd_err", "gd_steps", "gd_s",
+    "family", "n", "dtype", "proj_err", "svd_err", "err_minus_svd", "cert_gap", "svd_slabs", "proj_ms", "gd_err", "gd_steps", "gd_s",
     "gd_over_proj", "gd_reach_s", "gd_reach_over_proj", "als_err", "als_steps", "als_reach_s",
     "als_reach_over_proj", "svd_ms", "svd_over_proj", "copy_ms", "proj_over_copy",
 ]
@@ -98,7 +100,8 @@ def make_matrix(family: str, n: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def stacked_slabs(A: np.ndarray, nblocks) -> np.ndarray:
-    """The ``k l`` slabs of ``A`` (DESIGN §3), stacked contiguously: ``(k l, s, p)``."""
+    """The ``k l`` slabs of ``A`` (rows ``d l + b``, columns ``a p + j``), stacked contiguously:
+    ``(k l, s, p)``."""
     n_out, n_in = A.shape
     k, q, p, l, s, r = structmat.Monarch.geometry_for(n_in, n_out, nblocks)
     return np.ascontiguousarray(A.reshape(s, l, k, p).transpose(2, 1, 0, 3)).reshape(k * l, s, p)
@@ -137,7 +140,7 @@ def run_case(family: str, n: int, steps: int, time_limit: float, repeats: int, s
         # from whatever is timed next
         settle=0.15,
     )
-    M = structmat.project_to_monarch(A, nblocks)
+    M, info = structmat.project_to_monarch(A, nblocks, return_info=True)
     proj_err = structmat.projection_error(A, M)
     sv_err = svd_error(A, np.linalg.svd(S, compute_uv=False))
     _, gd = structmat.fit_monarch_gd(A, nblocks, steps=steps, seed=seed, time_limit=time_limit)
@@ -155,6 +158,8 @@ def run_case(family: str, n: int, steps: int, time_limit: float, repeats: int, s
         "proj_err": proj_err,
         "svd_err": sv_err,
         "err_minus_svd": proj_err - sv_err,
+        "cert_gap": info.gap,
+        "svd_slabs": int(info.solvers.get("svd", 0)),
         "proj_ms": 1e3 * times["projection"],
         "gd_err": float(gd["rel_error"][-1]),
         "gd_steps": int(gd["step"][-1]),
