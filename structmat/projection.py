@@ -866,81 +866,138 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
     trG64 = trG.astype(np.float64)
     wide = rdt == np.float32
     wdt = (np.complex128 if cplx else np.float64) if wide else dt
+    # margins of Rayleigh quotients computed in the slab's own dtype (single precision: a
+    # second, double-precision pass proves what these cannot)
+    mg_lo = _Margins(np.finfo(dt).eps, s, p, cplx=cplx) if wide else mg
     next_task = _parallel.task_queue(len(tasks))
 
     def ritz_work():
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             _ritz_tasks()
 
+    def quantities(Xs, vs, near_only=False):
+        """``u = W``, ``theta``, residual and direct residual energy of the unit vectors ``vs``
+        (c, m) on the slabs ``Xs`` (c, s', p') in the dtype of ``Xs``."""
+        cc = vs.shape[0]
+        vin = vs if right or not cplx else np.conj(vs)
+        u = np.matmul(Xs, vin[:, :, None])                      # (c, m', 1)
+        uc = np.conj(u) if cplx else u
+        gv = np.matmul(Xs.swapaxes(-1, -2), uc)[:, :, 0]
+        if cplx and right:
+            np.conj(gv, out=gv)
+        th = dot_re(u[:, :, 0], u[:, :, 0])
+        gv -= th[:, None] * vs
+        res = np.sqrt(dot_re(gv, gv))
+        return u[:, :, 0], th.astype(np.float64), res.astype(np.float64), cc
+
+    def direct_energy(Xs, u, vs):
+        """``||X - u v^T||_F^2`` (``v`` conjugated when ``X = S``), float64."""
+        vr = np.conj(vs) if cplx and right else vs
+        E = Xs - u[:, :, None] * vr[:, None, :]
+        Ef = E.reshape(E.shape[0], -1)
+        return dot_re(Ef, Ef).astype(np.float64)
+
+    def inertia(G, vs, th, r, tg, bud, mgx, obuf):
+        """Inertia test of ``mu I - G + theta v v^H`` for slabs whose Gram matrices ``G``
+        (c, m, m, holding ``G^T = conj(G)``; overwritten) belong to ``vs``; returns
+        ``(ok, missed)``."""
+        mu = mgx.inertia_shift(th[:, None], r[:, None], tg, bud)
+        okm = (mu > 0) & np.isfinite(mu)
+        mu = np.where(okm, mu, 0.0)
+        cc = G.shape[0]
+        O = obuf[:cc * m * m].reshape(cc, m, m)
+        # conj(H) = mu I - conj(G) + theta conj(v) v^T, built in place of G
+        np.multiply((th.astype(rdt)[:, None] * np.conj(vs))[:, :, None], vs[:, None, :], out=O)
+        np.subtract(O, G, out=G)
+        trH = m * mu + tg + th                        # bounds |trace H|
+        di = np.arange(m)
+        G[:, di, di] += (mu - mgx.inertia_margin(trH, tg, mu)).astype(rdt)[:, None]
+        ok = _lapack.cholesky_ok(G) & okm
+        mis = mgx.missed(th[:, None], r[:, None], tg, mu)
+        return ok, mis
+
+    def certify(sl, th, r, tg, kept, mgx):
+        """Trace certificate of the slabs at task positions ``sl``; returns the budget and
+        the mask of those certified."""
+        bud = mgx.budget(tg, kept)
+        mis = mgx.missed(th[:, None], r[:, None], tg, mgx.trace_mu(th[:, None], tg))
+        ok = mis <= bud
+        return bud, ok, mis
+
     def _ritz_tasks():
-        gbuf = None if keep else np.empty(cap * m * m, dtype=dt)
+        obuf = np.empty(cap * m * m, dtype=dt)
+        gbuf = np.empty(cap * m * m, dtype=dt)
         while (t := next_task()) is not None:
             t0, t1, _, _, na, _, nbb = task = tasks[t]
             c = t1 - t0
-            bshape = (na, nbb)
-            X = slabs(task)
+            X = slabs(task).reshape((c,) + slabs(task).shape[-2:])    # (c, s', p') view/copy
             v = np.matmul(Yc[t0:t1, None, :], Q[:, t0:t1].swapaxes(0, 1))[:, 0, :]   # (c, m)
             nv = np.sqrt(dot_re(v, v))
             v /= np.where(nv > 0, nv, 1)[:, None]
             V[t0:t1, :, 0] = v
-            # the Ritz quantities in double precision (single-precision slabs are widened):
-            # their rounding then stays far below the certificate's budget
-            Xw = X.astype(wdt) if wide else X
-            vw = v.astype(wdt) if wide else v
-            # W = S v (right) or (v^H S)^T = S^T conj(v) (left); G v = S^H W or S conj(W)
-            vin = vw if right or not cplx else np.conj(vw)
-            u = np.matmul(Xw, vin.reshape(bshape + (m, 1)))         # (na, nbb, m', 1)
-            W[t0:t1] = u.reshape(c, -1)
-            uc = np.conj(u) if cplx else u
-            gv = np.matmul(Xw.swapaxes(-1, -2), uc).reshape(c, m)
-            if cplx and right:
-                np.conj(gv, out=gv)
-            th = dot_re(u[..., 0], u[..., 0]).reshape(-1)
-            theta[t0:t1] = th
-            gv -= th[:, None] * vw
-            resid[t0:t1] = np.sqrt(dot_re(gv, gv))
+            u, th, r, _ = quantities(X, v)
+            W[t0:t1] = u
             tg = trG64[t0:t1]
+            theta[t0:t1] = th
+            resid[t0:t1] = r
             # nearly rank-1 slabs: trace(G) - theta would cancel, so their discarded energy
-            # is measured directly, ||X - W v^T||^2 (v conjugated when X = S), while X is hot
+            # is measured directly while X is hot
             near = th >= (1 - 1e-3) * tg
             if near.any():
-                vr = np.conj(vw) if cplx and right else vw
-                E = Xw - u * vr.reshape(bshape + (1, m))
-                e2 = dot_re(E.reshape(c, -1), E.reshape(c, -1))
-                direct[t0:t1][near] = e2[near]
-            # the certificate: trace gap first (free), then the inertia test
-            th2 = theta[t0:t1, None]
-            r2 = resid[t0:t1, None]
-            kept = np.where(near, tg - np.nan_to_num(direct[t0:t1]), th2[:, 0])
-            bud = mg.budget(tg, kept)
+                direct[t0:t1][near] = direct_energy(X[near], u[near], v[near])
+            kept = np.where(near, tg - np.nan_to_num(direct[t0:t1]), th)
             live = ~oor[t0:t1]
-            mis = mg.missed(th2, r2, tg, mg.trace_mu(th2, tg))
-            ok = live & (mis <= bud)
+            # the certificate: trace gap first (free), then the inertia test
+            bud, ok, mis = certify(None, th, r, tg, kept, mg_lo)
+            ok &= live
+            todo = live & ~ok
+            if todo.any():
+                ci = np.nonzero(todo)[0]
+                if keep and ci.size == c:
+                    G = Gkeep[t0:t1]
+                elif keep:
+                    G = Gkeep[t0:t1][ci]
+                else:
+                    G = gbuf[:ci.size * m * m].reshape(ci.size, m, m)
+                    gram_t(X[ci], G)
+                oki, misi = inertia(G, v[ci], th[ci], r[ci], tg[ci], bud[ci], mg_lo, obuf)
+                good = ci[oki]
+                mis[good] = misi[oki]
+                ok[good] = True
+                cert[t0:t1][good] = _INERTIA
+                todo[good] = False
+            cert[t0:t1][ok & (cert[t0:t1] == _FAIL)] = _TRACE
             missed[t0:t1][ok] = mis[ok]
-            cert[t0:t1][ok] = _TRACE
-            mu = mg.inertia_shift(th2, r2, tg, bud)
-            cand = live & ~ok & (mu > 0) & np.isfinite(mu)
-            if not cand.any():
-                continue
-            ci = np.nonzero(cand)[0]
-            if keep:
-                Ht = -Gkeep[t0:t1][ci]                                  # G^T = conj(G)
-            else:
-                Gt = gbuf[:c * m * m].reshape((c, m, m))
-                Xf = X.reshape((c,) + X.shape[-2:])
-                gram_t(Xf[ci], Gt[:ci.size])
-                Ht = -Gt[:ci.size]
-            vc = v[ci]
-            # conj(H) = mu I - conj(G) + theta conj(v) v^T
-            Ht += (th[ci].astype(rdt)[:, None, None] * np.conj(vc)[:, :, None]) * vc[:, None, :]
-            di = np.arange(m)
-            Ht[:, di, di] += mu[ci].astype(rdt)[:, None]
-            trH = np.sum(Ht[:, di, di].real, axis=-1).astype(np.float64)
-            Ht = np.ascontiguousarray(Ht)
-            okc = _inertia_ok(Ht, mg.inertia_margin(trH, tg[ci], mu[ci]))
-            good = ci[okc]
-            missed[t0:t1][good] = mg.missed(th2[good], r2[good], tg[good], mu[good])
-            cert[t0:t1][good] = _INERTIA
+            if wide and todo.any():
+                # single precision: what the margins of single-precision Rayleigh quotients
+                # could not prove, prove with the quotients in double precision
+                ci = np.nonzero(todo)[0]
+                Xw = X[ci].astype(wdt)
+                vw = v[ci].astype(wdt)
+                u2, th2, r2, _ = quantities(Xw, vw)
+                tg2 = tg[ci]
+                kept2 = th2.copy()
+                near2 = th2 >= (1 - 1e-3) * tg2
+                if near2.any():
+                    d2 = direct_energy(Xw[near2], u2[near2], vw[near2])
+                    direct[t0:t1][ci[near2]] = d2
+                    kept2[near2] = tg2[near2] - d2
+                bud2, ok2, mis2 = certify(None, th2, r2, tg2, kept2, mg)
+                rest = np.nonzero(~ok2)[0]
+                if rest.size:
+                    G = gbuf[:rest.size * m * m].reshape(rest.size, m, m)
+                    gram_t(X[ci[rest]], G)
+                    oki, misi = inertia(G, v[ci[rest]], th2[rest], r2[rest], tg2[rest],
+                                        bud2[rest], mg, obuf)
+                    mis2[rest[oki]] = misi[oki]
+                    ok2[rest[oki]] = True
+                    cert[t0:t1][ci[rest[oki]]] = _INERTIA
+                good = ci[ok2]
+                cert[t0:t1][good[cert[t0:t1][good] == _FAIL]] = _TRACE
+                missed[t0:t1][good] = mis2[ok2]
+                theta[t0:t1][ci] = th2
+                resid[t0:t1][ci] = r2
+                W[t0:t1][ci] = u2.astype(dt)
 
     with _parallel.blas_single_threaded():
         _parallel.run_parallel(ritz_work, threads)
