@@ -239,7 +239,9 @@ class RootSum:
         c = np.asarray(coef, dtype=np.int64)
         if e.shape != c.shape or e.ndim < 1:
             raise ValueError("exp and coef must have the same shape (T, *shape)")
-        self.exp = np.mod(e, self.N)
+        if e.size and (int(e.min()) < 0 or int(e.max()) >= self.N):
+            e = np.mod(e, self.N)
+        self.exp = e
         self.coef = c
         self.scale = Fraction(scale)
         self.radicand = Fraction(radicand)

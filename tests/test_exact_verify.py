@@ -396,3 +396,25 @@ def test_monarch_width():
         monarch_width("MX")
     with pytest.raises(TypeError, match="form"):
         monarch_width(3)
+
+
+def test_factors_read_from_floats_are_rejected_with_a_hint():
+    # the old user route: to_exact of float factors reads binary fractions; verify proves the
+    # inequality quickly (one column first) and says why
+    r = verify(to_exact(to_monarch(DFT(64))), DFT(64))
+    assert not r and r.first_difference is not None and "binary fractions" in r.note
+    assert "binary fractions" in str(r)
+    r = verify(to_exact(to_monarch(Hadamard(8, norm="ortho"))), Hadamard(8, norm="ortho"))
+    assert not r and "exact=True" in r.note
+    # Hadamard's float factors are exactly +-1: read exactly, they are right
+    assert verify(to_exact(to_monarch(Hadamard(16))), Hadamard(16)).verdict
+
+
+def test_exact_equal_lifts_to_a_common_ring():
+    from structmat.exact import common_ring, exact_equal
+
+    A = to_exact(DFT(4))                           # Q(zeta_4)
+    B = to_exact(DFT(4), ExactRing(12))
+    assert exact_equal(A, B)[0]
+    assert common_ring(A.ring, ExactRing(6, ["a"])).N == 12
+    assert not exact_equal(A, to_exact(DFT(4, inverse=True, norm="forward"), ExactRing(8)))[0]

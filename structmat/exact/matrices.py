@@ -39,6 +39,7 @@ __all__ = [
     "ExactProduct",
     "ExactAdjoint",
     "exact_equal",
+    "common_ring",
     "rootsum_conductor",
     "rootsum_entries",
     "lift_element",
@@ -726,12 +727,38 @@ def _token(f: ExactMatrix) -> str | None:
 # comparisons
 # ----------------------------------------------------------------------------------------------
 
+def common_ring(*rings: ExactRing) -> ExactRing:
+    """The smallest ring of this kind holding all ``rings``: conductor the lcm of theirs, symbols
+    the union (in order of appearance).  Returns the first ring itself when it already does.
+
+    Examples
+    --------
+    >>> from structmat.exact import ExactRing, common_ring
+    >>> common_ring(ExactRing(4), ExactRing(6, ["a"])).N, common_ring(ExactRing(4), ExactRing(6, ["a"])).symbol_names
+    (12, ('a',))
+    """
+    N = 1
+    names: list[str] = []
+    cplx = {r.complex_symbols for r in rings if r.symbol_names}
+    if len(cplx) > 1:
+        raise TypeError("cannot combine rings with real and with complex symbols")
+    for r in rings:
+        N = N * r.N // math.gcd(N, r.N)
+        names += [x for x in r.symbol_names if x not in names]
+    first = rings[0]
+    if first.N == N and list(first.symbol_names) == names:
+        return first
+    return ExactRing(N, names, complex_symbols=bool(cplx and cplx.pop()))
+
+
 def exact_equal(A: ExactMatrix, B: ExactMatrix, chunk: int = 64):
     """Exact equality of two exact matrices; returns ``(equal, first_difference)``.
 
+    Matrices over different rings are first lifted into their :func:`common_ring`.
     Block-diagonal pairs with the same layout are compared block by block; otherwise both
-    sides are applied to ``chunk`` identity columns at a time (structured cost).  The first
-    difference is ``(row, col, a, b)`` or ``None``.
+    sides are applied to identity columns, one column first and then chunks doubling up to
+    ``chunk`` columns (a difference near the start is found at the cost of a few matrix-vector
+    products).  The first difference is ``(row, col, a, b)`` or ``None``.
 
     Examples
     --------
@@ -741,11 +768,14 @@ def exact_equal(A: ExactMatrix, B: ExactMatrix, chunk: int = 64):
     True
     >>> exact_equal(ExactPermutation([1, 0], K), ExactDense([[0, 1], [1, 1]], K))[1][:2]
     (1, 1)
+    >>> exact_equal(ExactDense([[-1]], ExactRing(2)), ExactDense([[ExactRing(4).zeta(2)]], ExactRing(4)))[0]
+    True
     """
     if A.shape != B.shape:
         return False, ("shape", A.shape, B.shape)
     if A.ring is not B.ring:
-        raise TypeError("A and B must be over the same ExactRing")
+        ring = common_ring(A.ring, B.ring)
+        A, B = A.lifted(ring), B.lifted(ring)
     ring = A.ring
     if (
         isinstance(A, ExactBlockDiagonal)
@@ -761,14 +791,16 @@ def exact_equal(A: ExactMatrix, B: ExactMatrix, chunk: int = 64):
                         return False, (b * r + i, b * c + j, xs[i][j], ys[i][j])
         return True, None
     n = A.shape[1]
-    for start in range(0, n, chunk):
-        stop = min(n, start + chunk)
+    start, width = 0, 1
+    while start < n:
+        stop = min(n, start + width)
         X = A.columns(start, stop).to_list()
         Y = B.columns(start, stop).to_list()
         for i, (xr, yr) in enumerate(zip(X, Y)):
             for j, (x, y) in enumerate(zip(xr, yr)):
                 if not ring.equal(x, y):
                     return False, (i, start + j, x, y)
+        start, width = stop, min(2 * width, max(1, chunk))
     return True, None
 
 

@@ -279,7 +279,7 @@ class ExactRing:
             return p
         if target.N % self.N:
             raise ValueError(f"target conductor {target.N} is not a multiple of {self.N}")
-        if target.complex_symbols != self.complex_symbols:
+        if target.complex_symbols != self.complex_symbols and self.symbol_names:
             raise ValueError("target ring must have the same symbol kind (real/complex)")
         factor = target.N // self.N
         k = len(self.symbol_names)

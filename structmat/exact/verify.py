@@ -91,6 +91,8 @@ class VerifyResult:
         What the form was compared with.
     form : str or None
         The form's factor string (``"MP"``, ``"MM*"``, ...).
+    note : str
+        A hint when the verdict has a likely simple cause (factors read from floating point).
 
     Examples
     --------
@@ -108,6 +110,7 @@ class VerifyResult:
     first_difference: tuple | None = None
     target: str = ""
     form: str | None = None
+    note: str = ""
 
     def __bool__(self) -> bool:
         return bool(self.verdict)
@@ -123,7 +126,8 @@ class VerifyResult:
                 head += f"; first difference at ({r}, {c}): form {a}, target {b}"
                 if not self.method.startswith("monomial") and self.field.startswith("Q(zeta_"):
                     head += f" (z = {self.field[2:].split(')')[0]})"
-        return f"{head} in {self.seconds:.3g} s ({self.method.split(':')[0]})"
+        tail = f" [{self.note}]" if self.note else ""
+        return f"{head} in {self.seconds:.3g} s ({self.method.split(':')[0]}){tail}"
 
     def __repr__(self) -> str:
         return f"<VerifyResult {self}>"
@@ -232,7 +236,24 @@ def verify(form: Any, X: Any) -> VerifyResult:
     if diff is not None and diff[0] != "shape":
         r, c, a, b = diff
         diff = (int(r), int(c), str(ring.to_expr(a)), str(ring.to_expr(b)))
-    return VerifyResult(ok, _DENSE, _field(ring), time.perf_counter() - t0, diff, target, fstr)
+    return VerifyResult(ok, _DENSE, _field(ring), time.perf_counter() - t0, diff, target, fstr,
+                        "" if ok else _float_hint(form, X))
+
+
+def _float_hint(form: ExactMatrix, X: Any) -> str:
+    """A hint when a transform with irrational entries meets Monarch factors that carry no
+    closed form (typically ``to_exact`` of floating-point factors)."""
+    from ..ops import DCT, DST
+
+    if not isinstance(X, (DFT, DCT, DST, Hadamard)):
+        return ""
+    factors = list(form.factors) if isinstance(form, ExactProduct) else [form]
+    for f in factors:
+        base = getattr(f, "base", f)
+        if isinstance(base, ExactMonarch) and not base.has_terms:
+            return ("a Monarch factor holds rationals read from floating point (binary fractions "
+                    "are not roots of unity); build the form with to_monarch(X, exact=True)")
+    return ""
 
 
 # ----------------------------------------------------------------------------------------------
@@ -600,22 +621,60 @@ def _rs_cond(t: RootSum) -> int:
 def _common(form: ExactMatrix, X: Any):
     """``(ring, lhs, rhs)``: both sides over one ring (lcm of conductors, all symbols)."""
     from .convert import required_conductor
+    from .matrices import common_ring
 
-    names = list(form.ring.symbol_names)
-    if isinstance(X, ExactMatrix):
-        N = _lcm(form.ring.N, X.ring.N)
-        names += [s for s in X.ring.symbol_names if s not in names]
-        cplx = form.ring.complex_symbols or X.ring.complex_symbols
-    else:
-        N = _lcm(form.ring.N, required_conductor(X))
-        cplx = form.ring.complex_symbols
-    if N == form.ring.N and names == list(form.ring.symbol_names):
-        ring = form.ring
-    else:
-        ring = ExactRing(N, names, complex_symbols=cplx)
+    other = X.ring if isinstance(X, ExactMatrix) else ExactRing(required_conductor(X))
+    ring = common_ring(form.ring, other)
     lhs = form.lifted(ring)
     rhs = X.lifted(ring) if isinstance(X, ExactMatrix) else _target(X, ring)
     return ring, lhs, rhs
+
+
+class _DefinitionColumns(ExactMatrix):
+    """A DFT or Hadamard matrix from its definition, producing exact columns on demand (both
+    are symmetric: columns ``start:stop`` are the transposed rows of the monomial definition)."""
+
+    def __init__(self, X: Any, ring: ExactRing):
+        from .cyclo import cyclotomic_sqrt
+
+        T, rad = _target_monomial(X)
+        r, sqf = _squarefree(rad)
+        self.T, self.ring, self.shape = T, ring, tuple(X.shape)
+        s = ring.from_int(T.scale * r)
+        self.s = ring.reduce(s * cyclotomic_sqrt(sqf, ring)) if sqf != 1 else s
+
+    def columns(self, start, stop):
+        from sympy.polys.matrices import DomainMatrix
+
+        e, c = self.T.rows(start, stop)
+        red, s = self.ring.reduce, self.s
+        cols = [[red(self._root(ei, ci) * s) if ci else self.ring.zero for ei, ci in zip(er, cr)]
+                for er, cr in zip(e.tolist(), c.tolist())]
+        return DomainMatrix([list(r) for r in zip(*cols)], (self.shape[0], stop - start), self.ring.domain)
+
+    def _root(self, e: int, c: int):
+        """``c · ζ_M^e`` (``M`` the definition's conductor) as an element of the ring."""
+        frac = Fraction(int(e), self.T.N) % 1
+        order = frac.denominator
+        if self.ring.N % order == 0:
+            return self.ring.zeta(frac.numerator * (self.ring.N // order), int(c))
+        if order == 2:                                   # -1 in any ring
+            return self.ring.from_int(-int(c))
+        raise ValueError(f"zeta_{order} is not in the ring Q(zeta_{self.ring.N})")  # pragma: no cover
+
+    def apply(self, X):
+        return _mm_dense(self.columns(0, self.shape[1]), X)
+
+    @property
+    def H(self):  # pragma: no cover - not needed by verify
+        raise NotImplementedError
+
+    def lifted(self, ring):
+        raise NotImplementedError  # built in its final ring
+
+
+def _mm_dense(A, B):
+    return A.to_dense().matmul(B.to_dense())
 
 
 def _target(X: Any, ring: ExactRing) -> ExactMatrix:
@@ -625,6 +684,8 @@ def _target(X: Any, ring: ExactRing) -> ExactMatrix:
     from .forms import kernel_symbol_names
 
     names = set(ring.symbol_names)
+    if isinstance(X, (DFT, Hadamard)):
+        return _DefinitionColumns(X, ring)
     if isinstance(X, Convolution):
         kn = kernel_symbol_names(X.kernel.shape[0])
         if names and set(kn) <= names:
