@@ -1163,11 +1163,12 @@ def _slab_energy(xp, S) -> tuple[np.ndarray, np.ndarray]:
     return en, e
 
 
-def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _Margins, rng):
+def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _Margins, rng,
+                   q0=None):
     """Solve a stack of slabs scaled into the safe range (not the NumPy rank-1 fast path).
 
     Returns ``(V (Z, m, rho), trG, cert, missed)``; slabs whose certificate fails get a full
-    SVD (certificate ``"svd"``).
+    SVD (certificate ``"svd"``).  ``q0`` replaces the Lanczos start vectors.
     """
     G = _gram(xp, Sg, right)
     trG = _host(_real(xp, xp.linalg.trace(G))).astype(np.float64)
@@ -1175,7 +1176,7 @@ def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _
     cert = np.zeros(Z, dtype=np.int8)
     missed = np.full(Z, np.inf)
     if method == "lanczos":
-        V, _, _ = _solve_lanczos1(xp, G, steps, rng)
+        V, _, _ = _solve_lanczos1(xp, G, steps, rng, q0=q0)
         mu_e = None
     else:
         with _parallel.blas_single_threaded():

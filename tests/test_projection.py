@@ -824,3 +824,25 @@ def test_factor_mm_star_at_extreme_scales(rng):
     for c in (1e-280, 1e280):
         M1, M2 = factor_mm_star(Mx * c)
         np.testing.assert_allclose((M1 @ M2.H).to_dense() / c, Mx, atol=1e-9 * np.abs(Mx).max())
+
+
+def test_generic_path_refuses_a_missed_top_and_falls_back(xp, rng):
+    # the array-API path (CuPy, strict) proves its gaps with eigvalsh of the shifted matrix;
+    # started inside span(e_0) it must refuse the pair and hand the slab to the SVD
+    m = 40
+    S = _hidden_top_slabs(5, m, "float64", rng)
+    Sx = xp.asarray(S)
+    q0 = np.zeros((5, m))
+    q0[:, 0] = 1
+    mg = proj._Margins(2.0**-52, m, m, from_gram=True)
+    V, trG, cert, missed = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
+                                               np.random.default_rng(0), q0=xp.asarray(q0))
+    assert np.all(cert == proj._SVD), cert
+    V = to_numpy(V)
+    # the SVD found the hidden direction: |v . u| = 1 with u the top right singular vector
+    for z in range(5):
+        u = S[z, 0] / np.linalg.norm(S[z, 0])
+        assert abs(abs(float(V[z, :, 0] @ u)) - 1) < 1e-10
+    V2, _, cert2, _ = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
+                                          np.random.default_rng(0))
+    assert np.all(np.isin(cert2, (proj._TRACE, proj._INERTIA))), cert2
