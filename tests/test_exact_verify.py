@@ -104,27 +104,37 @@ def _rejected(form, X):
     return r
 
 
+def _blocks_value(bd, ring) -> np.ndarray:
+    """Numerical value of exact blocks, evaluated element by element from the ring elements."""
+    return np.array([[[ring.evaluate(x) for x in row] for row in B.to_list()] for B in bd.blocks])
+
+
 def _numeric(f) -> np.ndarray:
-    """Numerical value of one exact factor (closed forms through their own evaluation)."""
-    if isinstance(f, ExactMonarch) and f.has_terms:
-        return np.asarray(Monarch(f.L_terms.to_complex(), f.R_terms.to_complex()).to_dense())
+    """Numerical value of one exact factor (dense), from its ring elements."""
+    if isinstance(f, ExactMonarch):
+        L, R = _blocks_value(f.Lbd, f.ring), _blocks_value(f.Rbd, f.ring)
+        return np.asarray(Monarch(L, R).to_dense())
     return f.to_complex()
 
 
-def _float_dense(f) -> np.ndarray:
-    return np.asarray(f.to_dense())
-
-
 def _factors_agree(E, F, n):
+    """Exact and float factors agree entry by entry (blocks, permutations, diagonals)."""
     assert len(E.factors) == len(F.factors)
     for e, f in zip(E.factors, F.factors):
         fe = e.base if isinstance(e, ExactAdjoint) else e
         ff = f.base if isinstance(f, Adjoint) else f
         assert type(fe).__name__.replace("Exact", "") == type(ff).__name__
-        a, b = _numeric(e), _float_dense(f)
-        scale = max(1.0, float(np.abs(b).max()))
-        dt = ff.dtype if hasattr(ff, "dtype") else "complex128"
-        assert np.abs(a - b).max() <= rtol(dt, n, 2) * scale
+        tol = rtol(ff.dtype, n, 2)
+        if isinstance(fe, ExactMonarch):
+            for exact_bd, flt in ((fe.Lbd, ff.L), (fe.Rbd, ff.R)):
+                a, b = _blocks_value(exact_bd, fe.ring), np.asarray(flt)
+                assert a.shape == b.shape
+                assert np.abs(a - b).max() <= tol * max(1.0, float(np.abs(b).max()))
+        elif isinstance(fe, ExactPermutation):
+            np.testing.assert_array_equal(fe.perm, np.asarray(ff.perm))
+        else:
+            a, b = _numeric(fe), np.asarray(ff.to_dense())
+            assert np.abs(a - b).max() <= tol * max(1.0, float(np.abs(b).max()))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -327,10 +337,15 @@ def test_exact_and_float_factors_agree_parametrised(rng):
 @pytest.mark.parametrize("dtype", ["complex64", "float32"])
 def test_float32_factors_agree_at_their_precision(dtype):
     X = DFT(24, dtype=dtype) if dtype == "complex64" else DCT(24, type=2, dtype=dtype)
-    E, F = to_monarch(X, exact=True), to_monarch(X)
-    for e, f in zip(E.factors, F.factors):
-        a, b = _numeric(e), _float_dense(f)
-        assert np.abs(a - b).max() <= rtol(dtype, 24, 2) * max(1.0, float(np.abs(b).max()))
+    _factors_agree(to_monarch(X, exact=True), to_monarch(X), 24)
+
+
+@pytest.mark.parametrize("cls", [DCT, DST])
+@pytest.mark.parametrize("k", [2, 3, 4, 6])
+def test_trig_every_split_proved(cls, k):
+    X = cls(12, type=2 + k % 3, norm="ortho")
+    E, _ = _proved(X, nblocks=k)
+    assert E.factors[-2 if E.form.endswith("P") else -1].geometry[0] == k
 
 
 # ----------------------------------------------------------------------------------------------
