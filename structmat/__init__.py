@@ -1,7 +1,7 @@
 """structmat: structured matrices (Monarch, butterfly, DFT, DCT/DST, Hadamard, convolution)
 as array classes on NumPy or CuPy."""
 
-from .base import Product, StructuredMatrix
+from .base import Product, StructmatWarning, StructuredMatrix
 from .ops import (
     DCT,
     DFT,
@@ -29,6 +29,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "StructuredMatrix",
+    "StructmatWarning",
     "Product",
     "Permutation",
     "Diagonal",

@@ -44,6 +44,9 @@ __all__ = [
     "trig",
     "all_finite",
     "device_of",
+    "native_byteorder",
+    "shares_memory",
+    "fresh_copy",
 ]
 
 
@@ -143,6 +146,80 @@ def to_numpy(x: Any) -> np.ndarray:
     return np.asarray(x)
 
 
+def native_byteorder(x: Any) -> Any:
+    """``x`` with its entries in the machine's byte order (a converted copy when they are not).
+
+    NumPy arrays may hold big-endian (``">f8"``) or little-endian (``"<f8"``) values; every
+    other kernel, and the array API dtypes, expect the native order.  Arrays already in native
+    order (and arrays of other libraries) are returned unchanged.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat._backend import native_byteorder
+    >>> x = np.arange(3.0).astype(">f8")
+    >>> y = native_byteorder(x)
+    >>> y.dtype == np.float64, y.tolist()
+    (True, [0.0, 1.0, 2.0])
+    """
+    if isinstance(x, np.ndarray) and not x.dtype.isnative:
+        return x.astype(x.dtype.newbyteorder("="))
+    return x
+
+
+def _raw_buffer(x: Any) -> Any:
+    """The NumPy/CuPy array that holds the memory of ``x`` (``None`` if unknown)."""
+    if isinstance(x, np.ndarray) or array_api_compat.is_cupy_array(x):
+        return x
+    inner = getattr(x, "_array", None)  # array_api_strict wraps a NumPy array
+    if isinstance(inner, np.ndarray):
+        return inner
+    return None
+
+
+def shares_memory(a: Any, b: Any) -> bool:
+    """Whether arrays ``a`` and ``b`` may share memory (a cheap, conservative bounds test).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat._backend import shares_memory
+    >>> x = np.zeros(4)
+    >>> shares_memory(x[1:], x), shares_memory(x.copy(), x)
+    (True, False)
+    """
+    if a is b:
+        return True
+    ra, rb = _raw_buffer(a), _raw_buffer(b)
+    if ra is None or rb is None:
+        return False
+    if isinstance(ra, np.ndarray) and isinstance(rb, np.ndarray):
+        return bool(np.may_share_memory(ra, rb))
+    if array_api_compat.is_cupy_array(ra) and array_api_compat.is_cupy_array(rb):
+        import cupy  # pragma: no cover - needs a GPU
+
+        return bool(cupy.may_share_memory(ra, rb))  # pragma: no cover
+    return False
+
+
+def fresh_copy(x: Any) -> Any:
+    """A new, writable array equal to ``x`` (same namespace, dtype and device).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat._backend import fresh_copy
+    >>> x = np.arange(3.0)
+    >>> x.setflags(write=False)
+    >>> y = fresh_copy(x)
+    >>> y.flags.writeable, bool(np.shares_memory(x, y))
+    (True, False)
+    """
+    if isinstance(x, np.ndarray):
+        return np.array(x, copy=True)
+    return get_namespace(x).asarray(x, copy=True)
+
+
 def move(x: Any, xp: ModuleType) -> Any:
     """Explicitly move array ``x`` to namespace ``xp`` (a copy when the device changes)."""
     if x is None:
@@ -199,8 +276,12 @@ def float_dtype_for(xp: ModuleType, dtype: Any, what: str = "X") -> Any:
     """The floating dtype an operand of ``dtype`` is computed in.
 
     Integers and booleans become float64 (as SciPy does); float16 is refused rather than
-    silently upcast; float32/64 and complex64/128 are kept.
+    silently upcast; float32/64 and complex64/128 are kept.  A NumPy dtype in non-native byte
+    order (``">f8"``) maps to its native twin (the operand is converted, see
+    :func:`native_byteorder`).
     """
+    if isinstance(dtype, np.dtype) and not dtype.isnative:
+        dtype = dtype.newbyteorder("=")
     if xp.isdtype(dtype, ("bool", "integral")):
         return xp.float64
     if dtype in (xp.float32, xp.float64, xp.complex64, xp.complex128):

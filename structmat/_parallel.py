@@ -3,34 +3,97 @@
 NumPy releases the GIL inside BLAS calls and inside ufunc loops over more than a few hundred
 elements, so batches of small, cache-resident matrix operations scale over a few Python
 threads where BLAS's own threading (one synchronisation per tiny call) does not.
-``STRUCTMAT_NUM_THREADS`` (an environment variable) caps the number of threads.
+
+``STRUCTMAT_NUM_THREADS`` (an environment variable) caps the number of threads.  It is read by
+:func:`num_workers`, the single place every kernel asks (Monarch products of any size, the
+projection): a positive decimal integer (ASCII digits, surrounding blanks ignored); unset, empty
+or blank means "the number of usable cores"; anything else (``0``, ``-1``, ``abc``, ``²``)
+raises ``ValueError`` naming the variable and the value.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
+import sys
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable, ContextManager
+
+ENV_VAR = "STRUCTMAT_NUM_THREADS"
 
 _state: dict = {}
 #: marks the pool's threads (one object for the life of the process, so that a pool rebuilt
 #: while its old threads still run keeps them marked)
 _local = threading.local()
+#: the last value of STRUCTMAT_NUM_THREADS that was parsed, and its result
+_env_cache: list = [None, None]
+
+
+def parse_num_threads(value: str | None) -> int | None:
+    """Parse a ``STRUCTMAT_NUM_THREADS`` value: a thread count, or ``None`` when unset.
+
+    Parameters
+    ----------
+    value : str or None
+        The raw value of the environment variable (``None`` when it is not set).
+
+    Returns
+    -------
+    int or None
+        The count (>= 1), or ``None`` for an unset, empty or blank value.
+
+    Raises
+    ------
+    ValueError
+        For anything but a positive decimal integer made of ASCII digits.
+
+    Examples
+    --------
+    >>> from structmat._parallel import parse_num_threads
+    >>> parse_num_threads(" 4 "), parse_num_threads(""), parse_num_threads(None)
+    (4, None, None)
+    >>> parse_num_threads("0")
+    Traceback (most recent call last):
+    ...
+    ValueError: STRUCTMAT_NUM_THREADS must be a positive integer (1, 2, ...) or unset; got '0'
+    """
+    if value is None:
+        return None
+    text = value.strip()
+    if not text:
+        return None
+    # str.isdigit() accepts '²' and other non-ASCII digits that int() refuses: ASCII only
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ValueError(
+            f"{ENV_VAR} must be a positive integer (1, 2, ...) or unset; got {value!r}"
+        )
+    return int(text)
 
 
 def num_workers() -> int:
-    """Threads for one kernel: ``STRUCTMAT_NUM_THREADS`` or the number of usable cores."""
-    env = os.environ.get("STRUCTMAT_NUM_THREADS", "").strip()
-    if env:
-        if not env.isdigit() or int(env) < 1:
-            raise ValueError(f"STRUCTMAT_NUM_THREADS must be a positive integer; got {env!r}")
-        return int(env)
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
-        return max(1, os.cpu_count() or 1)
+    """Threads for one kernel: ``STRUCTMAT_NUM_THREADS`` or the number of usable cores.
+
+    The variable is read on each call (a test or a program may change it) and parsed by
+    :func:`parse_num_threads` once per distinct value.
+
+    Examples
+    --------
+    >>> from structmat._parallel import num_workers
+    >>> num_workers() >= 1
+    True
+    """
+    raw = os.environ.get(ENV_VAR)
+    cache = _env_cache
+    if cache[0] != raw or cache[1] is None:
+        parsed = parse_num_threads(raw)
+        if parsed is None:
+            try:
+                parsed = max(1, len(os.sched_getaffinity(0)))
+            except AttributeError:  # pragma: no cover - platforms without sched_getaffinity
+                parsed = max(1, os.cpu_count() or 1)
+        cache[:] = [raw, parsed]
+    return cache[1]
 
 
 def run_parallel(work: Callable[[], None], threads: int) -> None:
@@ -78,19 +141,162 @@ def task_queue(n: int) -> Callable[[], int | None]:
     return next_task
 
 
+class _BlasLimit:
+    """Process-wide, reference-counted "BLAS runs single-threaded" state.
+
+    The BLAS thread count is a property of the process, not of a thread, so overlapping
+    limits from several Python threads must not each save and restore it: the first entrant
+    saves every BLAS library's thread count and sets it to 1, later entrants only count
+    themselves in, and the last one to leave restores the saved counts.
+
+    The counts are set through :func:`_set_count`, which bypasses threadpoolctl's
+    "controlling thread" rule for OpenBLAS (threadpoolctl silently ignores a change asked by
+    any Python thread but the first one that set a limit while that thread lives — so a
+    restore by whichever thread leaves last could be dropped, leaving BLAS at 1 thread for
+    the rest of the process); this class serialises the changes itself.  The last leaver
+    reads the counts back; a restore that did not take stays pending and a helper thread
+    retries it until it holds (it stops as soon as a new limit is entered, which keeps the
+    saved counts as the ones to restore).
+    """
+
+    _lock = threading.Lock()
+    _depth = 0
+    #: [(library controller, original count)] to restore when the last user leaves; kept
+    #: until the restore is confirmed
+    _saved: list = []
+    _retrier = None
+
+    def __enter__(self):
+        cls = _BlasLimit
+        with cls._lock:
+            if cls._depth == 0:
+                if not cls._saved:                      # no restore pending: save the counts
+                    cls._saved = [(lib, lib.num_threads) for lib in _blas_libraries()
+                                  if isinstance(lib.num_threads, int)]
+                done = []
+                try:
+                    for lib, _ in cls._saved:
+                        _set_count(lib, 1)
+                        done.append(lib)
+                except BaseException:
+                    for lib, n in cls._saved:
+                        if lib in done:
+                            _set_count(lib, n)
+                    raise
+            cls._depth += 1
+        return self
+
+    def __exit__(self, *exc):
+        cls = _BlasLimit
+        with cls._lock:
+            cls._depth -= 1
+            if cls._depth == 0 and not cls._restore_locked():
+                cls._start_retrier_locked()
+        return False
+
+    @classmethod
+    def _restore_locked(cls) -> bool:
+        """Set the saved counts (lock held); True, and nothing pending, when all of them took."""
+        ok = True
+        for lib, n in cls._saved:
+            _set_count(lib, n)
+            ok = ok and lib.num_threads == n
+        if ok:
+            cls._saved = []
+        return ok
+
+    @classmethod
+    def _start_retrier_locked(cls) -> None:
+        if cls._retrier is not None and cls._retrier.is_alive():
+            return
+
+        def retry():
+            delay = 0.001
+            give_up = time.monotonic() + 60.0
+            while True:
+                time.sleep(delay)
+                delay = min(2 * delay, 0.05)
+                with cls._lock:
+                    if cls._depth > 0 or not cls._saved or cls._restore_locked():
+                        return
+                    if time.monotonic() > give_up:   # a library that never reports the count
+                        cls._saved = []
+                        return
+
+        cls._retrier = threading.Thread(target=retry, name="structmat-blas-restore", daemon=True)
+        cls._retrier.start()
+
+
+def _set_count(lib, n: int) -> None:
+    """Set a BLAS library's thread count from any Python thread.
+
+    threadpoolctl's OpenBLAS controller only obeys its "controlling thread"; its underlying
+    setter does not filter (callers here hold :class:`_BlasLimit`'s lock).
+    """
+    real = getattr(lib, "_real_set_num_threads", None)
+    if callable(real):
+        real(n)
+    else:
+        lib.set_num_threads(n)
+
+
+def wait_blas_restored(timeout: float = 10.0) -> bool:
+    """Wait until no BLAS limit is active or pending; return whether that happened in time.
+
+    A restore can be pending for a moment after the last :func:`blas_single_threaded`
+    context has left, while other Python threads still run BLAS calls (see
+    :class:`_BlasLimit`).
+
+    Examples
+    --------
+    >>> from structmat._parallel import wait_blas_restored
+    >>> wait_blas_restored(0.1)
+    True
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        with _BlasLimit._lock:
+            if _BlasLimit._depth == 0 and not _BlasLimit._saved:
+                return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.002)
+
+
+def _blas_libraries() -> list:
+    """threadpoolctl's controllers of the BLAS libraries loaded in this process.
+
+    Building the controller scans the loaded shared libraries (a few milliseconds), so it is
+    kept, and rebuilt only when modules were imported since (an import, e.g. of
+    ``scipy.linalg``, can load another BLAS).
+    """
+    key = len(sys.modules)
+    ctl = _state.get("blas")
+    if ctl is None or _state.get("blas_key") != key:
+        from threadpoolctl import ThreadpoolController
+
+        ctl = _state["blas"] = ThreadpoolController()
+        _state["blas_key"] = len(sys.modules)
+    return list(ctl.select(user_api="blas").lib_controllers)
+
+
 def blas_single_threaded() -> ContextManager:
     """A context in which the BLAS libraries loaded in this process run single-threaded.
 
     For kernels that already spread small BLAS calls over :func:`run_parallel`'s threads:
     OpenBLAS would otherwise start its own threads inside each call (it does for complex
     64 x 64 products), and the two levels of threads then fight over the cores (measured 3-5x
-    slower).  Uses ``threadpoolctl``; the controller is built once, when first needed.
-    """
-    ctl = _state.get("blas")
-    if ctl is None:
-        from threadpoolctl import ThreadpoolController
+    slower).  Uses ``threadpoolctl``.
 
-        ctl = _state["blas"] = ThreadpoolController()
-    if not ctl.select(user_api="blas").lib_controllers:
-        return contextlib.nullcontext()
-    return ctl.limit(limits=1, user_api="blas")
+    Safe to enter from several Python threads at once and to nest: the limit is process-wide
+    and reference-counted; the first context to enter saves the libraries' thread counts and
+    the last one to leave restores exactly those counts.
+
+    Examples
+    --------
+    >>> from structmat._parallel import blas_single_threaded
+    >>> with blas_single_threaded():
+    ...     with blas_single_threaded():   # nesting is fine
+    ...         pass
+    """
+    return _BlasLimit()

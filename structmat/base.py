@@ -10,13 +10,28 @@ subclass supplies its shape, dtype and parameter namespace, and two kernels:
     ``X`` has shape ``(N, n_out)`` (rows); returns ``X @ A`` of shape ``(N, n_in)``.
 
 Everything else — 1-D and batched operands, dtype promotion, namespace checks, ``.T``, ``.H``,
-``.conj()``, :class:`Product`, ``to_dense``, ``__array__``, ``aslinearoperator`` — is shared here.
+``.conj()``, :class:`Product`, ``to_dense``, ``__array__``, ``aslinearoperator``, pickling and
+deep copies — is shared here.
+
+Guarantees shared by every class:
+
+* a product ``A @ X`` / ``X @ A`` never returns the caller's ``X`` or a view of it (size-1 and
+  identity-like shortcuts included): the result is a new, writable array;
+* parameter arrays are copied at construction, so later writes to the caller's arrays do not
+  change the matrix (nor disagree with caches derived from the parameters);
+* NumPy operands and parameters in non-native byte order (``">f8"``) are converted to native;
+* every matrix pickles and deep-copies through one documented state dictionary
+  (:meth:`StructuredMatrix.__getstate__`).
 """
 
 from __future__ import annotations
 
 import math
 import numbers
+import operator
+import os
+import sys
+import warnings
 from types import ModuleType
 from typing import Any
 
@@ -25,6 +40,7 @@ import numpy as np
 from . import _backend as B
 
 __all__ = [
+    "StructmatWarning",
     "StructuredMatrix",
     "Product",
     "Transpose",
@@ -32,21 +48,104 @@ __all__ = [
     "Conjugate",
     "as_param_array",
     "check_size",
+    "check_int",
 ]
+
+
+class StructmatWarning(UserWarning):
+    """Warning for inputs that are valid but almost certainly not what was meant.
+
+    Raised, for example, for a degenerate Monarch geometry (a prime size whose default blocks
+    make every Monarch matrix rank 1).  Silence it with
+    ``warnings.filterwarnings("ignore", category=structmat.StructmatWarning)`` where the
+    degenerate case is intended.
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from structmat import StructmatWarning
+    >>> issubclass(StructmatWarning, UserWarning)
+    True
+    """
+
+
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+
+
+def warn(message: str, category: type = StructmatWarning) -> None:
+    """Issue ``message``, attributed to the first caller outside the structmat package."""
+    frame = sys._getframe(0)
+    level = 1
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        frame = frame.f_back
+        level += 1
+    warnings.warn(message, category, stacklevel=level)
 
 
 # ----------------------------------------------------------------------------------------------
 # validation helpers shared by the ops modules
 # ----------------------------------------------------------------------------------------------
 
+def _as_int(value: Any) -> int | None:
+    """``value`` as an ``int`` if it is an integer (Python or NumPy, not bool), else ``None``."""
+    if isinstance(value, (bool, np.bool_)):
+        return None
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
+        return int(value)
+    return None
+
+
 def check_size(value: Any, name: str, minimum: int = 1) -> int:
-    """Validate an integer size argument and return it as ``int``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {value}")
-    return value
+    """Validate an integer size argument and return it as ``int``.
+
+    Python and NumPy integers (``np.int64(8)``) are accepted; floats (even integer-valued
+    ones such as ``4.0``), booleans and strings raise ``TypeError``, values below ``minimum``
+    ``ValueError``; both messages name the argument.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.base import check_size
+    >>> check_size(np.int64(8), "n")
+    8
+    >>> check_size(4.0, "n")
+    Traceback (most recent call last):
+    ...
+    TypeError: n must be an integer >= 1; got 4.0 (a float; pass an int)
+    """
+    as_int = _as_int(value)
+    if as_int is None:
+        hint = " (a float; pass an int)" if isinstance(value, (float, np.floating)) else ""
+        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}{hint}")
+    if as_int < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}; got {as_int}")
+    return as_int
+
+
+def check_int(value: Any, name: str, choices: tuple[int, ...]) -> int:
+    """Validate an integer argument with a fixed set of allowed values; return it as ``int``.
+
+    Examples
+    --------
+    >>> from structmat.base import check_int
+    >>> check_int(2, "type", (1, 2, 3, 4))
+    2
+    >>> check_int(2.0, "type", (1, 2, 3, 4))
+    Traceback (most recent call last):
+    ...
+    TypeError: type must be an integer (1, 2, 3 or 4); got 2.0 (a float; pass an int)
+    """
+    words = [str(c) for c in choices]
+    allowed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
+    as_int = _as_int(value)
+    if as_int is None:
+        hint = " (a float; pass an int)" if isinstance(value, (float, np.floating)) else ""
+        raise TypeError(f"{name} must be an integer ({allowed}); got {value!r}{hint}")
+    if as_int not in choices:
+        raise ValueError(f"{name} must be {allowed}; got {as_int}")
+    return as_int
 
 
 def as_param_array(
@@ -60,7 +159,9 @@ def as_param_array(
     """Validate a parameter array and return ``(array, namespace)``.
 
     Lists and scalars are converted with ``xp`` (NumPy when ``xp`` is None); integer input
-    becomes float64; float16 is refused; NaN/Inf raise ``ValueError``.
+    becomes float64; float16 is refused; NaN/Inf raise ``ValueError``; NumPy input in
+    non-native byte order is converted.  The result never shares memory with ``value``: the
+    matrix owns its parameters.
     """
     if hasattr(value, "_structmat_operator"):
         raise TypeError(f"{name} must be an array, not a structured matrix ({type(value).__name__})")
@@ -71,7 +172,7 @@ def as_param_array(
                 f"{name} is a {B.namespace_name(ns)} array but the other parameters are "
                 f"{B.namespace_name(xp)} arrays"
             )
-        arr = value
+        arr = B.native_byteorder(value)
     else:
         ns = B.resolve_xp(xp) if xp is not None else B.resolve_xp(None)
         try:
@@ -86,7 +187,34 @@ def as_param_array(
         arr = ns.astype(arr, target)
     if check_finite and not B.all_finite(ns, arr):
         raise ValueError(f"{name} contains NaN or Inf entries")
+    if B.is_array(value) and B.shares_memory(arr, value):
+        arr = B.fresh_copy(arr)
     return arr, ns
+
+
+def nominal_dtype(dtype: Any, allowed: tuple[str, ...] = ("float32", "float64", "complex64",
+                                                          "complex128"),
+                  what: str = "dtype") -> np.dtype:
+    """Validate a dtype argument (a name, a NumPy dtype or type); return the native NumPy dtype.
+
+    Byte order is ignored (``">f8"`` is float64).
+
+    Examples
+    --------
+    >>> from structmat.base import nominal_dtype
+    >>> nominal_dtype(">f4")
+    dtype('float32')
+    """
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        try:
+            dt = np.dtype(dtype_name(dtype))
+        except TypeError:
+            dt = None
+    if dt is None or dt.name not in allowed:
+        raise TypeError(f"{what} must be {', '.join(allowed[:-1])} or {allowed[-1]}; got {dtype!r}")
+    return np.dtype(dt.name)
 
 
 def dtype_name(dtype: Any) -> str:
@@ -104,6 +232,17 @@ def dtype_in(xp: ModuleType, dtype: Any) -> Any:
 
 def _to_numpy_dtype(dtype: Any) -> np.dtype:
     return np.dtype(dtype_name(dtype))
+
+
+def _own_result(Y: Any, caller: Any) -> Any:
+    """``Y``, copied when it may share memory with the caller's operand.
+
+    Size-1 and identity-like shortcuts (``Hadamard(1)``, a product of such factors, a
+    transpose of them) return their input or a view of it; the caller must get a new array.
+    """
+    if B.is_array(caller) and B.shares_memory(Y, caller):
+        return B.fresh_copy(Y)
+    return Y
 
 
 # ----------------------------------------------------------------------------------------------
@@ -194,6 +333,7 @@ class StructuredMatrix:
     def _operand(self, X: Any, what: str):
         """Convert/validate an operand and return ``(X, xp)`` with X in the compute dtype."""
         if B.is_array(X):
+            X = B.native_byteorder(X)
             xp = B.get_namespace(X)
             if self._xp is not None and B.namespace_name(xp) != B.namespace_name(self._xp):
                 raise TypeError(
@@ -232,6 +372,7 @@ class StructuredMatrix:
         """``A @ X``; see the class docstring for accepted shapes."""
         if isinstance(X, StructuredMatrix):
             return Product(self, X)
+        caller = X
         X, xp = self._operand(X, "X")
         n_out, n_in = self._shape
         if X.ndim == 0:
@@ -242,17 +383,20 @@ class StructuredMatrix:
                 f"for the {self._describe()}"
             )
         if X.ndim == 1:
-            return xp.reshape(self._matmat(xp.reshape(X, (n_in, 1))), (n_out,))
-        if X.ndim == 2:
-            return self._matmat(X)
-        lead = tuple(X.shape[:-2])
-        k = X.shape[-1]
-        nb = math.prod(lead)
-        # (..., n_in, k) -> (n_in, batch*k)
-        Xc = xp.reshape(xp.permute_dims(xp.reshape(X, (nb, n_in, k)), (1, 0, 2)), (n_in, nb * k))
-        Y = self._matmat(Xc)
-        Y = xp.permute_dims(xp.reshape(Y, (n_out, nb, k)), (1, 0, 2))
-        return xp.reshape(Y, lead + (n_out, k))
+            Y = xp.reshape(self._matmat(xp.reshape(X, (n_in, 1))), (n_out,))
+        elif X.ndim == 2:
+            Y = self._matmat(X)
+        else:
+            lead = tuple(X.shape[:-2])
+            k = X.shape[-1]
+            nb = math.prod(lead)
+            # (..., n_in, k) -> (n_in, batch*k)
+            Xc = xp.reshape(xp.permute_dims(xp.reshape(X, (nb, n_in, k)), (1, 0, 2)),
+                            (n_in, nb * k))
+            Y = self._matmat(Xc)
+            Y = xp.permute_dims(xp.reshape(Y, (n_out, nb, k)), (1, 0, 2))
+            Y = xp.reshape(Y, lead + (n_out, k))
+        return _own_result(Y, caller)
 
     def rmatmul(self, X):
         """``X @ A`` for rows ``X`` of shape ``(..., n_out)``; returns ``(..., n_in)``.
@@ -262,6 +406,7 @@ class StructuredMatrix:
         """
         if isinstance(X, StructuredMatrix):
             return Product(X, self)
+        caller = X
         X, xp = self._operand(X, "X")
         n_out, n_in = self._shape
         if X.ndim == 0 or X.shape[-1] != n_out:
@@ -271,7 +416,7 @@ class StructuredMatrix:
             )
         lead = tuple(X.shape[:-1])
         Y = self._rmatmat(xp.reshape(X, (math.prod(lead), n_out)))
-        return xp.reshape(Y, lead + (n_in,))
+        return _own_result(xp.reshape(Y, lead + (n_in,)), caller)
 
     def __matmul__(self, X):
         return self.matmat(X)
@@ -427,6 +572,95 @@ class StructuredMatrix:
 
         return _View()
 
+    # -- pickling and copies --------------------------------------------------------------------
+    #: attributes holding caches derived from the parameters, with a factory of their empty
+    #: value; they are left out of the state and rebuilt on use
+    _CACHES: dict = {}
+    #: whether the nominal dtype is a NumPy dtype whatever the backend (index-only classes)
+    _NUMPY_DTYPE = False
+    #: version of the state dictionary written by :meth:`__getstate__`
+    STATE_VERSION = 1
+
+    def __getstate__(self) -> dict:
+        """The state used by :mod:`pickle` and :func:`copy.deepcopy`: a plain dictionary.
+
+        Keys:
+
+        ``"version"``
+            :attr:`STATE_VERSION` (1).
+        ``"class"``
+            ``"module.QualifiedName"`` of the class (informational).
+        ``"backend"``
+            Name of the parameters' namespace (``"numpy"``, ``"array_api_strict"``,
+            ``"cupy"``) or ``None`` for parameter-free matrices.  Never a module object.
+        ``"shape"``, ``"dtype"``
+            ``(n_out, n_in)`` and the dtype's name (``"float64"``, ...).
+        ``"arrays"``
+            ``{attribute: numpy.ndarray}``: host NumPy copies of the parameter arrays (and
+            other backend arrays), moved back to ``backend`` on restore (default device).
+        ``"attributes"``
+            ``{attribute: value}``: every other attribute — Python scalars and strings,
+            NumPy constants, and nested structured matrices (factors of a product, the base
+            of a transpose), which carry their own state.
+
+        Caches derived from the parameters are not part of the state.
+
+        Examples
+        --------
+        >>> import pickle, numpy as np
+        >>> from structmat import Diagonal
+        >>> D = Diagonal(np.array([1.0, 2.0]))
+        >>> st = D.__getstate__()
+        >>> st["backend"], st["dtype"], st["shape"], sorted(st["arrays"])
+        ('numpy', 'float64', (2, 2), ['d'])
+        >>> pickle.loads(pickle.dumps(D)) @ np.ones(2)
+        array([1., 2.])
+        """
+        arrays: dict = {}
+        attributes: dict = {}
+        for name, value in vars(self).items():
+            if name in ("_xp", "_dtype", "_shape") or name in self._CACHES:
+                continue
+            if B.is_array(value) and not isinstance(value, np.ndarray):
+                arrays[name] = B.to_numpy(value)
+            elif B.is_array(value) and self._xp is not None and B.is_numpy(self._xp):
+                arrays[name] = value
+            else:
+                attributes[name] = value
+        cls = type(self)
+        return {
+            "version": self.STATE_VERSION,
+            "class": f"{cls.__module__}.{cls.__qualname__}",
+            "backend": None if self._xp is None else B.namespace_name(self._xp),
+            "shape": tuple(int(d) for d in self._shape),
+            "dtype": dtype_name(self._dtype),
+            "arrays": arrays,
+            "attributes": attributes,
+        }
+
+    def __setstate__(self, state: dict) -> None:
+        """Restore from the dictionary of :meth:`__getstate__` (see there)."""
+        if not isinstance(state, dict) or state.get("version") != self.STATE_VERSION:
+            found = state.get("version") if isinstance(state, dict) else type(state).__name__
+            raise ValueError(
+                f"cannot restore a {type(self).__name__} from state version {found!r}; this "
+                f"structmat reads version {self.STATE_VERSION}"
+            )
+        backend = state["backend"]
+        xp = None if backend is None else B.resolve_xp(backend)
+        self._xp = xp
+        self._shape = tuple(state["shape"])
+        if xp is None or B.is_numpy(xp) or self._NUMPY_DTYPE:
+            self._dtype = np.dtype(state["dtype"])
+        else:
+            self._dtype = dtype_in(xp, state["dtype"])
+        for name, value in state["attributes"].items():
+            setattr(self, name, value)
+        for name, value in state["arrays"].items():
+            setattr(self, name, value if xp is None or B.is_numpy(xp) else xp.asarray(value))
+        for name, empty in self._CACHES.items():
+            setattr(self, name, empty())
+
     # -- repr ----------------------------------------------------------------------------------
     def _repr_extra(self) -> str:
         return ""
@@ -464,6 +698,10 @@ class _Wrapped(StructuredMatrix):
 
     def to_backend(self, xp):
         return type(self)(self.base.to_backend(xp))
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        self._dtype = self.base._dtype
 
     def _repr_extra(self) -> str:
         return f" of {self.base!r}"

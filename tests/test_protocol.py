@@ -1,4 +1,4 @@
-"""The StructuredMatrix protocol (DESIGN §2) over the whole zoo, on every array namespace."""
+"""The StructuredMatrix protocol over the whole zoo, on every array namespace."""
 
 from __future__ import annotations
 

@@ -12,13 +12,15 @@ Parameters are drawn with NumPy from a generator seeded by the entry id, cast to
 dtype, and moved with ``xp.asarray``.  References are built from those same (cast) values in
 float64/complex128 with SciPy/NumPy definitions (``scipy.linalg.dft/hadamard/circulant/
 block_diag``, ``scipy.fft.dct/dst`` of the identity, ``numpy.convolve``) or, for Monarch and
-Butterfly, from the formulas of DESIGN §3 written out here — never through the classes' own
-``to_dense``.
+Butterfly, from the block formulas of those classes written out here — never through the
+classes' own ``to_dense``.  The zoo includes degenerate Monarch geometries on purpose (a prime
+size, too many blocks); their :class:`structmat.StructmatWarning` is silenced here.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -56,7 +58,7 @@ def ref_dtype(dtype) -> np.dtype:
 
 
 def monarch_entry_reference(L: np.ndarray, R: np.ndarray) -> np.ndarray:
-    """Dense Monarch matrix from the entry formula of DESIGN §3.
+    """Dense Monarch matrix from its entry formula.
 
     ``M[d l + b, a p + j] = sum_{i : (a q + i) mod l = b} L[b, d, (a q + i) div l] R[a, i, j]``:
     each middle index ``t = a q + i`` contributes the rank-one term ``L[b, :, c] ⊗ R[a, i, :]``
@@ -75,7 +77,7 @@ def monarch_entry_reference(L: np.ndarray, R: np.ndarray) -> np.ndarray:
 
 
 def monarch_einsum_reference(L: np.ndarray, R: np.ndarray, X: np.ndarray) -> np.ndarray:
-    """``M @ X`` through the four steps of DESIGN §3, one ``einsum`` per block-diagonal stage."""
+    """``M @ X`` through the four steps of the Monarch multiply, one ``einsum`` per block stage."""
     k, q, p = R.shape
     l, s, r = L.shape
     nb = X.shape[1]
@@ -259,7 +261,9 @@ def _monarch_from(L, R, xp, dtype):
 
 def _monarch(n_in, n_out=None, nblocks=None, dtype="float64"):
     def build(xp, rng):
-        k, q, p, l, s, r = sm.ops.monarch.monarch_geometry(n_in, n_out, nblocks)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", sm.StructmatWarning)   # degenerate ones are intended
+            k, q, p, l, s, r = sm.ops.monarch.monarch_geometry(n_in, n_out, nblocks)
         R = draw(rng, (k, q, p), dtype)
         L = draw(rng, (l, s, r), dtype)
         return _monarch_from(L, R, xp, dtype)

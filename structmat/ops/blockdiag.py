@@ -18,6 +18,7 @@ class BlockDiagonal(StructuredMatrix):
     Parameters
     ----------
     blocks : array, shape (nblocks, rows, cols)
+        Copied at construction: the matrix owns its parameters.
 
     Examples
     --------

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _backend as B
-from ..base import StructuredMatrix, as_param_array, check_size
+from ..base import StructuredMatrix, as_param_array, check_size, nominal_dtype
 
 __all__ = ["Butterfly"]
 
@@ -32,7 +32,8 @@ class Butterfly(StructuredMatrix):
         ``twiddle[e]`` holds the factor of block size ``k = 2^(e+1)``: the diagonal of ``D``
         at block row ``u`` and block column ``v`` of butterfly factor ``g`` is
         ``twiddle[e, u, v, g*k//2 : (g+1)*k//2]`` (``D1 = [0, 0]``, ``D2 = [0, 1]``,
-        ``D3 = [1, 0]``, ``D4 = [1, 1]``).
+        ``D3 = [1, 0]``, ``D4 = [1, 1]``).  Copied at construction: the matrix owns its
+        parameters.
 
     Examples
     --------
@@ -71,9 +72,7 @@ class Butterfly(StructuredMatrix):
         """
         n = check_size(n, "n")
         s = _log2_exact(n, "n")
-        name = dtype if isinstance(dtype, str) else np.dtype(dtype).name
-        if name not in ("float32", "float64", "complex64", "complex128"):
-            raise TypeError(f"dtype must be float32, float64, complex64 or complex128; got {dtype!r}")
+        name = nominal_dtype(dtype).name
         rng = np.random.default_rng(seed)
         shape = (s, 2, 2, n // 2)
         tw = rng.standard_normal(shape)

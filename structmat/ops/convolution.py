@@ -21,6 +21,9 @@ class Convolution(StructuredMatrix):
     * ``mode="full"``: the ``(n + len(kernel) - 1) x n`` linear-convolution (Toeplitz) matrix,
       ``C @ x == numpy.convolve(c, x)``.
 
+    The kernel is copied at construction (the matrix owns it), so the FFT spectra cached on
+    first use always match it, whatever the caller later writes into its own array.
+
     Parameters
     ----------
     kernel : array, shape (L,)
@@ -39,13 +42,16 @@ class Convolution(StructuredMatrix):
     array([1., 3., 5., 3.])
     """
 
+    #: FFT spectra of the kernel, computed on first use (not part of the pickled state)
+    _CACHES = {"_spectra": dict}
+
     def __init__(self, kernel: Any, n: int | None = None, mode: str = "circular"):
         c, xp = as_param_array(kernel, "kernel", ndim=1)
         L = c.shape[0]
         if L == 0:
             raise ValueError("kernel must not be empty")
         n = L if n is None else check_size(n, "n")
-        if mode not in ("circular", "full"):
+        if not isinstance(mode, str) or mode not in ("circular", "full"):
             raise ValueError(f"mode must be 'circular' or 'full'; got {mode!r}")
         if mode == "circular" and n < L:
             raise ValueError(f"circular mode needs n >= len(kernel) = {L}; got n = {n}")

@@ -16,7 +16,8 @@ class Diagonal(StructuredMatrix):
     Parameters
     ----------
     d : array, shape (n,)
-        Diagonal entries (float32/64 or complex64/128; integers become float64).
+        Diagonal entries (float32/64 or complex64/128; integers become float64).  Copied at
+        construction: the matrix owns its parameters.
 
     Examples
     --------

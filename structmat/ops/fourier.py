@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _backend as B
-from ..base import StructuredMatrix, check_size
+from ..base import StructuredMatrix, check_size, nominal_dtype
 
 __all__ = ["DFT"]
 
@@ -57,9 +57,7 @@ class DFT(StructuredMatrix):
             raise TypeError(f"inverse must be a bool; got {inverse!r}")
         self.norm = norm
         self.inverse = bool(inverse)
-        dt = np.dtype(dtype)
-        if dt not in (np.complex64, np.complex128):
-            raise TypeError(f"dtype must be complex64 or complex128; got {dt}")
+        dt = nominal_dtype(dtype, ("complex64", "complex128"))
         self._dtype = dt
         self._shape = (self.n, self.n)
 

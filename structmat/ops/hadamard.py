@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _backend as B
-from ..base import StructuredMatrix, check_size
+from ..base import StructuredMatrix, check_size, nominal_dtype
 
 __all__ = ["Hadamard"]
 
@@ -88,8 +88,7 @@ class Hadamard(StructuredMatrix):
         self.n = n
         self.norm = norm
         self._shape = (n, n)
-        self._dtype = np.dtype(dtype)
-        B.check_float_dtype(np, self._dtype, "dtype")
+        self._dtype = nominal_dtype(dtype)
 
     def _compute_dtype(self, xp, x_dtype):
         return B.float_dtype_for(xp, x_dtype)

@@ -1,4 +1,4 @@
-"""Monarch matrices ``M = P_out · diag(L) · P_mid · diag(R)`` in every geometry (DESIGN §3)."""
+"""Monarch matrices ``M = P_out · diag(L) · P_mid · diag(R)`` in every geometry."""
 
 from __future__ import annotations
 
@@ -9,9 +9,16 @@ import numpy as np
 
 from .. import _backend as B
 from .. import _parallel
-from ..base import StructuredMatrix, as_param_array, check_size
+from ..base import StructuredMatrix, as_param_array, check_size, nominal_dtype, warn
 
-__all__ = ["Monarch", "monarch_geometry", "slab_ranks", "nearest_divisor"]
+__all__ = [
+    "Monarch",
+    "monarch_geometry",
+    "slab_ranks",
+    "nearest_divisor",
+    "geometry_degeneracy",
+    "warn_if_degenerate",
+]
 
 
 def _divisors(n: int) -> list[int]:
@@ -25,8 +32,9 @@ def nearest_divisor(n: int) -> int:
     return min(_divisors(n), key=lambda d: (abs(d - root), d))
 
 
-def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None) -> tuple[int, ...]:
-    """Block geometry ``(k, q, p, l, s, r)`` of a Monarch matrix (DESIGN §3–§4).
+def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None,
+                     warn: bool = True) -> tuple[int, ...]:
+    """Block geometry ``(k, q, p, l, s, r)`` of a Monarch matrix.
 
     ``R`` has ``k`` blocks of ``q x p`` and ``L`` has ``l`` blocks of ``s x r``, with
     ``n_in = k p``, ``n_out = l s`` and middle dimension ``k q = l r``.
@@ -42,6 +50,10 @@ def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None) -
         ``min(n_in, n_out)``; an int ``b`` means ``(b, b)``; ``None`` gives the paper's Monarch
         (every slab rank 1: ``q = l``, ``r = k``, with ``k`` and ``l`` the divisors of ``n_in``
         and ``n_out`` nearest their square roots).
+    warn : bool, default True
+        Issue a :class:`~structmat.StructmatWarning` when the geometry is degenerate (see
+        :func:`geometry_degeneracy`): a prime size makes the default geometry rank 1, and
+        too many blocks leave most slabs structurally zero.
 
     Examples
     --------
@@ -56,7 +68,10 @@ def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None) -
     if nblocks is None:
         k = nearest_divisor(n_in)
         l = nearest_divisor(n_out)
-        return (k, l, n_in // k, l, n_out // l, k)
+        geometry = (k, l, n_in // k, l, n_out // l, k)
+        if warn:
+            warn_if_degenerate(geometry)
+        return geometry
     if isinstance(nblocks, (tuple, list)):
         if len(nblocks) != 2:
             raise ValueError(f"nblocks must be an int or a pair (k, l); got {nblocks!r}")
@@ -76,7 +91,124 @@ def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None) -
         raise ValueError(
             "invalid nblocks: " + "; ".join(bad) + f". Valid k: {ks}; valid l: {ls}"
         )
-    return (k, mid // k, n_in // k, l, n_out // l, mid // l)
+    geometry = (k, mid // k, n_in // k, l, n_out // l, mid // l)
+    if warn:
+        warn_if_degenerate(geometry)
+    return geometry
+
+
+def _good_size(n: int) -> int:
+    """The smallest size ``>= n`` whose default geometry is not degenerate."""
+    m = max(n, 1)
+    while geometry_degeneracy(_default_geometry(m, m)) is not None:
+        m += 1
+    return m
+
+
+def _default_geometry(n_in: int, n_out: int) -> tuple[int, ...]:
+    k, l = nearest_divisor(n_in), nearest_divisor(n_out)
+    return (k, l, n_in // k, l, n_out // l, k)
+
+
+def _nblocks_suggestions(n_in: int, n_out: int, limit: int = 3) -> list[tuple[int, int]]:
+    """Valid, non-degenerate ``nblocks=(k, l)`` for an ``n_out x n_in`` Monarch, fewest
+    parameters first (at most ``limit``)."""
+    mid = min(n_in, n_out)
+    ks = [d for d in _divisors(n_in) if mid % d == 0]
+    ls = [d for d in _divisors(n_out) if mid % d == 0]
+    found = []
+    for k in ks:
+        for l in ls:
+            geo = (k, mid // k, n_in // k, l, n_out // l, mid // l)
+            if geometry_degeneracy(geo) is None:
+                nparams = mid * (n_in // k) + n_out * (mid // l)
+                found.append((nparams, (k, l)))
+    found.sort()
+    return [kl for _, kl in found[:limit]]
+
+
+def geometry_degeneracy(geometry: tuple[int, ...]) -> str | None:
+    """Why a Monarch geometry ``(k, q, p, l, s, r)`` is degenerate, or ``None`` if it is not.
+
+    Two cases are reported:
+
+    * **low rank**: every Monarch matrix of the geometry has rank at most the middle
+      dimension ``k q``; below a quarter of ``min(n_in, n_out)`` the class is a thin low-rank
+      family (a prime ``n`` with the default blocks gives ``k = l = 1``: rank 1);
+    * **empty slabs**: an ``R`` block reaches only ``min(q, l)`` of the ``l`` blocks of ``L``,
+      so when ``q < l / 2`` more than half of the ``k l`` slabs are structurally zero.
+
+    Sizes below 4 are never reported (every geometry of them is small anyway).
+
+    Examples
+    --------
+    >>> from structmat.ops.monarch import geometry_degeneracy, monarch_geometry
+    >>> geometry_degeneracy(monarch_geometry(64)) is None
+    True
+    >>> print(geometry_degeneracy((1, 1, 997, 1, 997, 1)))
+    rank at most 1 (middle dimension k*q = 1*1) for a 997 x 997 matrix
+    """
+    k, q, p, l, s, r = (int(v) for v in geometry)
+    n_in, n_out = k * p, l * s
+    mid = k * q
+    small = min(n_in, n_out)
+    if small < 4:
+        return None
+    if 4 * mid < small:
+        return (f"rank at most {mid} (middle dimension k*q = {k}*{q}) for a "
+                f"{n_out} x {n_in} matrix")
+    if 2 * q < l:
+        empty = k * l - k * min(q, l)
+        return (f"{empty} of its {k * l} slabs are structurally zero (each of the k = {k} "
+                f"blocks of R reaches only q = {q} of the l = {l} blocks of L)")
+    return None
+
+
+def warn_if_degenerate(geometry: tuple[int, ...]) -> bool:
+    """Warn (:class:`~structmat.StructmatWarning`) if ``geometry`` is degenerate.
+
+    The message names the geometry, says why (see :func:`geometry_degeneracy`) and suggests
+    ``nblocks`` choices that are not degenerate, or sizes to pad to.  Returns whether it
+    warned.  Called by :func:`monarch_geometry` (hence by :meth:`Monarch.random`, the
+    projection and the fitting routines).
+
+    Examples
+    --------
+    >>> import warnings
+    >>> from structmat.ops.monarch import warn_if_degenerate
+    >>> warn_if_degenerate((4, 4, 4, 4, 4, 4))
+    False
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_if_degenerate((1, 1, 997, 1, 997, 1))
+    True
+    >>> "nblocks" in str(caught[0].message)
+    True
+    """
+    why = geometry_degeneracy(geometry)
+    if why is None:
+        return False
+    k, q, p, l, s, r = (int(v) for v in geometry)
+    n_in, n_out = k * p, l * s
+    hints = []
+    good = _nblocks_suggestions(n_in, n_out)
+    if good:
+        mid = min(n_in, n_out)
+        opts = ", ".join(
+            f"{kl} ({mid * (n_in // kl[0]) + n_out * (mid // kl[1])} parameters)" for kl in good
+        )
+        hints.append(f"nblocks={opts}")
+    pad_in, pad_out = _good_size(n_in), _good_size(n_out)
+    if why.startswith("rank") and (pad_in, pad_out) != (n_in, n_out):
+        hints.append(f"zero-padding to {pad_out} x {pad_in} (default blocks "
+                     f"{_default_geometry(pad_in, pad_out)[0]} and "
+                     f"{_default_geometry(pad_in, pad_out)[3]})")
+    warn(
+        f"degenerate Monarch geometry (k, q, p, l, s, r) = {(k, q, p, l, s, r)}: {why} "
+        f"(a dense {n_out} x {n_in} matrix has {n_out * n_in} entries). Consider "
+        + " or ".join(hints) + "."
+    )
+    return True
 
 
 def slab_ranks(k: int, q: int, l: int) -> np.ndarray:
@@ -96,7 +228,7 @@ class Monarch(StructuredMatrix):
     """A Monarch matrix ``M = P_out · diag(L_0..L_{l-1}) · P_mid · diag(R_0..R_{k-1})``.
 
     ``R`` has shape ``(k, q, p)`` and ``L`` shape ``(l, s, r)`` with ``l r == k q``; ``M`` maps
-    ``n_in = k p`` to ``n_out = l s`` (DESIGN §3):
+    ``n_in = k p`` to ``n_out = l s``:
 
     1. ``u[a, i] = sum_j R[a, i, j] x[a p + j]``
     2. ``t = a q + i``; ``v[b, c] = u`` at ``t = c l + b``
@@ -109,6 +241,11 @@ class Monarch(StructuredMatrix):
     permutations are folded into the GEMMs' strides and output buffer (no layout copy for
     ``A @ X``).  Large products on NumPy split the batch into cache-sized chunks shared by a
     few threads; ``STRUCTMAT_NUM_THREADS`` (an environment variable) caps their number.
+
+    ``L`` and ``R`` are copied at construction: the matrix owns its parameters, and later
+    writes to the caller's arrays do not change it.  The constructor takes any consistent
+    block shapes and does not warn; :meth:`random` and :func:`monarch_geometry` warn about
+    degenerate geometries (:func:`geometry_degeneracy`).
 
     Parameters
     ----------
@@ -198,11 +335,9 @@ class Monarch(StructuredMatrix):
         >>> Monarch.random(12, 8, nblocks=(4, 2), seed=1).geometry
         (4, 2, 3, 2, 4, 4)
         """
+        name = nominal_dtype(dtype).name
         k, q, p, l, s, r = monarch_geometry(n_in, n_out, nblocks)
         rng = np.random.default_rng(seed)
-        name = np.dtype(dtype).name if not isinstance(dtype, str) else dtype
-        if name not in ("float32", "float64", "complex64", "complex128"):
-            raise TypeError(f"dtype must be float32, float64, complex64 or complex128; got {dtype!r}")
 
         def draw(shape, fan_in):
             a = rng.standard_normal(shape)
@@ -251,6 +386,9 @@ class Monarch(StructuredMatrix):
         """
         import threading
 
+        # read (and validate) STRUCTMAT_NUM_THREADS for every product, small or large, so a
+        # bad value is reported the same way whatever the size
+        workers = _parallel.num_workers()
         lo, hi = self._CHUNK_RANGE
         m = self._ALIGN
         chunk = min(hi, max(lo, self._CHUNK_BYTES // (width * dtype.itemsize)))
@@ -264,7 +402,7 @@ class Monarch(StructuredMatrix):
             # efficient GEMM: keep BLAS's own threading, with fewer, larger calls.
             chunk = hi
         elif self.flops(nb) >= self._PARALLEL_FLOPS:
-            threads = max(1, min(_parallel.num_workers(), nb // m))
+            threads = max(1, min(workers, nb // m))
         if threads > 1:
             # chunks small enough for BLAS to keep each call on its thread, at least one each
             chunk = min(chunk, serial_chunk // m * m, -(-nb // (threads * m)) * m)

@@ -25,7 +25,9 @@ class Permutation(StructuredMatrix):
     Notes
     -----
     ``P.T`` (= ``P.H``) is the inverse permutation.  :meth:`transpose_perm` builds the stride
-    permutation of DESIGN §3.
+    permutation that reads a vector as a row-major matrix and returns its transpose (the
+    middle permutation of a Monarch matrix).  ``perm`` is copied at construction (the matrix
+    owns it); big-endian NumPy indices are accepted.
 
     Examples
     --------
@@ -38,12 +40,14 @@ class Permutation(StructuredMatrix):
     array([10., 20., 30.])
     """
 
+    _NUMPY_DTYPE = True
+
     def __init__(self, perm: Any, dtype: Any = "float64"):
         if isinstance(perm, StructuredMatrix):
             raise TypeError("perm must be an array of indices, not a structured matrix")
         if B.is_array(perm):
-            xp = B.get_namespace(perm)
-            arr = perm
+            arr = B.native_byteorder(perm)
+            xp = B.get_namespace(arr)
         else:
             xp = B.resolve_xp(None)
             try:
@@ -57,7 +61,7 @@ class Permutation(StructuredMatrix):
         if arr.shape[0] == 0:
             raise ValueError("perm must not be empty")
         n = arr.shape[0]
-        arr = xp.astype(arr, xp.int64)
+        arr = xp.astype(arr, xp.int64, copy=True)  # owned: later writes to perm do not leak in
         if bool(xp.any(arr < 0)) or bool(xp.any(arr >= n)):
             raise ValueError(f"perm must hold indices in [0, {n}); got values outside")
         # a permutation iff its sorted values are 0..n-1
@@ -66,7 +70,10 @@ class Permutation(StructuredMatrix):
         self.perm = arr
         self._xp = xp
         self._shape = (n, n)
-        self._dtype = np.dtype(dtype)
+        try:
+            self._dtype = np.dtype(dtype).newbyteorder("=")
+        except TypeError as exc:
+            raise TypeError(f"dtype must be a NumPy dtype or its name; got {dtype!r}") from exc
         self._inv = None
 
     @classmethod

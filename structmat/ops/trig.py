@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from .. import _backend as B
-from ..base import StructuredMatrix, check_size
+from ..base import StructuredMatrix, check_int, check_size, nominal_dtype
 
 __all__ = ["DCT", "DST"]
 
@@ -20,8 +20,7 @@ class _Trig(StructuredMatrix):
 
     def __init__(self, n: int, type: int = 2, norm: str | None = None, dtype: Any = "float64"):
         self.n = check_size(n, "n")
-        if isinstance(type, bool) or type not in (1, 2, 3, 4):
-            raise ValueError(f"type must be 1, 2, 3 or 4; got {type!r}")
+        type = check_int(type, "type", (1, 2, 3, 4))
         if norm == "backward":
             norm = None
         if norm not in (None, "ortho"):
@@ -30,8 +29,7 @@ class _Trig(StructuredMatrix):
             raise ValueError("n must be >= 2 for a type-1 DCT")
         self.type = type
         self.norm = norm
-        self._dtype = np.dtype(dtype)
-        B.check_float_dtype(np, self._dtype, "dtype")
+        self._dtype = nominal_dtype(dtype)
         self._shape = (self.n, self.n)
         self._w, self._f = B.trig_scalings(self._kind, type, self.n, norm)
 
