@@ -13,6 +13,8 @@ import dataclasses
 import numpy as np
 import pytest
 import scipy.linalg
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from structmat import (
     DCT,
@@ -433,3 +435,44 @@ def test_exact_equal_lifts_to_a_common_ring():
     assert exact_equal(A, B)[0]
     assert common_ring(A.ring, ExactRing(6, ["a"])).N == 12
     assert not exact_equal(A, to_exact(DFT(4, inverse=True, norm="forward"), ExactRing(8)))[0]
+
+
+@given(
+    k=st.integers(2, 24),
+    p=st.integers(2, 24),
+    norm=st.sampled_from([None, "ortho", "forward"]),
+    inverse=st.booleans(),
+    which=st.sampled_from(["L", "R"]),
+    seed=st.integers(0, 2**32 - 1),
+)
+@settings(max_examples=25, deadline=None)
+def test_dft_any_split_proved_and_any_single_entry_change_rejected(k, p, norm, inverse, which, seed):
+    n = k * p
+    X = DFT(n, norm=norm, inverse=inverse)
+    E = to_monarch(X, nblocks=k, exact=True)
+    assert verify(E, X).verdict
+    M, Q = E.factors
+    rng = np.random.default_rng(seed)
+    Lt, Rt = M.L_terms, M.R_terms
+    t = Lt if which == "L" else Rt
+    e = t.exp.copy()
+    idx = tuple(int(rng.integers(0, s)) for s in t.shape)
+    e[(0,) + idx] += int(rng.integers(1, t.N))            # another root of unity at one entry
+    t2 = RootSum(t.N, e, t.coef, t.scale, t.radicand)
+    bad = ExactMonarch(t2, Rt, E.ring) if which == "L" else ExactMonarch(Lt, t2, E.ring)
+    r = verify(ExactProduct(bad, Q), X)
+    assert not r.verdict and r.first_difference is not None
+
+
+@given(
+    k=st.integers(2, 6),
+    p=st.integers(2, 6),
+    cls=st.sampled_from([DCT, DST]),
+    typ=st.sampled_from([2, 3, 4]),
+    norm=st.sampled_from([None, "ortho"]),
+)
+@settings(max_examples=15, deadline=None)
+def test_trig_any_split_proved(k, p, cls, typ, norm):
+    X = cls(k * p, type=typ, norm=norm)
+    r = verify(to_monarch(X, nblocks=k, exact=True), X)
+    assert r.verdict and r.method.startswith("terms"), str(r)

@@ -180,7 +180,15 @@ def rootsum_entries(t: Any, ring: ExactRing) -> Any:
 
 
 def lift_element(x: Any, src: ExactRing, dst: ExactRing) -> Any:
-    """``x`` of ring ``src`` as an element of ``dst`` (conductor a multiple, symbols a superset)."""
+    """``x`` of ring ``src`` as an element of ``dst`` (conductor a multiple, symbols a superset).
+
+    Examples
+    --------
+    >>> from structmat.exact import ExactRing, lift_element
+    >>> K4, K8 = ExactRing(4), ExactRing(8)
+    >>> lift_element(K4.zeta(1), K4, K8)        # i = zeta_4 = zeta_8^2
+    z**2
+    """
     if src is dst:
         return x
     if src.ring == dst.ring and src.N == dst.N:
