@@ -76,7 +76,7 @@ def warn(message: str, category: type = StructmatWarning) -> None:
     """Issue ``message``, attributed to the first caller outside the structmat package."""
     frame = sys._getframe(0)
     level = 1
-    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
