@@ -27,7 +27,6 @@ from ..ops import DCT, DFT, DST, BlockDiagonal, Butterfly, Convolution, Diagonal
 from .matrices import (
     ExactAdjoint,
     ExactBlockDiagonal,
-    ExactDiagonal,
     ExactMatrix,
     ExactMonarch,
     ExactPermutation,

@@ -221,12 +221,18 @@ def verify(form: Any, X: Any) -> VerifyResult:
     if tuple(form.shape) != tuple(X.shape):
         return VerifyResult(False, "shape comparison", _field(form.ring), time.perf_counter() - t0,
                             None, target, fstr)
-    mono = _monomial_check(form, X)
+    try:
+        mono = _monomial_check(form, X)
+    except OverflowError:          # coefficients beyond int64: the dense method below decides
+        mono = None
     if mono is not None:
         ok, diff, N = mono
         return VerifyResult(ok, _MONOMIAL, f"Q(zeta_{N})" if N > 1 else "Q",
                             time.perf_counter() - t0, diff, target, fstr)
-    terms = _terms_check(form, X)
+    try:
+        terms = _terms_check(form, X)
+    except OverflowError:
+        terms = None
     if terms is not None:
         ok, diff, N = terms
         return VerifyResult(ok, _TERMS, f"Q(zeta_{N})" if N > 1 else "Q",
