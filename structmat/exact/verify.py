@@ -338,13 +338,15 @@ def _monomial_check(form: ExactMatrix, X: Any):
     ra, sa = _squarefree(ma)
     rb, sb = _squarefree(mb)
     A.scale, B.scale = A.scale * ra, B.scale * rb
-    N = _lcm(A.N, B.N)
+    from .cyclo import sqrt_conductor
+
+    N = _lcm(_lcm(A.N, B.N), _lcm(sqrt_conductor(sa), sqrt_conductor(sb)))
     if sa == sb:
         ok, diff = monomial_equal(A, B)
         if diff is not None:
             r, c, (ca, ea), (cb, eb) = diff
             diff = (r, c, _mono_str(A, ca, ea, sa), _mono_str(B, cb, eb, sb))
-        return ok, diff, _lcm(N, 1)
+        return ok, diff, N
     # different square-free parts: r·√sa·(root) = r'·√sb·(root') forces √(sa·sb) rational,
     # impossible, so only entries that are zero on both sides agree
     chunk = max(1, (1 << 16) // max(A.shape[1], 1))
@@ -598,7 +600,7 @@ def _terms_check(form: ExactMatrix, X: Any):
         r1 = min(n_rows, r0 + chunk)
         A, T = fr(r0, r1), tr(r0, r1)
         D = _difference(A, T)
-        N_all = _lcm(N_all, D.N)
+        N_all = _lcm(N_all, _rs_cond(D))
         n_ent = (r1 - r0) * n_cols
         ent = np.broadcast_to(np.arange(n_ent, dtype=np.int64).reshape(r1 - r0, n_cols), D.exp.shape)
         zero = _vanish(ent, D.exp, D.coef, D.N, n_ent)
