@@ -81,6 +81,7 @@ def _as_dense(A: Any, name: str = "A", check_finite: bool = True) -> tuple[Any, 
         A = A.to_dense()
     if B.is_array(A):
         xp = B.get_namespace(A)
+        A = B.native_byteorder(A)
     elif isinstance(A, (list, tuple)):
         xp = B.resolve_xp(None)
         try:
@@ -1539,6 +1540,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     if not isinstance(return_info, (bool, np.bool_)):
         raise TypeError(f"return_info must be a bool; got {return_info!r}")
     rng = _make_rng(seed)
+    _parallel.num_workers()            # a bad STRUCTMAT_NUM_THREADS fails here, at any size
     n_out, n_in = int(A.shape[-2]), int(A.shape[-1])
     geometry = monarch_geometry(n_in, n_out, nblocks)
     k, q, p, l, s, r = geometry

@@ -1,7 +1,8 @@
 """Tests of project_to_monarch, projection_error, monarch_factors and factor_mm_star.
 
 Every optimality statement is checked against an independent reference written here: the
-slabs of DESIGN §3 cut out of a float64/complex128 copy of ``A`` with plain slicing, one
+slabs (rows ``d l + b``, columns ``a p + j``) cut out of a float64/complex128 copy of ``A`` with
+plain slicing, one
 ``numpy.linalg.svd`` per slab, truncated at the slab's number of connecting middle indices.
 """
 
@@ -31,6 +32,9 @@ from .conftest import to_numpy
 from .tolerance import assert_close, rtol
 
 DTYPES = ["float64", "float32", "complex128", "complex64"]
+
+# drawn geometries include degenerate ones on purpose (the warning has its own tests)
+pytestmark = pytest.mark.filterwarnings("ignore::structmat.StructmatWarning")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -846,3 +850,18 @@ def test_generic_path_refuses_a_missed_top_and_falls_back(xp, rng):
     V2, _, cert2, _ = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
                                           np.random.default_rng(0))
     assert np.all(np.isin(cert2, (proj._TRACE, proj._INERTIA))), cert2
+
+
+def test_big_endian_input_and_thread_setting(monkeypatch, rng):
+    A = rng.standard_normal((128, 128))
+    for dt in (">f8", ">f4", ">c16"):
+        Ab = A.astype(dt)
+        M = project_to_monarch(Ab)
+        Mn = project_to_monarch(Ab.astype(Ab.dtype.newbyteorder("=")))
+        np.testing.assert_array_equal(np.asarray(M.L), np.asarray(Mn.L))
+        assert projection_error(Ab, M) == projection_error(Ab.astype(Ab.dtype.newbyteorder("=")), Mn)
+        sv, _ = structmat.slab_singular_values(Ab)
+        assert np.all(np.isfinite(np.asarray(sv)))
+    monkeypatch.setenv("STRUCTMAT_NUM_THREADS", "abc")
+    with pytest.raises(ValueError, match="STRUCTMAT_NUM_THREADS"):
+        project_to_monarch(A[:16, :16])                  # a small projection checks it too
