@@ -299,6 +299,10 @@ class ExactDense(ExactMatrix):
     def to_dense(self):
         return self.M
 
+    def columns(self, start: int, stop: int) -> DomainMatrix:
+        """Columns ``start:stop`` (a slice, no product)."""
+        return self.M.extract(list(range(self.shape[0])), list(range(start, stop)))
+
     @property
     def H(self):
         rows = self.M.to_list()
