@@ -234,6 +234,8 @@ class RootSum:
     __slots__ = ("N", "exp", "coef", "scale", "radicand")
 
     def __init__(self, N: int, exp: Any, coef: Any, scale: Any = 1, radicand: Any = 1):
+        if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
+            raise ValueError(f"N must be an integer >= 1; got {N!r}")
         self.N = int(N)
         e = np.asarray(exp, dtype=np.int64)
         c = np.asarray(coef, dtype=np.int64)
@@ -247,6 +249,11 @@ class RootSum:
         self.radicand = Fraction(radicand)
         if self.radicand <= 0:
             raise ValueError(f"radicand must be positive; got {radicand}")
+
+    def __repr__(self) -> str:
+        rad = f" · √{self.radicand}" if self.radicand != 1 else ""
+        return (f"<RootSum shape={self.shape} terms={self.nterms} over Q(ζ_{self.N}), "
+                f"scale {self.scale}{rad}>")
 
     # -- constructors --------------------------------------------------------------------------
     @classmethod
