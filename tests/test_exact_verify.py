@@ -476,3 +476,15 @@ def test_trig_any_split_proved(k, p, cls, typ, norm):
     X = cls(k * p, type=typ, norm=norm)
     r = verify(to_monarch(X, nblocks=k, exact=True), X)
     assert r.verdict and r.method.startswith("terms"), str(r)
+
+
+def test_symbolic_parameters_inside_wrappers_and_products(rng):
+    B = Butterfly(rng.standard_normal((3, 2, 2, 4)))
+    C = Convolution(np.zeros(3), n=5, mode="full")
+    for X in [B.H, B.T, B.conj(), C.T, C.H, DFT(8) @ B, (DFT(8) @ B).H]:
+        E = to_monarch(X, exact="symbolic")
+        assert E.ring.symbol_names
+        r = verify(E, X)
+        assert r.verdict, str(r)
+        _rejected(_perturb(E), X)
+    assert "== Butterfly(8).T @ DFT(8, inverse=True" in str(verify(to_monarch((DFT(8) @ B).H, exact=True), (DFT(8) @ B).H))

@@ -134,8 +134,16 @@ class VerifyResult:
 
 
 def _describe(X: Any) -> str:
+    from ..base import Adjoint, Conjugate, Product, Transpose
+
     if isinstance(X, ExactMatrix):
         return f"{type(X).__name__}{X.shape}"
+    if isinstance(X, Product):
+        return " @ ".join(_describe(f) for f in X.factors)
+    for cls, suffix in ((Adjoint, ".H"), (Transpose, ".T"), (Conjugate, ".conj()")):
+        if isinstance(X, cls):
+            inner = _describe(X.base)
+            return f"({inner}){suffix}" if " @ " in inner else f"{inner}{suffix}"
     name = type(X).__name__
     n = getattr(X, "n", None)
     extra = []
@@ -691,7 +699,19 @@ def _target(X: Any, ring: ExactRing) -> ExactMatrix:
     from .convert import butterfly_symbol_names, symbolic_butterfly_factors, to_exact
     from .forms import kernel_symbol_names
 
+    from ..base import Adjoint, Conjugate, Product, Transpose
+
     names = set(ring.symbol_names)
+    if names and isinstance(X, (Product, Adjoint, Transpose, Conjugate)):
+        # symbolic parameters inside: build the wrapped targets symbolically too
+        if isinstance(X, Product):
+            return ExactProduct(*[_target(f, ring) for f in X.factors])
+        base = _target(X.base, ring)
+        if isinstance(X, Adjoint):
+            return base.H
+        if isinstance(X, Transpose):
+            return ExactDense(base.to_dense().transpose(), ring)
+        return base.conj()
     if isinstance(X, (DFT, Hadamard)):
         return _DefinitionColumns(X, ring)
     if isinstance(X, Convolution):
