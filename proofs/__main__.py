@@ -222,8 +222,8 @@ def render_report(rows: list[dict], claims: dict, argv, elapsed: float) -> str:
 
 
 def json_rows(rows: list[dict]) -> list[dict]:
-    keys = ("claim", "n", "method", "seconds", "verdict", "negative_control", "width", "w", "paper_width",
-            "width_reached", "summary")
+    keys = ("claim", "n", "method", "seconds", "negative_seconds", "verdict", "negative_control", "width", "w",
+            "paper_width", "width_reached", "summary")
     out = []
     for r in rows:
         d = {k: r[k] for k in keys if k in r}

@@ -18,7 +18,7 @@ from structmat.exact import (
     symbolic_monarch,
 )
 
-from ._common import admits, composite, even, power_of_two, square, inverse, pbn, proper_splits
+from ._common import admits, composite, inverse, pbn, proper_splits, square
 from ._core import Claim, Outcome
 from .structure import _slab_rows, _slabs, rank1_geometry
 

@@ -36,7 +36,7 @@ from structmat.exact import (
     sums_vanish,
 )
 
-from ._common import admits, composite, even, power_of_two, square, proper_splits
+from ._common import admits, composite, proper_splits, square
 from ._core import Claim, Outcome
 
 KERNEL_MAX = 16   # symbolic kernel up to this size, symbolic spectrum beyond

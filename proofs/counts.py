@@ -11,7 +11,7 @@ import numpy as np
 from structmat import Butterfly, Monarch
 from structmat.exact import butterfly_symbol_names, monarch_symbol_names
 
-from ._common import admits, composite, even, power_of_two, square, proper_splits
+from ._common import admits, composite, proper_splits
 from ._core import Claim, Outcome
 
 

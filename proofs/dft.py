@@ -20,8 +20,21 @@ from structmat.exact import (
     stride_permutation,
 )
 
-from ._common import admits, composite, even, power_of_two, square, Sparse, Stages, compose, count_width, dft_witness, inverse, pbn, proper_splits, route
-from ._core import Claim, Outcome
+from ._common import (
+    Sparse,
+    Stages,
+    admits,
+    compose,
+    composite,
+    count_width,
+    dft_witness,
+    inverse,
+    pbn,
+    proper_splits,
+    route,
+    square,
+)
+from ._core import Claim, Control, Outcome
 
 QUICK = (4, 9, 12, 16, 36, 45, 256)
 FULL = (4, 9, 12, 16, 36, 45, 64, 256, 1024, 4096, 24, 96, 768)
@@ -81,6 +94,8 @@ def _split_negative(n: int):
 
 
 def check_split(items, n: int) -> Outcome:
+    if not items:
+        return Outcome(False, f"no split of n = {n}")
     for b, target, W in items:
         ok, diff = monomial_equal(target, W)
         if not ok:
@@ -178,10 +193,12 @@ def _stride_witness(n, swap=False):
 
 # -- F_n ∈ (M M*)^2 ---------------------------------------------------------------------------------
 
-def _mm2_witness(n: int, drop: bool = False):
+def _mm2_witness(n: int, mode: str | None = None):
+    """Items ``(b, stages, P_(b,n)^T, how, mode)``; ``mode`` selects a negative control:
+    ``"drop"`` (the M M* factor left out), ``"target"`` (one entry of F_n changed), ``"route"``
+    (two rows of a routed stage exchanged) or ``"width"`` (width 1 claimed)."""
     items = []
     ring = ExactRing(1)
-    m = math.isqrt(n)
     for b in proper_splits(n):
         Pt = inverse(pbn(b, n))                       # P_(b,n)^T
         if b * b == n:
@@ -190,27 +207,50 @@ def _mm2_witness(n: int, drop: bool = False):
         else:
             st = route(Sparse.permutation(Pt, ring), b)
             how = "Clos routing"
-        items.append((b, st, Pt, how, drop))
+        if mode == "route":
+            g = 0
+            blk = st.S1[g]
+            rows = sorted({i for i, _ in blk})
+            if len(rows) >= 2:
+                r0, r1 = rows[:2]
+                st.S1[g] = {((r1 if i == r0 else r0 if i == r1 else i), j): v for (i, j), v in blk.items()}
+        items.append((b, st, Pt, how, mode))
     return items
 
 
 def check_mm2(items, n: int) -> Outcome:
+    """Steps: routing (the routed stages multiply to ``P_(b,n)^T``, index maps), final equality
+    (``F_n = (F_n P_(b,n)) P_(b,n)^T`` entrywise, monomial), width (``S C · S C S``)."""
+    if not items:
+        return Outcome(False, f"no split of n = {n}")
     F = MonomialMatrix.dft(n)
     widths = set()
-    for b, st, Pt, how, drop in items:
+    for b, st, Pt, how, mode in items:
         perm = _as_permutation(st)
         if perm is None or not np.array_equal(perm, Pt):
-            return Outcome(False, f"b={b}: the M M* factor is not P_({b},{n})^T")
+            return Outcome(False, f"b={b}: routing — the M M* factor is not P_({b},{n})^T")
         W = dft_witness(n, b)
-        rhs = W if drop else W.permute_columns(perm)
-        ok, diff = monomial_equal(F, rhs)
+        rhs = W if mode == "drop" else W.permute_columns(perm)
+        tgt = F.perturbed(1, 1) if mode == "target" else F
+        ok, diff = monomial_equal(tgt, rhs)
         if not ok:
-            return Outcome(False, f"b={b}: F_{n} differs from the product at entry {diff[:2]}")
+            return Outcome(False, f"b={b}: final equality — F_{n} differs from the product at entry {diff[:2]}")
         widths.add(count_width("SC" + "SCS"))
+    w = max(widths)
+    if items[0][4] == "width" and w != 1:
+        return Outcome(False, f"width — width 1 claimed, the stages S C · S C S give {w}")
     hows = sorted({it[3] for it in items})
     return Outcome(True, f"F_{n} = Monarch(F-factors) · (M1 M2^H = P_(b,{n})^T) for every split b "
-                   f"({', '.join(hows)}); stages SC·SCS -> width w = {max(widths)}",
-                   {"w": max(widths)})
+                   f"({', '.join(hows)}); stages SC·SCS -> width w = {w}", {"w": w})
+
+
+def _split_control(n: int, what: str):
+    F = MonomialMatrix.dft(n)
+    out = []
+    for b in proper_splits(n):
+        tgt = F.permute_columns(pbn(b, n))
+        out.append((b, tgt.perturbed(n - 1, 1) if what == "target" else tgt, dft_witness(n, b)))
+    return out
 
 
 CLAIMS = [
@@ -232,6 +272,10 @@ CLAIMS = [
         quick=QUICK, full=FULL,
         witness=_split_witness, check=check_split, negative=_split_negative,
         negative_label="P_(b,n) F_n against the same witness",
+        negative_step="target",
+        controls=(Control("F_n P_(b,n) with entry (n-1, 1) times ζ_n", "target", lambda n: _split_control(n, "target")),
+                  Control("Monarch witness with entry (1, 1) times ζ_n", "witness",
+                          lambda n: [(b, T, W.perturbed(1, 1)) for b, T, W in _split_witness(n)])),
         admits=admits(composite, limit=8192, why="n^2 monomial entries per split"),
     ),
     Claim(
@@ -253,8 +297,12 @@ CLAIMS = [
         method="monomial entrywise + index maps (Clos routing for b ≠ √n)",
         quick=QUICK, full=FULL,
         witness=_mm2_witness, check=check_mm2,
-        negative=lambda n: _mm2_witness(n, drop=True),
+        negative=lambda n: _mm2_witness(n, "drop"),
         negative_label="the M M* factor dropped (F_n = F_n P claimed)",
+        negative_step="final equality",
+        controls=(Control("one entry of F_n changed", "target", lambda n: _mm2_witness(n, "target")),
+                  Control("two rows of a routed stage exchanged", "routing", lambda n: _mm2_witness(n, "route")),
+                  Control("width 1 claimed", "width", lambda n: _mm2_witness(n, "width"))),
         admits=admits(composite, limit=4096, why="n^2 monomial entries per split"),
         paper_width=2,
     ),

@@ -287,7 +287,7 @@ CLAIMS = [
         statement="(HD)^3 = H D1 H D2 H D3 (H Walsh–Hadamard, D_i diagonal) ∈ (M M*)^2: "
                   "[S_H C_H D1][C_H S_H D2][S_H C_H D3] merges to S C S C",
         method="SymPy polynomials (symbolic diagonals): sparse stage products; dense product n <= 8",
-        quick=(4, 16), full=(4, 16, 64),
+        quick=(4, 16), full=(4, 16, 32),
         witness=hd3_witness, check=check_product,
         negative=_with(hd3_witness, tamper="witness"),
         negative_label="stage C_H D1 C_H with entry (0, 0) + 1",
@@ -306,7 +306,7 @@ CLAIMS = [
         statement="Fastfood V = S H G Π H B (S, G, B diagonal, Π a random permutation) ∈ (M M*)^2, with Π "
                   "routed as contiguous·strided·contiguous",
         method="SymPy polynomials (symbolic diagonals) + Clos routing; dense product n <= 8",
-        quick=(4, 16), full=(4, 16, 64),
+        quick=(4, 16), full=(4, 16, 32),
         witness=fastfood_witness, check=check_product,
         negative=_with(fastfood_witness, tamper="witness"),
         negative_label="middle strided stage with entry (0, 0) + 1",

@@ -19,6 +19,7 @@ products), and for ``n <= 16`` the full product of the assembled Monarch factors
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -34,8 +35,21 @@ from structmat.exact import (
     to_exact,
 )
 
-from ._common import admits, composite, even, power_of_two, square, RoutingError, Sparse, Stages, compose, count_width, dft_witness, inverse, pbn, route
-from ._core import Claim, Outcome
+from ._common import (
+    RoutingError,
+    Sparse,
+    Stages,
+    admits,
+    compose,
+    composite,
+    count_width,
+    dft_witness,
+    even,
+    inverse,
+    pbn,
+    route,
+)
+from ._core import Claim, Control, Outcome
 
 DIRECT_MAX = 16
 
@@ -64,7 +78,7 @@ def _x_entries(n: int, kind: str):
     return out
 
 
-def makhoul_check(n: int, kind: str, Y: Sparse) -> tuple[bool, str]:
+def makhoul_check(n: int, kind: str, Y: Sparse, bad_target: bool = False) -> tuple[bool, str]:
     """Entrywise exact check of ``T = Y F_n Q D`` over ``Q(zeta_8n)``: ``T`` the DCT-II or DST-II,
     ``Y`` the witness's coupling matrix (any exact entries), ``D = I`` (DCT) or
     ``diag((-1)^j)`` (DST).  Each entry is a short sum of roots of unity decided by
@@ -105,7 +119,10 @@ def makhoul_check(n: int, kind: str, Y: Sparse) -> tuple[bool, str]:
     prod_c = np.broadcast_to(cf[:, :, None], prod_e.shape)
     E = np.concatenate([np.stack([np.broadcast_to(t, (n, n)) for t in target_e], axis=-1),
                         prod_e.transpose(0, 2, 1)], axis=-1).reshape(n * n, -1)
-    Cf = np.concatenate([np.ones((n, n, 2), dtype=np.int64), -prod_c.transpose(0, 2, 1)], axis=-1).reshape(n * n, -1)
+    tc = np.ones((n, n, 2), dtype=np.int64)
+    if bad_target:
+        tc[0, 0, 0] = 2                                  # one entry of the target changed
+    Cf = np.concatenate([tc, -prod_c.transpose(0, 2, 1)], axis=-1).reshape(n * n, -1)
     entry = np.repeat(np.arange(n * n), E.shape[1])
     zero = sums_vanish(entry, E.ravel(), Cf.ravel(), N, n * n)
     if not zero.all():
@@ -209,7 +226,7 @@ def assemble(stages, n, b, ring):
     return pairs
 
 
-def build(n: int, kind: str, perturb: bool = False):
+def build(n: int, kind: str, perturb: bool = False, mode: str | None = None):
     """Witness stages for every ``b`` in ``{2, sqrt(n) (or the divisor nearest it)}``."""
     ring = ExactRing(8 * n)
     z4 = lambda e: ring.zeta(2 * e)                       # zeta_4n = zeta_8n^2
@@ -230,17 +247,21 @@ def build(n: int, kind: str, perturb: bool = False):
         for x in range(n):
             Pi.add(int(s_of[x]), x, vals[x])
         items.append({"b": b, "Y": Y, "Pi": Pi, "pi": (s_of, vals)})
-    return ring, n, kind, items
+    return ring, n, kind, items, mode
 
 
 def check(w, n: int) -> Outcome:
-    ring, n, kind, items = w
+    """Steps: the Makhoul identity against the DCT/DST definition (target), ``Pi`` against its index
+    maps, the DFT factor, the routing of the coupling matrix and of ``Pi``, the width of the merged
+    stages, and for ``n <= 16`` the final product of the assembled Monarch factors."""
+    ring, n, kind, items, mode = w
     widths = {}
+    patterns = {}
     notes = []
     for it in items:
         b = it["b"]
         q = n // b
-        ok, msg = makhoul_check(n, kind, it["Y"])
+        ok, msg = makhoul_check(n, kind, it["Y"], bad_target=(mode == "target"))
         if not ok:
             return Outcome(False, f"b={b}: {msg}")
         # Pi must be P_(b,n)^T Q D, recomputed from independent index maps
@@ -257,9 +278,13 @@ def check(w, n: int) -> Outcome:
             stY = route(it["Y"], b)
         except RoutingError as exc:
             return Outcome(False, f"b={b}: routing of the coupling matrix failed: {exc}")
+        if mode == "route":
+            u0 = next(u for u, blk in enumerate(stY.C) if blk)
+            key = next(iter(stY.C[u0]))
+            stY.C[u0][key] = ring.reduce(stY.C[u0][key] + ring.one)
         okY, diff = stY.product().equals(it["Y"])
         if not okY:
-            return Outcome(False, f"b={b}: routed stages differ from D_- + D_+ J at {diff[:2]}")
+            return Outcome(False, f"b={b}: routing — routed stages differ from D_- + D_+ J at {diff[:2]}")
         pi_stages = None
         for form in ("CS", "SC"):
             two = two_stage(it["pi"], b, ring, form)
@@ -274,7 +299,7 @@ def check(w, n: int) -> Outcome:
             Pprod = Pprod @ _stage_sparse(st, n, b, ring)
         okP, diff = Pprod.equals(it["Pi"])
         if not okP:
-            return Outcome(False, f"b={b}: routed stages differ from P^T Q at {diff[:2]}")
+            return Outcome(False, f"b={b}: routing — routed stages differ from P^T Q at {diff[:2]}")
         # W's stages over Q(zeta_8n): L-part S_W (F_q blocks), R-part C_W (D F_b blocks)
         conv = lambda e: ring.zeta(int(e) * 8)           # zeta_n = zeta_8n^8
         SW = [{(i, j): conv(W.L_exp[g, i, j]) for i in range(q) for j in range(q)} for g in range(b)]
@@ -297,14 +322,17 @@ def check(w, n: int) -> Outcome:
                                       f"the exact {kind.upper()} at {diff[:2]}")
             notes.append(f"b={b}: direct product of {2 * len(pairs)} Monarch factors = exact {kind.upper()}-II")
         notes.append(f"b={b}: stages {pattern} -> w = {wdt}")
+        patterns[b] = pattern
     bsq = max(widths)                                    # sqrt(n) (or the divisor nearest it)
     wsq = widths[bsq]
+    if mode == "width" and wsq != 1:
+        return Outcome(False, f"width — width 1 claimed for b = {bsq}, the merged stages give {wsq}")
     verdict = (f"square-ish Monarch b = {bsq}: w = {wsq} (paper's w = 2 "
                f"{'reached' if wsq <= 2 else 'not reached'})")
     if 2 in widths and bsq != 2:
         verdict += f"; M^(2,{n}): w = {widths[2]}"
     return Outcome(True, f"{kind.upper()}-II_{n} = Y F_n Q-form exactly; " + "; ".join(notes) + "; " + verdict,
-                   {"w": widths})
+                   {"w": widths, "patterns": patterns})
 
 
 _NOTE = (
@@ -314,6 +342,44 @@ _NOTE = (
     "D_- + D_+ J (k with n - k) needs its own three stages. For b = 2 (M^(2,n), n^2/2 + 2n parameters) "
     "P^T Q is two-stage and the witness reaches w = 2. A w = 2 witness for b = √n is not found here."
 )
+
+
+# -- types 3: transposes of types 2 --------------------------------------------------------------
+
+def build3(n: int, kind: str, mode: str | None = None):
+    return {"type2": build(n, kind, perturb=(mode == "witness")), "kind": kind, "mode": mode}
+
+
+def check3(w, n: int) -> Outcome:
+    """Steps: the type-2 witness (its full check), the identity ``DCT-III = DCT-II^T diag(1/2, 1, ...)``
+    (``DST-III = DST-II^T diag(1, ..., 1, 1/2)``) entrywise from SciPy's definitions over
+    ``Q(ζ_8n)``, and the width of the reversed stage pattern."""
+    from .library import trig_target
+
+    kind, mode = w["kind"], w["mode"]
+    out2 = check(w["type2"], n)
+    if not out2.ok:
+        return Outcome(False, f"type-2 witness: {out2.summary}")
+    ring = ExactRing(8 * n)
+    T2 = trig_target(kind, 2, n, ring)
+    T3 = trig_target(kind, 3, n, ring)
+    if mode == "target":
+        T3[0][0] = ring.reduce(T3[0][0] + ring.one)
+    half = ring.from_int(Fraction(1, 2))
+    edge = 0 if kind == "dct" else n - 1
+    for k in range(n):
+        for j in range(n):
+            v = T2[j][k] * (half if j == edge else ring.one)
+            if not ring.equal(ring.reduce(v), T3[k][j]):
+                return Outcome(False, f"target: {kind.upper()}-III differs from the transposed type 2 at ({k}, {j})")
+    widths = {b: count_width(pat[::-1]) for b, pat in out2.extra["patterns"].items()}
+    bsq = max(widths)
+    if mode == "width" and widths[bsq] != 1:
+        return Outcome(False, f"width — width 1 claimed for b = {bsq}, the reversed stages give {widths[bsq]}")
+    return Outcome(True, f"{kind.upper()}-III_{n} = {kind.upper()}-II^T · diag (exact, from the definitions); the "
+                         f"type-2 witness verified; reversed stage patterns "
+                         + ", ".join(f"b={b}: {out2.extra['patterns'][b][::-1]} -> w = {wd}" for b, wd in widths.items()),
+                   {"w": widths})
 
 
 CLAIMS = [
@@ -326,6 +392,9 @@ CLAIMS = [
         witness=lambda n: build(n, "dct"), check=check,
         negative=lambda n: build(n, "dct", perturb=True),
         negative_label="D_- + D_+ J with entry (0, 0) + 1",
+        controls=(Control("the definition's entry (0, 0) changed", "target", lambda n: build(n, "dct", mode="target")),
+                  Control("one routed middle-stage entry + 1", "routing", lambda n: build(n, "dct", mode="route")),
+                  Control("width 1 claimed", "width", lambda n: build(n, "dct", mode="width"))),
         admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
         paper_width=2,
         notes=_NOTE,
@@ -339,8 +408,43 @@ CLAIMS = [
         witness=lambda n: build(n, "dst"), check=check,
         negative=lambda n: build(n, "dst", perturb=True),
         negative_label="J'(D_- + D_+ J) with entry (0, 0) + 1",
+        controls=(Control("the definition's entry (0, 0) changed", "target", lambda n: build(n, "dst", mode="target")),
+                  Control("one routed middle-stage entry + 1", "routing", lambda n: build(n, "dst", mode="route")),
+                  Control("width 1 claimed", "width", lambda n: build(n, "dst", mode="width"))),
         admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
         paper_width=2,
         notes=_NOTE,
+    ),
+    Claim(
+        name="dct3-mmstar",
+        item="Proposition 3.2 (DCT ∈ (MM*)^2), type 3",
+        statement="DCT-III_n = DCT-II_n^T diag(1/2, 1, ..., 1) ∈ (M M*)^w through the transposed type-2 witness; "
+                  "smallest w witnessed (paper: w = 2)",
+        method="the type-2 check + the transposition identity over Q(ζ_8n) + reversed stage pattern",
+        quick=(4, 12), full=(4, 12, 16, 64),
+        witness=lambda n: build3(n, "dct"), check=check3,
+        negative=lambda n: build3(n, "dct", "witness"),
+        negative_label="type-2 witness with entry (0, 0) + 1",
+        controls=(Control("DCT-III entry (0, 0) changed", "target", lambda n: build3(n, "dct", "target")),
+                  Control("width 1 claimed", "width", lambda n: build3(n, "dct", "width"))),
+        admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
+        paper_width=2,
+        notes="*Type 4.* No square-block witness for DCT-IV/DST-IV is built here; the library's form for types "
+              "2, 3 and 4 (rectangular blocks, expansion 2) is verified exactly by library-trig.",
+    ),
+    Claim(
+        name="dst3-mmstar",
+        item="Proposition 3.2 (DST ∈ (MM*)^2), type 3",
+        statement="DST-III_n = DST-II_n^T diag(1, ..., 1, 1/2) ∈ (M M*)^w through the transposed type-2 witness; "
+                  "smallest w witnessed (paper: w = 2)",
+        method="the type-2 check + the transposition identity over Q(ζ_8n) + reversed stage pattern",
+        quick=(4, 12), full=(4, 12, 16, 64),
+        witness=lambda n: build3(n, "dst"), check=check3,
+        negative=lambda n: build3(n, "dst", "witness"),
+        negative_label="type-2 witness with entry (0, 0) + 1",
+        controls=(Control("DST-III entry (0, 0) changed", "target", lambda n: build3(n, "dst", "target")),
+                  Control("width 1 claimed", "width", lambda n: build3(n, "dst", "width"))),
+        admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
+        paper_width=2,
     ),
 ]

@@ -38,7 +38,7 @@ def test_every_claim_has_two_quick_sizes_a_reference_and_controls():
             assert c.reason_to_skip(size) is None, (c.name, size)
     for name in ("library-dft", "library-hadamard", "library-trig", "library-convolution", "library-butterfly",
                  "mmstar-factorisation", "hd3-mmstar2", "fastfood-mmstar2", "convolution-not-monarch",
-                 "permutation-bbstar"):
+                 "permutation-bbstar", "dct3-mmstar", "dst3-mmstar"):
         assert name in CLAIMS, name
 
 
@@ -336,7 +336,8 @@ def test_list_and_report_cite_the_paper(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("name,n", [("permutation-bbstar", 16), ("fastfood-mmstar2", 4), ("hd3-mmstar2", 4),
-                                    ("mmstar-factorisation", 12), ("library-dft", 12), ("library-trig", 4)])
+                                    ("mmstar-factorisation", 12), ("library-dft", 12), ("library-trig", 4),
+                                    ("dct-mmstar", 4), ("dst3-mmstar", 4), ("dft-mmstar2", 12)])
 def test_controls_rejected_at_their_step(name, n):
     row = run_one(CLAIMS[name], n)
     assert row["verdict"] == "verified", row["summary"]
