@@ -232,7 +232,8 @@ def _sparse_product(mats: list[list[dict]], ring: ExactRing) -> list[dict]:
             for j, a in row.items():
                 for k, b in out[j].items():
                     acc[k] = acc.get(k, ring.zero) + a * b
-            new.append({k: ring.reduce(v) for k, v in acc.items() if ring.reduce(v)})
+            red = {k: ring.reduce(v) for k, v in acc.items()}
+            new.append({k: v for k, v in red.items() if v})
         out = new
     return out
 

@@ -604,7 +604,9 @@ class ExactMonarch(ExactMatrix):
 
     @property
     def H(self):
-        return ExactProduct(self.Rbd.H, self.P_mid.H, self.Lbd.H, self.P_out.H)
+        if getattr(self, "_H", None) is None:
+            self._H = ExactProduct(self.Rbd.H, self.P_mid.H, self.Lbd.H, self.P_out.H)
+        return self._H
 
     def entry_formula(self, row: int, col: int):
         """``M[row, col]`` from the entry view of the Monarch multiply:
