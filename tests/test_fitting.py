@@ -362,3 +362,13 @@ def test_scale_exponent_helper():
     big = fitting._times_pow2(np, small, 200)                 # 2**200 is not a float32
     assert big.dtype == np.float32 and np.all(big == np.float32(2.0 ** 80))
     assert np.array_equal(fitting._times_pow2(np, big, -200), small)
+
+
+def test_scaled_input_on_every_backend(xp):
+    """The exponent search and the exact rescaling run in any namespace (float32, 1e-30)."""
+    A = (random_matrix(np.random.default_rng(16), (32, 32), "float64") * 1e-30).astype("float32")
+    Mx, hx = fit_monarch_gd(xp.asarray(A), steps=5, lr=0.02, seed=2)
+    Mn, hn = fit_monarch_gd(A, steps=5, lr=0.02, seed=2)
+    np.testing.assert_allclose(hx["rel_error"], hn["rel_error"], rtol=1e-4)
+    assert 1.0 < hx["rel_error"][0] < 2.0
+    np.testing.assert_allclose(to_numpy(Mx.L), np.asarray(Mn.L), rtol=1e-3, atol=1e-3 * np.abs(Mn.L).max())
