@@ -204,7 +204,7 @@ def test_monarch_four_steps_equal_factor_product(geometry):
     assert exact_equal(M, _dense_product(*M.factors()))[0]
     # the adjoint is structured and equals the dense conjugate transpose
     assert exact_equal(M.H, ExactDense(M.to_dense(), K).H)[0]
-    # the entry view of DESIGN §3
+    # the entry view of the Monarch multiply
     D = M.to_dense().to_list()
     for i in range(M.shape[0]):
         for j in range(M.shape[1]):
