@@ -105,3 +105,85 @@ def cholesky_ok(H: np.ndarray) -> np.ndarray:
         f(pu, pn, base + z * stride, pn, pi)
         out[z] = info.value == 0
     return out
+
+
+_BLAS_R1 = {np.dtype(np.float32): "ssyr", np.dtype(np.float64): "dsyr",
+            np.dtype(np.complex64): "cher", np.dtype(np.complex128): "zher"}
+
+
+def _raw_rank1(dtype: np.dtype):
+    """``?syr`` / ``?her`` of SciPy's Cython BLAS table (rank-1 update of one triangle)."""
+    try:
+        from scipy.linalg import cython_blas
+        cap = cython_blas.__pyx_capi__[_BLAS_R1[dtype]]
+        api = ctypes.pythonapi
+        ptr = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
+        if not ptr:
+            return None
+        vp = ctypes.c_void_p
+        # void syr(char *uplo, int *n, R *alpha, T *x, int *incx, T *a, int *lda)
+        return ctypes.CFUNCTYPE(None, vp, vp, vp, vp, vp, vp, vp)(ptr)
+    except Exception:                           # pragma: no cover - SciPy without the table
+        return None
+
+
+def rank1_cholesky_ok(H: np.ndarray, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """``True`` where ``H[z] + alpha[z] x[z] x[z]^H`` is positive definite (Cholesky).
+
+    Parameters
+    ----------
+    H : numpy.ndarray, shape (Z, m, m), C-contiguous
+        Hermitian matrices, stored so that their Fortran reading (the transpose) is the
+        matrix meant; overwritten by the updated factors.
+    x : numpy.ndarray, shape (Z, m), C-contiguous, same dtype
+    alpha : numpy.ndarray, shape (Z,), real, non-negative
+
+    Returns
+    -------
+    numpy.ndarray of bool, shape (Z,)
+
+    Notes
+    -----
+    One BLAS rank-1 update (``?syr``/``?her``, lower triangle) and one ``?potrf`` per matrix,
+    while the matrix is in cache; no temporary the size of the stack.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat._lapack import rank1_cholesky_ok
+    >>> H = np.stack([-np.eye(2), -np.eye(2)])
+    >>> x = np.array([[1.0, 0.0], [0.0, 0.0]])
+    >>> rank1_cholesky_ok(H.copy(), x, np.array([2.0, 2.0])).tolist()   # diag(1, -1): no
+    [False, False]
+    >>> H = np.stack([np.diag([-1.0, 1.0])])
+    >>> rank1_cholesky_ok(H, np.array([[1.0, 0.0]]), np.array([2.0])).tolist()
+    [True]
+    """
+    dt = np.dtype(H.dtype)
+    if H.ndim != 3 or H.shape[1] != H.shape[2] or not H.flags.c_contiguous:
+        raise ValueError("H must be a C-contiguous stack of square matrices (Z, m, m)")
+    Z, m = int(H.shape[0]), int(H.shape[1])
+    x = np.ascontiguousarray(x, dtype=dt)
+    rdt = np.finfo(dt).dtype
+    alpha = np.ascontiguousarray(alpha, dtype=rdt)
+    with _lock:
+        if ("r1", dt) not in _funcs:
+            _funcs[("r1", dt)] = _raw_rank1(dt)
+        g = _funcs[("r1", dt)]
+    f = _potrf(dt)
+    if f is None or g is None:                  # pragma: no cover - fallback path
+        H += (alpha[:, None, None] * np.conj(x)[:, :, None]) * x[:, None, :]
+        return cholesky_ok(H)
+    out = np.zeros(Z, dtype=bool)
+    uplo = ctypes.c_char(b"L")
+    n = ctypes.c_int(m)
+    one = ctypes.c_int(1)
+    info = ctypes.c_int(0)
+    pu, pn, p1, pi = ctypes.byref(uplo), ctypes.byref(n), ctypes.byref(one), ctypes.byref(info)
+    hb, xb, ab = H.ctypes.data, x.ctypes.data, alpha.ctypes.data
+    hs, xs, asz = m * m * dt.itemsize, m * dt.itemsize, rdt.itemsize
+    for z in range(Z):
+        g(pu, pn, ab + z * asz, xb + z * xs, p1, hb + z * hs, pn)
+        f(pu, pn, hb + z * hs, pn, pi)
+        out[z] = info.value == 0
+    return out

@@ -848,6 +848,10 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
                     np.divide(w, np.where(dd, 1, b)[..., None], out=Qt[j + 1])
                 else:
                     np.divide(w, b[..., None], out=Qt[j + 1])
+            if keep:
+                # the certificate needs -G (its inertia test factors mu I - G + theta v v^H):
+                # negated now, while the task's Gram matrices are still in cache
+                np.negative(Gt, out=Gt)
 
     with _parallel.blas_single_threaded():
         _parallel.run_parallel(lanczos_work, threads)
@@ -876,67 +880,73 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
             _ritz_tasks()
 
-    def quantities(Xs, vs, near_only=False):
-        """``u = W``, ``theta``, residual and direct residual energy of the unit vectors ``vs``
-        (c, m) on the slabs ``Xs`` (c, s', p') in the dtype of ``Xs``."""
-        cc = vs.shape[0]
+    def quantities(Xs, vs):
+        """``u = W``, ``theta``, residual norm of the unit vectors ``vs`` (..., m) on the slabs
+        ``Xs`` (..., s', p'), in the dtype of ``Xs``; ``theta`` and the residual as float64."""
         vin = vs if right or not cplx else np.conj(vs)
-        u = np.matmul(Xs, vin[:, :, None])                      # (c, m', 1)
+        u = np.matmul(Xs, vin[..., None])                       # (..., m', 1)
         uc = np.conj(u) if cplx else u
-        gv = np.matmul(Xs.swapaxes(-1, -2), uc)[:, :, 0]
+        gv = np.matmul(Xs.swapaxes(-1, -2), uc)[..., 0]
         if cplx and right:
             np.conj(gv, out=gv)
-        th = dot_re(u[:, :, 0], u[:, :, 0])
-        gv -= th[:, None] * vs
+        th = dot_re(u[..., 0], u[..., 0])
+        gv -= th[..., None] * vs
         res = np.sqrt(dot_re(gv, gv))
-        return u[:, :, 0], th.astype(np.float64), res.astype(np.float64), cc
+        return u[..., 0], th.astype(np.float64), res.astype(np.float64)
 
     def direct_energy(Xs, u, vs):
-        """``||X - u v^T||_F^2`` (``v`` conjugated when ``X = S``), float64."""
+        """``||X - u v^T||_F^2`` (``v`` conjugated when ``X = S``), float64, (c,)."""
         vr = np.conj(vs) if cplx and right else vs
-        E = Xs - u[:, :, None] * vr[:, None, :]
+        E = Xs - u[..., :, None] * vr[..., None, :]
         Ef = E.reshape(E.shape[0], -1)
         return dot_re(Ef, Ef).astype(np.float64)
 
-    def inertia(G, vs, th, r, tg, bud, mgx, obuf):
-        """Inertia test of ``mu I - G + theta v v^H`` for slabs whose Gram matrices ``G``
-        (c, m, m, holding ``G^T = conj(G)``; overwritten) belong to ``vs``; returns
-        ``(ok, missed)``."""
+    def inertia(Gn, vs, th, r, tg, bud, mgx):
+        """Inertia test of ``mu I - G + theta v v^H`` for slabs whose negated Gram matrices
+        ``Gn`` (c, m, m; C order holding ``-conj(G)``, i.e. ``-G`` read in Fortran order;
+        overwritten) belong to ``vs``; returns ``(ok, missed)``."""
         mu = mgx.inertia_shift(th[:, None], r[:, None], tg, bud)
         okm = (mu > 0) & np.isfinite(mu)
         mu = np.where(okm, mu, 0.0)
-        cc = G.shape[0]
-        O = obuf[:cc * m * m].reshape(cc, m, m)
-        # conj(H) = mu I - conj(G) + theta conj(v) v^T, built in place of G
-        np.multiply((th.astype(rdt)[:, None] * np.conj(vs))[:, :, None], vs[:, None, :], out=O)
-        np.subtract(O, G, out=G)
         trH = m * mu + tg + th                        # bounds |trace H|
         di = np.arange(m)
-        G[:, di, di] += (mu - mgx.inertia_margin(trH, tg, mu)).astype(rdt)[:, None]
-        ok = _lapack.cholesky_ok(G) & okm
+        Gn[:, di, di] += (mu - mgx.inertia_margin(trH, tg, mu)).astype(rdt)[:, None]
+        ok = _lapack.rank1_cholesky_ok(Gn, vs, th) & okm
         mis = mgx.missed(th[:, None], r[:, None], tg, mu)
         return ok, mis
 
-    def certify(sl, th, r, tg, kept, mgx):
-        """Trace certificate of the slabs at task positions ``sl``; returns the budget and
-        the mask of those certified."""
+    def certify(th, r, tg, kept, mgx):
+        """Trace certificate: ``(budget, ok, missed bound)`` of each slab (float64 arrays)."""
         bud = mgx.budget(tg, kept)
         mis = mgx.missed(th[:, None], r[:, None], tg, mgx.trace_mu(th[:, None], tg))
-        ok = mis <= bud
-        return bud, ok, mis
+        return bud, mis <= bud, mis
+
+    def neg_gram(Xs, buf):
+        """``-conj(G)`` of the slabs ``Xs`` (c, s', p') into ``buf``."""
+        G = buf[:Xs.shape[0] * m * m].reshape(Xs.shape[0], m, m)
+        gram_t(Xs, G)
+        np.negative(G, out=G)
+        return G
 
     def _ritz_tasks():
-        obuf = np.empty(cap * m * m, dtype=dt)
         gbuf = np.empty(cap * m * m, dtype=dt)
         while (t := next_task()) is not None:
             t0, t1, _, _, na, _, nbb = task = tasks[t]
             c = t1 - t0
-            X = slabs(task).reshape((c,) + slabs(task).shape[-2:])    # (c, s', p') view/copy
+            bshape = (na, nbb)
+            X = slabs(task)                                          # (na, nbb, s', p') view
+
+            def pick(idx):                               # slabs at task positions idx (copy)
+                return X[idx // nbb, idx % nbb]
+
             v = np.matmul(Yc[t0:t1, None, :], Q[:, t0:t1].swapaxes(0, 1))[:, 0, :]   # (c, m)
             nv = np.sqrt(dot_re(v, v))
             v /= np.where(nv > 0, nv, 1)[:, None]
             V[t0:t1, :, 0] = v
-            u, th, r, _ = quantities(X, v)
+            u, th, r = quantities(X, v.reshape(bshape + (m,)))
+            u = u.reshape(c, -1)
+            th = th.reshape(-1)
+            r = r.reshape(-1)
             W[t0:t1] = u
             tg = trG64[t0:t1]
             theta[t0:t1] = th
@@ -945,12 +955,14 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
             # is measured directly while X is hot
             near = th >= (1 - 1e-3) * tg
             if near.any():
-                direct[t0:t1][near] = direct_energy(X[near], u[near], v[near])
+                ni = np.nonzero(near)[0]
+                direct[t0:t1][ni] = direct_energy(pick(ni), u[ni], v[ni])
             kept = np.where(near, tg - np.nan_to_num(direct[t0:t1]), th)
             live = ~oor[t0:t1]
             # the certificate: trace gap first (free), then the inertia test
-            bud, ok, mis = certify(None, th, r, tg, kept, mg_lo)
+            bud, ok, mis = certify(th, r, tg, kept, mg_lo)
             ok &= live
+            cert[t0:t1][ok] = _TRACE
             todo = live & ~ok
             if todo.any():
                 ci = np.nonzero(todo)[0]
@@ -959,23 +971,22 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
                 elif keep:
                     G = Gkeep[t0:t1][ci]
                 else:
-                    G = gbuf[:ci.size * m * m].reshape(ci.size, m, m)
-                    gram_t(X[ci], G)
-                oki, misi = inertia(G, v[ci], th[ci], r[ci], tg[ci], bud[ci], mg_lo, obuf)
+                    G = neg_gram(pick(ci), gbuf)
+                oki, misi = inertia(G, v[ci], th[ci], r[ci], tg[ci], bud[ci], mg_lo)
                 good = ci[oki]
                 mis[good] = misi[oki]
                 ok[good] = True
                 cert[t0:t1][good] = _INERTIA
                 todo[good] = False
-            cert[t0:t1][ok & (cert[t0:t1] == _FAIL)] = _TRACE
             missed[t0:t1][ok] = mis[ok]
             if wide and todo.any():
                 # single precision: what the margins of single-precision Rayleigh quotients
                 # could not prove, prove with the quotients in double precision
                 ci = np.nonzero(todo)[0]
-                Xw = X[ci].astype(wdt)
+                Xs = pick(ci)
+                Xw = Xs.astype(wdt)
                 vw = v[ci].astype(wdt)
-                u2, th2, r2, _ = quantities(Xw, vw)
+                u2, th2, r2 = quantities(Xw, vw)
                 tg2 = tg[ci]
                 kept2 = th2.copy()
                 near2 = th2 >= (1 - 1e-3) * tg2
@@ -983,19 +994,17 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
                     d2 = direct_energy(Xw[near2], u2[near2], vw[near2])
                     direct[t0:t1][ci[near2]] = d2
                     kept2[near2] = tg2[near2] - d2
-                bud2, ok2, mis2 = certify(None, th2, r2, tg2, kept2, mg)
+                bud2, ok2, mis2 = certify(th2, r2, tg2, kept2, mg)
+                cert[t0:t1][ci[ok2]] = _TRACE
                 rest = np.nonzero(~ok2)[0]
                 if rest.size:
-                    G = gbuf[:rest.size * m * m].reshape(rest.size, m, m)
-                    gram_t(X[ci[rest]], G)
+                    G = neg_gram(Xs[rest], gbuf)
                     oki, misi = inertia(G, v[ci[rest]], th2[rest], r2[rest], tg2[rest],
-                                        bud2[rest], mg, obuf)
+                                        bud2[rest], mg)
                     mis2[rest[oki]] = misi[oki]
                     ok2[rest[oki]] = True
                     cert[t0:t1][ci[rest[oki]]] = _INERTIA
-                good = ci[ok2]
-                cert[t0:t1][good[cert[t0:t1][good] == _FAIL]] = _TRACE
-                missed[t0:t1][good] = mis2[ok2]
+                missed[t0:t1][ci[ok2]] = mis2[ok2]
                 theta[t0:t1][ci] = th2
                 resid[t0:t1][ci] = r2
                 W[t0:t1][ci] = u2.astype(dt)
