@@ -39,6 +39,27 @@ DEFAULT_JSON = HERE / "report.json"
 PAPER = "Dao et al., *Monarch: Expressive Structured Matrices for Efficient and Accurate Training*, ICML 2022"
 
 
+NOT_PROVED = [
+    "## What is not proved here",
+    "",
+    "- **DCT/DST with square blocks.** The witnesses reach width 3 at b = √n (types 2 and 3), not the "
+    "paper's 2; the report explains why no witness of that family can do better (exact slab-rank tests). "
+    "Width 2 is reached with b = 2, and with expansion 2 by the library's rectangular-block form. Types 4 "
+    "have no square-block witness here (only the library's form, expansion 2).",
+    "- **ACDC.** Verified exactly through the library's DCT forms with width 4 (expansion 2), not the "
+    "paper's 2.",
+    "- **Toeplitz.** Verified as the corner of a 2n circulant (expansion 2) only.",
+    "- **The M M* factorisation (Theorem 2/7).** The exact algorithm is run on random generic members "
+    "(and rejects non-members); this checks the algebra, not every member of M M*.",
+    "- **The hierarchy (appendix Theorem 5)**: matrices with linear circuits of depth d in (M M*)^O(d), and "
+    "s-sparse matrices in (B B*)^(4⌈s/n⌉) with expansion 4, are not checked; only its permutation step "
+    "(every permutation of a power-of-2 size in B B*, Beneš networks) is.",
+    "- **Sizes.** Symbolic checks run at the sizes listed (their cost grows with the number of symbols); "
+    "identities over roots of unity run up to n = 4096. Sizes named with `--n` beyond a claim's limit are "
+    "reported as skipped with the reason.",
+]
+
+
 class UsageError(Exception):
     """A command-line problem reported with exit status 2."""
 
@@ -214,6 +235,7 @@ def render_report(rows: list[dict], claims: dict, argv, elapsed: float) -> str:
         if c.notes:
             lines += ["", c.notes]
         lines.append("")
+    lines += NOT_PROVED + [""]
     lines += ["## How each check scales (measured in this run)", "",
               "| claim | sizes | seconds | exponent of n |", "|---|---|---|---|"]
     lines += _scaling(rows)
