@@ -19,8 +19,9 @@ negative decreases ``f`` exactly as for real parameters.
 Scale: the fit runs on ``A * 2**-e``, with the power of two chosen so that the root-mean-square
 entry of the scaled matrix is about 1, and the factors are scaled back exactly (``L`` and ``R``
 each take half of ``2**e``).  Multiplying by a power of two is exact, so the fit of ``A * 2**j``
-is the fit of ``A`` with factors scaled by ``2**(j/2)`` and the same history of relative errors,
-and norms never under- or overflow, whatever the scale of ``A`` (subnormal entries included).
+is the fit of ``A`` with its factors scaled by powers of two whose product is ``2**j``, with the
+same history of relative errors, and norms never under- or overflow, whatever the scale of
+``A`` (subnormal entries included).
 """
 
 from __future__ import annotations
