@@ -448,3 +448,32 @@ def test_mutated_closed_forms_fail_the_quick_proofs(tmp_path):
         res = _run_copy(tmp_path / f"m{i}", mutation)
         assert res.returncode == 1, (label, res.stdout[-2000:], res.stderr[-2000:])
         assert "refuted" in res.stdout, (label, res.stdout[-2000:])
+
+
+# ------------------------------------------------------------------------------------------------
+# the structmat command line: verify and prove
+# ------------------------------------------------------------------------------------------------
+
+
+def test_cli_verify_one_transform(capsys):
+    from structmat.cli import main as cli_main
+
+    assert cli_main(["verify", "dft", "96"]) == 0
+    out = capsys.readouterr().out
+    assert "form MP" in out and "verified: MP == DFT(96) exactly over Q(zeta_96)" in out and " s " in out
+    assert cli_main(["verify", "dct", "12", "--type", "4"]) == 0
+    assert cli_main(["verify", "hadamard", "16", "--nblocks", "2"]) == 0
+    assert cli_main(["verify", "convolution", "8", "--symbolic"]) == 0
+    assert "8 symbols" in capsys.readouterr().out
+    assert cli_main(["verify", "dft", "7"]) == 2
+    assert "no Monarch form" in capsys.readouterr().err
+
+
+def test_cli_prove_passes_flags(tmp_path, capsys):
+    from structmat.cli import main as cli_main
+
+    assert cli_main(["prove", "--claim", "library-hadamard", "--n", "64,48"]) == 0
+    captured = capsys.readouterr()
+    assert "1 of 1 checks verified" in captured.out and "1 skipped" in captured.out
+    assert "[library-hadamard] n=64" in captured.err
+    assert cli_main(["prove", "--claim", ""]) == 2
