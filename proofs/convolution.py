@@ -37,7 +37,7 @@ from structmat.exact import (
 )
 
 from ._common import admits, composite, proper_splits, square
-from ._core import Claim, Outcome
+from ._core import Claim, Control, Outcome
 
 KERNEL_MAX = 16   # symbolic kernel up to this size, symbolic spectrum beyond
 
@@ -106,11 +106,25 @@ def circulant_witness(n: int, mode: str, perturb: bool = False):
     return ring, n, names, mode, X1, X2
 
 
+class BadTarget(tuple):
+    """A witness wrapped as a negative control on the target: the check perturbs one entry (or
+    one shift) of the matrix it builds from the definition."""
+
+
+def _bad_target(w):
+    return BadTarget((w,))
+
+
 def check_circulant(w, n: int, corner: int | None = None) -> Outcome:
+    bad = isinstance(w, BadTarget)
+    if bad:
+        w = w[0]
     ring, N_, names, mode, X1, X2 = w
     c = _kernel_from(ring, N_, names, mode)
     size = corner or N_
     target = [[ring.reduce(c[(i - j) % N_] * N_) for j in range(size)] for i in range(size)]
+    if bad:
+        target[0][1] = ring.reduce(target[0][1] + ring.one)
     prod = ExactProduct(X1, X2.H)
     D = prod.columns(0, size).to_list()[:size]
     for i in range(size):
@@ -246,13 +260,17 @@ def _shifted(X: MonomialMatrix, s: int, e: np.ndarray, c: np.ndarray, scale) -> 
 
 
 def check_basis(w, n: int) -> Outcome:
+    bad = isinstance(w, BadTarget)
+    if bad:
+        w = w[0]
     n, b, X2, X1s = w
     q = n // b
     if not _gram_is_scalar(X2, b):
         return Outcome(False, f"X2^H X2 ≠ {b} I")
     e2, c2 = X2.dense()
     for s, X1 in enumerate(X1s):
-        ok, diff = monomial_equal(X1, _shifted(X2, s, e2, c2, q))
+        shift = s + 1 if (bad and s == 0) else s          # the target n S^s with S^1 for S^0
+        ok, diff = monomial_equal(X1, _shifted(X2, shift, e2, c2, q))
         if not ok:
             (ca, ea), (cb, eb) = diff[2], diff[3]
             return Outcome(False, f"basis kernel e_{s}: entry {diff[:2]} of X1(e_{s}) differs from "
@@ -270,7 +288,8 @@ def _conv_witness(n: int, perturb: bool = False):
 
 def check_convolution(w, n: int) -> Outcome:
     """Dispatch: the symbolic-kernel witness of :func:`circulant_witness` or the basis witness."""
-    if isinstance(w[0], ExactRing):
+    inner = w[0] if isinstance(w, BadTarget) else w
+    if isinstance(inner[0], ExactRing):
         return check_circulant(w, n)
     return check_basis(w, n)
 
@@ -300,12 +319,17 @@ def afdf_witness(n: int, perturb: bool = False):
 
 
 def check_afdf(w, n: int) -> Outcome:
+    bad = isinstance(w, BadTarget)
+    if bad:
+        w = w[0]
     ring, n, a, d, M1, M2 = w
     step = ring.N // n
     D = ExactProduct(M1, M2.H).to_dense().to_list()
     for i in range(n):
         for j in range(n):
             t = ring.reduce(sum((ring.zeta(step * k * (j - i)) * d[k] for k in range(n)), ring.zero) * a[i])
+            if bad and (i, j) == (0, 1):
+                t = ring.reduce(t + ring.one)
             if not ring.equal(D[i][j], t):
                 return Outcome(False, f"entry ({i}, {j}) of M1 M2^H differs from n·(A F D F^-1)[i, j]")
     return Outcome(True, f"A F D F^-1 = (1/{n}) M1 M2^H, M1 = P((P^T A P) L)P^T R'', M2 = P L P^T, symbolic A, D")
@@ -323,6 +347,8 @@ CLAIMS = [
         check=check_convolution,
         negative=lambda n: _conv_witness(n, perturb=True),
         negative_label="L'' with one entry + 1 (n ≤ 16) / one twiddle of L''(e_1) times ζ_n (beyond)",
+        controls=(Control("target with entry (0, 1) + 1 (n ≤ 16) / n S^1 in place of n S^0 (beyond)", "target",
+                          lambda n: _bad_target(_conv_witness(n))),),
         admits=admits(composite, limit=512, why="n basis kernels of n^2 entries"),
         notes="*Symbolic kernel by linearity (n > 16).* Both sides are linear in the kernel c: "
               "circulant(c) = Σ_s c_s S^s (S the cyclic shift) and X1(c) = Σ_s c_s X1(e_s), since c enters "
@@ -342,6 +368,8 @@ CLAIMS = [
         check=lambda w, n: check_circulant(w, 2 * n, corner=n),
         negative=lambda n: circulant_witness(2 * n, _circ_mode(2 * n), perturb=True),
         negative_label="L'' with one entry + 1",
+        controls=(Control("Toeplitz target with entry (0, 1) + 1", "target",
+                          lambda n: _bad_target(circulant_witness(2 * n, _circ_mode(2 * n)))),),
         admits=admits(lambda n: None if square(2 * n) is None else f"2n = {2 * n} is not a square (the witness uses the square Monarch)", limit=32, why="symbolic kernel"),
         notes="*Expansion used.* T (n x n, entries t_(i-j)) is the top-left corner of the 2n x 2n circulant "
               "with kernel (t_0, ..., t_(n-1), 0, t_-(n-1), ..., t_-1): T ∈ (M M*)^1 with expansion e = 2. "
@@ -356,6 +384,7 @@ CLAIMS = [
         witness=afdf_witness, check=check_afdf,
         negative=lambda n: afdf_witness(n, perturb=True),
         negative_label="R'' with one entry + 1",
+        controls=(Control("target with entry (0, 1) + 1", "target", lambda n: _bad_target(afdf_witness(n))),),
         admits=admits(square, limit=64, why="symbolic A, D: dense polynomial entries"),
     ),
 ]

@@ -186,6 +186,12 @@ def check_stride(w, n: int) -> Outcome:
                    + (" and sparse exact products" if n <= 1024 else ""), {"w": count_width("SCS")})
 
 
+def _swap01(perm):
+    p = np.array(perm, copy=True)
+    p[[0, 1]] = p[[1, 0]]
+    return p
+
+
 def _stride_witness(n, swap=False):
     m = math.isqrt(n)
     return (stride_mmstar_witness(n, ExactRing(1), swap=swap), stride_permutation(m, m), f"P (m={m})")
@@ -287,6 +293,8 @@ CLAIMS = [
         witness=_stride_witness, check=check_stride,
         negative=lambda n: _stride_witness(n, swap=True),
         negative_label="L1 with two columns of block 0 swapped",
+        controls=(Control("target permutation with two entries exchanged", "target",
+                          lambda n: _stride_witness(n)[:1] + (_swap01(_stride_witness(n)[1]),) + _stride_witness(n)[2:]),),
         admits=admits(square),
         paper_width=1,
     ),
