@@ -318,6 +318,18 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    # the tool's own default reports (full runs): replaced in place; skipped with a warning when
+    # their folder is not writable (e.g. a read-only installation)
+    for given, path, what in ((args.report, report_path, "report"), (args.json, json_path, "json")):
+        if path is not None and not given:
+            try:
+                check_writable(path, True, what)
+            except UsageError as exc:
+                print(f"warning: {exc}; the default {what} is not written (pass --{what} PATH)", file=sys.stderr)
+                if what == "report":
+                    report_path = None
+                else:
+                    json_path = None
     rows = []
     t0 = time.perf_counter()
     for name in names:

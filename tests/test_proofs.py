@@ -270,6 +270,17 @@ def test_filtered_runs_write_nothing_full_runs_write_the_default(default_paths, 
     assert {r["n"] for r in json.loads(js.read_text())} == {2, 4, 6}
 
 
+def test_unwritable_default_report_is_skipped_with_a_warning(tmp_path, monkeypatch, capsys):
+    blocker = tmp_path / "file.txt"
+    blocker.write_text("x")
+    monkeypatch.setattr("proofs.__main__.DEFAULT_REPORT", blocker / "REPORT.md")
+    monkeypatch.setattr("proofs.__main__.DEFAULT_JSON", tmp_path / "report.json")
+    monkeypatch.setattr("proofs.__main__.all_claims", _tiny_claims)
+    assert main([]) == 0
+    assert "warning:" in capsys.readouterr().err
+    assert (tmp_path / "report.json").exists() and blocker.read_text() == "x"
+
+
 def test_named_sizes_and_skips(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr("proofs.__main__.all_claims", _tiny_claims)
     js = tmp_path / "s.json"
@@ -411,6 +422,9 @@ MUTATIONS = {
     "DCT input twiddle off by one": (
         "c1 = RootSum.root(a2 * (2 * e1 + b2), 4 * N)",
         "c1 = RootSum.root(a2 * (2 * e1 + b2) + (e1 == 1), 4 * N)"),
+    "conjugated DFT blocks of the convolution's left factor": (
+        "    one = _dft_blocks(N, N // P1, +1)\n    two = one if P2 == P1 else _dft_blocks(N, N // P2, +1)",
+        "    one = _dft_blocks(N, N // P1, -1)\n    two = _dft_blocks(N, N // P2, +1)"),
     "flipped sign of the DST's second half-sum": (
         "c2 = c2 * RootSum.root(np.array(3), 4, sign=1)", "c2 = c2 * RootSum.root(np.array(1), 4, sign=1)"),
 }
@@ -435,7 +449,8 @@ def _run_copy(tmp, mutation=None):
     code = ("import sys, structmat, proofs; "
             f"assert structmat.__file__.startswith({str(dst)!r}), structmat.__file__; "
             "from proofs.__main__ import main; "
-            "sys.exit(main(['--quick', '--claim', 'library-dft,library-hadamard,library-trig', '--max-n', '16']))")
+            "sys.exit(main(['--quick', '--claim', 'library-dft,library-hadamard,library-trig,library-convolution', "
+            "'--max-n', '16']))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     return subprocess.run([sys.executable, "-c", code], cwd=dst, capture_output=True, text=True, env=env,
                           timeout=300)
