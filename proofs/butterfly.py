@@ -15,7 +15,7 @@ from structmat.exact import (
 )
 
 from ._common import admits, pbn, power_of_two
-from ._core import Claim, Outcome
+from ._core import Claim, Control, Outcome
 
 
 def _splits(n: int) -> list[int]:
@@ -43,9 +43,13 @@ def _blocks_of(D, nb: int, size: int, ring):
 
 
 def check(w, n: int) -> Outcome:
-    ring, factors, items, shift = w
+    ring, factors, items, shift = w[:4]
     Bfly = ExactProduct(*reversed(factors))              # B_n ... B_2
     dense_B = Bfly.to_dense()
+    if len(w) > 4 and w[4] == "bad-target":
+        rows = dense_B.to_list()
+        rows[0][n - 1] = ring.reduce(rows[0][n - 1] + ring.one)
+        dense_B = ExactDense(rows, ring).to_dense()
     for b, e in items:
         q = n // b
         Rprod = ExactProduct(*reversed(factors[:e])) if e else None
@@ -109,6 +113,8 @@ CLAIMS = [
         witness=_witness, check=check,
         negative=lambda n: _witness(n, shift=1),
         negative_label="R = B_2b...B_2 claimed b x b block-diagonal",
+        controls=(Control("the butterfly's dense product with entry (0, n-1) + 1", "target",
+                          lambda n: _witness(n) + ("bad-target",)),),
         admits=admits(power_of_two, limit=64, why="fully symbolic butterfly products"),
     ),
     Claim(
