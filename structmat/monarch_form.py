@@ -414,21 +414,26 @@ class RootSum:
             e = np.where(flip, e - N // 2, e)
             c = np.where(flip, -c, c)
         # per entry: sort the (few) terms by exponent, add up runs of equal exponents into the
-        # last term of each run, then move the nonzero terms to the front
-        order = np.argsort(e, axis=0, kind="stable")
-        e = np.take_along_axis(e, order, axis=0)
-        c = np.take_along_axis(c, order, axis=0).copy()
-        for t in range(1, e.shape[0]):
-            same = e[t] == e[t - 1]
-            c[t] += np.where(same, c[t - 1], 0)
-            c[t - 1] = np.where(same, 0, c[t - 1])
-        nz = c != 0
-        order = np.argsort(~nz, axis=0, kind="stable")
-        e = np.take_along_axis(e, order, axis=0)
-        c = np.take_along_axis(c, order, axis=0)
-        T = max(1, int(nz.sum(axis=0).max()) if nz.size else 1)
-        E = np.where(c[:T] != 0, e[:T], 0)
-        C = c[:T]
+        # last term of each run, then move the nonzero terms to the front (entries in rows:
+        # contiguous sorts along the short term axis)
+        eT = np.ascontiguousarray(e.T)
+        cT = np.ascontiguousarray(c.T)
+        if eT.shape[1] > 1:
+            order = np.argsort(eT, axis=1, kind="stable")
+            eT = np.take_along_axis(eT, order, axis=1)
+            cT = np.take_along_axis(cT, order, axis=1)
+            for t in range(1, eT.shape[1]):
+                same = eT[:, t] == eT[:, t - 1]
+                cT[:, t] += np.where(same, cT[:, t - 1], 0)
+                cT[:, t - 1] = np.where(same, 0, cT[:, t - 1])
+        nz = cT != 0
+        T = max(1, int(nz.sum(axis=1).max()) if nz.size else 1)
+        pos = np.cumsum(nz, axis=1) - 1
+        rows = np.broadcast_to(np.arange(eT.shape[0])[:, None], eT.shape)
+        E = np.zeros((T, eT.shape[0]), dtype=np.int64)
+        C = np.zeros((T, eT.shape[0]), dtype=np.int64)
+        E[pos[nz], rows[nz]] = eT[nz]
+        C[pos[nz], rows[nz]] = cT[nz]
         if C.size and C.any():                          # pull a common integer factor into scale
             g = int(np.gcd.reduce(np.abs(C[C != 0])))
             if g > 1:
