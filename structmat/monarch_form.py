@@ -321,10 +321,14 @@ class RootSum:
         return self._like(self.exp.transpose(ax), self.coef.transpose(ax))
 
     def broadcast_to(self, shape) -> "RootSum":
+        """The array broadcast to ``shape`` (NumPy rules on the entry axes; the term axis stays
+        first)."""
         T = self.nterms
+        shape = tuple(shape)
+        pad = (T,) + (1,) * (len(shape) - len(self.shape)) + self.shape
         return self._like(
-            np.broadcast_to(self.exp, (T,) + tuple(shape)).copy(),
-            np.broadcast_to(self.coef, (T,) + tuple(shape)).copy(),
+            np.broadcast_to(self.exp.reshape(pad), (T,) + shape).copy(),
+            np.broadcast_to(self.coef.reshape(pad), (T,) + shape).copy(),
         )
 
     # -- arithmetic ----------------------------------------------------------------------------

@@ -29,7 +29,7 @@ from structmat.base import Adjoint
 from structmat.monarch_form import to_monarch
 
 from .conftest import to_numpy
-from .tolerance import assert_close
+from .tolerance import assert_close, rtol
 
 #: a Monarch multiply is two chained GEMM stages
 DEPTH = 2
@@ -547,3 +547,77 @@ def test_register_a_new_rule():
 
     with pytest.raises(TypeError, match="returned a Hadamard"):
         to_monarch(Bad(4, 1.0))
+
+
+# ----------------------------------------------------------------------------------------------
+# RootSum: the exact closed-form arrays behind both the float and the exact factors
+# ----------------------------------------------------------------------------------------------
+
+def _random_rootsum(rng, N, shape, T=3):
+    from structmat.monarch_form import RootSum
+
+    return RootSum(N, rng.integers(-2 * N, 2 * N, (T,) + shape), rng.integers(-3, 4, (T,) + shape),
+                   scale=int(rng.integers(1, 5)), radicand=1)
+
+
+@given(N1=st.integers(1, 24), N2=st.integers(1, 24), seed=st.integers(0, 2**32 - 1))
+def test_rootsum_arithmetic_matches_complex_values(N1, N2, seed):
+    from fractions import Fraction
+
+    from structmat.monarch_form import RootSum
+
+    rng = np.random.default_rng(seed)
+    a = _random_rootsum(rng, N1, (3, 4))
+    b = _random_rootsum(rng, N2, (4,))
+    b.scale = Fraction(1, int(rng.integers(1, 6)))
+    va, vb = a.to_complex(), b.to_complex()
+    tol = rtol("complex128", 64, 4) * max(1.0, float(np.abs(va).max()) * max(1.0, float(np.abs(vb).max())))
+    for got, want in [
+        ((a * b).to_complex(), va * vb),
+        ((a + b).to_complex(), va + vb),
+        ((a - b).to_complex(), va - vb),
+        (a.conj().to_complex(), va.conj()),
+        (a.real().to_complex(), va.real),
+        (a.imag().to_complex(), va.imag),
+        (a.simplify().to_complex(), va),
+        ((a * b).simplify().to_complex(), va * vb),
+        (a[1:, ::2].to_complex(), va[1:, ::2]),
+        (a.transpose(1, 0).to_complex(), va.T),
+        (a.lift(N1 * 6).to_complex(), va),
+    ]:
+        assert np.abs(got - want).max() <= tol
+    # simplify is a canonical form for a power-of-two conductor: x - x simplifies to zero
+    z = (a - a).simplify()
+    assert not z.coef.any()
+    w = RootSum.root(np.arange(8), 8)
+    assert not (w + w.lift(16).conj().conj() * RootSum.const(-1)).simplify().coef.any()
+
+
+@pytest.mark.parametrize("q", ["1/2", "1/3", "2/27", "1/96", "5", "1/4", "12"])
+def test_rootsum_square_roots(q):
+    from fractions import Fraction
+
+    from structmat.monarch_form import RootSum
+
+    q = Fraction(q)
+    for fold in (True, False):
+        s = RootSum.sqrt_rational(q, fold_two=fold)
+        v = s.to_complex()
+        assert abs(v - float(q) ** 0.5) <= 1e-14 * max(1.0, float(q) ** 0.5)
+        assert s.radicand.denominator == 1 and (not fold or s.radicand.numerator % 2)
+
+
+def test_rootsum_scatter_accumulates_repeated_indices():
+    from structmat.monarch_form import RootSum
+
+    vals = RootSum.root(np.array([1, 2, 3]), 4)
+    out = RootSum.scatter((2,), (np.array([0, 0, 1]),), vals)
+    want = np.zeros(2, complex)
+    np.add.at(want, [0, 0, 1], vals.to_complex())
+    np.testing.assert_allclose(out.to_complex(), want, atol=1e-15)
+    with pytest.raises(ValueError, match="N must be"):
+        RootSum(0, [[1]], [[1]])
+    with pytest.raises(ValueError, match="same shape"):
+        RootSum(4, [[1, 2]], [[1]])
+    with pytest.raises(ValueError, match="radicand"):
+        RootSum(4, [[1]], [[1]], radicand=-2)
