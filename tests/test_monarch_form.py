@@ -537,6 +537,13 @@ def test_register_a_new_rule():
     P = to_monarch(Scaled(3, 2.0))
     assert P.form == "D"
     np.testing.assert_array_equal(P.to_dense(), 2.0 * np.eye(3))
+    # the exact form of a class with only a float rule: its factors read exactly
+    from structmat.exact import to_exact, verify
+
+    E = to_monarch(Scaled(3, 2.0), exact=True)
+    assert E.form == "D" and verify(E, to_exact(Diagonal(np.full(3, 2.0)))).verdict
+    with pytest.raises(TypeError, match="X must be a structmat StructuredMatrix"):
+        to_monarch(np.eye(3), exact=True)
 
     class Bad(Scaled):
         pass

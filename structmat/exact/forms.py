@@ -129,14 +129,16 @@ def _from_specs(specs: list) -> list:
 
 @functools.singledispatch
 def _exact_rules(X, nblocks, mode):
-    from ..monarch_form import _rules
+    """Classes with only a float rule (registered with ``to_monarch.register``): their float
+    factors, read exactly (floats are dyadic rationals).  Unknown classes: the float path's
+    TypeError."""
+    from ..monarch_form import to_monarch
 
-    _rules.dispatch(type(X))(X, nblocks, None)  # raises the float path's TypeError for unknown classes
-    raise TypeError(
-        f"to_monarch(..., exact=True) has no exact rule for {type(X).__name__}; it covers DFT, "
-        f"Hadamard, DCT, DST, Convolution, Butterfly, Monarch, BlockDiagonal, Permutation, "
-        f"Diagonal, Product and .T/.H/.conj() of these"
-    )
+    F = to_monarch(X, nblocks)
+    out = []
+    for f in F.factors:
+        out.extend(exact_monarch(f, None, True).factors)
+    return out
 
 
 @_exact_rules.register(DFT)
