@@ -187,7 +187,7 @@ class ProjectionInfo:
     Energies (``discarded``, ``norm_sq``, ``missed``) are float64 arrays in the namespace of
     ``A``, for every input dtype, and are those of ``A * 2**-exponent``: ``exponent`` is 0
     unless the energies of ``A`` itself would overflow or underflow float64 (float64 input with
-    entries beyond about ``1e±120``).  :attr:`error` and :attr:`gap` are ratios and do not
+    entries beyond about ``1e±135``).  :attr:`error` and :attr:`gap` are ratios and do not
     depend on it.
 
     Attributes
@@ -1185,6 +1185,7 @@ def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _
     Z, m = int(G.shape[0]), int(G.shape[-1])
     cert = np.zeros(Z, dtype=np.int8)
     missed = np.full(Z, np.inf)
+    sdisc = np.full(Z, np.nan)       # discarded energies of SVD slabs, from their values
     if method == "lanczos":
         V, _, _ = _solve_lanczos1(xp, G, steps, rng, q0=q0)
         mu_e = None
@@ -1234,14 +1235,15 @@ def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _
     bad = np.nonzero(cert == _FAIL)[0]
     if bad.size:
         with _parallel.blas_single_threaded():
-            U_, _, Vh_ = xp.linalg.svd(_take(xp, Sg, bad), full_matrices=False)
+            U_, sv_, Vh_ = xp.linalg.svd(_take(xp, Sg, bad), full_matrices=False)
         Vs = _H(xp, Vh_)[..., :rho] if right else U_[..., :rho]
+        sdisc[bad] = np.sum(_host(sv_).astype(np.float64)[:, rho:] ** 2, axis=-1)
         sel = np.arange(Z)
         sel[bad] = Z + np.arange(bad.size)
         V = _take(xp, xp.concat([V, Vs], axis=0), sel)
         cert[bad] = _SVD
         missed[bad] = m * mg.eps * trG[bad]
-    return V, trG, cert, missed
+    return V, trG, cert, missed, sdisc
 
 
 def _redo_fast1(xp, S5, zs: np.ndarray, right: bool, mg: _Margins, starts, q0, steps: int,
@@ -1283,7 +1285,8 @@ def _redo_fast1(xp, S5, zs: np.ndarray, right: bool, mg: _Margins, starts, q0, s
             res["V"][still] = U_[:, :, :1]
             res["W"][still] = Vh_[:, 0, :] * sv_[:, :1]
         res["theta"][still] = sv_[:, 0].astype(np.float64) ** 2
-        res["direct"][still] = np.nan
+        # the discarded energy from the discarded singular values (no cancellation)
+        res["direct"][still] = np.sum(sv_[:, 1:].astype(np.float64) ** 2, axis=-1)
         res["trG"][still] = np.sum(np.abs(Sr[still]).astype(np.float64) ** 2, axis=(-2, -1))
         res["cert"][still] = _SVD
         res["missed"][still] = m * mg.eps * res["trG"][still]
@@ -1378,8 +1381,8 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
             if ge is None:
                 raise _NonFinite
             Sg = _ldexp(xp, Sg, -ge)
-            V, g_tr, g_cert, g_mis = _solve_generic(xp, Sg, rho, plan.right, method, steps,
-                                                   mg, rng)
+            V, g_tr, g_cert, g_mis, g_sd = _solve_generic(xp, Sg, rho, plan.right, method,
+                                                          steps, mg, rng)
             zero2 = g_tr == 0
             g_cert[zero2] = _ZERO
             g_mis[zero2] = 0.0
@@ -1399,6 +1402,8 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
                 Ss = _take(xp, Sg, small)
                 E = Ss - (_matmul(xp, SBs, _H(xp, Vs)) if plan.right else _matmul(xp, Vs, SBs))
                 g_disc[small] = _host(xp.sum(_abs2(xp, E), axis=(-2, -1))).astype(np.float64)
+            sv_known = np.isfinite(g_sd)
+            g_disc[sv_known] = g_sd[sv_known]
             groups.append((zs, V, SB, ge, g_disc, None))
         trG[zs] = g_tr
         cert[zs] = g_cert
@@ -1591,7 +1596,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     # one scale for all energies: 4**exponent, 0 unless float64 would under- or overflow
     live = en["trG"] > 0
     emax = int(en["exp"][live].max()) if live.any() else 0
-    exponent = emax if abs(emax) > 240 else 0
+    exponent = emax if abs(emax) > 450 else 0
 
     def scaled(x):
         with np.errstate(under="ignore", over="ignore"):

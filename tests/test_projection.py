@@ -839,7 +839,7 @@ def test_generic_path_refuses_a_missed_top_and_falls_back(xp, rng):
     q0 = np.zeros((5, m))
     q0[:, 0] = 1
     mg = proj._Margins(2.0**-52, m, m, from_gram=True)
-    V, trG, cert, missed = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
+    V, trG, cert, missed, _ = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
                                                np.random.default_rng(0), q0=xp.asarray(q0))
     assert np.all(cert == proj._SVD), cert
     V = to_numpy(V)
@@ -847,7 +847,7 @@ def test_generic_path_refuses_a_missed_top_and_falls_back(xp, rng):
     for z in range(5):
         u = S[z, 0] / np.linalg.norm(S[z, 0])
         assert abs(abs(float(V[z, :, 0] @ u)) - 1) < 1e-10
-    V2, _, cert2, _ = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
+    V2, _, cert2, _, _ = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
                                           np.random.default_rng(0))
     assert np.all(np.isin(cert2, (proj._TRACE, proj._INERTIA))), cert2
 

@@ -570,16 +570,12 @@ _REPORTS_NOT_YET = pytest.mark.xfail(
     strict=True, raises=AssertionError,
     reason="reported slab energies are accurate to about 4 eps ||S||^2 (first order), not to "
     "tau * discarded + phi * ||S||^2")
-_EXPONENT_NOT_YET = pytest.mark.xfail(
-    strict=True, raises=AssertionError,
-    reason="info.exponent is nonzero already for float64 entries of 1e-75 (energies 1e-150 "
-    "are within float64's range)")
 
 STRICT_CASES = [
     pytest.param("near1", "float32", 1024, 1.0, marks=_REPORTS_NOT_YET),
-    pytest.param("nearopt", "float64", 2304, 1.0, marks=_REPORTS_NOT_YET),
-    pytest.param("gauss", "float64", 2304, 1e-85, marks=_EXPONENT_NOT_YET),
-    pytest.param("gauss", "float64", 256, 1e-75, marks=_EXPONENT_NOT_YET),
+    ("nearopt", "float64", 2304, 1.0),
+    ("gauss", "float64", 2304, 1e-85),
+    ("gauss", "float64", 256, 1e-75),
     ("gauss", "float32", 1024, 1.0),
     ("adversarial", "complex64", 1024, 1e-30),
 ]
@@ -594,10 +590,10 @@ def test_energy_reports_to_the_stated_bound(family, dtype, n, scale):
 
 
 @pytest.mark.parametrize("dtype, n", [
-    pytest.param("float64", 2304, marks=_REPORTS_NOT_YET), ("float64", 256), ("float32", 1024)])
+    ("float64", 2304), ("float64", 256), ("float32", 1024)])
 def test_error_report_of_a_nearly_monarch_matrix(dtype, n):
     """Monarch + 1e-9 noise (float64; 1e-6 in float32): ``info.error`` is the measured error
-    to 1 % (at n = 2304 it reads 6.2e-9 against a true 9.8e-10)."""
+    to 1 % (SVD-fallback slabs report the sum of their discarded squared singular values)."""
     A = _near_monarch(n, dtype, 1e-9 if dtype == "float64" else 1e-6)
     M, info = project_to_monarch(A, return_info=True)
     geometry = M.geometry
