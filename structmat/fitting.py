@@ -111,7 +111,15 @@ def _scale_exponent(xp, A) -> int:
     scaled = _times_pow2(xp, A, -e_max)
     mean_sq = float(xp.sum(_abs2(xp, scaled))) / math.prod(int(d) for d in A.shape)
     # mean_sq >= 0.25 / N > 0: the largest entry alone contributes that much
-    return e_max + math.floor(0.5 * math.log2(mean_sq) + 0.5)
+    e = e_max + math.floor(0.5 * math.log2(mean_sq) + 0.5)
+    # moderate scales are fitted as given (step sizes keep their meaning); only a root-mean-
+    # square entry beyond 2**+-30, where the squares of single precision start to lose range,
+    # is rescaled
+    return e if abs(e) > _SCALE_FREE else 0
+
+
+#: root-mean-square entries within ``2**+-_SCALE_FREE`` are fitted without rescaling
+_SCALE_FREE = 30
 
 
 def _slab_mask(xp, geometry, dtype):
@@ -212,12 +220,14 @@ def fit_monarch_gd(
 
     Notes
     -----
-    Any scale of ``A`` works: the fit runs on ``A * 2**-e`` with ``e`` the exponent that brings
-    the root-mean-square entry to about 1 (found without forming an under- or overflowing
-    norm), and the returned factors are multiplied back by ``2**e`` exactly (``L`` and ``R``
-    each take half).  The relative errors therefore are those of the scaled problem, never
-    an absolute error in disguise; for a power of two ``c`` the fit of ``c A`` is exactly
-    ``c`` times the fit of ``A``, with the same history of relative errors.
+    Any scale of ``A`` works: when its root-mean-square entry lies beyond ``2**+-30`` the fit
+    runs on ``A * 2**-e`` with ``e`` the exponent that brings that entry to about 1 (found
+    without forming an under- or overflowing norm), and the returned factors are multiplied
+    back by ``2**e`` exactly (``L`` and ``R`` each take half).  The relative errors therefore
+    are those of the scaled problem, never an absolute error in disguise; for such scales and
+    a power of two ``c`` the fit of ``c A`` is exactly ``c`` times the fit of ``A``, with the
+    same history of relative errors.  Moderate scales are fitted as given, so ``lr`` keeps its
+    meaning for SGD.
 
     Examples
     --------
