@@ -1,10 +1,11 @@
-"""Monarch ``M @ X`` against dense GEMM ``A @ X`` and the plain four-step einsum (DESIGN §3).
+"""Monarch ``M @ X`` against dense GEMM ``A @ X`` and the plain four-step einsum (the definition
+of :class:`structmat.Monarch`).
 
 ``python -m benchmarks multiply [--out DIR] [--quick] [--dtype D ...] [--backend numpy|cupy]``
 
 For every dtype, size ``n`` and batch (number of columns of ``X``) the products are timed
 interleaved in one run: Monarch ``M @ X``, dense ``A @ X`` (n <= 4096), the two plain
-references of DESIGN §3 written out below (four steps with ``einsum``, and the same with batched
+references of the four-step definition of :class:`structmat.Monarch` written out below (four steps with ``einsum``, and the same with batched
 ``matmul`` plus a contiguous copy per permutation, "bmm"), and ``X @ M`` on the same data laid
 out as rows.  The script prints
 
@@ -68,7 +69,7 @@ MEM_COLUMNS = [
 # ----------------------------------------------------------------------------------------------
 
 def einsum_reference(L, R, X, xp):
-    """``M @ X`` by the four steps of DESIGN §3, one ``einsum`` per block-diagonal stage.
+    """``M @ X`` by the four steps of the definition of :class:`structmat.Monarch`, one ``einsum`` per block-diagonal stage.
 
     ``R`` is ``(k, q, p)``, ``L`` is ``(l, s, r)``, ``X`` is ``(k p, B)``; every step
     materialises its result in the natural layout (this is the straightforward implementation

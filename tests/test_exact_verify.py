@@ -488,3 +488,22 @@ def test_symbolic_parameters_inside_wrappers_and_products(rng):
         assert r.verdict, str(r)
         _rejected(_perturb(E), X)
     assert "== Butterfly(8).T @ DFT(8, inverse=True" in str(verify(to_monarch((DFT(8) @ B).H, exact=True), (DFT(8) @ B).H))
+
+
+def test_definition_target_lifts_and_transposes():
+    # the definition's target built over one ring equals itself built over a larger one, and
+    # its adjoint is the conjugate transpose (the inverse DFT up to n)
+    from structmat import DFT
+    from structmat.exact import ExactRing
+    from structmat.exact.verify import _DefinitionColumns
+
+    D = _DefinitionColumns(DFT(6), ExactRing(6))
+    L = D.lifted(ExactRing(12))
+    assert L.ring.N == 12 and D.lifted(D.ring) is D
+    lifted_back = [[str(x) for x in row] for row in L.columns(0, 6).to_list()]
+    direct = [[str(x) for x in row] for row in _DefinitionColumns(DFT(6), ExactRing(12)).columns(0, 6).to_list()]
+    assert lifted_back == direct
+    prod = D.H.to_dense().matmul(D.columns(0, 6)).to_list()
+    six = D.ring.from_int(6)
+    red = D.ring.reduce
+    assert all(red(prod[i][j]) == (six if i == j else D.ring.zero) for i in range(6) for j in range(6))

@@ -239,7 +239,7 @@ def test_monarch_entry_formula_and_slab_ranks(n_in, n_out, nblocks):
 
 
 def test_monarch_square_is_P_L_Pt_R():
-    """For n = m^2 with m blocks everywhere: M = P L P^T R (the paper's form, DESIGN §3)."""
+    """For n = m^2 with m blocks everywhere: M = P L P^T R (the paper's form, Dao et al., ICML 2022, section 3)."""
     m = 5
     rng = rng_for("plpr")
     R, L = draw(rng, (m, m, m), "float64"), draw(rng, (m, m, m), "float64")

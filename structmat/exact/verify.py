@@ -658,7 +658,7 @@ class _DefinitionColumns(ExactMatrix):
 
         T, rad = _target_monomial(X)
         r, sqf = _squarefree(rad)
-        self.T, self.ring, self.shape = T, ring, tuple(X.shape)
+        self.X, self.T, self.ring, self.shape = X, T, ring, tuple(X.shape)
         s = ring.from_int(T.scale * r)
         self.s = ring.reduce(s * cyclotomic_sqrt(sqf, ring)) if sqf != 1 else s
 
@@ -685,11 +685,12 @@ class _DefinitionColumns(ExactMatrix):
         return _mm_dense(self.columns(0, self.shape[1]), X)
 
     @property
-    def H(self):  # pragma: no cover - not needed by verify
-        raise NotImplementedError
+    def H(self):
+        return ExactDense(self.columns(0, self.shape[1]), self.ring).H
 
     def lifted(self, ring):
-        raise NotImplementedError  # built in its final ring
+        """The same definition over ``ring`` (its columns are built there directly)."""
+        return self if ring is self.ring else _DefinitionColumns(self.X, ring)
 
 
 def _mm_dense(A, B):
