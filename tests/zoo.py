@@ -467,7 +467,25 @@ def _specs() -> list[Spec]:
     return s
 
 
-SPECS: list[Spec] = _specs()
+def _extension_specs() -> list[Spec]:
+    """Entries of the classes whose zoo builders live in their own modules.
+
+    Each module ``tests/zoo_<area>.py`` defines ``specs() -> list[Spec]`` using the
+    helpers of this module; the list below names them explicitly (an import error is a
+    test failure, never a silently smaller zoo).
+    """
+    import importlib
+
+    out: list[Spec] = []
+    for name in EXTENSIONS:
+        out.extend(importlib.import_module(f"tests.{name}").specs())
+    return out
+
+
+#: zoo modules of further classes, each ``tests/<name>.py`` with a ``specs()`` function
+EXTENSIONS: tuple[str, ...] = ()
+
+SPECS: list[Spec] = _specs() + _extension_specs()
 SPEC_IDS: list[str] = [s.id for s in SPECS]
 assert len(set(SPEC_IDS)) == len(SPEC_IDS), "zoo ids must be unique"
 
