@@ -3,10 +3,10 @@
 Every structured class of :mod:`structmat.ops` derives from :class:`StructuredMatrix`.  A
 subclass supplies its shape, dtype and parameter namespace, and two kernels:
 
-``_matmat(X)``
+``_mul_cols(X)``
     ``X`` has shape ``(n_in, B)`` (columns) and already has the computation dtype; returns
     ``(n_out, B)``.
-``_rmatmat(X)``
+``_mul_rows(X)``
     ``X`` has shape ``(N, n_out)`` (rows); returns ``X @ A`` of shape ``(N, n_in)``.
 
 Everything else — 1-D and batched operands, dtype promotion, namespace checks, ``.T``, ``.H``,
@@ -318,10 +318,10 @@ class StructuredMatrix:
         return self._shape[0]
 
     # -- kernels (subclasses) ------------------------------------------------------------------
-    def _matmat(self, X):  # pragma: no cover - abstract
+    def _mul_cols(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def _rmatmat(self, X):  # pragma: no cover - abstract
+    def _mul_rows(self, X):  # pragma: no cover - abstract
         raise NotImplementedError
 
     def _compute_dtype(self, xp: ModuleType, x_dtype: Any):
@@ -358,12 +358,12 @@ class StructuredMatrix:
     def _apply(self, X):
         """``A @ X`` for a 2-D column block already validated for shape."""
         X, _ = self._operand(X, "X")
-        return self._matmat(X)
+        return self._mul_cols(X)
 
     def _rapply(self, X):
         """``X @ A`` for a 2-D row block already validated for shape."""
         X, _ = self._operand(X, "X")
-        return self._rmatmat(X)
+        return self._mul_rows(X)
 
     def _describe(self) -> str:
         return f"{self._shape[0]}x{self._shape[1]} {type(self).__name__}"
@@ -383,9 +383,9 @@ class StructuredMatrix:
                 f"for the {self._describe()}"
             )
         if X.ndim == 1:
-            Y = xp.reshape(self._matmat(xp.reshape(X, (n_in, 1))), (n_out,))
+            Y = xp.reshape(self._mul_cols(xp.reshape(X, (n_in, 1))), (n_out,))
         elif X.ndim == 2:
-            Y = self._matmat(X)
+            Y = self._mul_cols(X)
         else:
             lead = tuple(X.shape[:-2])
             k = X.shape[-1]
@@ -393,7 +393,7 @@ class StructuredMatrix:
             # (..., n_in, k) -> (n_in, batch*k)
             Xc = xp.reshape(xp.permute_dims(xp.reshape(X, (nb, n_in, k)), (1, 0, 2)),
                             (n_in, nb * k))
-            Y = self._matmat(Xc)
+            Y = self._mul_cols(Xc)
             Y = xp.permute_dims(xp.reshape(Y, (n_out, nb, k)), (1, 0, 2))
             Y = xp.reshape(Y, lead + (n_out, k))
         return _own_result(Y, caller)
@@ -415,7 +415,7 @@ class StructuredMatrix:
                 f"{self._describe()}"
             )
         lead = tuple(X.shape[:-1])
-        Y = self._rmatmat(xp.reshape(X, (math.prod(lead), n_out)))
+        Y = self._mul_rows(xp.reshape(X, (math.prod(lead), n_out)))
         return _own_result(xp.reshape(Y, lead + (n_in,)), caller)
 
     def __matmul__(self, X):
@@ -561,10 +561,10 @@ class StructuredMatrix:
             def _rmatvec(self, x):
                 return AH @ np.asarray(x)
 
-            def _matmat(self, X):
+            def _mul_cols(self, X):
                 return A @ np.asarray(X)
 
-            def _rmatmat(self, X):
+            def _mul_rows(self, X):
                 return AH @ np.asarray(X)
 
             def _adjoint(self):
@@ -717,11 +717,11 @@ class Transpose(_Wrapped):
     def flops(self, batch: int = 1) -> int:
         return self.base.flops(batch)
 
-    def _matmat(self, X):
-        return self.base._rmatmat(X.T).T
+    def _mul_cols(self, X):
+        return self.base._mul_rows(X.T).T
 
-    def _rmatmat(self, X):
-        return self.base._matmat(X.T).T
+    def _mul_rows(self, X):
+        return self.base._mul_cols(X.T).T
 
     def _transpose(self):
         return self.base
@@ -743,13 +743,13 @@ class Adjoint(_Wrapped):
     def flops(self, batch: int = 1) -> int:
         return self.base.flops(batch)
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         xp = B.get_namespace(X)
-        return xp.conj(self.base._rmatmat(xp.conj(X).T)).T
+        return xp.conj(self.base._mul_rows(xp.conj(X).T)).T
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         xp = B.get_namespace(X)
-        return xp.conj(self.base._matmat(xp.conj(X).T)).T
+        return xp.conj(self.base._mul_cols(xp.conj(X).T)).T
 
     def _transpose(self):
         return self.base._conj()
@@ -771,13 +771,13 @@ class Conjugate(_Wrapped):
     def flops(self, batch: int = 1) -> int:
         return self.base.flops(batch)
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         xp = B.get_namespace(X)
-        return xp.conj(self.base._matmat(xp.conj(X)))
+        return xp.conj(self.base._mul_cols(xp.conj(X)))
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         xp = B.get_namespace(X)
-        return xp.conj(self.base._rmatmat(xp.conj(X)))
+        return xp.conj(self.base._mul_rows(xp.conj(X)))
 
     def _transpose(self):
         return self.base._adjoint()
@@ -870,12 +870,12 @@ class Product(StructuredMatrix):
             dt = xp.result_type(dt, f._compute_dtype(xp, dt))
         return dt
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         for f in reversed(self.factors):
             X = f._apply(X)
         return X
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         for f in self.factors:
             X = f._rapply(X)
         return X

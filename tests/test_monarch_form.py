@@ -527,7 +527,7 @@ def test_register_a_new_rule():
             self._dtype = np.dtype("float64")
             self.s = s
 
-        def _matmat(self, X):
+        def _mul_cols(self, X):
             return self.s * X
 
     @to_monarch.register(Scaled)

@@ -54,14 +54,14 @@ class BlockDiagonal(StructuredMatrix):
     def flops(self, batch: int = 1) -> int:
         return 2 * self.nparams * batch
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         xp = self._xp
         nb, r, c = self.blocks.shape
         Bc = X.shape[1]
         Y = xp.matmul(self.blocks, xp.reshape(X, (nb, c, Bc)))
         return xp.reshape(Y, (nb * r, Bc))
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         xp = self._xp
         nb, r, c = self.blocks.shape
         N = X.shape[0]

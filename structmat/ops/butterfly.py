@@ -139,10 +139,10 @@ class Butterfly(StructuredMatrix):
                 X = xp.reshape(xp.stack([y0, y1], axis=1), (n, Bc))
         return X
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         return self._levels(X, transpose=False, rows=False)
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         return self._levels(X, transpose=False, rows=True)
 
     def _conj(self):

@@ -107,10 +107,10 @@ class Convolution(StructuredMatrix):
             Y = xp.astype(Y, X.dtype)
         return Y
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         return self._conv(X, axis=0, reverse=False, out_len=self._shape[0])
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         # X @ C = (C^T X^T)^T and C^T is the correlation with the kernel: a convolution with
         # the reversed kernel c~; without wrap-around its first n outputs are exact.
         return self._conv(X, axis=1, reverse=True, out_len=self.n)

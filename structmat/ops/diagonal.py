@@ -47,10 +47,10 @@ class Diagonal(StructuredMatrix):
     def flops(self, batch: int = 1) -> int:
         return self._shape[0] * batch
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         return self.d[:, None] * X
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         return X * self.d[None, :]
 
     def _transpose(self):

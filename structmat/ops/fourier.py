@@ -80,10 +80,10 @@ class DFT(StructuredMatrix):
             return B.ifft(xp, X, axis=axis, norm=self.norm)
         return B.fft(xp, X, axis=axis, norm=self.norm)
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         return self._along(X, 0)
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         # F is symmetric: X @ F = (F X^T)^T is the transform of each row
         return self._along(X, 1)
 

@@ -98,11 +98,11 @@ class Hadamard(StructuredMatrix):
             return Y * (1.0 / math.sqrt(self.n))
         return Y
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         xp = B.get_namespace(X)
         return self._scale(xp, _fwht(xp, X, self.n, axis=0))
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         xp = B.get_namespace(X)
         return self._scale(xp, _fwht(xp, X, self.n, axis=1))
 

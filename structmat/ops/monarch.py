@@ -363,7 +363,7 @@ class Monarch(StructuredMatrix):
     # NumPy path.  Both products are two batched GEMMs whose stride permutations are folded into
     # the operands' strides and the output buffers, so BLAS reads and writes every array in
     # place (NumPy takes its BLAS loop whenever each matrix has one unit stride; X @ M needs one
-    # local transpose of its input, see _rmatmat).  The batch is cut into chunks whose
+    # local transpose of its input, see _mul_rows).  The batch is cut into chunks whose
     # intermediate stays in cache (_CHUNK_BYTES), so the second GEMM reads it from cache, not
     # from memory.  With blocks of a few thousand entries each GEMM call is too short for
     # BLAS's own threading (its per-call synchronisation dominates, and collapses on a busy
@@ -416,7 +416,7 @@ class Monarch(StructuredMatrix):
 
         return chunk, min(threads, -(-nb // chunk)) if nb else 1, next_start
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         xp = self._xp
         k, q, p, l, s, r = self.geometry
         nb = X.shape[1]
@@ -447,7 +447,7 @@ class Monarch(StructuredMatrix):
         _parallel.run_parallel(work, threads)
         return Y.reshape(s * l, nb)
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         xp = self._xp
         k, q, p, l, s, r = self.geometry
         N = X.shape[0]

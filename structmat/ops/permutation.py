@@ -112,11 +112,11 @@ class Permutation(StructuredMatrix):
         xp = B.get_namespace(X)
         return xp
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         xp = self._check_ns(X)
         return xp.take(X, self.perm, axis=0)
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         xp = self._check_ns(X)
         return xp.take(X, self.inverse_perm, axis=1)
 

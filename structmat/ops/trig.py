@@ -36,11 +36,11 @@ class _Trig(StructuredMatrix):
     def _compute_dtype(self, xp, x_dtype):
         return B.float_dtype_for(xp, x_dtype)
 
-    def _matmat(self, X):
+    def _mul_cols(self, X):
         xp = B.get_namespace(X)
         return B.trig(xp, X, self._kind, self.type, self.norm, axis=0)
 
-    def _rmatmat(self, X):
+    def _mul_rows(self, X):
         # A = diag(f) K diag(w), and K^T is the kernel of the transpose type t' (types 2 and 3
         # swap, 1 and 4 are symmetric).  With A' = diag(f') K^T diag(w') the SciPy transform of
         # type t':  X @ A = (A^T X^T)^T  and  A^T = diag(w / f') A' diag(f / w').
