@@ -8,6 +8,7 @@ from .fourier import DFT
 from .hadamard import Hadamard
 from .monarch import Monarch
 from .permutation import Permutation
+from .sum import Scaled, Sum
 from .trig import DCT, DST
 
 __all__ = [
@@ -21,4 +22,6 @@ __all__ = [
     "Hadamard",
     "Monarch",
     "Permutation",
+    "Scaled",
+    "Sum",
 ]
