@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from typing import Any
 
 import numpy as np
 
@@ -29,11 +30,14 @@ _lock = threading.Lock()
 _funcs: dict = {}
 
 
-def _raw_potrf(prefix: str):
-    """The C function ``{prefix}potrf`` of SciPy's Cython LAPACK table, or ``None``."""
+def _capsule_function(module: Any, name: str, nargs: int):
+    """The C function ``name`` of one of SciPy's Cython BLAS/LAPACK tables, or ``None``.
+
+    Every argument is a pointer (Fortran calling convention); the result is a ctypes
+    function that releases the GIL during the call.
+    """
     try:
-        from scipy.linalg import cython_lapack
-        cap = cython_lapack.__pyx_capi__[prefix + "potrf"]
+        cap = module.__pyx_capi__[name]
         api = ctypes.pythonapi
         api.PyCapsule_GetName.restype = ctypes.c_char_p
         api.PyCapsule_GetName.argtypes = [ctypes.py_object]
@@ -42,18 +46,24 @@ def _raw_potrf(prefix: str):
         ptr = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
         if not ptr:
             return None
-        vp = ctypes.c_void_p
-        # void potrf(char *uplo, int *n, T *a, int *lda, int *info); CFUNCTYPE releases the GIL
-        return ctypes.CFUNCTYPE(None, vp, vp, vp, vp, vp)(ptr)
+        return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nargs))(ptr)
     except Exception:                           # pragma: no cover - SciPy without the table
         return None
 
 
-def _potrf(dtype: np.dtype):
+#: up to this order the unblocked ``?potf2`` is used (no blocking overhead for small matrices)
+_UNBLOCKED_MAX = 128
+
+
+def _potrf(dtype: np.dtype, m: int = 0):
+    """``?potf2`` (``m <= _UNBLOCKED_MAX``) or ``?potrf``:
+    ``void potrf(char *uplo, int *n, T *a, int *lda, int *info)``."""
+    name = _CHARS[dtype] + ("potf2" if m <= _UNBLOCKED_MAX else "potrf")
     with _lock:
-        if dtype not in _funcs:
-            _funcs[dtype] = _raw_potrf(_CHARS[dtype])
-        return _funcs[dtype]
+        if name not in _funcs:
+            from scipy.linalg import cython_lapack
+            _funcs[name] = _capsule_function(cython_lapack, name, 5)
+        return _funcs[name]
 
 
 def cholesky_ok(H: np.ndarray) -> np.ndarray:
@@ -87,7 +97,7 @@ def cholesky_ok(H: np.ndarray) -> np.ndarray:
     if Z == 0 or m == 0:
         out[:] = True
         return out
-    f = _potrf(dt)
+    f = _potrf(dt, m)
     if f is None:                               # pragma: no cover - fallback path
         from scipy.linalg import lapack
         g = getattr(lapack, _CHARS[dt] + "potrf")
@@ -111,20 +121,15 @@ _BLAS_R1 = {np.dtype(np.float32): "ssyr", np.dtype(np.float64): "dsyr",
             np.dtype(np.complex64): "cher", np.dtype(np.complex128): "zher"}
 
 
-def _raw_rank1(dtype: np.dtype):
-    """``?syr`` / ``?her`` of SciPy's Cython BLAS table (rank-1 update of one triangle)."""
-    try:
-        from scipy.linalg import cython_blas
-        cap = cython_blas.__pyx_capi__[_BLAS_R1[dtype]]
-        api = ctypes.pythonapi
-        ptr = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
-        if not ptr:
-            return None
-        vp = ctypes.c_void_p
-        # void syr(char *uplo, int *n, R *alpha, T *x, int *incx, T *a, int *lda)
-        return ctypes.CFUNCTYPE(None, vp, vp, vp, vp, vp, vp, vp)(ptr)
-    except Exception:                           # pragma: no cover - SciPy without the table
-        return None
+def _rank1(dtype: np.dtype):
+    """``?syr`` / ``?her`` (rank-1 update of one triangle):
+    ``void syr(char *uplo, int *n, R *alpha, T *x, int *incx, T *a, int *lda)``."""
+    name = _BLAS_R1[dtype]
+    with _lock:
+        if name not in _funcs:
+            from scipy.linalg import cython_blas
+            _funcs[name] = _capsule_function(cython_blas, name, 7)
+        return _funcs[name]
 
 
 def rank1_cholesky_ok(H: np.ndarray, x: np.ndarray, alpha: np.ndarray) -> np.ndarray:
@@ -166,11 +171,8 @@ def rank1_cholesky_ok(H: np.ndarray, x: np.ndarray, alpha: np.ndarray) -> np.nda
     x = np.ascontiguousarray(x, dtype=dt)
     rdt = np.finfo(dt).dtype
     alpha = np.ascontiguousarray(alpha, dtype=rdt)
-    with _lock:
-        if ("r1", dt) not in _funcs:
-            _funcs[("r1", dt)] = _raw_rank1(dt)
-        g = _funcs[("r1", dt)]
-    f = _potrf(dt)
+    g = _rank1(dt)
+    f = _potrf(dt, m)
     if f is None or g is None:                  # pragma: no cover - fallback path
         H += (alpha[:, None, None] * np.conj(x)[:, :, None]) * x[:, None, :]
         return cholesky_ok(H)
