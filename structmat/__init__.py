@@ -7,11 +7,13 @@ from .ops import (
     DFT,
     DST,
     BlockDiagonal,
+    BlockTT,
     Butterfly,
     Convolution,
     Diagonal,
     Hadamard,
     Monarch,
+    MonarchP,
     Permutation,
 )
 from .monarch_form import to_monarch
@@ -35,6 +37,8 @@ __all__ = [
     "Diagonal",
     "BlockDiagonal",
     "Monarch",
+    "MonarchP",
+    "BlockTT",
     "Butterfly",
     "DFT",
     "DCT",

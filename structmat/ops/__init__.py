@@ -1,18 +1,21 @@
 """The structured array classes, one family per module."""
 
 from .blockdiag import BlockDiagonal
+from .blocktt import BlockTT
 from .butterfly import Butterfly
 from .convolution import Convolution
 from .diagonal import Diagonal
 from .fourier import DFT
 from .hadamard import Hadamard
 from .monarch import Monarch
+from .monarch_p import MonarchP
 from .permutation import Permutation
 from .sum import Scaled, Sum
 from .trig import DCT, DST
 
 __all__ = [
     "BlockDiagonal",
+    "BlockTT",
     "Butterfly",
     "Convolution",
     "DCT",
@@ -21,6 +24,7 @@ __all__ = [
     "Diagonal",
     "Hadamard",
     "Monarch",
+    "MonarchP",
     "Permutation",
     "Scaled",
     "Sum",
