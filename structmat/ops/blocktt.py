@@ -132,7 +132,7 @@ class BlockTT(StructuredMatrix):
     >>> from structmat import BlockTT
     >>> A = BlockTT.random((4, 4, 4), ranks=(2, 2), seed=0)
     >>> A.shape, A.ranks, A.nparams, A.flops(1)
-    ((64, 64), (2, 2), 1536, 3072)
+    ((64, 64), (2, 2), 2048, 4096)
     >>> x = np.arange(64.0)
     >>> bool(np.allclose(A @ x, A.to_dense() @ x))
     True
@@ -245,7 +245,7 @@ class BlockTT(StructuredMatrix):
         --------
         >>> from structmat import BlockTT
         >>> BlockTT.random(24, 8, cores=3, ranks=2, seed=1).geometry
-        [(4, 1, 2, 4, 2), (4, 2, 2, 3, 2), (12, 2, 2, 2, 1)]
+        [(4, 1, 2, 4, 2), (8, 2, 2, 3, 2), (12, 2, 2, 2, 1)]
         """
         name = nominal_dtype(dtype).name
         in_sizes, out_sizes = _resolve_sizes(n_in, n_out, cores)
