@@ -122,7 +122,7 @@ def monarch_linear(x: torch.Tensor, L: torch.Tensor, R: torch.Tensor,
     w = torch.bmm(v.permute(2, 0, 1), L.transpose(1, 2))   # (l, N, s): w[b, n, d]
     y = w.permute(1, 2, 0).reshape(*lead, s * l)    # y[n, d l + b]
     if bias is not None:
-        y = y + bias
+        y = y + bias.to(y.dtype)      # a no-op unless autocast computed y in lower precision
     return y
 
 
@@ -318,7 +318,7 @@ class MonarchLinear(nn.Module):
         >>> M = layer.to_structmat()
         >>> M.geometry == layer.geometry
         True
-        >>> torch.equal(M.to_dense(), layer.to_dense().detach())
+        >>> torch.allclose(M.to_dense(), layer.to_dense().detach())
         True
         """
         return Monarch(self.L.detach().clone(), self.R.detach().clone())
@@ -352,7 +352,7 @@ class MonarchLinear(nn.Module):
         MonarchLinear(in_features=12, out_features=8, nblocks=(4, 2), bias=False)
         >>> layer.R.dtype
         torch.float64
-        >>> torch.equal(layer.to_dense().detach(), torch.from_numpy(M.to_dense()))
+        >>> torch.allclose(layer.to_dense().detach(), torch.from_numpy(M.to_dense()))
         True
         """
         if not isinstance(M, Monarch):
