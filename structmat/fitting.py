@@ -35,17 +35,8 @@ import numpy as np
 
 from . import _backend as B
 from .ops.monarch import Monarch, monarch_geometry, slab_ranks
-from .projection import (
-    _H,
-    _abs2,
-    _as_dense,
-    _is_complex,
-    _matmul,
-    _monarch_from_slabs,
-    _monarch_slab_factors,
-    _slab_slots,
-    _slabs,
-)
+from .projection._arrays import _H, _abs2, _as_dense, _is_complex, _matmul
+from .projection.slabs import _monarch_from_slabs, _monarch_slab_factors, _slab_slots, _slabs
 
 __all__ = ["fit_monarch_gd"]
 

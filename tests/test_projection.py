@@ -16,7 +16,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import structmat
-import structmat.projection as proj
+import contextlib
+
+from structmat.projection import certificate, driver, kernel, mmstar, solvers, tridiag
+from structmat.projection import solver_options
 from structmat import (
     DFT,
     Monarch,
@@ -253,9 +256,8 @@ def test_lanczos_path_is_optimal_at_its_natural_size(dtype):
 
 @pytest.mark.parametrize("steps, expect", [(12, "lanczos"), (2, "svd")])
 @pytest.mark.parametrize("dtype", ["float64", "complex128", "float32"])
-def test_lanczos_certificate_and_svd_fallback(monkeypatch, steps, expect, dtype):
-    monkeypatch.setattr(proj, "_LANCZOS_MIN_ORDER", 4)
-    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: steps)
+def test_lanczos_certificate_and_svd_fallback(opts, steps, expect, dtype):
+    opts(lanczos_min_order=4, lanczos_steps=steps)
     rng = np.random.default_rng(3)
     A = random_matrix(rng, (400, 400), dtype)                 # 400 slabs of 20 x 20
     A[:20, :20] = 0.0                                          # a zero slab (breakdown at once)
@@ -280,22 +282,28 @@ FAST_CASES = [
 ]
 
 
-def _small_fast_path(monkeypatch, task_bytes):
-    monkeypatch.setattr(proj, "_LANCZOS_MIN_ORDER", 4)
-    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: 6 if np.finfo(dt).eps > 1e-10 else 7)
-    monkeypatch.setattr(proj, "_FAST_TASK_BYTES", task_bytes)
+@pytest.fixture
+def opts():
+    """``opts(**changes)`` applies :func:`solver_options` until the end of the test."""
+    with contextlib.ExitStack() as stack:
+        yield lambda **kw: stack.enter_context(solver_options(**kw))
+
+
+def _small_fast_path(opts, task_bytes, dtype="float32"):
+    steps = 6 if np.finfo(dtype).eps > 1e-10 else 7
+    opts(lanczos_min_order=4, lanczos_steps=steps, task_bytes=task_bytes)
 
 
 @pytest.mark.parametrize("case", FAST_CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("task_bytes, threads", [(4096, "1"), (20000, "2"), (1 << 22, "3")])
-def test_fast_rank1_path_is_optimal(monkeypatch, case, dtype, task_bytes, threads):
-    _small_fast_path(monkeypatch, task_bytes)
+def test_fast_rank1_path_is_optimal(monkeypatch, opts, case, dtype, task_bytes, threads):
+    _small_fast_path(opts, task_bytes, dtype)
     monkeypatch.setenv("STRUCTMAT_NUM_THREADS", threads)
     n_out, n_in, nb, batch = case
     calls = []
-    real = proj._lanczos1_numpy
-    monkeypatch.setattr(proj, "_lanczos1_numpy", lambda *a, **k: calls.append(1) or real(*a, **k))
+    real = kernel._lanczos1_numpy
+    monkeypatch.setattr(driver, "_lanczos1_numpy", lambda *a, **k: calls.append(1) or real(*a, **k))
     A = random_matrix(np.random.default_rng(11), batch + (n_out, n_in), dtype)
     res, info = project_to_monarch(A, nb, return_info=True)
     assert calls, info.solvers
@@ -312,11 +320,11 @@ def test_fast_rank1_path_is_optimal(monkeypatch, case, dtype, task_bytes, thread
         np.testing.assert_allclose(disc, disc_ref, rtol=0, atol=tol * norm2)
 
 
-def test_fast_path_special_slabs(monkeypatch):
+def test_fast_path_special_slabs(opts):
     # exactly rank-1 slabs (Krylov breakdown at the first step), zero slabs, and slabs whose
     # two top singular values are equal (any unit vector of the top pair is optimal)
-    _small_fast_path(monkeypatch, 4096)
-    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: 12)
+    _small_fast_path(opts, 4096)
+    opts(lanczos_steps=12)
     rng = np.random.default_rng(2)
     A = rng.standard_normal((400, 400)).astype(np.float32)
     l = p = 20
@@ -354,10 +362,9 @@ def test_low_rank_slabs_certify_despite_repeated_ritz_values(dtype):
                                atol=err_tol(dtype, 1024, 1024) * norm2)
 
 
-def test_fast_path_restarts_and_falls_back(monkeypatch):
+def test_fast_path_restarts_and_falls_back(opts):
     # two steps cannot certify Gaussian slabs: restarts, then a full SVD, still optimal
-    monkeypatch.setattr(proj, "_LANCZOS_MIN_ORDER", 4)
-    monkeypatch.setattr(proj, "_lanczos_steps", lambda xp, dt: 2)
+    opts(lanczos_min_order=4, lanczos_steps=2)
     A = random_matrix(np.random.default_rng(4), (400, 400), "float64")
     M, info = project_to_monarch(A, return_info=True)
     assert info.solvers.get("svd", 0) > 0
@@ -365,8 +372,8 @@ def test_fast_path_restarts_and_falls_back(monkeypatch):
     assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / np.sum(A ** 2))) <= err_tol("float64", 400, 400)
 
 
-def test_fast_path_does_not_depend_on_the_thread_count(monkeypatch):
-    _small_fast_path(monkeypatch, 20000)
+def test_fast_path_does_not_depend_on_the_thread_count(monkeypatch, opts):
+    _small_fast_path(opts, 20000)
     A = random_matrix(np.random.default_rng(5), (400, 400), "float32")
     out = []
     for threads in ("1", "2"):
@@ -375,8 +382,25 @@ def test_fast_path_does_not_depend_on_the_thread_count(monkeypatch):
     assert_close(out[1], out[0], "float32", 400, depth=4)
 
 
-def test_nonfinite_and_overflowing_input_on_every_path(monkeypatch):
-    _small_fast_path(monkeypatch, 4096)
+def test_solver_options_are_validated_and_scoped():
+    with solver_options(lanczos_steps=3) as o:
+        assert o.lanczos_steps == 3
+        with solver_options(task_bytes=10):
+            from structmat.projection import current_options
+            assert current_options().lanczos_steps == 3 and current_options().task_bytes == 10
+    from structmat.projection import current_options
+    assert current_options().lanczos_steps is None
+    with pytest.raises(TypeError, match="unknown option"):
+        with solver_options(steps=3):
+            pass
+    for bad in (0, -1, 2.5, True, "3"):
+        with pytest.raises(ValueError, match="lanczos_steps"):
+            with solver_options(lanczos_steps=bad):
+                pass
+
+
+def test_nonfinite_and_overflowing_input_on_every_path(opts):
+    _small_fast_path(opts, 4096)
     for dtype in ("float32", "complex64", "float64"):
         A = random_matrix(np.random.default_rng(6), (400, 400), dtype)
         for bad in (np.nan, np.inf):
@@ -405,7 +429,7 @@ def test_fast_tasks_partition_the_slabs(data):
     Z = nb * k * l
     keep = data.draw(st.lists(st.booleans(), min_size=Z, max_size=Z))
     zs = np.nonzero(keep)[0]
-    tasks = proj._fast_tasks(zs, (nb, k, l), cap)
+    tasks = kernel._fast_tasks(zs, (nb, k, l), cap)
     pos = 0
     for t0, t1, e, a, na, b, nbb in tasks:
         assert t0 == pos and t1 - t0 == na * nbb <= max(cap, l if b == 0 and nbb == l else cap)
@@ -423,28 +447,28 @@ def test_start_vectors_pick_the_largest_diagonal_column(rng):
     G = G @ G.transpose(0, 2, 1)
     r = rng.standard_normal((5, 6))
     r /= np.linalg.norm(r, axis=1, keepdims=True)
-    q = proj._start_vectors(npx, G, r)
+    q = solvers._start_vectors(npx, G, r)
     i = np.argmax(np.diagonal(G, axis1=1, axis2=2), axis=1)
     col = G[np.arange(5), :, i]
     expect = col / np.linalg.norm(col, axis=1, keepdims=True) + 0.1 * r
     expect /= np.linalg.norm(expect, axis=1, keepdims=True)
     np.testing.assert_allclose(q, expect, rtol=1e-12)
     # a zero Gram matrix still gives a unit start (its random part)
-    q0 = proj._start_vectors(npx, np.zeros((1, 6, 6)), r[:1])
+    q0 = solvers._start_vectors(npx, np.zeros((1, 6, 6)), r[:1])
     np.testing.assert_allclose(q0, r[:1], rtol=1e-12)
 
 
 @pytest.mark.parametrize("dense_max", [0, 10**6])
-def test_tridiagonal_top_pair_matches_eigh(rng, monkeypatch, dense_max):
+def test_tridiagonal_top_pair_matches_eigh(rng, opts, dense_max):
     # both solvers: the vectorised bisection (many matrices) and the dense eigh (few)
-    monkeypatch.setattr(proj, "_TRIDIAG_DENSE_MAX", dense_max)
+    opts(tridiag_dense_max=dense_max)
     for K in (1, 2, 5, 20):
         Z = 64
         alpha = rng.standard_normal((K, Z))
         beta = np.abs(rng.standard_normal((K - 1, Z)))
         beta[:, :8] = 0.0                                      # decoupled (broken-down) cases
         with np.errstate(divide="ignore", invalid="ignore"):
-            th1, th2, Y = proj._tridiag_top(np, alpha, beta)
+            th1, th2, Y = tridiag._tridiag_top(np, alpha, beta)
         for z in range(Z):
             T = np.diag(alpha[:, z]) + np.diag(beta[:, z], 1) + np.diag(beta[:, z], -1)
             w = np.linalg.eigvalsh(T)
@@ -641,7 +665,7 @@ def test_monarch_factors_rejects_non_monarch_with_residual():
     ],
 )
 def test_factor_mm_star_recovers_products(n, nb, dtype):
-    k, l = proj._mm_star_blocks(n, nb)
+    k, l = mmstar._mm_star_blocks(n, nb)
     worst = []
     for seed in (1, 2):
         A1 = Monarch.random(n, nblocks=(k, l), seed=seed, dtype=dtype)
@@ -719,17 +743,17 @@ def test_certificate_rejects_a_ritz_pair_that_missed_the_top(dtype, rng):
     # "converged" pair; neither the trace bound nor the inertia test may accept it
     m = 48
     S = _hidden_top_slabs(6, m, dtype, rng)
-    mg = proj._Margins(np.finfo(dtype).eps, m, m, eps_ritz=2.0**-52,
+    mg = certificate._Margins(np.finfo(dtype).eps, m, m, eps_ritz=2.0**-52,
                        cplx=np.dtype(dtype).kind == "c")
     q0 = np.zeros((6, m), dtype=dtype)
     q0[:, 0] = 1
-    starts = proj._unit_starts(np.random.default_rng(0), 6, m, dtype)
-    res = proj._lanczos1_numpy(S[None, None], np.arange(6), True, 10, mg, starts, q0=q0)
+    starts = kernel._unit_starts(np.random.default_rng(0), 6, m, dtype)
+    res = kernel._lanczos1_numpy(S[None, None], np.arange(6), True, 10, mg, starts, q0=q0)
     np.testing.assert_allclose(res["theta"], 1.0, rtol=1e-5)
-    assert np.all(res["cert"] == proj._FAIL), res["cert"]
+    assert np.all(res["cert"] == certificate._FAIL), res["cert"]
     # from a random start the same slabs are solved and certified
-    res = proj._lanczos1_numpy(S[None, None], np.arange(6), True, 10, mg, starts)
-    assert np.all(res["cert"] != proj._FAIL)
+    res = kernel._lanczos1_numpy(S[None, None], np.arange(6), True, 10, mg, starts)
+    assert np.all(res["cert"] != certificate._FAIL)
     np.testing.assert_allclose(res["theta"], 4.0, rtol=1e-5)
 
 
@@ -741,13 +765,13 @@ def test_inertia_test_needs_the_shifted_gram(rng):
     lam = np.r_[10.0, 6.0, np.linspace(0, 5, m - 2)]
     G = (Q * lam) @ Q.T
     v = Q[:, 0]
-    mg = proj._Margins(2.0**-52, m, m)
+    mg = certificate._Margins(2.0**-52, m, m)
     # just above lambda_2 = 6 the exact matrix is positive definite, but not provably so at
     # the rounding level: the margin must refuse it
     for mu, expect in ((7.0, True), (5.5, False), (6.0 + 1e-14, False)):
         H = (mu * np.eye(m) - G + 10.0 * np.outer(v, v))[None]
         c = mg.inertia_margin(np.trace(H[0])[None], np.array([np.trace(G)]), np.array([mu]))
-        assert proj._inertia_ok(np.ascontiguousarray(H), c)[0] == expect
+        assert certificate._inertia_ok(np.ascontiguousarray(H), c)[0] == expect
 
 
 def test_cholesky_ok_reports_each_matrix(rng):
@@ -838,18 +862,18 @@ def test_generic_path_refuses_a_missed_top_and_falls_back(xp, rng):
     Sx = xp.asarray(S)
     q0 = np.zeros((5, m))
     q0[:, 0] = 1
-    mg = proj._Margins(2.0**-52, m, m, from_gram=True)
-    V, trG, cert, missed, _ = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
+    mg = certificate._Margins(2.0**-52, m, m, from_gram=True)
+    V, trG, cert, missed, _ = solvers._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
                                                np.random.default_rng(0), q0=xp.asarray(q0))
-    assert np.all(cert == proj._SVD), cert
+    assert np.all(cert == certificate._SVD), cert
     V = to_numpy(V)
     # the SVD found the hidden direction: |v . u| = 1 with u the top right singular vector
     for z in range(5):
         u = S[z, 0] / np.linalg.norm(S[z, 0])
         assert abs(abs(float(V[z, :, 0] @ u)) - 1) < 1e-10
-    V2, _, cert2, _, _ = proj._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
+    V2, _, cert2, _, _ = solvers._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
                                           np.random.default_rng(0))
-    assert np.all(np.isin(cert2, (proj._TRACE, proj._INERTIA))), cert2
+    assert np.all(np.isin(cert2, (certificate._TRACE, certificate._INERTIA))), cert2
 
 
 def test_big_endian_input_and_thread_setting(monkeypatch, rng):

@@ -1,0 +1,419 @@
+"""The projection driver: :func:`project_to_monarch` cuts the slabs into batch chunks, sends
+each rank group to its solver, gives the uncertified slabs one restart or scaling and then
+a full SVD, and assembles the factors.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from .. import _backend as B
+from .. import _parallel
+from ..ops.monarch import Monarch, monarch_geometry
+from ._arrays import (
+    _H,
+    _abs2,
+    _as_dense,
+    _eps,
+    _host,
+    _is_complex,
+    _ldexp,
+    _matmul,
+    _nest,
+    _NonFinite,
+    _pow2_exponents,
+    _slab_energy,
+    _take,
+)
+from .certificate import (
+    _CERT_NAMES,
+    _EIGH,
+    _EXACT,
+    _FAIL,
+    _INERTIA,
+    _SVD,
+    _TRACE,
+    _ZERO,
+    _energy_range,
+    _Margins,
+)
+from .info import ProjectionInfo
+from .kernel import _lanczos1_numpy, _unit_starts
+from .options import _lanczos_steps, _make_rng, current_options
+from .slabs import _gather_slabs, _Plan, _slabs
+from .solvers import _solve_generic
+
+
+def _redo_fast1(xp, S5, zs: np.ndarray, right: bool, mg: _Margins, starts, q0, steps: int,
+                scale: bool, restart_steps: int):
+    """Solve again, on a stack of just these slabs, the rank-1 slabs the fast pass did not
+    certify: scaled into the energy range (``scale``) or restarted from ``q0``; a full SVD for
+    those that still fail.  Returns ``(result dict, exponents)`` as :func:`_lanczos1_numpy`."""
+    Sr = _gather_slabs(xp, S5, zs)
+    er = np.zeros(zs.size, dtype=np.int64)
+    if scale:
+        er = _pow2_exponents(xp, Sr)
+        if er is None:
+            raise _NonFinite
+        Sr = _ldexp(xp, Sr, -er)
+    res = _lanczos1_numpy(Sr[None, None], np.arange(zs.size), right, steps, mg, starts, q0=q0)
+    if scale:
+        # a fresh run gets the restart that the first pass gave the in-range slabs
+        again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
+        if again.size:
+            res2 = _lanczos1_numpy(Sr[again][None, None], np.arange(again.size), right,
+                                   restart_steps, mg, starts[again], q0=res["V"][again, :, 0])
+            for key in ("V", "W", "trG", "theta", "direct", "missed", "cert"):
+                res[key][again] = res2[key]
+    zero = (res["trG"] == 0) & ~res["oor"]      # slabs whose entries are all zero
+    res["cert"][zero] = _ZERO
+    res["missed"][zero] = 0.0
+    res["V"][zero] = 0
+    res["W"][zero] = 0
+    res["theta"][zero] = 0.0
+    still = np.nonzero(res["cert"] == _FAIL)[0]
+    if still.size:
+        m = res["V"].shape[1]
+        with _parallel.blas_single_threaded():       # tiny problems: BLAS threads only spin
+            U_, sv_, Vh_ = np.linalg.svd(Sr[still], full_matrices=False)
+        if right:
+            res["V"][still] = np.conj(Vh_[:, :1, :]).swapaxes(-1, -2)
+            res["W"][still] = U_[:, :, 0] * sv_[:, :1]
+        else:
+            res["V"][still] = U_[:, :, :1]
+            res["W"][still] = Vh_[:, 0, :] * sv_[:, :1]
+        res["theta"][still] = sv_[:, 0].astype(np.float64) ** 2
+        # the discarded energy from the discarded singular values (no cancellation)
+        res["direct"][still] = np.sum(sv_[:, 1:].astype(np.float64) ** 2, axis=-1)
+        res["trG"][still] = np.sum(np.abs(Sr[still]).astype(np.float64) ** 2, axis=(-2, -1))
+        res["cert"][still] = _SVD
+        res["missed"][still] = m * mg.eps * res["trG"][still]
+    return res, er
+
+
+def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
+    """Project the slabs of one batch chunk.
+
+    Returns ``(Lcols, Rrows, energies)``: ``Lcols`` (nb, k, l, s, rho_max) and ``Rrows``
+    (nb, k, l, rho_max, p) with slab ``(a, b)`` of the result ``Lcols[a, b] @ Rrows[a, b]``, and
+    a dict of host arrays over the flat slabs: ``trG``, ``disc``, ``missed`` (energies, each
+    ``value * 4**exp``), ``exp`` (int64) and ``cert`` (int8 codes).
+    """
+    k, q, p, l, s, r = plan.geometry
+    nb = S5.shape[0]
+    Z = nb * k * l
+    mp, rmax = plan.mp, plan.rho_max
+    dt = S5.dtype
+    kinds_exact = np.tile(plan.exact, nb)
+    kinds_zero = np.tile(plan.zero, nb) & ~kinds_exact
+    eff = np.tile(plan.eff.reshape(-1), nb)
+    cplx = _is_complex(xp, dt)
+    # the fast path computes Rayleigh quotients and residuals in double precision from the
+    # slab; the generic path from the Gram matrix in the slab's dtype
+    mg_fast = _Margins(_eps(xp, dt), s, p, eps_ritz=2.0**-52, cplx=cplx)
+    mg = _Margins(_eps(xp, dt), s, p, cplx=cplx, from_gram=True)
+    steps = min(mp, _lanczos_steps(xp, dt))
+    # a restart begins at the Ritz vector, already close: a third of the steps certify nearly
+    # all of those slabs, and longer restarts certify fewer (the converged value repeats)
+    restart_steps = max(4, (steps + 2) // 3)
+    lo_e, hi_e = _energy_range(np.dtype(B.to_numpy(xp.zeros((), dtype=dt)).dtype))
+
+    trG = np.zeros(Z)
+    disc = np.zeros(Z)
+    missed = np.zeros(Z)
+    sexp = np.zeros(Z, dtype=np.int64)
+    cert = np.zeros(Z, dtype=np.int8)
+    cert[kinds_exact] = _EXACT
+    cert[kinds_zero] = _ZERO
+    # exact and zero slabs: their energy only
+    other = np.nonzero(kinds_exact | kinds_zero)[0]
+    if other.size:
+        en, ee = _slab_energy(xp, _gather_slabs(xp, S5, other))
+        trG[other] = en
+        sexp[other] = ee
+        disc[other] = np.where(kinds_zero[other], en, 0.0)
+    counts["exact"] = counts.get("exact", 0) + int(kinds_exact.sum())
+    counts["zero"] = counts.get("zero", 0) + int(kinds_zero.sum())
+
+    groups = []          # (zs, V (xp), SB (xp) or None, kept energies (host) or None)
+    for rho in plan.solve_ranks:
+        zs = np.nonzero(~kinds_exact & ~kinds_zero & (eff == rho))[0]
+        method = plan.solver_for(rho, mp, steps)
+        if B.is_numpy(xp) and method == "lanczos":
+            starts = _unit_starts(rng, zs.size, mp, dt)
+            res = _lanczos1_numpy(S5, zs, plan.right, steps, mg_fast, starts)
+            V, W = res["V"], res["W"]
+            g_tr, g_cert, g_mis = res["trG"], res["cert"], res["missed"]
+            g_kept = res["theta"].copy()
+            g_dir = res["direct"]
+            g_exp = np.zeros(zs.size, dtype=np.int64)
+            redo = np.nonzero(g_cert == _FAIL)[0]
+            oor = res["oor"][redo]
+            for part, fresh in ((redo[oor], True), (redo[~oor], False)):
+                if part.size == 0:
+                    continue
+                # out-of-range slabs start afresh, scaled into the range; the others restart
+                # from their Ritz vector with a third of the steps
+                r2, e2 = _redo_fast1(xp, S5, zs[part], plan.right, mg_fast, starts[part],
+                                     None if fresh else V[part, :, 0],
+                                     steps if fresh else restart_steps, fresh, restart_steps)
+                V[part] = r2["V"]
+                W[part] = r2["W"]
+                g_tr[part] = r2["trG"]
+                g_kept[part] = r2["theta"]
+                g_dir[part] = r2["direct"]
+                g_cert[part] = r2["cert"]
+                g_mis[part] = r2["missed"]
+                g_exp[part] = e2
+            counts["lanczos"] = counts.get("lanczos", 0) + int(
+                np.isin(g_cert, (_TRACE, _INERTIA)).sum())
+            counts["svd"] = counts.get("svd", 0) + int((g_cert == _SVD).sum())
+            counts["zero"] = counts.get("zero", 0) + int((g_cert == _ZERO).sum())
+            SB = W[:, :, None] if plan.right else W[:, None, :]
+            near = np.isfinite(g_dir)
+            g_disc = np.where(near, g_dir, np.maximum(g_tr - g_kept, 0.0))
+            groups.append((zs, V, SB, g_exp, g_disc, None))
+        else:
+            Sg = _gather_slabs(xp, S5, zs)
+            ge = _pow2_exponents(xp, Sg)
+            if ge is None:
+                raise _NonFinite
+            Sg = _ldexp(xp, Sg, -ge)
+            V, g_tr, g_cert, g_mis, g_sd = _solve_generic(xp, Sg, rho, plan.right, method,
+                                                          steps, mg, rng)
+            zero2 = g_tr == 0
+            g_cert[zero2] = _ZERO
+            g_mis[zero2] = 0.0
+            for name, code in (("lanczos", (_TRACE, _INERTIA)), ("eigh", (_TRACE, _EIGH))):
+                if method == name:
+                    counts[name] = counts.get(name, 0) + int(np.isin(g_cert, code).sum())
+            counts["svd"] = counts.get("svd", 0) + int((g_cert == _SVD).sum())
+            counts["zero"] = counts.get("zero", 0) + int(zero2.sum())
+            SB = _matmul(xp, Sg, V) if plan.right else _matmul(xp, _H(xp, V), Sg)
+            kept = _host(xp.sum(_abs2(xp, SB), axis=(-2, -1))).astype(np.float64)
+            g_disc = np.maximum(g_tr - kept, 0.0)
+            # nearly of the slab's rank: trace - kept cancels, so measure the residual
+            small = np.nonzero(g_disc <= 1e-3 * g_tr)[0]
+            if small.size:
+                Vs = _take(xp, V, small)
+                SBs = _take(xp, SB, small)
+                Ss = _take(xp, Sg, small)
+                E = Ss - (_matmul(xp, SBs, _H(xp, Vs)) if plan.right else _matmul(xp, Vs, SBs))
+                g_disc[small] = _host(xp.sum(_abs2(xp, E), axis=(-2, -1))).astype(np.float64)
+            sv_known = np.isfinite(g_sd)
+            g_disc[sv_known] = g_sd[sv_known]
+            groups.append((zs, V, SB, ge, g_disc, None))
+        trG[zs] = g_tr
+        cert[zs] = g_cert
+        missed[zs] = np.where(g_cert == _ZERO, 0.0, g_mis)
+        disc[zs] = groups[-1][4]
+        sexp[zs] = groups[-1][3]
+    if np.any(cert == _FAIL):                                   # pragma: no cover - invariant
+        raise AssertionError("a slab left the projection uncertified")
+
+    # factors: split each singular value evenly between L and R (sqrt(sigma) each), in the
+    # scaled domain, then undo each slab's scale 2**e as 2**ceil(e/2) on L and 2**floor(e/2) on R
+    Lparts, Rparts = [], []
+    sel = np.zeros(Z, dtype=np.int64)
+    offset = 0
+    one = xp.ones((), dtype=B.real_dtype_for(xp, dt))
+    for zs, V, SB, ge, _, _ in groups:
+        rho = int(V.shape[-1])
+        sig = xp.linalg.vector_norm(SB, axis=-2 if plan.right else -1)       # (Z', rho)
+        use = (sig > 0) & xp.isfinite(sig)
+        f = xp.where(use, 1.0 / xp.sqrt(xp.where(use, sig, one)), one)
+        fc = xp.astype(f, dt)
+        if plan.right:
+            Lc = SB * fc[:, None, :]
+            Rr = _H(xp, V) / fc[:, :, None]
+        else:
+            Rr = SB * fc[:, :, None]
+            Lc = V / fc[:, None, :]
+        Lc = _ldexp(xp, Lc, (ge + 1) // 2)
+        Rr = _ldexp(xp, Rr, ge // 2)
+        if rho < rmax:
+            Lc = xp.concat([Lc, xp.zeros((Lc.shape[0], s, rmax - rho), dtype=dt)], axis=-1)
+            Rr = xp.concat([Rr, xp.zeros((Rr.shape[0], rmax - rho, p), dtype=dt)], axis=-2)
+        Lparts.append(Lc)
+        Rparts.append(Rr)
+        sel[zs] = offset + np.arange(zs.size)
+        offset += zs.size
+    if kinds_exact.any():
+        # full-rank slabs are kept as they are: L = S (columns), R = identity rows (right),
+        # or L = identity columns, R = S (left)
+        ze = np.nonzero(kinds_exact)[0]
+        Se = _gather_slabs(xp, S5, ze)
+        if plan.right:
+            Lc = Se[..., :rmax] if rmax <= p else xp.concat(
+                [Se, xp.zeros((ze.size, s, rmax - p), dtype=dt)], axis=-1)
+            Rr = xp.broadcast_to(xp.eye(rmax, p, dtype=dt)[None, ...], (ze.size, rmax, p))
+        else:
+            Rr = Se[..., :rmax, :] if rmax <= s else xp.concat(
+                [Se, xp.zeros((ze.size, rmax - s, p), dtype=dt)], axis=-2)
+            Lc = xp.broadcast_to(xp.eye(s, rmax, dtype=dt)[None, ...], (ze.size, s, rmax))
+        Lparts.append(Lc)
+        Rparts.append(Rr)
+        sel[ze] = offset + np.arange(ze.size)
+        offset += ze.size
+    Lparts.append(xp.zeros((1, s, rmax), dtype=dt))
+    Rparts.append(xp.zeros((1, rmax, p), dtype=dt))
+    sel[kinds_zero] = offset
+    idx = xp.asarray(sel)
+    Lcols = xp.reshape(xp.take(xp.concat(Lparts, axis=0), idx, axis=0), (nb, k, l, s, rmax))
+    Rrows = xp.reshape(xp.take(xp.concat(Rparts, axis=0), idx, axis=0), (nb, k, l, rmax, p))
+    return Lcols, Rrows, {"trG": trG, "disc": disc, "missed": missed, "exp": sexp, "cert": cert}
+
+
+def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False, seed: Any = None):
+    """The Frobenius-optimal Monarch approximation of a dense matrix (or a stack of them).
+
+    Every slab ``(a, b)`` of ``A`` (rows ``{d l + b}``, columns ``{a p + j}``) gets its best
+    approximation of rank ``ranks[a, b]`` (the number of middle indices connecting R-block
+    ``a`` to L-block ``b``); slabs are independent, so the result minimises ``||A - M||_F`` over
+    all Monarch matrices of the geometry (Theorem 1 of Dao et al., ICML 2022, extended to every
+    geometry including slabs of different ranks).  Each slab's optimality is proved, not
+    assumed (see Notes), for inputs of any scale in the dtype's range.
+
+    Parameters
+    ----------
+    A : array, shape (n_out, n_in) or (..., n_out, n_in)
+        Real or complex, float32 or float64 (the result has the same dtype and namespace:
+        NumPy, CuPy or any array-API namespace).  A structured matrix is densified first.
+    nblocks : None, int or (int, int)
+        Target geometry, as in :func:`structmat.ops.monarch.monarch_geometry`: ``(k, l)``
+        gives ``R`` ``k`` blocks and ``L`` ``l`` blocks with middle dimension
+        ``min(n_in, n_out)``; ``b`` means ``(b, b)``; ``None`` is the paper's Monarch (every
+        slab rank 1).
+    return_info : bool
+        Also return a :class:`ProjectionInfo` with the discarded energy of every slab (so the
+        optimal error is known without forming ``M``), each slab's certificate and its bound.
+    seed : None, int or numpy.random.Generator
+        Seeds the random start vectors of the iterative slab solvers; ``None`` is a fixed
+        default, so results are reproducible.  Any seed gives an optimal result (to the
+        certified bound); the factors may differ in the last bits.
+
+    Returns
+    -------
+    Monarch, or nested lists of Monarch for a stack
+        For ``A`` of shape ``(B1, ..., Bk, n_out, n_in)`` the result is a nested list with
+        ``result[i1]...[ik]`` the projection of ``A[i1, ..., ik]`` (the ``Monarch`` class holds
+        one matrix; all matrices are nevertheless solved in one batched computation).
+    ProjectionInfo
+        Only with ``return_info=True``.
+
+    Raises
+    ------
+    TypeError
+        ``A`` is not an array or has an integer, boolean or float16 dtype.
+    ValueError
+        ``A`` has fewer than 2 dimensions, is empty, contains NaN/Inf, or ``nblocks`` does not
+        divide the sizes (the message lists the valid choices).
+
+    Notes
+    -----
+    Algorithm: each slab's Gram matrix (of its smaller side) is formed by batched matmuls;
+    rank-1 slabs of order >= 32 (float32) / 48 (float64) use 18 / 30 Lanczos steps from a
+    random start (on NumPy cache-blocked over ``STRUCTMAT_NUM_THREADS`` threads, by default one
+    per core), the others a batched ``eigh`` of the Gram matrix.  Slabs whose energy would
+    under- or overflow the dtype's squares are scaled by a power of two first (exact) and the
+    factors scaled back.
+
+    Certificate: a slab's basis is accepted only when a rigorous bound of the energy it misses
+    (a quadratic residual bound whose gap is proved by the trace, by a Cholesky inertia test of
+    the shifted, deflated Gram matrix, or by the enclosure of a full eigensolver; every rounding
+    error bounded) is at most ``8 eps sqrt(m)`` times the slab's discarded energy plus
+    ``(8 m eps)^2 ||S||_F^2``.  Lanczos slabs that fail are restarted once from their Ritz
+    vector, and those still failing are solved by a batched full SVD.  ``info.certificates``
+    says which proof each slab got, ``info.missed`` holds the bounds and ``info.gap`` their
+    relative sum.  The singular value is split evenly: ``L`` columns carry
+    ``sqrt(sigma) u`` and ``R`` rows ``sqrt(sigma) v^H``.
+
+    Interoperability: ``Monarch(L, R)`` maps to the factor pair of the paper authors'
+    reference code (``MonarchLinear``) as ``R`` = their first block-diagonal factor
+    (``blkdiag1``, applied first) and ``L`` = their second (``blkdiag2``); ``nblocks=b`` is their
+    ``nblocks``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import Monarch, project_to_monarch, projection_error
+    >>> M0 = Monarch.random(64, seed=0)
+    >>> M = project_to_monarch(M0.to_dense())          # a Monarch matrix projects onto itself
+    >>> bool(np.allclose(M.to_dense(), M0.to_dense()))
+    True
+    >>> A = np.random.default_rng(1).standard_normal((384, 1536)).astype(np.float32)
+    >>> P = project_to_monarch(A, nblocks=4)            # a rectangular, rank-24-slab geometry
+    >>> P.shape, P.dtype, P.geometry
+    ((384, 1536), dtype('float32'), (4, 96, 384, 4, 96, 96))
+    >>> round(projection_error(A, P), 3)
+    0.757
+    """
+    A, xp = _as_dense(A, "A", check_finite=False)
+    if not isinstance(return_info, (bool, np.bool_)):
+        raise TypeError(f"return_info must be a bool; got {return_info!r}")
+    rng = _make_rng(seed)
+    _parallel.num_workers()            # a bad STRUCTMAT_NUM_THREADS fails here, at any size
+    n_out, n_in = int(A.shape[-2]), int(A.shape[-1])
+    geometry = monarch_geometry(n_in, n_out, nblocks)
+    k, q, p, l, s, r = geometry
+    batch = tuple(int(d) for d in A.shape[:-2])
+    nb = math.prod(batch)
+    A3 = xp.reshape(A, (nb, n_out, n_in))
+    plan = _Plan(geometry)
+    dt = A.dtype
+    itemsize = 16 if dt == xp.complex128 else (4 if dt == xp.float32 else 8)
+    gram_bytes = k * l * plan.mp * plan.mp * itemsize
+    per_chunk = max(1, current_options().chunk_bytes // max(gram_bytes, 1))
+    counts: dict[str, int] = {}
+    Ls, Rs, Es = [], [], []
+    for start in range(0, nb, per_chunk):
+        S5 = _slabs(xp, A3[start:min(nb, start + per_chunk), ...], geometry)
+        try:
+            Lc, Rr, en = _project_chunk(xp, S5, plan, rng, counts)
+        except _NonFinite:
+            raise ValueError("A contains NaN or Inf entries") from None
+        Ls.append(Lc)
+        Rs.append(Rr)
+        Es.append(en)
+    Lcols = Ls[0] if len(Ls) == 1 else xp.concat(Ls, axis=0)
+    Rrows = Rs[0] if len(Rs) == 1 else xp.concat(Rs, axis=0)
+    # gather the factor blocks from the per-slab columns / rows
+    zrow_L = xp.zeros((1, s), dtype=dt)
+    zrow_R = xp.zeros((1, p), dtype=dt)
+    poolL = xp.concat([xp.reshape(xp.matrix_transpose(Lcols), (nb * k * l * plan.rho_max, s)), zrow_L], axis=0)
+    poolR = xp.concat([xp.reshape(Rrows, (nb * k * l * plan.rho_max, p)), zrow_R], axis=0)
+    idxL = xp.asarray(plan.gather_index(nb, plan.posL))
+    idxR = xp.asarray(plan.gather_index(nb, plan.posR))
+    Lall = xp.permute_dims(xp.reshape(xp.take(poolL, idxL, axis=0), (nb, l, r, s)), (0, 1, 3, 2))
+    Rall = xp.reshape(xp.take(poolR, idxR, axis=0), (nb, k, q, p))
+    mats = [Monarch(Lall[e, ...], Rall[e, ...]) for e in range(nb)]
+    result = mats[0] if not batch else _nest(mats, batch)
+    if not return_info:
+        return result
+    en = {key: np.concatenate([e[key] for e in Es]) for key in Es[0]}
+    # one scale for all energies: 4**exponent, 0 unless float64 would under- or overflow
+    live = en["trG"] > 0
+    emax = int(en["exp"][live].max()) if live.any() else 0
+    exponent = emax if abs(emax) > 450 else 0
+
+    def scaled(x):
+        with np.errstate(under="ignore", over="ignore"):
+            return np.ldexp(x, 2 * (en["exp"] - exponent))
+
+    shape = batch + (k, l)
+    to_xp = lambda x: xp.asarray(np.array(x, dtype=np.float64))  # noqa: E731
+    trG = scaled(en["trG"]).reshape((nb, k * l))
+    info = ProjectionInfo(
+        geometry=geometry,
+        ranks=plan.ranks.copy(),
+        discarded=to_xp(scaled(en["disc"]).reshape(shape)),
+        norm_sq=to_xp(np.sum(trG, axis=1).reshape(batch)),
+        solvers=counts,
+        certificates=np.asarray(_CERT_NAMES)[en["cert"]].reshape(shape),
+        missed=to_xp(scaled(en["missed"]).reshape(shape)),
+        exponent=exponent,
+    )
+    return result, info
