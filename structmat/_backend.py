@@ -123,10 +123,18 @@ def resolve_xp(xp: Any) -> ModuleType:
                 raise TypeError("xp='cupy' requested but CuPy is not installed") from exc
         elif name in ("array_api_strict", "strict"):
             import array_api_strict as mod
+        elif name == "torch":
+            try:
+                import torch as mod  # noqa: F401
+            except ImportError as exc:
+                raise TypeError(
+                    "xp='torch' requested but PyTorch is not installed "
+                    "(pip install torch)"
+                ) from exc
         else:
             raise TypeError(
-                f"xp must be a namespace module or one of 'numpy', 'cupy', 'array_api_strict'; "
-                f"got {xp!r}"
+                f"xp must be a namespace module or one of 'numpy', 'cupy', 'torch', "
+                f"'array_api_strict'; got {xp!r}"
             )
         return array_api_compat.array_namespace(mod.asarray([0.0]))
     if isinstance(xp, ModuleType):
@@ -138,11 +146,24 @@ def resolve_xp(xp: Any) -> ModuleType:
 
 
 def to_numpy(x: Any) -> np.ndarray:
-    """Explicit conversion to NumPy (CuPy arrays are copied to the host with ``.get()``)."""
+    """Explicit conversion to NumPy.
+
+    CuPy arrays are copied to the host with ``.get()``; torch tensors are detached from the
+    autograd graph and copied to the CPU (``x.detach().cpu()``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat._backend import to_numpy
+    >>> to_numpy(np.arange(2.0))
+    array([0., 1.])
+    """
     if isinstance(x, np.ndarray):
         return x
     if array_api_compat.is_cupy_array(x):
         return x.get()
+    if array_api_compat.is_torch_array(x):
+        return x.detach().cpu().numpy()
     return np.asarray(x)
 
 

@@ -336,11 +336,20 @@ class StructuredMatrix:
             X = B.native_byteorder(X)
             xp = B.get_namespace(X)
             if self._xp is not None and B.namespace_name(xp) != B.namespace_name(self._xp):
+                name = B.namespace_name(xp)
                 raise TypeError(
-                    f"{what} is a {B.namespace_name(xp)} array but {type(self).__name__} has "
-                    f"{B.namespace_name(self._xp)} parameters; move one of them "
-                    f"(e.g. A.to_backend(...))"
+                    f"{what} is a {name} array but {type(self).__name__} has "
+                    f"{B.namespace_name(self._xp)} parameters; structmat never converts "
+                    f"implicitly: move the matrix with A.to_backend({name!r}) (or pass the "
+                    f"module, A.to_backend({name})), or convert the operand to "
+                    f"{B.namespace_name(self._xp)}"
                 )
+        elif hasattr(X, "__dlpack__") or hasattr(X, "__array_namespace__"):
+            raise TypeError(
+                f"{what} is a {type(X).__module__}.{type(X).__name__}, an array structmat has no "
+                f"namespace for; convert it explicitly (e.g. numpy.from_dlpack(X)) or move the "
+                f"matrix to its library with A.to_backend(module)"
+            )
         else:
             xp = self._xp if self._xp is not None else B.resolve_xp(None)
             if isinstance(X, (list, tuple)) or isinstance(X, numbers.Number):
@@ -369,9 +378,15 @@ class StructuredMatrix:
         return f"{self._shape[0]}x{self._shape[1]} {type(self).__name__}"
 
     def matmat(self, X):
-        """``A @ X``; see the class docstring for accepted shapes."""
+        """``A @ X``; see the class docstring for accepted shapes.
+
+        Wider than SciPy's ``LinearOperator.matmat`` (which takes 2-D ``(n_in, k)`` blocks
+        only): 1-D vectors and stacks ``(..., n_in, k)`` are accepted, and a structured ``X``
+        gives the structured product (:meth:`__matmul__`).  On a 2-D block both agree, so
+        SciPy may call it.
+        """
         if isinstance(X, StructuredMatrix):
-            return Product(self, X)
+            return self._matmul_structured(X)
         caller = X
         X, xp = self._operand(X, "X")
         n_out, n_in = self._shape
@@ -402,10 +417,11 @@ class StructuredMatrix:
         """``X @ A`` for rows ``X`` of shape ``(..., n_out)``; returns ``(..., n_in)``.
 
         The explicit form of ``X @ A`` for array types that never call ``__rmatmul__``
-        (``array_api_strict``).
+        (``array_api_strict``).  Not SciPy's ``rmatmat`` (that is ``A^H X``, see
+        :meth:`rmatmat`).
         """
         if isinstance(X, StructuredMatrix):
-            return Product(X, self)
+            return X._matmul_structured(self)
         caller = X
         X, xp = self._operand(X, "X")
         n_out, n_in = self._shape
@@ -427,6 +443,191 @@ class StructuredMatrix:
     def dot(self, X):
         """Alias of ``A @ X``."""
         return self.matmat(X)
+
+    def _matmul_structured(self, other: "StructuredMatrix") -> "StructuredMatrix":
+        """``self @ other`` for a structured ``other``: a lazy :class:`Product`.
+
+        Classes with an exact, cheap closed form for the product with their own kind
+        (:class:`~structmat.Diagonal`, :class:`~structmat.Permutation`) override this.
+        """
+        return Product(self, other)
+
+    # -- SciPy's LinearOperator protocol --------------------------------------------------------
+    def _scipy_vector(self, x, n: int, name: str):
+        """Validate a SciPy-style vector: shape ``(n,)`` or ``(n, 1)``."""
+        shape = tuple(getattr(x, "shape", np.shape(x)))
+        if shape not in ((n,), (n, 1)):
+            raise ValueError(f"{name} must have shape ({n},) or ({n}, 1); got {shape}")
+        return shape
+
+    def matvec(self, x):
+        """``A @ x`` for a vector ``x`` of shape ``(n_in,)`` or ``(n_in, 1)`` (SciPy's meaning).
+
+        With :meth:`rmatvec`, :meth:`rmatmat`, :attr:`shape` and :attr:`dtype` this makes every
+        matrix usable where SciPy expects a linear operator:
+        ``scipy.sparse.linalg.aslinearoperator(A)``, ``lsqr(A, b)``, ``gmres(A, b)``,
+        ``svds(A, k)``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from structmat import Diagonal
+        >>> Diagonal(np.array([1.0, 2.0])).matvec(np.ones((2, 1)))
+        array([[1.],
+               [2.]])
+        """
+        self._scipy_vector(x, self._shape[1], "x")
+        return self.matmat(x)
+
+    def rmatvec(self, x):
+        """``A^H @ x`` (conjugate transpose) for ``x`` of shape ``(n_out,)`` or ``(n_out, 1)``.
+
+        SciPy's meaning; for the plain row product ``x @ A`` use ``x @ A`` or :meth:`rmatmul`.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from structmat import DFT
+        >>> bool(np.allclose(DFT(4).rmatvec(np.ones(4)), [4, 0, 0, 0]))
+        True
+        """
+        self._scipy_vector(x, self._shape[0], "x")
+        return self.H.matmat(x)
+
+    def rmatmat(self, X):
+        """``A^H @ X`` (conjugate transpose) for ``X`` of shape ``(n_out, k)`` (SciPy's meaning).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from structmat import Diagonal
+        >>> Diagonal(np.array([1j, 2.0])).rmatmat(np.ones((2, 1)))
+        array([[0.-1.j],
+               [2.+0.j]])
+        """
+        shape = tuple(getattr(X, "shape", np.shape(X)))
+        if len(shape) != 2 or shape[0] != self._shape[0]:
+            raise ValueError(f"X must have shape ({self._shape[0]}, k); got {shape}")
+        return self.H.matmat(X)
+
+    # -- operator algebra -----------------------------------------------------------------------
+    def _scaled(self, alpha) -> "StructuredMatrix":
+        """``alpha * A`` for a validated Python scalar; classes that absorb it override this."""
+        from .ops.sum import Scaled
+
+        return Scaled(alpha, self)
+
+    def _algebra_operand(self, other, op: str):
+        if isinstance(other, StructuredMatrix):
+            return other
+        if B.is_array(other) or isinstance(other, (numbers.Number, list, tuple, np.ndarray)):
+            raise TypeError(
+                f"A {op} {type(other).__name__}: a structured matrix {op} a scalar or dense array "
+                f"is not defined; {op} takes two structured matrices of one shape (wrap a "
+                f"dense array, e.g. as BlockDiagonal(X[None]), or a multiple of the identity as "
+                f"Diagonal(c * ones))"
+            )
+        return None
+
+    def __mul__(self, alpha):
+        """``A * alpha``: the scalar multiple (``alpha`` a Python/NumPy number).
+
+        ``A * X`` for an array or a structured ``X`` raises ``TypeError``: there is no
+        entrywise product; ``A @ X`` is the matrix product.
+        """
+        if isinstance(alpha, StructuredMatrix) or B.is_array(alpha) and getattr(alpha, "ndim", 0):
+            raise TypeError(
+                f"A * {type(alpha).__name__}: only scalar multiples are defined for structured "
+                f"matrices; use A @ X for the matrix product"
+            )
+        from .ops.sum import check_scalar
+
+        return self._scaled(check_scalar(alpha, "alpha"))
+
+    def __rmul__(self, alpha):
+        return self.__mul__(alpha)
+
+    def __truediv__(self, alpha):
+        """``A / alpha``: the scalar multiple by ``1 / alpha``."""
+        from .ops.sum import check_scalar
+
+        if isinstance(alpha, StructuredMatrix) or B.is_array(alpha) and getattr(alpha, "ndim", 0):
+            raise TypeError(f"A / {type(alpha).__name__}: only division by a scalar is defined")
+        value = check_scalar(alpha, "alpha")
+        if value == 0:
+            raise ValueError("alpha must be nonzero in A / alpha; got 0")
+        return self._scaled(1 / value)
+
+    def __neg__(self):
+        return self._scaled(-1)
+
+    def __pos__(self):
+        return self
+
+    def __add__(self, other):
+        """``A + B``: the lazy :class:`~structmat.ops.sum.Sum` of two structured matrices."""
+        other = self._algebra_operand(other, "+")
+        if other is None:
+            return NotImplemented
+        from .ops.sum import Sum
+
+        return Sum(self, other)
+
+    def __radd__(self, other):
+        other = self._algebra_operand(other, "+")
+        if other is None:
+            return NotImplemented
+        from .ops.sum import Sum
+
+        return Sum(other, self)
+
+    def __sub__(self, other):
+        """``A - B`` = ``Sum(A, -B)``."""
+        other = self._algebra_operand(other, "-")
+        if other is None:
+            return NotImplemented
+        from .ops.sum import Sum
+
+        return Sum(self, -other)
+
+    def __rsub__(self, other):
+        other = self._algebra_operand(other, "-")
+        if other is None:
+            return NotImplemented
+        from .ops.sum import Sum
+
+        return Sum(other, -self)
+
+    def astype(self, dtype: Any) -> "StructuredMatrix":
+        """The same matrix with entries of ``dtype`` (a copy; parameters cast, classes kept).
+
+        Parameters
+        ----------
+        dtype : {"float32", "float64", "complex64", "complex128"} or a NumPy dtype
+            Casting a complex matrix to a real dtype raises ``TypeError`` (it would drop the
+            imaginary parts).  A real matrix cast to a complex dtype gets complex parameters;
+            in a complex tree (a product of real and complex factors) every leaf keeps its
+            kind and takes the precision of ``dtype``.  Parameter-free classes change their
+            nominal dtype.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from structmat import Diagonal, DFT
+        >>> Diagonal(np.array([1.0, 2.0])).astype("float32").d.dtype
+        dtype('float32')
+        >>> (DFT(4) @ Diagonal(np.ones(4))).astype("complex64").dtype
+        dtype('complex64')
+        """
+        target = nominal_dtype(dtype, what="dtype")
+        current = np.dtype(dtype_name(self._dtype))
+        if current.kind == "c" and target.kind != "c":
+            raise TypeError(
+                f"dtype {target.name} would discard the imaginary parts of a {current.name} "
+                f"matrix; cast to complex64 or complex128"
+            )
+        return _cast_tree(self, target.itemsize // (2 if target.kind == "c" else 1) * 8,
+                          to_complex=current.kind != "c" and target.kind == "c")
 
     # -- structured transposes -----------------------------------------------------------------
     def _transpose(self) -> "StructuredMatrix":
@@ -561,10 +762,10 @@ class StructuredMatrix:
             def _rmatvec(self, x):
                 return AH @ np.asarray(x)
 
-            def _mul_cols(self, X):
+            def _matmat(self, X):
                 return A @ np.asarray(X)
 
-            def _mul_rows(self, X):
+            def _rmatmat(self, X):
                 return AH @ np.asarray(X)
 
             def _adjoint(self):
@@ -616,13 +817,17 @@ class StructuredMatrix:
         >>> pickle.loads(pickle.dumps(D)) @ np.ones(2)
         array([1., 2.])
         """
+        return self._state(host=True)
+
+    def _state(self, host: bool) -> dict:
+        """The state of :meth:`__getstate__`; with ``host=False`` arrays stay in the backend."""
         arrays: dict = {}
         attributes: dict = {}
         for name, value in vars(self).items():
             if name in ("_xp", "_dtype", "_shape") or name in self._CACHES:
                 continue
             if B.is_array(value) and not isinstance(value, np.ndarray):
-                arrays[name] = B.to_numpy(value)
+                arrays[name] = B.to_numpy(value) if host else value
             elif B.is_array(value) and self._xp is not None and B.is_numpy(self._xp):
                 arrays[name] = value
             else:
@@ -896,3 +1101,35 @@ class Product(StructuredMatrix):
         names = " @ ".join(type(f).__name__ for f in self.factors)
         form = f", form={self.form!r}" if self.form else ""
         return f", factors={names}{form}"
+
+
+def _cast_tree(op: StructuredMatrix, bits: int, to_complex: bool) -> StructuredMatrix:
+    """Copy of ``op`` with floating parameters of ``bits`` precision (see ``astype``).
+
+    Works on the state of :meth:`StructuredMatrix.__getstate__` without a trip to the host:
+    floating arrays are cast in their namespace (and on their device), nested matrices
+    recursively, and the nominal dtype follows.
+    """
+    state = op._state(host=False)
+    arrays = {}
+    for name, arr in state["arrays"].items():
+        ns = B.get_namespace(arr)
+        if B.is_float_dtype(ns, arr.dtype):
+            cplx = to_complex or B.is_complex_dtype(ns, arr.dtype)
+            new = getattr(ns, f"complex{2 * bits}" if cplx else f"float{bits}")
+            arr = ns.astype(arr, new, copy=True)
+        arrays[name] = arr
+    attributes = {}
+    for name, value in state["attributes"].items():
+        if isinstance(value, StructuredMatrix):
+            value = _cast_tree(value, bits, to_complex)
+        elif isinstance(value, (tuple, list)) and value and all(
+                isinstance(v, StructuredMatrix) for v in value):
+            value = type(value)(_cast_tree(v, bits, to_complex) for v in value)
+        attributes[name] = value
+    cplx = to_complex or state["dtype"].startswith("complex")
+    state = dict(state, arrays=arrays, attributes=attributes,
+                 dtype=f"complex{2 * bits}" if cplx else f"float{bits}")
+    out = type(op).__new__(type(op))
+    out.__setstate__(state)
+    return out

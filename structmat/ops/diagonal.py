@@ -28,6 +28,10 @@ class Diagonal(StructuredMatrix):
     array([1., 2., 3.])
     >>> D.nparams
     3
+    >>> D @ D                     # a product of Diagonals is a Diagonal
+    <3x3 Diagonal with dtype=float64>
+    >>> (2 * D).d
+    array([2., 4., 6.])
     """
 
     def __init__(self, d: Any):
@@ -70,3 +74,16 @@ class Diagonal(StructuredMatrix):
 
     def to_backend(self, xp):
         return Diagonal(B.move(self.d, B.resolve_xp(xp)))
+
+    def _scaled(self, alpha):
+        """``alpha * D`` is the Diagonal of ``alpha * d``."""
+        from .sum import scale_array
+
+        return Diagonal(scale_array(self.d, alpha))
+
+    def _matmul_structured(self, other):
+        """``D1 @ D2`` of one namespace is the Diagonal of ``d1 * d2`` (else a Product)."""
+        if (isinstance(other, Diagonal) and other.shape == self.shape
+                and B.namespace_name(other.xp) == B.namespace_name(self._xp)):
+            return Diagonal(self.d * other.d)
+        return super()._matmul_structured(other)

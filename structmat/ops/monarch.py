@@ -493,6 +493,12 @@ class Monarch(StructuredMatrix):
         ns = B.resolve_xp(xp)
         return Monarch(B.move(self.L, ns), B.move(self.R, ns))
 
+    def _scaled(self, alpha):
+        """``alpha * M`` is the Monarch matrix with ``alpha * L`` and the same ``R``."""
+        from .sum import scale_array
+
+        return Monarch(scale_array(self.L, alpha), self.R)
+
     def _repr_extra(self) -> str:
         k, q, p, l, s, r = self.geometry
         return f", nblocks=({k}, {l}), R_blocks=({q}, {p}), L_blocks=({s}, {r})"

@@ -38,6 +38,8 @@ class Permutation(StructuredMatrix):
     array([30., 10., 20.])
     >>> P.T @ (P @ np.array([10.0, 20.0, 30.0]))
     array([10., 20., 30.])
+    >>> (P @ P).perm                # a product of Permutations is a Permutation
+    array([1, 2, 0])
     """
 
     _NUMPY_DTYPE = True
@@ -144,6 +146,19 @@ class Permutation(StructuredMatrix):
 
     def flops(self, batch: int = 1) -> int:
         return 0
+
+    def _matmul_structured(self, other):
+        """``P1 @ P2`` of one namespace is the Permutation ``perm2[perm1]`` (else a Product).
+
+        ``(P1 @ P2 @ x)[i] = (P2 @ x)[perm1[i]] = x[perm2[perm1[i]]]``; the nominal dtype is
+        the promotion of both.
+        """
+        if (isinstance(other, Permutation) and other.shape == self.shape
+                and B.namespace_name(other.xp) == B.namespace_name(self._xp)):
+            xp = self._xp
+            dt = np.result_type(self._dtype, other._dtype)
+            return Permutation(xp.take(other.perm, self.perm, axis=0), dtype=dt)
+        return super()._matmul_structured(other)
 
     def _repr_extra(self) -> str:
         return ""

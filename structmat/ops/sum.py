@@ -18,7 +18,7 @@ import numpy as np
 from .. import _backend as B
 from ..base import StructuredMatrix, dtype_in, dtype_name
 
-__all__ = ["Sum", "Scaled", "check_scalar"]
+__all__ = ["Sum", "Scaled", "check_scalar", "scale_array"]
 
 
 def check_scalar(alpha: Any, name: str = "alpha") -> int | float | complex:
@@ -59,6 +59,22 @@ def check_scalar(alpha: Any, name: str = "alpha") -> int | float | complex:
     return out
 
 
+def scale_array(a: Any, alpha: int | float | complex) -> Any:
+    """``alpha * a`` in the namespace of ``a``; a complex ``alpha`` makes a real ``a`` complex.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.ops.sum import scale_array
+    >>> scale_array(np.array([1.0, 2.0], dtype=np.float32), 1j).dtype
+    dtype('complex64')
+    """
+    xp = B.get_namespace(a)
+    if isinstance(alpha, complex) and not B.is_complex_dtype(xp, a.dtype):
+        a = xp.astype(a, B.complex_dtype_for(xp, a.dtype))
+    return a * alpha
+
+
 def _common_xp(terms, what: str):
     xps = [t.xp for t in terms if t.xp is not None]
     names = {B.namespace_name(x) for x in xps}
@@ -93,7 +109,8 @@ class Sum(StructuredMatrix):
     -----
     ``S.nparams`` and ``S.flops(batch)`` are the sums over the terms (plus
     ``(k - 1) * n_out * batch`` additions); ``S.T``, ``S.H`` and ``S.conj()`` are the sums of
-    the terms' transposes, adjoints and conjugates.  The dtype is the promotion of the terms'
+    the terms' transposes, adjoints and conjugates, and ``alpha * S`` the sum of the terms'
+    multiples.  The dtype is the promotion of the terms'
     dtypes.  A scalar coefficient on a term is a :class:`Scaled` term, so ``A - B`` is
     ``Sum(A, Scaled(-1, B))``.
 
@@ -175,6 +192,10 @@ class Sum(StructuredMatrix):
         ns = B.resolve_xp(xp)
         return Sum(*[t.to_backend(ns) for t in self.terms])
 
+    def _scaled(self, alpha):
+        # alpha (A + B) = alpha A + alpha B: terms that absorb a scalar keep their class
+        return Sum(*[t._scaled(alpha) for t in self.terms])
+
     def __setstate__(self, state: dict) -> None:
         super().__setstate__(state)
         self._xp = _common_xp(self.terms, "Sum terms")
@@ -245,17 +266,14 @@ class Scaled(StructuredMatrix):
             dt = B.complex_dtype_for(xp, dt)
         return dt
 
-    def _scale(self, Y):
-        xp = B.get_namespace(Y)
-        if isinstance(self.alpha, complex) and not B.is_complex_dtype(xp, Y.dtype):
-            Y = xp.astype(Y, B.complex_dtype_for(xp, Y.dtype))
-        return Y * self.alpha
-
     def _mul_cols(self, X):
-        return self._scale(self.base._apply(X))
+        return scale_array(self.base._apply(X), self.alpha)
 
     def _mul_rows(self, X):
-        return self._scale(self.base._rapply(X))
+        return scale_array(self.base._rapply(X), self.alpha)
+
+    def _scaled(self, alpha):
+        return Scaled(alpha * self.alpha, self.base)
 
     def _transpose(self):
         return Scaled(self.alpha, self.base.T)
