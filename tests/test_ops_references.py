@@ -304,3 +304,16 @@ def test_butterfly_random_is_reproducible_and_typed():
     a, b = Butterfly.random(8, seed=4), Butterfly.random(8, seed=4)
     assert np.array_equal(a.twiddle, b.twiddle)
     assert Butterfly.random(8, seed=4, dtype="complex64").dtype == np.complex64
+
+
+@pytest.mark.parametrize("dtype, out", [("float32", "complex64"), ("float64", "complex128")])
+def test_dft_of_real_input_is_scipys_real_input_fft(dtype, out):
+    # real operands go to the FFT as they are (no complex copy first): the same numbers as
+    # scipy.fft.fft of the real array, in the matching complex precision, columns and rows
+    X = np.random.default_rng(0).standard_normal((48, 5)).astype(dtype)
+    Y = DFT(48) @ X
+    assert Y.dtype == np.dtype(out)
+    np.testing.assert_array_equal(Y, scipy.fft.fft(X, axis=0))
+    np.testing.assert_array_equal(X.T @ DFT(48), scipy.fft.fft(X.T, axis=1))
+    np.testing.assert_array_equal(DFT(48, norm="ortho", inverse=True) @ X,
+                                  scipy.fft.ifft(X, axis=0, norm="ortho"))
