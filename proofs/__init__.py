@@ -10,7 +10,8 @@ Families: ``library`` (``to_monarch(X, exact=True)`` against each transform's de
 ``structure`` and ``closure`` (the Monarch class itself), ``butterfly``, ``dft``, ``hadamard``,
 ``convolution``, ``trig`` (DCT/DST widths), ``counts``, ``permutations`` (Beneš networks in
 ``B B*``), ``mmstar`` (the ``M M*`` factorisation run exactly) and ``products`` (``(HD)^3``,
-Fastfood, convolution outside ``M``).
+Fastfood, convolution outside ``M``) and ``orderp`` (order-p Monarch forms of the DFT and of
+Hadamard matrices).
 
 Examples
 --------
@@ -27,7 +28,7 @@ __all__ = ["MODULES", "all_claims", "main"]
 
 #: claim families, in report order
 MODULES = ("library", "structure", "closure", "butterfly", "dft", "hadamard", "convolution", "trig", "counts",
-           "permutations", "mmstar", "products")
+           "permutations", "mmstar", "products", "orderp")
 
 
 def all_claims() -> list:

@@ -198,3 +198,96 @@ def test_multiply_matches_the_entry_formula(case):
     assert_close_scaled(A @ X, ref @ X, (absref @ np.abs(X)).max(), dt, n, depth + 1)
     assert_close_scaled(Y @ A, Y @ ref, (np.abs(Y) @ absref).max(), dt, n, depth + 1)
     assert A.flops(3) == 2 * 3 * sum(G.size for G in cores)
+
+
+# ----------------------------------------------------------------------------------------------
+# exact order-p forms of the DFT and Hadamard matrices
+# ----------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("n, sizes", [(8, (2, 2, 2)), (12, (2, 3, 2)), (30, (5, 3, 2)),
+                                      (64, (4, 2, 8)), (48, (2, 2, 3, 4)), (4096, None)])
+@pytest.mark.parametrize("inverse, norm", [(False, None), (True, None), (False, "ortho"),
+                                           (True, "forward")])
+def test_dft_order_p_form(n, sizes, inverse, norm):
+    from .zoo import dft_reference
+
+    order = 3 if sizes is None else len(sizes)
+    F = sm.to_monarch(sm.DFT(n, norm=norm, inverse=inverse), sizes, order=order)
+    assert F.form == "MP" and isinstance(F.factors[0], MonarchP)
+    assert F.factors[0].order == order
+    if sizes is not None:
+        assert F.factors[0].in_sizes == sizes == F.factors[0].out_sizes
+    depth = 2 * order
+    x = np.random.default_rng(n).standard_normal(n)
+    assert_close(F @ x, _fft(x, norm, inverse), np.complex128, n, depth)
+    Q = F.factors[1]
+    assert Q.shape == (n, n)
+    if n <= 64:
+        ref = dft_reference(n, norm, inverse)
+        assert_close(F.to_dense(), ref, np.complex128, n, depth)
+        # the permutation is the digit reversal: F_n Q^T is the order-p Monarch alone
+        assert_close(F.factors[0].to_dense(), ref @ np.asarray(Q).T, np.complex128, n, depth)
+
+
+def _fft(x, norm, inverse):
+    import scipy.fft
+
+    return scipy.fft.ifft(x, norm=norm) if inverse else scipy.fft.fft(x, norm=norm)
+
+
+@pytest.mark.parametrize("n, sizes", [(8, (2, 2, 2)), (64, (2, 8, 4)), (64, (4, 4, 2, 2)),
+                                      (16, (16, 1, 1))])
+@pytest.mark.parametrize("norm", [None, "ortho"])
+def test_hadamard_order_p_form_has_no_permutation(n, sizes, norm):
+    from .zoo import hadamard_reference
+
+    H = sm.to_monarch(sm.Hadamard(n, norm=norm), sizes, order=len(sizes))
+    assert H.form == "M" and len(H.factors) == 1
+    assert_close(H.to_dense(), hadamard_reference(n, norm), np.float64, n, len(sizes))
+    assert H.dtype == np.float64
+
+
+def test_order_two_keeps_the_monarch_forms():
+    for X in (sm.DFT(12), sm.Hadamard(16), sm.DCT(12, type=2)):
+        a, b = sm.to_monarch(X), sm.to_monarch(X, order=2)
+        assert a.form == b.form and [type(f) for f in a.factors] == [type(f) for f in b.factors]
+        assert np.array_equal(np.asarray(a), np.asarray(b))
+
+
+@pytest.mark.parametrize("X, sizes", [(sm.DFT(8), (2, 2, 2)), (sm.DFT(12, inverse=True), (3, 2, 2)),
+                                      (sm.DFT(8, norm="ortho"), (2, 2, 2)),
+                                      (sm.Hadamard(16, norm="ortho"), (2, 2, 2, 2))])
+def test_exact_order_p_forms_verify(X, sizes):
+    from structmat.exact import verify
+
+    E = sm.to_monarch(X, sizes, order=len(sizes), exact=True)
+    assert E.shape == X.shape
+    r = verify(E, X)
+    assert r.verdict, str(r)
+    other = sm.DFT(X.n, inverse=not getattr(X, "inverse", False)) if isinstance(X, sm.DFT) else sm.DFT(X.n)
+    assert not verify(E, other).verdict
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: sm.to_monarch(sm.DFT(8), order=1), ValueError, "order must be an integer >= 2"),
+    (lambda: sm.to_monarch(sm.DFT(8), order=3.0), TypeError, "order must be an integer"),
+    (lambda: sm.to_monarch(sm.DFT(8), (2, 4), order=3), ValueError, "not a split of DFT of size 8"),
+    (lambda: sm.to_monarch(sm.DFT(8), 2, order=3), TypeError, "nblocks must be a tuple of 3 sizes"),
+    (lambda: sm.to_monarch(sm.DFT(7), order=3), ValueError, "n=7 does not factor"),
+    (lambda: sm.to_monarch(sm.Hadamard(8), (2, 4, 1), order=3).form, None, None),
+    (lambda: sm.to_monarch(sm.DCT(8), order=3), TypeError, "covers DFT and Hadamard"),
+    (lambda: sm.to_monarch(MonarchP.random((2, 2), seed=0), order=3), ValueError, "order 2, not 3"),
+    (lambda: sm.to_monarch(sm.DFT(8), order=3, exact="symbolic"), ValueError, "exact must be"),
+])
+def test_order_p_errors(call, exc, match):
+    if exc is None:
+        call()
+        return
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_monarchp_passes_through_to_monarch():
+    A = MonarchP.random((2, 3, 2), seed=0)
+    P = sm.to_monarch(A, order=3)
+    assert P.form == "M" and P.factors[0] is A
