@@ -15,6 +15,8 @@ from .ops import (
     Monarch,
     MonarchP,
     Permutation,
+    Scaled,
+    Sum,
 )
 from .monarch_form import to_monarch
 from .projection import (
@@ -26,6 +28,8 @@ from .projection import (
     slab_singular_values,
 )
 from .fitting import fit_monarch_gd
+from . import io
+from .io import load, save
 
 __version__ = "0.1.0"
 
@@ -45,6 +49,11 @@ __all__ = [
     "DST",
     "Hadamard",
     "Convolution",
+    "Sum",
+    "Scaled",
+    "save",
+    "load",
+    "io",
     "to_monarch",
     "project_to_monarch",
     "projection_error",

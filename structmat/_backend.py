@@ -238,6 +238,8 @@ def fresh_copy(x: Any) -> Any:
     """
     if isinstance(x, np.ndarray):
         return np.array(x, copy=True)
+    if array_api_compat.is_torch_array(x):
+        return x.clone()   # differentiable: gradients reach the caller's tensor
     return get_namespace(x).asarray(x, copy=True)
 
 
