@@ -1385,7 +1385,7 @@ def orderp_closed_form(X: StructuredMatrix, order: int, sizes: Any = None) -> li
     if isinstance(X, DFT):
         n = X.n
         b = _orderp_sizes(n, order, sizes, "DFT")
-        sign = 1 if X.inverse else -1
+        sign = (-1, 1)[bool(X.inverse)]                 # ω_n = exp(sign 2πi / n)
         cores = []
         for t in range(order):
             I_t = math.prod(b[t + 1:])
