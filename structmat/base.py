@@ -10,8 +10,11 @@ subclass supplies its shape, dtype and parameter namespace, and two kernels:
     ``X`` has shape ``(N, n_out)`` (rows); returns ``X @ A`` of shape ``(N, n_in)``.
 
 Everything else — 1-D and batched operands, dtype promotion, namespace checks, ``.T``, ``.H``,
-``.conj()``, :class:`Product`, ``to_dense``, ``__array__``, ``aslinearoperator``, pickling and
-deep copies — is shared here.
+``.conj()``, :class:`Product`, ``to_dense``, ``__array__``, SciPy's operator protocol
+(``matvec``, ``rmatvec``, ``rmatmat``), the operator algebra (``a * A``, ``A / a``, ``-A``,
+``A + B``, ``A - B``, ``astype``; see :mod:`structmat.ops.sum`), pickling and deep copies — is
+shared here.  A class with an exact, cheap closed form overrides ``_scaled(alpha)`` (``alpha *
+A`` of its own kind) or ``_matmul_structured(B)`` (``A @ B`` for a structured ``B``).
 
 Guarantees shared by every class:
 
@@ -724,7 +727,36 @@ class StructuredMatrix:
     def to_backend(self, xp: Any) -> "StructuredMatrix":
         """The same matrix with its parameters moved to namespace ``xp`` (a copy).
 
-        Parameter-free classes return themselves.
+        Parameters
+        ----------
+        xp : str or module
+            ``"numpy"``, ``"cupy"``, ``"torch"``, ``"array_api_strict"``, or the module itself
+            (``numpy``, ``cupy``, ``torch``, ...).
+
+        Notes
+        -----
+        Parameter-free classes return themselves: they compute in the namespace of each
+        operand.  structmat never converts implicitly: ``A @ X`` with ``X`` from another
+        library raises ``TypeError`` naming the ``to_backend`` call to make.  Arrays move to
+        the target's default device (the CPU for torch); the dtype is kept.
+
+        Torch tensors: a matrix built from tensors (``Monarch(L, R)`` with ``L``, ``R`` on any
+        device) computes with torch operations, keeps their dtype and device, and is
+        differentiable: gradients of ``(A @ x).sum()`` reach the caller's ``L`` and ``R``
+        (the matrix holds ``clone()``-d copies, which stay in the autograd graph).
+
+        Examples
+        --------
+        >>> import numpy as np, torch
+        >>> from structmat import Monarch
+        >>> M = Monarch.random(16, seed=0).to_backend("torch")
+        >>> y = M @ torch.ones(16, dtype=torch.float64)
+        >>> y.dtype, bool(np.allclose(y.numpy(), M.to_backend("numpy") @ np.ones(16)))
+        (torch.float64, True)
+        >>> L = M.L.clone().requires_grad_(True)
+        >>> (Monarch(L, M.R) @ torch.ones(16, dtype=torch.float64)).sum().backward()
+        >>> L.grad.shape
+        torch.Size([4, 4, 4])
         """
         B.resolve_xp(xp)
         return self

@@ -123,3 +123,14 @@ def test_parameter_free_matrices_follow_torch_operands():
     assert_close(y.numpy(), np.fft.fft(x.numpy()), "complex64", 8, 3)
     z = (0.5 * Hadamard(8)) @ x
     assert z.dtype == torch.float32
+
+
+def test_torch_backed_matrices_pickle_and_deepcopy():
+    import copy
+    import pickle
+
+    T = (Monarch.random(16, seed=0) + 2j * DFT(16)).to_backend("torch")
+    for back in (pickle.loads(pickle.dumps(T)), copy.deepcopy(T)):
+        assert sm._backend.namespace_name(back.xp) == "torch"
+        x = torch.ones(16, dtype=torch.float64)
+        assert torch.equal(back @ x, T @ x)
