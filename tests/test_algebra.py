@@ -78,6 +78,8 @@ def test_sum_law(spec, xp):
     # sums flatten, and a multiple of a sum is the sum of the multiples
     assert isinstance(S, Sum) and len(S.terms) == 3 * (len(A.terms) if isinstance(A, Sum) else 1)
     ref = e.ref + 2 * np.conj(e.ref) - e.ref
+    # transpose, adjoint and conjugate of a sum are sums of the terms' ones
+    assert all(isinstance(W, Sum) and len(W.terms) == len(S.terms) for W in (S.T, S.H, S.conj()))
     for name, got, want in [("S", S, ref), ("S.T", S.T, ref.T), ("S.H", S.H, np.conj(ref).T),
                             ("S.conj()", S.conj(), np.conj(ref))]:
         D = dense(got)
