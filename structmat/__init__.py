@@ -28,6 +28,7 @@ from .projection import (
     slab_singular_values,
 )
 from .fitting import fit_monarch_gd
+from .tt_projection import BlockTTInfo, fit_blocktt, project_to_blocktt, project_to_monarch_p
 from . import io
 from .io import load, save
 
@@ -61,5 +62,9 @@ __all__ = [
     "monarch_factors",
     "factor_mm_star",
     "fit_monarch_gd",
+    "project_to_blocktt",
+    "project_to_monarch_p",
+    "fit_blocktt",
+    "BlockTTInfo",
     "ProjectionInfo",
 ]

@@ -13,6 +13,7 @@ import pickle
 
 import numpy as np
 import pytest
+import scipy.linalg
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -20,7 +21,7 @@ import structmat as sm
 from structmat import BlockTT, Monarch, MonarchP
 from structmat.ops.blocktt import orderp_sizes
 
-from .tolerance import assert_close, assert_close_scaled
+from .tolerance import assert_close, assert_close_scaled, rtol
 from .zoo import monarch_entry_reference
 from .zoo_orderp import _blocks_shapes, blocktt_entry_reference
 
@@ -291,3 +292,151 @@ def test_monarchp_passes_through_to_monarch():
     A = MonarchP.random((2, 3, 2), seed=0)
     P = sm.to_monarch(A, order=3)
     assert P.form == "M" and P.factors[0] is A
+
+
+# ----------------------------------------------------------------------------------------------
+# save / load
+# ----------------------------------------------------------------------------------------------
+
+def test_save_and_load_round_trip(tmp_path):
+    A = MonarchP.random((2, 3, 2), (3, 2, 2), seed=7, dtype="complex128")
+    T = BlockTT.random((2, 2, 3), ranks=(2, 3), seed=8, dtype="float32")
+    for name, M in (("a.npz", A), ("t.npz", T), ("p.npz", sm.to_monarch(sm.DFT(12), order=3))):
+        sm.save(tmp_path / name, M)
+        L = sm.load(tmp_path / name)
+        assert type(L) is type(M) and L.shape == M.shape and L.dtype == M.dtype
+        assert np.array_equal(np.asarray(L), np.asarray(M))
+
+
+# ----------------------------------------------------------------------------------------------
+# approximation: the sequential truncated SVD and its bound
+# ----------------------------------------------------------------------------------------------
+
+def _slab_optimum(A, out_sizes, in_sizes, rank):
+    """Best error of a 2-core block tensor-train matrix: for every slab (i_1, j_0) (a loop over
+    explicitly extracted m_0 x n_1 slabs) the discarded singular values of its SVD."""
+    (m0, m1), (n0, n1) = out_sizes, in_sizes
+    T = A.reshape(m0, m1, n0, n1)
+    total = 0.0
+    for i1 in range(m1):
+        for j0 in range(n0):
+            s = scipy.linalg.svdvals(T[:, i1, j0, :])
+            total += float(np.sum(s[rank:] ** 2))
+    return math.sqrt(total)
+
+
+@st.composite
+def projection_case(draw):
+    c = draw(st.integers(2, 4))
+    out_sizes = tuple(draw(st.integers(1, 4)) for _ in range(c))
+    in_sizes = tuple(draw(st.integers(1, 4)) for _ in range(c))
+    ranks = tuple(draw(st.integers(1, 4)) for _ in range(c - 1))
+    kind = draw(st.sampled_from(["gauss", "complex", "lowrank", "near-btt"]))
+    seed = draw(st.integers(0, 2**31 - 1))
+    return out_sizes, in_sizes, ranks, kind, seed
+
+
+def _matrix(out_sizes, in_sizes, ranks, kind, seed):
+    rng = np.random.default_rng(seed)
+    shape = (math.prod(out_sizes), math.prod(in_sizes))
+    if kind == "gauss":
+        return rng.standard_normal(shape)
+    if kind == "complex":
+        return rng.standard_normal(shape) + 1j * rng.standard_normal(shape)
+    if kind == "lowrank":
+        return rng.standard_normal((shape[0], 2)) @ rng.standard_normal((2, shape[1]))
+    T = BlockTT.random(in_sizes, out_sizes, ranks=ranks, seed=seed)
+    return np.asarray(T) + 1e-3 * rng.standard_normal(shape)
+
+
+@given(projection_case())
+def test_tt_svd_error_is_within_its_proven_bound(case):
+    """max_k ε_k <= ||A - B||_F <= sqrt(Σ ε_k²) <= sqrt(c-1) max_k ε_k, every ε_k a lower bound
+    on the optimum; with 2 cores the error is the optimum (slab SVDs computed separately)."""
+    out_sizes, in_sizes, ranks, kind, seed = case
+    A = _matrix(out_sizes, in_sizes, ranks, kind, seed)
+    B_, info = sm.project_to_blocktt(A, ranks=ranks, in_sizes=in_sizes, out_sizes=out_sizes,
+                                     return_info=True)
+    assert B_.out_sizes == out_sizes and B_.in_sizes == in_sizes and B_.ranks == ranks
+    c = len(in_sizes)
+    err = float(np.linalg.norm(A - np.asarray(B_)))
+    slack = rtol(np.float64, A.size, 2 * c) * max(float(np.linalg.norm(A)), 1e-300)
+    assert abs(err - info.error) <= slack
+    assert info.lower_bound - slack <= err <= info.bound + slack
+    assert info.bound <= math.sqrt(c - 1) * info.lower_bound + slack
+    assert len(info.unfolding_errors) == c - 1 and info.factor == math.sqrt(c - 1)
+    if c == 2:
+        opt = _slab_optimum(A, out_sizes, in_sizes, ranks[0])
+        assert abs(err - opt) <= slack
+        assert abs(info.lower_bound - opt) <= slack
+
+
+def test_unfolding_errors_are_lower_bounds_for_other_block_tt_matrices():
+    """No block tensor-train matrix of the sizes and ranks beats max ε_k: ALS from several starts
+    (an independent route to good members of the class) never gets below it."""
+    rng = np.random.default_rng(11)
+    A = rng.standard_normal((27, 27))
+    _, info = sm.project_to_blocktt(A, ranks=2, in_sizes=(3, 3, 3), out_sizes=(3, 3, 3),
+                                    return_info=True)
+    for seed in range(3):
+        start = BlockTT.random((3, 3, 3), ranks=2, seed=seed)
+        B_, hist = sm.fit_blocktt(A, start, steps=15)
+        assert float(np.linalg.norm(A - np.asarray(B_))) >= info.lower_bound * (1 - 1e-12)
+        assert np.all(np.diff(hist["rel_error"]) <= 1e-12)         # ALS never increases the error
+
+
+def test_projection_recovers_a_block_tt_matrix_exactly():
+    T = BlockTT.random((2, 3, 4), (3, 2, 2), ranks=(2, 3), seed=3, dtype="complex128")
+    A = np.asarray(T)
+    B_, info = sm.project_to_blocktt(A, ranks=(2, 3), in_sizes=(2, 3, 4), out_sizes=(3, 2, 2),
+                                     return_info=True)
+    assert_close(np.asarray(B_), A, np.complex128, 24, 6)
+    assert info.bound <= rtol(np.float64, A.size, 6) * np.linalg.norm(A)
+    M = MonarchP.random((4, 2, 4), seed=1, dtype="float32")
+    P = sm.project_to_monarch_p(np.asarray(M), in_sizes=(4, 2, 4))
+    assert isinstance(P, MonarchP) and P.dtype == np.float32
+    assert_close(np.asarray(P), np.asarray(M), np.float32, 32, 6)
+
+
+def test_projection_of_the_dft_recovers_its_order_p_form():
+    """F_n Q is an order-3 Monarch matrix (the exact form above): the projection is exact."""
+    F = sm.to_monarch(sm.DFT(64), (4, 4, 4), order=3)
+    target = np.asarray(F.factors[0])
+    P, info = sm.project_to_monarch_p(target, in_sizes=(4, 4, 4), return_info=True)
+    assert info.rel_error <= rtol(np.complex128, 64, 6)
+    D = np.asarray(sm.DFT(64))
+    _, info_plain = sm.project_to_monarch_p(D, in_sizes=(4, 4, 4), return_info=True)
+    assert info_plain.lower_bound > 0.5 * info_plain.norm      # F itself is far from M_3
+
+
+def test_projection_on_strict_arrays_and_dtypes():
+    import array_api_strict as xs
+
+    A = np.random.default_rng(2).standard_normal((16, 8)).astype(np.float32)
+    B_ = sm.project_to_blocktt(xs.asarray(A), cores=3, ranks=2)
+    assert B_.xp is not None and "array_api_strict" in repr(B_) and B_.dtype == xs.float32
+    assert B_.out_sizes == (4, 2, 2) and B_.in_sizes == (2, 2, 2)
+
+
+@pytest.mark.parametrize("call, exc, match", [
+    (lambda: sm.project_to_blocktt(np.ones((6, 6)), in_sizes=(2, 2)), ValueError, "sizes do not fit"),
+    (lambda: sm.project_to_blocktt(np.ones(6)), ValueError, "2-D"),
+    (lambda: sm.project_to_blocktt(np.ones((4, 4), dtype=np.float16)), TypeError, "float16"),
+    (lambda: sm.project_to_blocktt(np.full((4, 4), np.nan)), ValueError, "NaN"),
+    (lambda: sm.project_to_blocktt(np.ones((8, 8)), cores=3, ranks=(1,)), ValueError, "ranks must have 2"),
+    (lambda: sm.project_to_blocktt(sm.Hadamard(4)), TypeError, "to_dense"),
+    (lambda: sm.fit_blocktt(np.ones((4, 4)), BlockTT.random((2, 2), seed=0), optimizer="sgd"),
+     ValueError, "optimizer"),
+    (lambda: sm.fit_blocktt(np.ones((4, 4)), BlockTT.random((2, 3), seed=0)), ValueError, "shape"),
+])
+def test_projection_errors(call, exc, match):
+    with pytest.raises(exc, match=match):
+        call()
+
+
+def test_adam_baseline_decreases_the_error():
+    rng = np.random.default_rng(5)
+    A = rng.standard_normal((16, 16))
+    _, hist = sm.fit_blocktt(A, BlockTT.random((4, 4), ranks=2, seed=0), steps=150, optimizer="adam")
+    assert hist["rel_error"][-1] < 0.8 * hist["rel_error"][0]
+    assert hist["step"].tolist() == list(range(151))
