@@ -267,7 +267,7 @@ def test_monarch_every_valid_nblocks_exhaustive():
 # Butterfly
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n", [2, 4, 8, 16, 64])
+@pytest.mark.parametrize("n", [2, 4, 8, 16, 64, 512])      # one, two and three fused groups
 def test_butterfly_vs_factor_product(xp, n):
     levels = int(math.log2(n))
     for prec in PRECISIONS:
