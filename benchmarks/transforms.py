@@ -2,12 +2,14 @@
 
 ``python -m benchmarks transforms [--out DIR] [--quick] [--dtype D] [--backend numpy|cupy]``
 
-For the DFT, the type-2 DCT, the Hadamard transform and circular convolution, ``T @ X`` is timed
+For the DFT, the type-2 DCT, the Hadamard transform, circular convolution and a butterfly
+matrix, ``T @ X`` is timed
 interleaved with
 
 * the library baseline: ``scipy.fft.fft`` / ``scipy.fft.dct`` / a circular convolution written
   with ``scipy.fft.rfft``/``irfft`` (``cupyx.scipy.fft`` on CuPy); SciPy has no Walsh–Hadamard
-  transform, so the Hadamard row has no library baseline;
+  transform, so the Hadamard row has no library baseline; a random butterfly matrix
+  (Dao et al., ICML 2019) has none either;
 * the dense product ``D @ X`` with the materialised matrix (n <= 4096);
 * when ``structmat.to_monarch`` exists, the Monarch-form product ``to_monarch(T) @ X``: the
   transform computed as block-diagonal GEMMs, permutations and diagonals.  For the DFT this is
@@ -34,7 +36,7 @@ FULL_SIZES = (256, 1024, 4096)
 FULL_BATCHES = (1, 64, 1024)
 QUICK_SIZES = (256, 1024)
 QUICK_BATCHES = (1, 64)
-TRANSFORMS = ("dft", "dct", "hadamard", "convolution")
+TRANSFORMS = ("dft", "dct", "hadamard", "convolution", "butterfly")
 #: Largest n with a dense baseline.
 DENSE_MAX = 4096
 
@@ -68,6 +70,9 @@ def build(name: str, n: int, dtype: str, xp, rng):
         return structmat.DCT(n, type=2, dtype=dtype), lambda X: fft.dct(X, type=2, axis=0)
     if name == "hadamard":
         return structmat.Hadamard(n, dtype=dtype), None
+    if name == "butterfly":
+        # no library has butterfly matrices: the dense product is the baseline
+        return structmat.Butterfly.random(n, seed=int(rng.integers(2**31)), dtype=dtype, xp=xp), None
     if name == "convolution":
         kernel = rng.standard_normal(n).astype(dtype)
         spec = fft.rfft(xp.asarray(kernel))[:, None]
