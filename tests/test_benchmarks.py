@@ -109,13 +109,14 @@ def test_transforms_prints_and_writes(tmp_path, capsys):
     assert "structmat_over_library" in text
     assert (tmp_path / "transforms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = _read(tmp_path / "transforms.csv")
-    assert sorted({r["transform"] for r in rows}) == ["convolution", "dct", "dft", "hadamard"]
-    assert len(rows) == 4 * 2 * 2
+    assert sorted({r["transform"] for r in rows}) == ["butterfly", "convolution", "dct", "dft",
+                                                       "hadamard"]
+    assert len(rows) == 5 * 2 * 2
     for r in rows:
         # every timed result was checked against the library (or dense) result
         assert float(r["structmat_err"]) < 1e-4, r
         assert float(r["dense_ms"]) > 0
-        if r["transform"] != "hadamard":
+        if r["transform"] not in ("hadamard", "butterfly"):
             assert float(r["library_ms"]) > 0
         if hasattr(structmat, "to_monarch") and r["monarch_form_ms"]:
             assert float(r["monarch_form_err"]) < 1e-4, r
