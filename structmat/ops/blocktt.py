@@ -21,7 +21,9 @@ ranks ``r`` give its rank-``r`` slabs.  Block tensor-train matrices are those of
 The multiply is one batched GEMM per core (``xp.matmul`` over the core's blocks) and one axis
 permutation (a layout copy) between consecutive GEMMs: ``c`` GEMMs and ``c`` copies for
 ``A @ X``, ``c`` GEMMs and ``c + 1`` copies for ``X @ A``.  Cost ``2 · nparams`` flops per
-column.
+column.  On NumPy a large batch is cut into chunks whose intermediates stay in cache, shared
+by a few threads with BLAS single-threaded (``STRUCTMAT_NUM_THREADS`` caps their number), as
+for :class:`~structmat.Monarch`.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import _backend as B
+from .. import _parallel
 from ..base import StructuredMatrix, as_param_array, check_size, nominal_dtype
 
 __all__ = ["BlockTT", "orderp_sizes"]
@@ -278,7 +281,50 @@ class BlockTT(StructuredMatrix):
     def flops(self, batch: int = 1) -> int:
         return 2 * self.nparams * int(batch)
 
+    # NumPy: the batch is cut into chunks whose intermediates stay in cache; the chunks are
+    # shared by a few threads with BLAS single-threaded (each GEMM of a chunk is too short for
+    # BLAS's own threads, whose synchronisation dominates on a busy machine).  Other
+    # namespaces (CuPy, array_api_strict) take the whole batch at once.
+    _CHUNK_BYTES = 2 << 20          # target size of one chunk's largest intermediate
+    _CHUNK_RANGE = (32, 256)        # columns (rows) per chunk
+    _PARALLEL_FLOPS = 1 << 24       # products below this run on the calling thread only
+
+    def _chunked(self, X, axis: int, kernel):
+        """``kernel`` applied to chunks of ``X`` along ``axis`` (NumPy), or to all of ``X``."""
+        nb = X.shape[axis]
+        lo, hi = self._CHUNK_RANGE
+        if not B.is_numpy(self._xp) or nb <= lo:
+            return kernel(X)
+        width = max(max(g[0] * g[1] * g[2], g[0] * g[3] * g[4]) for g in self.geometry)
+        chunk = min(hi, max(lo, self._CHUNK_BYTES // (width * X.dtype.itemsize)))
+        nchunks = -(-nb // chunk)
+        out_len = self._shape[0] if axis == 1 else self._shape[1]
+        Y = np.empty((out_len, nb) if axis == 1 else (nb, out_len), dtype=X.dtype)
+        next_task = _parallel.task_queue(nchunks)
+
+        def work():
+            k = next_task()
+            while k is not None:
+                c0, c1 = k * chunk, min(nb, (k + 1) * chunk)
+                if axis == 1:
+                    Y[:, c0:c1] = kernel(np.ascontiguousarray(X[:, c0:c1]))
+                else:
+                    Y[c0:c1] = kernel(X[c0:c1])
+                k = next_task()
+
+        workers = _parallel.num_workers()
+        threads = min(workers, nchunks) if self.flops(nb) >= self._PARALLEL_FLOPS else 1
+        with _parallel.blas_single_threaded():
+            _parallel.run_parallel(work, threads)
+        return Y
+
     def _mul_cols(self, X):
+        return self._chunked(X, 1, self._cols_kernel)
+
+    def _mul_rows(self, X):
+        return self._chunked(X, 0, self._rows_kernel)
+
+    def _cols_kernel(self, X):
         xp = B.get_namespace(X)
         nb = X.shape[1]
         geo = self.geometry
@@ -295,7 +341,7 @@ class BlockTT(StructuredMatrix):
             S = xp.reshape(Y, (m * I_t * J_t * r0, nb))
         return S
 
-    def _mul_rows(self, X):
+    def _rows_kernel(self, X):
         xp = B.get_namespace(X)
         N = X.shape[0]
         geo = self.geometry
