@@ -483,7 +483,7 @@ def _extension_specs() -> list[Spec]:
 
 
 #: zoo modules of further classes, each ``tests/<name>.py`` with a ``specs()`` function
-EXTENSIONS: tuple[str, ...] = ("zoo_explore", "zoo_orderp")
+EXTENSIONS: tuple[str, ...] = ("zoo_algebra", "zoo_explore", "zoo_orderp")
 
 SPECS: list[Spec] = _specs() + _extension_specs()
 SPEC_IDS: list[str] = [s.id for s in SPECS]

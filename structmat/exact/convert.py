@@ -18,6 +18,7 @@ import numpy as np
 from .. import _backend as B
 from ..base import Adjoint, Conjugate, Product, StructuredMatrix, Transpose
 from ..ops import DCT, DFT, DST, BlockDiagonal, Butterfly, Convolution, Diagonal, Hadamard, Monarch, Permutation
+from ..ops.sum import Scaled, Sum
 from .cyclo import cyclotomic_sqrt, sqrt_conductor
 from .matrices import (
     ExactBlockDiagonal,
@@ -167,6 +168,13 @@ def required_conductor(op: Any) -> int:
         return N
     if isinstance(op, (Transpose, Adjoint, Conjugate)):
         return _lcm(required_conductor(op.base), 1)
+    if isinstance(op, Sum):
+        N = 1
+        for t in op.terms:
+            N = _lcm(N, required_conductor(t))
+        return N
+    if isinstance(op, Scaled):
+        return _lcm(required_conductor(op.base), 4 if isinstance(op.alpha, complex) else 1)
     raise TypeError(f"no exact form for {type(op).__name__}")
 
 
@@ -289,6 +297,16 @@ def to_exact(op: Any, ring: ExactRing | None = None) -> ExactMatrix:
     if isinstance(op, Conjugate):
         D = to_exact(op.base, ring).to_dense().to_list()
         return ExactDense([[ring.conj(x) for x in row] for row in D], ring)
+    if isinstance(op, Sum):
+        D = to_exact(op.terms[0], ring).to_dense()
+        for t in op.terms[1:]:
+            D = D + to_exact(t, ring).to_dense()
+        return ExactDense(D, ring)
+    if isinstance(op, Scaled):
+        a = op.alpha
+        s = ring.from_complex_float(a) if isinstance(a, complex) else ring.from_int(Fraction(a))
+        D = to_exact(op.base, ring).to_dense()
+        return ExactDense([[ring.reduce(s * x) for x in row] for row in D.to_list()], ring)
     raise TypeError(f"no exact form for {type(op).__name__}")
 
 
