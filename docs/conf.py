@@ -253,7 +253,11 @@ def _copy_notebooks(app) -> None:
 
 
 def _notebook_summary(path: str) -> tuple[str, str]:
-    """Title (first heading) and first paragraph of a notebook's first Markdown cell."""
+    """Title (first heading) and first paragraph of a notebook's first Markdown cell.
+
+    A paragraph that ends with a colon is followed by what it introduces (a display formula
+    and the sentence after it).
+    """
     with open(path, encoding="utf-8") as fh:
         nb = json.load(fh)
     for cell in nb.get("cells", []):
@@ -263,7 +267,12 @@ def _notebook_summary(path: str) -> tuple[str, str]:
         paragraphs = [p.strip() for p in text.split("\n\n") if p.strip()]
         title = paragraphs[0].lstrip("#").strip() if paragraphs else os.path.basename(path)
         rest = [p for p in paragraphs[1:] if not p.startswith("#")]
-        return title, (rest[0] if rest else "")
+        summary: list[str] = []
+        for para in rest:  # a paragraph that leads into a display formula keeps it
+            summary.append(para)
+            if not (para.endswith(":") or para.startswith("$$")):
+                break
+        return title, "\n\n".join(summary)
     return os.path.basename(path), ""
 
 
@@ -282,8 +291,8 @@ class StructmatGallery(SphinxDirective):
             title, summary = _notebook_summary(path)
             title = title.replace("[", "(").replace("]", ")")
             lines += [f"- [{title}](_notebooks/{stem}.ipynb) (`notebooks/{stem}.ipynb`)", ""]
-            if summary and not summary.startswith("$$"):
-                lines += ["  " + line for line in summary.splitlines()] + [""]
+            if summary:
+                lines += [("  " + line).rstrip() for line in summary.splitlines()] + [""]
         lines += ["```{toctree}", ":hidden:", ""]
         lines += [f"_notebooks/{os.path.splitext(os.path.basename(p))[0]}" for p in paths]
         lines += ["```", ""]

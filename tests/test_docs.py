@@ -11,7 +11,9 @@ builds it once.
 from __future__ import annotations
 
 import glob
+import json
 import os
+import re
 import subprocess
 import sys
 from html.parser import HTMLParser
@@ -127,6 +129,12 @@ def test_site_builds_without_warnings_and_links_resolve(tmp_path):
     claims = " ".join(_parse(site / "claims.html").text)
     missing = [c.name for c in all_claims() if c.name not in claims]
     assert not missing, f"claims missing from the claims page: {missing}"
+    with open(os.path.join(ROOT, "proofs", "report.json"), encoding="utf-8") as fh:
+        records = json.load(fh)
+    passed = {r["claim"] for r in records} - {
+        r["claim"] for r in records
+        if r["verdict"] != "verified" or r["negative_control"] != "rejected"}
+    assert claims.count("verified, controls rejected") == len(passed)
     report = " ".join(_parse(site / "report.html").text)
     assert "Exact verification of the Monarch expressivity claims" in report
 
@@ -142,3 +150,17 @@ def test_site_builds_without_warnings_and_links_resolve(tmp_path):
 
     broken = broken_links(str(site))
     assert not broken, "broken internal links:\n" + "\n".join(broken)
+
+
+def test_code_examples_of_the_pages_run():
+    """Every ``python`` code block of the Markdown pages runs (in one namespace per page)."""
+    pages = sorted(glob.glob(os.path.join(DOCS, "**", "*.md"), recursive=True))
+    ran = 0
+    for page in pages:
+        with open(page, encoding="utf-8") as fh:
+            blocks = re.findall(r"^```python\n(.*?)^```", fh.read(), flags=re.S | re.M)
+        namespace: dict = {}
+        for block in blocks:
+            exec(compile(block, f"{os.path.relpath(page, ROOT)} (code block)", "exec"), namespace)
+            ran += 1
+    assert ran >= 2
