@@ -99,8 +99,9 @@ def _first_paragraph(obj) -> str:
 class StructmatAPI(SphinxDirective):
     """``.. structmat-api:: module`` documents every name of ``module.__all__``.
 
-    With ``:see-also: other.module``, names that are the same object as a name exported by
-    ``other.module`` get a one-line cross reference instead of a second description.
+    With ``:see-also: other.module [another.module ...]``, names that are the same object as
+    a name exported by one of those modules get a cross reference instead of a second
+    description (a second one would be a duplicate object for Sphinx).
     """
 
     required_arguments = 1
@@ -113,11 +114,10 @@ class StructmatAPI(SphinxDirective):
         if not names:
             raise self.error(f"module {modname} has no __all__ to document")
         elsewhere: dict[int, str] = {}
-        other_name = self.options.get("see-also")
-        if other_name:
+        for other_name in self.options.get("see-also", "").split():
             other = importlib.import_module(other_name)
             for name in getattr(other, "__all__", []):
-                elsewhere[id(getattr(other, name))] = f"{other_name}.{name}"
+                elsewhere.setdefault(id(getattr(other, name)), f"{other_name}.{name}")
 
         own, shared = [], []
         for name in names:
@@ -133,8 +133,9 @@ class StructmatAPI(SphinxDirective):
             lines.append("")
         if shared:
             refs = ", ".join(f":{'class' if inspect.isclass(obj) else 'func'}:"
-                             f"`~{elsewhere[id(obj)]}`" for _, obj in shared)
-            lines += [f"Also exported here, documented with :mod:`{other_name}`: {refs}.", ""]
+                             f"`{name} <{elsewhere[id(obj)]}>`" for name, obj in shared)
+            lines += [f"Also exported here and documented on the page of the module named in "
+                      f"the link: {refs}.", ""]
         for name, obj in own:
             directive = {"class": "autoclass", "function": "autofunction",
                          "data": "autodata"}[_kind(obj)]
