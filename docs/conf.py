@@ -82,6 +82,8 @@ html_show_sourcelink = False
 # ---------------------------------------------------------------------------------------------
 
 def _kind(obj) -> str:
+    if inspect.ismodule(obj):
+        return "module"
     if inspect.isclass(obj):
         return "class"
     if callable(obj):
@@ -119,17 +121,25 @@ class StructmatAPI(SphinxDirective):
             for name in getattr(other, "__all__", []):
                 elsewhere.setdefault(id(getattr(other, name)), f"{other_name}.{name}")
 
-        own, shared = [], []
+        own, shared, submodules = [], [], []
         for name in names:
             obj = getattr(module, name)
-            (shared if id(obj) in elsewhere else own).append((name, obj))
+            if inspect.ismodule(obj):
+                submodules.append(obj.__name__)
+            else:
+                (shared if id(obj) in elsewhere else own).append((name, obj))
 
         lines = [f".. currentmodule:: {modname}", ""]
+        if submodules:
+            refs = ", ".join(f":mod:`{sub}`" for sub in submodules)
+            lines += [f"Submodules exported by name: {refs}.", ""]
         if own:
             lines += [".. list-table::", "   :widths: 25 75", ""]
             for name, obj in own:
                 role = {"class": "class", "function": "func", "data": "data"}[_kind(obj)]
-                lines += [f"   * - :{role}:`{name}`", f"     - {_first_paragraph(obj)}"]
+                summary = (_first_paragraph(obj) if role != "data"
+                           else f"a constant (``{type(obj).__name__}``)")
+                lines += [f"   * - :{role}:`{name}`", f"     - {summary}"]
             lines.append("")
         if shared:
             refs = ", ".join(f":{'class' if inspect.isclass(obj) else 'func'}:"
