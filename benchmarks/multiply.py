@@ -25,6 +25,14 @@ untimed for ``--settle`` seconds before its timed calls in every repetition, so 
 in its own steady state; ``--settle 0`` shows the cost of interleaving them back to back.
 ``OPENBLAS_THREAD_TIMEOUT=4`` shortens the spin in mixed workloads.
 
+Order-p Monarch matrices (:class:`structmat.MonarchP`, ``--orders``, default 2 3 4) get a table
+of their own: at n = 4096 and 16384 with batches 256 and 1024 (or the ``--sizes`` and
+``--batches`` given), each order's ``A @ X`` is timed interleaved with dense GEMM, with its FLOP
+count (``2 · nparams · batch``), GFLOP/s, the quotient of that rate and dense GEMM's rate
+measured in the same run (at the largest n with a dense product for larger n), and its time
+and FLOPs relative to order 2.  Sizes are split by :func:`structmat.ops.blocktt.orderp_sizes`
+(16384 = 128·128, 32·32·16, 16·8·8·16 sorted); ``--orders`` with no value skips the table.
+
 ``--out DIR`` writes one CSV and one PNG per table.
 """
 
@@ -315,6 +323,96 @@ def targets(main_rows, mem_rows, dtype="float32"):
 
 
 # ----------------------------------------------------------------------------------------------
+# order-p Monarch matrices
+# ----------------------------------------------------------------------------------------------
+
+ORDERS = (2, 3, 4)
+ORDER_SIZES = (4096, 16384)
+ORDER_BATCHES = (256, 1024)
+ORDER_COLUMNS = [
+    "dtype", "n", "batch", "order", "sizes", "gflop", "ms", "gflops", "dense_ms", "dense_gflops",
+    "rate_fraction", "speedup_vs_dense", "flops_over_order2", "time_over_order2",
+]
+
+
+def run_orders(dtypes, sizes, batches, orders=ORDERS, backend="numpy", repeats=5, min_time=0.05,
+               settle=0.1, seed=0):
+    """Order-p Monarch ``A @ X`` against dense GEMM; one row per (dtype, n, batch, order).
+
+    Orders whose size does not factor (``orderp_sizes`` raises) are left out.  Dense GEMM is
+    timed at ``n <= DENSE_MAX``; larger ``n`` use the dense rate of the largest such ``n`` at
+    the same batch (when one was measured)."""
+    from structmat.ops.blocktt import orderp_sizes
+
+    xp, sync = _backend(backend)
+    rng = np.random.default_rng(seed)
+    rows = []
+    dense_rate: dict[tuple[str, int], float] = {}
+    cases = [(dt, n) for dt in dtypes for n in sorted(sizes)]
+    for dt, n in progress(cases, "order-p multiply"):
+        mats = {}
+        for p in orders:
+            try:
+                split = orderp_sizes(n, p)
+            except ValueError:
+                continue
+            mats[p] = structmat.MonarchP.random(split, seed=int(rng.integers(2**31)), dtype=dt,
+                                               xp=backend)
+        if not mats:
+            continue
+        A = _random(xp, (n, n), dt, rng) if n <= DENSE_MAX else None
+        for nb in batches:
+            X = _random(xp, (n, nb), dt, rng)
+            fns = {f"p{p}": (lambda M=M: M @ X) for p, M in mats.items()}
+            if A is not None:
+                fns["dense"] = lambda: A @ X
+            t = measure(fns, repeats=repeats, warmup=1, min_time=min_time, sync=sync, settle=settle)
+            dflop = 2 * n * n * nb
+            if A is not None:
+                dense_rate[(dt, nb)] = dflop / t["dense"] / 1e9
+            base = mats.get(2)
+            for p, M in mats.items():
+                fl = M.flops(nb)
+                row = {"dtype": dt, "n": n, "batch": nb, "order": p,
+                       "sizes": "x".join(str(b) for b in M.in_sizes), "gflop": fl / 1e9,
+                       "ms": t[f"p{p}"] * 1e3, "gflops": fl / t[f"p{p}"] / 1e9}
+                if A is not None:
+                    row["dense_ms"] = t["dense"] * 1e3
+                    row["speedup_vs_dense"] = t["dense"] / t[f"p{p}"]
+                if (dt, nb) in dense_rate:
+                    row["dense_gflops"] = dense_rate[(dt, nb)]
+                    row["rate_fraction"] = row["gflops"] / row["dense_gflops"]
+                if base is not None:
+                    row["flops_over_order2"] = fl / base.flops(nb)
+                    row["time_over_order2"] = t[f"p{p}"] / t["p2"]
+                rows.append(row)
+            del X
+        del A, mats
+    return rows
+
+
+def _orders_figure(out, rows):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = sorted({(r["dtype"], r["n"], r["batch"]) for r in rows})
+    fig, ax = plt.subplots(figsize=(5.5, 3.8))
+    for dt, n, nb in keys:
+        sub = sorted((r for r in rows if (r["dtype"], r["n"], r["batch"]) == (dt, n, nb)),
+                     key=lambda r: r["order"])
+        ax.plot([r["order"] for r in sub], [r["ms"] for r in sub], "o-", label=f"{dt} n={n} batch={nb}")
+    ax.set_yscale("log")
+    ax.set_xlabel("order p")
+    ax.set_ylabel("A @ X time (ms, median)")
+    ax.set_title("order-p Monarch multiply")
+    ax.legend(fontsize=7)
+    save_figure(fig, os.path.join(out, "orders.png"))
+    plt.close(fig)
+
+
+# ----------------------------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------------------------
 
@@ -402,6 +500,9 @@ def _parser() -> argparse.ArgumentParser:
                     help="seconds each candidate runs untimed before its timed calls in every "
                          "repetition (default 0.1; 0 measures each in the wake of the previous)")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--orders", nargs="*", type=int, default=None,
+                    help="orders p of the MonarchP table (default 2 3 4; no value: skip it); "
+                         "sizes and batches default to %s and %s" % (ORDER_SIZES, ORDER_BATCHES))
     return ap
 
 
@@ -415,6 +516,10 @@ def main(argv=None) -> int:
         if any(v < 1 for v in vals):
             print(f"{name} must be positive integers; got {vals}", file=sys.stderr)
             return 2
+    orders = tuple(ORDERS if args.orders is None else args.orders)
+    if any(p < 2 for p in orders):
+        print(f"--orders must be integers >= 2; got {orders}", file=sys.stderr)
+        return 2
     try:
         main_rows, cross_rows, mem_rows = run(
             dtypes, sizes, batches, backend=args.backend, repeats=repeats,
@@ -433,6 +538,14 @@ def main(argv=None) -> int:
     target_rows = targets(main_rows, mem_rows)
     if target_rows:
         print_table(target_rows, TARGET_COLUMNS, title=f"Speed targets (float32; {cores} CPU cores)")
+    order_rows = []
+    if orders:
+        order_rows = run_orders(
+            dtypes, tuple(args.sizes or ORDER_SIZES), tuple(args.batches or ORDER_BATCHES),
+            orders, backend=args.backend, repeats=repeats,
+            min_time=0.02 if args.quick else 0.05, settle=max(0.0, args.settle), seed=args.seed)
+        print_table(order_rows, ORDER_COLUMNS,
+                    title=f"Order-p Monarch A @ X vs dense GEMM ({head}; medians of {repeats})")
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         write_csv(os.path.join(args.out, "multiply.csv"), main_rows, MAIN_COLUMNS)
@@ -440,6 +553,9 @@ def main(argv=None) -> int:
         write_csv(os.path.join(args.out, "memory.csv"), mem_rows, MEM_COLUMNS)
         write_csv(os.path.join(args.out, "targets.csv"), target_rows, TARGET_COLUMNS)
         _figures(args.out, main_rows, cross_rows, mem_rows, target_rows, args.backend)
+        if order_rows:
+            write_csv(os.path.join(args.out, "orders.csv"), order_rows, ORDER_COLUMNS)
+            _orders_figure(args.out, order_rows)
         print(f"\nwrote multiply/crossover/memory/targets .csv and .png to {args.out}")
     return 0
 

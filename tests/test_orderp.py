@@ -461,3 +461,42 @@ def test_chunked_threaded_multiply_matches_the_whole_batch(threads, dtype, monke
     got_r = Y @ T
     assert_close(got_r, T._rows_kernel(Y), dtype, 24, 4)
     assert_close_scaled(got_r, Y @ ref, (np.abs(Y) @ np.abs(ref)).max(), dtype, 24, 4)
+
+
+# ----------------------------------------------------------------------------------------------
+# benchmark additions (smoke: tiny sizes; timings are never asserted)
+# ----------------------------------------------------------------------------------------------
+
+def test_multiply_benchmark_order_table(tmp_path, capsys):
+    pytest.importorskip("matplotlib")
+    from benchmarks import multiply
+
+    rows = multiply.run_orders(["float32"], (64, 7), (4,), repeats=1, min_time=0.0, settle=0.0)
+    assert [(r["n"], r["order"]) for r in rows] == [(64, 2), (64, 3), (64, 4)]   # 7 does not split
+    for r in rows:
+        M = MonarchP.random(tuple(int(b) for b in r["sizes"].split("x")), seed=0)
+        assert r["gflop"] == pytest.approx(M.flops(4) / 1e9)
+        for key in ("ms", "gflops", "dense_gflops", "rate_fraction", "speedup_vs_dense",
+                    "time_over_order2"):
+            assert math.isfinite(r[key]) and r[key] > 0
+        assert r["flops_over_order2"] == pytest.approx(M.flops(1) / MonarchP.random((8, 8)).flops(1))
+    assert multiply.main(["--sizes", "16", "--batches", "2", "--dtype", "float32", "--repeats", "1",
+                          "--settle", "0", "--orders", "2", "3", "--out", str(tmp_path)]) == 0
+    assert "Order-p Monarch" in capsys.readouterr().out
+    assert (tmp_path / "orders.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "orders.csv").read_text().count("\n") == 3
+    assert multiply.main(["--sizes", "16", "--orders", "1"]) == 2
+
+
+def test_projection_benchmark_blocktt_table(tmp_path):
+    pytest.importorskip("matplotlib")
+    from benchmarks import projection
+
+    row = projection.run_blocktt_case("gaussian", 64, 3, 2, steps=5, time_limit=5.0, repeats=1)
+    assert row["sizes"] == "4x4x4" and row["als_steps"] == 5 and row["adam_steps"] == 5
+    assert row["lower_bound"] <= row["tt_err"] * (1 + 1e-9) <= row["upper_bound"] * (1 + 1e-9)
+    assert row["als_err"] >= row["lower_bound"] * (1 - 1e-9)
+    assert projection.main(["--sizes", "16", "--steps", "3", "--repeats", "1", "--families",
+                            "gaussian", "--out", str(tmp_path)]) == 0
+    text = (tmp_path / "blocktt.csv").read_text()
+    assert text.startswith("family,n,cores,ranks") and text.count("\n") == 3
