@@ -1,7 +1,11 @@
 """structmat: structured matrices (Monarch, butterfly, DFT, DCT/DST, Hadamard, convolution)
 as array classes on NumPy or CuPy."""
 
+from . import io
 from .base import Product, StructmatWarning, StructuredMatrix
+from .fitting import fit_monarch_gd
+from .io import load, save
+from .monarch_form import to_monarch
 from .ops import (
     DCT,
     DFT,
@@ -18,7 +22,6 @@ from .ops import (
     Scaled,
     Sum,
 )
-from .monarch_form import to_monarch
 from .projection import (
     ProjectionInfo,
     factor_mm_star,
@@ -27,10 +30,12 @@ from .projection import (
     projection_error,
     slab_singular_values,
 )
-from .fitting import fit_monarch_gd
-from .tt_projection import BlockTTInfo, fit_blocktt, project_to_blocktt, project_to_monarch_p
-from . import io
-from .io import load, save
+from .tt_projection import (
+    BlockTTInfo,
+    fit_blocktt,
+    project_to_blocktt,
+    project_to_monarch_p,
+)
 
 __version__ = "0.1.0"
 

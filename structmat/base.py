@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import math
 import numbers
-import operator
 import os
 import sys
 import warnings

@@ -34,9 +34,16 @@ from typing import Any
 import numpy as np
 
 from . import _backend as B
-from .ops.monarch import Monarch, monarch_geometry, slab_ranks
+from .geometry import (
+    factors_from_slabs,
+    monarch_geometry,
+    slab_factors,
+    slab_ranks,
+    slab_slots,
+    slab_view,
+)
+from .ops.monarch import Monarch
 from .projection._arrays import _H, _abs2, _as_dense, _is_complex, _matmul
-from .projection.slabs import _monarch_from_slabs, _monarch_slab_factors, _slab_slots, _slabs
 
 __all__ = ["fit_monarch_gd"]
 
@@ -116,7 +123,7 @@ _SCALE_FREE = 30
 def _slab_mask(xp, geometry, dtype):
     """``(k, l, rmax)`` mask of the used slab columns (1) and the padding (0)."""
     k, q, p, l, s, r = geometry
-    rmax, _ = _slab_slots(geometry)
+    rmax, _ = slab_slots(geometry)
     ranks = slab_ranks(k, q, l)
     mask = (np.arange(rmax)[None, None, :] < ranks[:, :, None]).astype(np.float64)
     return xp.asarray(mask, dtype=B.real_dtype_for(xp, dtype))
@@ -273,8 +280,8 @@ def fit_monarch_gd(
     e_L = e // 2
     e_R = e - e_L
     A = _times_pow2(xp, A, -e)
-    S = _slabs(xp, xp.reshape(A, (1, n_out, n_in)), geometry)[0, ...]      # (k, l, s, p)
-    Ls, Rs = _monarch_slab_factors(xp, M0)
+    S = slab_view(xp, xp.reshape(A, (1, n_out, n_in)), geometry)[0, ...]      # (k, l, s, p)
+    Ls, Rs = slab_factors(xp, M0.L, M0.R, geometry)
     Ls, Rs = xp.astype(Ls, dt), xp.astype(Rs, dt)
     if init is not None:
         Ls, Rs = _times_pow2(xp, Ls, -e_L), _times_pow2(xp, Rs, -e_R)
@@ -379,4 +386,4 @@ def fit_monarch_gd(
     }
     Ls = _times_pow2(xp, Ls * mask_L, e_L)
     Rs = _times_pow2(xp, Rs * mask_R, e_R)
-    return _monarch_from_slabs(xp, Ls, Rs, geometry), history
+    return Monarch(*factors_from_slabs(xp, Ls, Rs, geometry)), history

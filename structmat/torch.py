@@ -25,8 +25,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .ops.monarch import Monarch, monarch_geometry
 from .base import StructuredMatrix, check_size
+from .ops.monarch import Monarch, monarch_geometry
 from .projection import project_to_monarch
 
 __all__ = ["MonarchLinear", "monarch_linear"]

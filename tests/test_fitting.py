@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 
 import structmat
 import structmat.fitting as fitting
-from structmat.projection import slabs
 from structmat import Monarch, fit_monarch_gd, project_to_monarch, projection_error
+from structmat.geometry import slab_factors, slab_view
 from structmat.ops.monarch import monarch_geometry
 
 from .conftest import to_numpy
@@ -25,7 +25,7 @@ def _slab_problem(rng, geometry, dtype):
     """Random slab-layout factors (padding zeroed) and a random target in slab layout."""
     k, q, p, l, s, r = geometry
     M = Monarch.random(k * p, l * s, nblocks=(k, l), seed=rng, dtype=dtype)
-    Ls, Rs = slabs._monarch_slab_factors(np, M)
+    Ls, Rs = slab_factors(np, M.L, M.R, M.geometry)
     S = random_matrix(rng, (k, l, s, p), dtype)
     mask = np.asarray(fitting._slab_mask(np, geometry, dtype))
     return Ls, Rs, S, mask
@@ -63,8 +63,8 @@ def test_gradient_vanishes_at_the_projection(dtype):
     for shape, nb in (((48, 48), None), ((96, 96), 8), ((24, 36), (4, 3))):
         A = random_matrix(rng, shape, dtype)
         M = project_to_monarch(A, nb)
-        Ls, Rs = slabs._monarch_slab_factors(np, M)
-        S = np.asarray(slabs._slabs(np, A[None], M.geometry)[0])
+        Ls, Rs = slab_factors(np, M.L, M.R, M.geometry)
+        S = np.asarray(slab_view(np, A[None], M.geometry)[0])
         _, gL, gR = fitting._loss_and_grads(np, Ls, Rs, S)
         scale = np.linalg.norm(A) * max(np.abs(Ls).max(), np.abs(Rs).max())
         tol = rtol(dtype, max(shape), depth=2)

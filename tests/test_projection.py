@@ -661,7 +661,7 @@ def test_monarch_factors_rejects_non_monarch_with_residual():
         (16, None, "float64"), (64, None, "float64"), (64, None, "complex128"),
         (64, (16, 4), "float64"), (64, (4, 16), "complex128"), (36, (9, 4), "float64"),
         (12, None, "complex128"), (256, None, "float64"), (256, 16, "float32"),
-        (144, None, "complex64"),
+        (144, None, "complex64"), (64, 4, "float64"),      # an int k: (k, n // k)
     ],
 )
 def test_factor_mm_star_recovers_products(n, nb, dtype):
@@ -684,6 +684,23 @@ def test_factor_mm_star_recovers_products(n, nb, dtype):
         assert rel <= math.sqrt(eps) * n ** 0.25, rel
         worst.append(rel)
     assert min(worst) <= 1e-2 * math.sqrt(eps) * n ** 0.25   # far below it, typically
+
+
+def test_nblocks_has_one_meaning():
+    # R gets k blocks; L gets k too where the geometry is free, the count the structure
+    # fixes where it is not (Monarch forms of transforms, the MM* factorisation)
+    from structmat.geometry import parse_nblocks, split_nblocks
+    assert monarch_geometry(64, nblocks=4)[::3] == (4, 4)
+    assert Monarch.random(64, nblocks=4, seed=0).nblocks == (4, 4)
+    assert mmstar._mm_star_blocks(64, 4) == (4, 16)
+    assert structmat.to_monarch(structmat.DFT(64), nblocks=4).factors[0].nblocks in ((4, 16), (16, 4))
+    assert split_nblocks(64, (4, 16), "x") == (4, 16)
+    with pytest.raises(ValueError, match="k \\* l == 64"):
+        split_nblocks(64, (4, 4), "x")
+    with pytest.raises(TypeError):
+        parse_nblocks(2.0)
+    with pytest.raises(ValueError, match="pair"):
+        parse_nblocks((1, 2, 3))
 
 
 def test_factor_mm_star_backends(xp):
@@ -710,7 +727,7 @@ def test_factor_mm_star_rejects_matrices_outside_the_class():
         factor_mm_star(M)
     with pytest.raises(ValueError, match="square"):
         factor_mm_star(np.ones((16, 12)))
-    with pytest.raises(ValueError, match=r"Valid nblocks: \(1, 16\), \(2, 8\)"):
+    with pytest.raises(ValueError, match=r"valid nblocks: \(1, 16\), \(2, 8\)"):
         factor_mm_star(np.eye(16), nblocks=(2, 4))
     with pytest.raises(ValueError, match="single square"):
         factor_mm_star(np.ones((2, 16, 16)))

@@ -23,6 +23,7 @@ Examples
 (4, [1, -1, 1, -1])
 """
 
+from ..monarch_form import MonarchWidth, RootSum, monarch_width
 from .convert import (
     butterfly_symbol_names,
     monarch_symbol_names,
@@ -34,7 +35,6 @@ from .convert import (
     trig_exact_scalings,
 )
 from .cyclo import cyclotomic_sqrt, find_prime, root_of_unity_mod, sqrt_conductor
-from ..monarch_form import MonarchWidth, RootSum, monarch_width
 from .forms import exact_monarch, kernel_symbol_names
 from .matrices import (
     ExactAdjoint,

@@ -17,7 +17,18 @@ import numpy as np
 
 from .. import _backend as B
 from ..base import Adjoint, Conjugate, Product, StructuredMatrix, Transpose
-from ..ops import DCT, DFT, DST, BlockDiagonal, Butterfly, Convolution, Diagonal, Hadamard, Monarch, Permutation
+from ..ops import (
+    DCT,
+    DFT,
+    DST,
+    BlockDiagonal,
+    Butterfly,
+    Convolution,
+    Diagonal,
+    Hadamard,
+    Monarch,
+    Permutation,
+)
 from ..ops.sum import Scaled, Sum
 from .cyclo import cyclotomic_sqrt, sqrt_conductor
 from .matrices import (

@@ -23,7 +23,18 @@ from typing import Any
 import numpy as np
 
 from ..base import Adjoint, Conjugate, Product, StructuredMatrix, Transpose
-from ..ops import DCT, DFT, DST, BlockDiagonal, Butterfly, Convolution, Diagonal, Hadamard, Monarch, Permutation
+from ..ops import (
+    DCT,
+    DFT,
+    DST,
+    BlockDiagonal,
+    Butterfly,
+    Convolution,
+    Diagonal,
+    Hadamard,
+    Monarch,
+    Permutation,
+)
 from .matrices import (
     ExactAdjoint,
     ExactBlockDiagonal,
@@ -246,7 +257,12 @@ def _(X, nblocks, mode):
     ``R`` (k blocks b × b), the others to ``U``, which couples only indices equal mod ``b``:
     ``L[b', d, a] = U[d b + b', a b + b']``.  Exact products of the exact level factors."""
     from ..monarch_form import _divisors, _split
-    from .convert import butterfly_symbol_names, required_conductor, symbolic_butterfly_factors, to_exact
+    from .convert import (
+        butterfly_symbol_names,
+        required_conductor,
+        symbolic_butterfly_factors,
+        to_exact,
+    )
 
     n = X.n
     valid = [d for d in _divisors(n) if 1 < d < n]

@@ -59,7 +59,14 @@ import numpy as np
 from ..base import StructuredMatrix
 from ..monarch_form import RootSum
 from ..ops import DFT, Butterfly, Convolution, Hadamard, Permutation
-from .matrices import ExactDense, ExactMatrix, ExactMonarch, ExactPermutation, ExactProduct, exact_equal
+from .matrices import (
+    ExactDense,
+    ExactMatrix,
+    ExactMonarch,
+    ExactPermutation,
+    ExactProduct,
+    exact_equal,
+)
 from .monomial import MonomialMatrix, MonomialMonarch, monomial_equal
 from .ring import ExactRing
 
@@ -700,10 +707,9 @@ def _mm_dense(A, B):
 def _target(X: Any, ring: ExactRing) -> ExactMatrix:
     """The exact matrix of ``X`` from its definition; symbolic kernels/twiddles when ``ring``
     holds their symbols."""
+    from ..base import Adjoint, Conjugate, Product, Transpose
     from .convert import butterfly_symbol_names, symbolic_butterfly_factors, to_exact
     from .forms import kernel_symbol_names
-
-    from ..base import Adjoint, Conjugate, Product, Transpose
 
     names = set(ring.symbol_names)
     if names and isinstance(X, (Product, Adjoint, Transpose, Conjugate)):

@@ -12,7 +12,8 @@ import numpy as np
 
 from .. import _backend as B
 from .. import _parallel
-from ..ops.monarch import Monarch, monarch_geometry
+from ..geometry import monarch_geometry, slab_view
+from ..ops.monarch import Monarch
 from ._arrays import (
     _H,
     _abs2,
@@ -43,7 +44,7 @@ from .certificate import (
 from .info import ProjectionInfo
 from .kernel import _lanczos1_numpy, _unit_starts
 from .options import _lanczos_steps, _make_rng, current_options
-from .slabs import _gather_slabs, _Plan, _slabs
+from .slabs import _gather_slabs, _Plan
 from .solvers import _solve_generic
 
 
@@ -370,7 +371,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     counts: dict[str, int] = {}
     Ls, Rs, Es = [], [], []
     for start in range(0, nb, per_chunk):
-        S5 = _slabs(xp, A3[start:min(nb, start + per_chunk), ...], geometry)
+        S5 = slab_view(xp, A3[start:min(nb, start + per_chunk), ...], geometry)
         try:
             Lc, Rr, en = _project_chunk(xp, S5, plan, rng, counts)
         except _NonFinite:

@@ -11,7 +11,8 @@ import numpy as np
 
 from .. import _backend as B
 from ..base import StructuredMatrix
-from ..ops.monarch import Monarch, monarch_geometry, slab_ranks
+from ..geometry import monarch_geometry, slab_factors, slab_ranks, slab_view
+from ..ops.monarch import Monarch
 from ._arrays import (
     _abs2,
     _as_dense,
@@ -22,7 +23,6 @@ from ._arrays import (
     _ratio,
     _wide,
 )
-from .slabs import _monarch_slab_factors, _slabs
 
 
 def _residual_sq(xp, A2, M):
@@ -45,7 +45,7 @@ def _residual_sq(xp, A2, M):
         E = As - _ldexp(xp, xp.astype(Md, dt), -e)
         return (float(xp.sum(_abs2(xp, E))), float(xp.sum(_abs2(xp, As))))
     k, q, p, l, s, r = M.geometry
-    Lslab, Rslab = _monarch_slab_factors(xp, M)
+    Lslab, Rslab = slab_factors(xp, M.L, M.R, M.geometry)
     dt = _wide(xp, xp.result_type(A2.dtype, M.dtype))
     eA = int(_pow2_exponents(xp, A3)[0])
     eL = int(_pow2_exponents(xp, xp.reshape(M.L, (1, -1, 1)))[0])
@@ -55,7 +55,7 @@ def _residual_sq(xp, A2, M):
     # M * 2**-eA = (L 2**-eL)(R 2**-eR) 2**(eL + eR - eA): the last power goes on L, clamped
     # where M is beyond float range relative to A (its share of the error then dominates)
     fL = int(np.clip(eL + eR - eA, -1000, 1000)) - eL
-    S5 = _slabs(xp, _ldexp(xp, xp.astype(A3, dt), np.array([-eA])), M.geometry)[0, ...]
+    S5 = slab_view(xp, _ldexp(xp, xp.astype(A3, dt), np.array([-eA])), M.geometry)[0, ...]
     Lslab = _ldexp(xp, xp.astype(Lslab, dt)[None, ...], np.array([fL]), axes=4)[0, ...]
     Rslab = _ldexp(xp, xp.astype(Rslab, dt)[None, ...], np.array([-eR]), axes=4)[0, ...]
     per_a = l * s * p * 16
@@ -111,7 +111,7 @@ def slab_singular_values(A: Any, nblocks: Any = None):
     k, q, p, l, s, r = geometry
     batch = tuple(int(d) for d in A.shape[:-2])
     nb = math.prod(batch)
-    S5 = _slabs(xp, xp.reshape(A, (nb, n_out, n_in)), geometry)
+    S5 = slab_view(xp, xp.reshape(A, (nb, n_out, n_in)), geometry)
     S = xp.reshape(S5, (nb * k * l, s, p))            # one copy into slab order
     # each slab scaled by a power of two into [0.5, 1) max-abs and the values scaled back:
     # exact at any input scale (results beyond the dtype's range saturate)

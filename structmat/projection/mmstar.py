@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 
 from .. import _backend as B
-from ..base import check_size
-from ..ops.monarch import Monarch, nearest_divisor
+from ..geometry import split_nblocks
+from ..ops.monarch import Monarch
 from ._arrays import (
     _H,
     _abs2,
@@ -26,25 +26,9 @@ from ._arrays import (
 
 
 def _mm_star_blocks(n: int, nblocks: Any) -> tuple[int, int]:
-    """``(k, l)`` with ``k l = n`` for :func:`factor_mm_star`."""
-    divs = [d for d in range(1, n + 1) if n % d == 0]
-    if nblocks is None:
-        k = nearest_divisor(n)
-        return k, n // k
-    if isinstance(nblocks, (tuple, list)):
-        if len(nblocks) != 2:
-            raise ValueError(f"nblocks must be an int or a pair (k, l); got {nblocks!r}")
-        k = check_size(nblocks[0], "nblocks[0]")
-        l = check_size(nblocks[1], "nblocks[1]")
-    else:
-        k = l = check_size(nblocks, "nblocks")
-    if k * l != n:
-        pairs = ", ".join(f"({d}, {n // d})" for d in divs)
-        raise ValueError(
-            f"factor_mm_star needs k * l == n (every slab of rank 1 and a full middle "
-            f"dimension); got nblocks=({k}, {l}) for n={n}. Valid nblocks: {pairs}"
-        )
-    return k, l
+    """``(k, l)`` with ``k l = n`` for :func:`factor_mm_star` (every slab of rank 1 and a full
+    middle dimension: :func:`structmat.geometry.split_nblocks`)."""
+    return split_nblocks(n, nblocks, "factor_mm_star (which needs k * l == n)")
 
 
 def _eig(xp, X):

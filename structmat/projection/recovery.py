@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from .. import _backend as B
-from ..ops.monarch import monarch_geometry
+from ..geometry import monarch_geometry
 from ._arrays import _as_dense, _rounding_tol
 from .driver import project_to_monarch
 from .error import projection_error

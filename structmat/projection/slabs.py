@@ -9,7 +9,11 @@ import math
 import numpy as np
 
 from .. import _backend as B
-from ..ops.monarch import Monarch, slab_ranks
+from ..geometry import (
+    l_middle_index,
+    slab_columns,
+    slab_ranks,
+)
 from .options import current_options
 
 
@@ -29,17 +33,12 @@ class _Plan:
         self.exact = (self.ranks >= self.mp).reshape(-1)
         self.zero = flat == 0
         self.solve_ranks = sorted({int(x) for x in flat[~self.exact & ~self.zero]})
-        # pool positions of every middle index t: slab z = a l + b, column m = i div l
-        t = np.arange(k * q)
-        a, i = t // q, t % q
-        b = t % l
-        z = a * l + b
-        m = i // l
-        pos = z * self.rho_max + m
-        pos = np.where(m < eff[a, b], pos, -1)          # beyond the slab's order: zero
+        # pool positions of every middle index t (column m of slab z); columns beyond the
+        # slab's order (more middle indices than the slab has rows or columns) stay zero
+        z, m = slab_columns(geometry)
+        pos = np.where(m < eff.reshape(-1)[z], z * self.rho_max + m, -1)
         self.posR = pos                                   # R[a, i] <- pool[pos[a q + i]]
-        order_L = (np.arange(r)[None, :] * l + np.arange(l)[:, None]).reshape(-1)  # t for (b, c)
-        self.posL = pos[order_L]                          # L[b, :, c] <- pool[posL[b r + c]]
+        self.posL = pos[l_middle_index(geometry)]         # L[b, :, c] <- pool[posL[b r + c]]
 
     def solver_for(self, rho: int, m: int, steps: int) -> str:
         """``"lanczos"`` for rank-1 slabs of order >= 32 with ``steps`` <= 0.625 of the order
@@ -68,56 +67,4 @@ def _gather_slabs(xp, S5, zs: np.ndarray):
     return xp.stack([S5[int(e_), int(a_), int(b_), ...] for e_, a_, b_ in zip(ee, aa, bb)])
 
 
-def _slabs(xp, A3, geometry):
-    """``(nb, k, l, s, p)`` view of ``A3 (nb, n_out, n_in)``: ``S[e, a, b] = A[e, {d l + b}, {a p + j}]``."""
-    k, q, p, l, s, r = geometry
-    nb = A3.shape[0]
-    return xp.permute_dims(xp.reshape(A3, (nb, s, l, k, p)), (0, 3, 2, 1, 4))
 
-
-def _slab_slots(geometry):
-    """Slab layout of a Monarch geometry.
-
-    Returns ``(rmax, slot)``: middle index ``t`` lives in slab ``z = a l + b`` at column
-    ``m = i div l`` (``a = t div q``, ``i = t mod q``, ``b = t mod l``), i.e. at position
-    ``slot[t] = z * rmax + m`` of a ``(k, l, rmax)`` grid, ``rmax`` the largest slab rank.
-    """
-    k, q, p, l, s, r = geometry
-    rmax = int(slab_ranks(k, q, l).max())
-    t = np.arange(k * q)
-    a, i = t // q, t % q
-    b = t % l
-    return rmax, (a * l + b) * rmax + i // l
-
-
-def _monarch_slab_factors(xp, M: Monarch):
-    """``(Lslab (k, l, s, rmax), Rslab (k, l, rmax, p))`` with ``slab(a, b) = Lslab @ Rslab``.
-
-    Unused columns / rows (slabs of rank below ``rmax``) are zero.
-    """
-    k, q, p, l, s, r = M.geometry
-    rmax, slot = _slab_slots(M.geometry)
-    src_t = np.full(k * l * rmax, k * q, dtype=np.int64)    # default: the zero row
-    src_t[slot] = np.arange(k * q)
-    # L column of t: L[b, :, c] (t = c l + b); R row of t: R[a, i, :] (t = a q + i)
-    Lt = xp.reshape(xp.permute_dims(M.L, (2, 0, 1)), (r * l, s))
-    Rt = xp.reshape(M.R, (k * q, p))
-    Lt = xp.concat([Lt, xp.zeros((1, s), dtype=M.L.dtype)], axis=0)
-    Rt = xp.concat([Rt, xp.zeros((1, p), dtype=M.R.dtype)], axis=0)
-    idx = xp.asarray(src_t)
-    Lslab = xp.permute_dims(xp.reshape(xp.take(Lt, idx, axis=0), (k, l, rmax, s)), (0, 1, 3, 2))
-    Rslab = xp.reshape(xp.take(Rt, idx, axis=0), (k, l, rmax, p))
-    return Lslab, Rslab
-
-
-def _monarch_from_slabs(xp, Lslab, Rslab, geometry) -> Monarch:
-    """Inverse of :func:`_monarch_slab_factors` (padding entries are ignored)."""
-    k, q, p, l, s, r = geometry
-    rmax, slot = _slab_slots(geometry)
-    poolL = xp.reshape(xp.matrix_transpose(Lslab), (k * l * rmax, s))
-    poolR = xp.reshape(Rslab, (k * l * rmax, p))
-    order_L = (np.arange(r)[None, :] * l + np.arange(l)[:, None]).reshape(-1)   # t of (b, c)
-    L = xp.take(poolL, xp.asarray(slot[order_L]), axis=0)
-    L = xp.permute_dims(xp.reshape(L, (l, r, s)), (0, 2, 1))
-    R = xp.reshape(xp.take(poolR, xp.asarray(slot), axis=0), (k, q, p))
-    return Monarch(L, R)
