@@ -72,6 +72,11 @@ convolution factors.  :func:`to_monarch` evaluates them in floating point;
 :mod:`structmat.exact`, whose :func:`~structmat.exact.verify` proves the result equal to ``X``
 built from its definition).  :func:`monarch_width` counts a form's Monarch factors.
 
+Order-``p`` forms: ``to_monarch(X, order=p)`` (``p >= 3``) writes a DFT as
+``MonarchP(F_0, ..., F_{p-1}) · Q`` (the mixed-radix FFT, ``Q`` the digit reversal, form ``"MP"``)
+and a Hadamard matrix as ``MonarchP(H_{b_0}, ..., H_{b_{p-1}})`` (form ``"M"``) for any
+factorisation ``n = b_0 ⋯ b_{p-1}`` given as ``nblocks``; see :func:`orderp_closed_form`.
+
 Other modules add rules with ``to_monarch.register``::
 
     @to_monarch.register(MyClass)
