@@ -500,3 +500,16 @@ def test_projection_benchmark_blocktt_table(tmp_path):
                             "gaussian", "--out", str(tmp_path)]) == 0
     text = (tmp_path / "blocktt.csv").read_text()
     assert text.startswith("family,n,cores,ranks") and text.count("\n") == 3
+
+
+@given(st.lists(st.integers(1, 6), min_size=3, max_size=4), st.booleans(),
+       st.sampled_from([None, "ortho", "forward"]), st.integers(0, 2**31 - 1))
+def test_dft_order_p_form_for_any_factorisation(sizes, inverse, norm, seed):
+    """F_n = MonarchP(F_0..F_{p-1}) Q for every ordered factorisation (p = 3, 4; sizes 1 included),
+    against scipy.fft; Q is a permutation and the MonarchP has the given sizes."""
+    n = math.prod(sizes)
+    F = sm.to_monarch(sm.DFT(n, norm=norm, inverse=inverse), tuple(sizes), order=len(sizes))
+    assert F.factors[0].in_sizes == tuple(sizes) == F.factors[0].out_sizes
+    assert sorted(np.asarray(F.factors[1].perm).tolist()) == list(range(n))
+    x = np.random.default_rng(seed).standard_normal((n, 2))
+    assert_close(F @ x, _fft(x.T, norm, inverse).T, np.complex128, n, 2 * len(sizes))
