@@ -9,6 +9,7 @@ form of DFT, Hadamard and permutations for large sizes.
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 from typing import Any
@@ -140,6 +141,9 @@ def _dft_scale(op: DFT):
 def required_conductor(op: Any) -> int:
     """The conductor ``N`` of the cyclotomic field that holds the entries of ``op`` exactly.
 
+    Dispatches on the class of ``op`` (:func:`functools.singledispatch`, as
+    :func:`structmat.to_monarch` does); a class without an exact form raises ``TypeError``.
+
     Examples
     --------
     >>> from structmat import DFT, DCT, Hadamard
@@ -149,44 +153,91 @@ def required_conductor(op: Any) -> int:
     >>> required_conductor(Hadamard(8, norm="ortho"))
     8
     """
-    if isinstance(op, DFT):
-        r, m = _dft_scale(op)
-        return _lcm(op.n, sqrt_conductor(m))
-    if isinstance(op, Hadamard):
-        return sqrt_conductor(Fraction(1, op.n)) if op.norm == "ortho" else 1
-    if isinstance(op, (DCT, DST)):
-        N = _trig_kernel_conductor(op)
-        w, f = trig_exact_scalings(op._kind, op.type, op.n, op.norm)
-        for r, m in w + f:
-            N = _lcm(N, sqrt_conductor(m))
-        return N
-    if isinstance(op, Permutation):
-        return 1
-    if isinstance(op, Diagonal):
-        return 4 if _is_complex_array(_host(op.d)) else 1
-    if isinstance(op, BlockDiagonal):
-        return 4 if _is_complex_array(_host(op.blocks)) else 1
-    if isinstance(op, Monarch):
-        return 4 if (_is_complex_array(_host(op.L)) or _is_complex_array(_host(op.R))) else 1
-    if isinstance(op, Butterfly):
-        return 4 if _is_complex_array(_host(op.twiddle)) else 1
-    if isinstance(op, Convolution):
-        return 4 if _is_complex_array(_host(op.kernel)) else 1
-    if isinstance(op, Product):
-        N = 1
-        for f in op.factors:
-            N = _lcm(N, required_conductor(f))
-        return N
-    if isinstance(op, (Transpose, Adjoint, Conjugate)):
-        return _lcm(required_conductor(op.base), 1)
-    if isinstance(op, Sum):
-        N = 1
-        for t in op.terms:
-            N = _lcm(N, required_conductor(t))
-        return N
-    if isinstance(op, Scaled):
-        return _lcm(required_conductor(op.base), 4 if isinstance(op.alpha, complex) else 1)
+    return _conductor(op)
+
+
+@functools.singledispatch
+def _conductor(op) -> int:
     raise TypeError(f"no exact form for {type(op).__name__}")
+
+
+@_conductor.register(DFT)
+def _conductor_dft(op):
+    r, m = _dft_scale(op)
+    return _lcm(op.n, sqrt_conductor(m))
+
+
+@_conductor.register(Hadamard)
+def _conductor_hadamard(op):
+    return sqrt_conductor(Fraction(1, op.n)) if op.norm == "ortho" else 1
+
+
+@_conductor.register(DCT)
+@_conductor.register(DST)
+def _conductor_dct(op):
+    N = _trig_kernel_conductor(op)
+    w, f = trig_exact_scalings(op._kind, op.type, op.n, op.norm)
+    for r, m in w + f:
+        N = _lcm(N, sqrt_conductor(m))
+    return N
+
+
+@_conductor.register(Permutation)
+def _conductor_permutation(op):
+    return 1
+
+
+@_conductor.register(Diagonal)
+def _conductor_diagonal(op):
+    return 4 if _is_complex_array(_host(op.d)) else 1
+
+
+@_conductor.register(BlockDiagonal)
+def _conductor_blockdiagonal(op):
+    return 4 if _is_complex_array(_host(op.blocks)) else 1
+
+
+@_conductor.register(Monarch)
+def _conductor_monarch(op):
+    return 4 if (_is_complex_array(_host(op.L)) or _is_complex_array(_host(op.R))) else 1
+
+
+@_conductor.register(Butterfly)
+def _conductor_butterfly(op):
+    return 4 if _is_complex_array(_host(op.twiddle)) else 1
+
+
+@_conductor.register(Convolution)
+def _conductor_convolution(op):
+    return 4 if _is_complex_array(_host(op.kernel)) else 1
+
+
+@_conductor.register(Product)
+def _conductor_product(op):
+    N = 1
+    for f in op.factors:
+        N = _lcm(N, required_conductor(f))
+    return N
+
+
+@_conductor.register(Transpose)
+@_conductor.register(Adjoint)
+@_conductor.register(Conjugate)
+def _conductor_transpose(op):
+    return _lcm(required_conductor(op.base), 1)
+
+
+@_conductor.register(Sum)
+def _conductor_sum(op):
+    N = 1
+    for t in op.terms:
+        N = _lcm(N, required_conductor(t))
+    return N
+
+
+@_conductor.register(Scaled)
+def _conductor_scaled(op):
+    return _lcm(required_conductor(op.base), 4 if isinstance(op.alpha, complex) else 1)
 
 
 def _scaled(ring: ExactRing, r: Fraction, m: Fraction):
@@ -235,90 +286,139 @@ def to_exact(op: Any, ring: ExactRing | None = None) -> ExactMatrix:
         ring = ExactRing(need)
     elif ring.N % need:
         raise ValueError(f"ring conductor must be a multiple of {need} for {type(op).__name__}; got {ring.N}")
-    N = ring.N
+    return _exact(op, ring, ring.N)
 
-    if isinstance(op, DFT):
-        n = op.n
-        r, m = _dft_scale(op)
-        s = _scaled(ring, r, m)
-        step = N // n
-        sign = 1 if op.inverse else -1
-        rows = [[ring.reduce(ring.zeta(sign * step * ((j * k) % n)) * s) for k in range(n)] for j in range(n)]
-        return ExactDense(rows, ring)
-    if isinstance(op, Hadamard):
-        n = op.n
-        s = _scaled(ring, Fraction(1), Fraction(1, n)) if op.norm == "ortho" else ring.one
-        rows = [[s if bin(i & j).count("1") % 2 == 0 else -s for j in range(n)] for i in range(n)]
-        return ExactDense(rows, ring)
-    if isinstance(op, (DCT, DST)):
-        trig_name, a, b, mfun = B.TRIG_KERNELS[(op._kind, op.type)]
-        n = op.n
-        M = mfun(n)
-        unit = N // (8 * M)                     # zeta_{8M} = zeta_N^unit
-        w, f = trig_exact_scalings(op._kind, op.type, n, op.norm)
-        ws = [_scaled(ring, *x) for x in w]
-        fs = [_scaled(ring, *x) for x in f]
-        half = ring.from_int(Fraction(1, 2))
-        minus_i = ring.zeta(-(N // 4)) if N % 4 == 0 else None
-        a4, b4 = int(round(4 * a)), int(round(4 * b))
-        rows = []
-        for k in range(n):
-            row = []
-            for j in range(n):
-                # theta = pi (k + a)(j + b) / M = 2 pi x / (8 M) with x = (4k + 4a)(4j + 4b) / 4
-                x = (4 * k + a4) * (4 * j + b4) // 4
-                ep, em = ring.zeta(unit * x), ring.zeta(-unit * x)
-                if trig_name == "cos":
-                    val = (ep + em) * half
-                else:
-                    val = (ep - em) * half * minus_i
-                row.append(ring.reduce(fs[k] * val * ws[j]))
-            rows.append(row)
-        return ExactDense(rows, ring)
-    if isinstance(op, Permutation):
-        return ExactPermutation(_host(op.perm), ring)
-    if isinstance(op, Diagonal):
-        return ExactDiagonal(_exact_array(_host(op.d), ring), ring)
-    if isinstance(op, BlockDiagonal):
-        return ExactBlockDiagonal(_exact_array(_host(op.blocks), ring), ring)
-    if isinstance(op, Monarch):
-        return ExactMonarch(_exact_array(_host(op.L), ring), _exact_array(_host(op.R), ring), ring)
-    if isinstance(op, Butterfly):
-        s = op.n.bit_length() - 1
-        return ExactProduct(*[to_exact(op.factor(e), ring) for e in range(s - 1, -1, -1)])
-    if isinstance(op, Convolution):
-        c = _exact_array(_host(op.kernel), ring)
-        L = len(c)
-        n_out, n = op.shape
-        rows = []
-        for i in range(n_out):
-            row = []
-            for j in range(n):
-                d = (i - j) % n if op.mode == "circular" else i - j
-                row.append(c[d] if 0 <= d < L else ring.zero)
-            rows.append(row)
-        return ExactDense(rows, ring)
-    if isinstance(op, Product):
-        return ExactProduct(*[to_exact(f, ring) for f in op.factors])
-    if isinstance(op, Adjoint):
-        return to_exact(op.base, ring).H
-    if isinstance(op, Transpose):
-        D = to_exact(op.base, ring).to_dense()
-        return ExactDense(D.transpose(), ring)
-    if isinstance(op, Conjugate):
-        D = to_exact(op.base, ring).to_dense().to_list()
-        return ExactDense([[ring.conj(x) for x in row] for row in D], ring)
-    if isinstance(op, Sum):
-        D = to_exact(op.terms[0], ring).to_dense()
-        for t in op.terms[1:]:
-            D = D + to_exact(t, ring).to_dense()
-        return ExactDense(D, ring)
-    if isinstance(op, Scaled):
-        a = op.alpha
-        s = ring.from_complex_float(a) if isinstance(a, complex) else ring.from_int(Fraction(a))
-        D = to_exact(op.base, ring).to_dense()
-        return ExactDense([[ring.reduce(s * x) for x in row] for row in D.to_list()], ring)
+
+@functools.singledispatch
+def _exact(op, ring, N) -> ExactMatrix:
     raise TypeError(f"no exact form for {type(op).__name__}")
+
+
+@_exact.register(DFT)
+def _exact_dft(op, ring, N):
+    n = op.n
+    r, m = _dft_scale(op)
+    s = _scaled(ring, r, m)
+    step = N // n
+    sign = 1 if op.inverse else -1
+    rows = [[ring.reduce(ring.zeta(sign * step * ((j * k) % n)) * s) for k in range(n)] for j in range(n)]
+    return ExactDense(rows, ring)
+
+
+@_exact.register(Hadamard)
+def _exact_hadamard(op, ring, N):
+    n = op.n
+    s = _scaled(ring, Fraction(1), Fraction(1, n)) if op.norm == "ortho" else ring.one
+    rows = [[s if bin(i & j).count("1") % 2 == 0 else -s for j in range(n)] for i in range(n)]
+    return ExactDense(rows, ring)
+
+
+@_exact.register(DCT)
+@_exact.register(DST)
+def _exact_dct(op, ring, N):
+    trig_name, a, b, mfun = B.TRIG_KERNELS[(op._kind, op.type)]
+    n = op.n
+    M = mfun(n)
+    unit = N // (8 * M)                     # zeta_{8M} = zeta_N^unit
+    w, f = trig_exact_scalings(op._kind, op.type, n, op.norm)
+    ws = [_scaled(ring, *x) for x in w]
+    fs = [_scaled(ring, *x) for x in f]
+    half = ring.from_int(Fraction(1, 2))
+    minus_i = ring.zeta(-(N // 4)) if N % 4 == 0 else None
+    a4, b4 = int(round(4 * a)), int(round(4 * b))
+    rows = []
+    for k in range(n):
+        row = []
+        for j in range(n):
+            # theta = pi (k + a)(j + b) / M = 2 pi x / (8 M) with x = (4k + 4a)(4j + 4b) / 4
+            x = (4 * k + a4) * (4 * j + b4) // 4
+            ep, em = ring.zeta(unit * x), ring.zeta(-unit * x)
+            if trig_name == "cos":
+                val = (ep + em) * half
+            else:
+                val = (ep - em) * half * minus_i
+            row.append(ring.reduce(fs[k] * val * ws[j]))
+        rows.append(row)
+    return ExactDense(rows, ring)
+
+
+@_exact.register(Permutation)
+def _exact_permutation(op, ring, N):
+    return ExactPermutation(_host(op.perm), ring)
+
+
+@_exact.register(Diagonal)
+def _exact_diagonal(op, ring, N):
+    return ExactDiagonal(_exact_array(_host(op.d), ring), ring)
+
+
+@_exact.register(BlockDiagonal)
+def _exact_blockdiagonal(op, ring, N):
+    return ExactBlockDiagonal(_exact_array(_host(op.blocks), ring), ring)
+
+
+@_exact.register(Monarch)
+def _exact_monarch(op, ring, N):
+    return ExactMonarch(_exact_array(_host(op.L), ring), _exact_array(_host(op.R), ring), ring)
+
+
+@_exact.register(Butterfly)
+def _exact_butterfly(op, ring, N):
+    s = op.n.bit_length() - 1
+    return ExactProduct(*[to_exact(op.factor(e), ring) for e in range(s - 1, -1, -1)])
+
+
+@_exact.register(Convolution)
+def _exact_convolution(op, ring, N):
+    c = _exact_array(_host(op.kernel), ring)
+    L = len(c)
+    n_out, n = op.shape
+    rows = []
+    for i in range(n_out):
+        row = []
+        for j in range(n):
+            d = (i - j) % n if op.mode == "circular" else i - j
+            row.append(c[d] if 0 <= d < L else ring.zero)
+        rows.append(row)
+    return ExactDense(rows, ring)
+
+
+@_exact.register(Product)
+def _exact_product(op, ring, N):
+    return ExactProduct(*[to_exact(f, ring) for f in op.factors])
+
+
+@_exact.register(Adjoint)
+def _exact_adjoint(op, ring, N):
+    return to_exact(op.base, ring).H
+
+
+@_exact.register(Transpose)
+def _exact_transpose(op, ring, N):
+    D = to_exact(op.base, ring).to_dense()
+    return ExactDense(D.transpose(), ring)
+
+
+@_exact.register(Conjugate)
+def _exact_conjugate(op, ring, N):
+    D = to_exact(op.base, ring).to_dense().to_list()
+    return ExactDense([[ring.conj(x) for x in row] for row in D], ring)
+
+
+@_exact.register(Sum)
+def _exact_sum(op, ring, N):
+    D = to_exact(op.terms[0], ring).to_dense()
+    for t in op.terms[1:]:
+        D = D + to_exact(t, ring).to_dense()
+    return ExactDense(D, ring)
+
+
+@_exact.register(Scaled)
+def _exact_scaled(op, ring, N):
+    a = op.alpha
+    s = ring.from_complex_float(a) if isinstance(a, complex) else ring.from_int(Fraction(a))
+    D = to_exact(op.base, ring).to_dense()
+    return ExactDense([[ring.reduce(s * x) for x in row] for row in D.to_list()], ring)
 
 
 def to_monomial(op: Any) -> MonomialMatrix:
