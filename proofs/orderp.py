@@ -54,7 +54,17 @@ def _one_term(t):
 def orderp_monomial(cores, sizes, perm=None, name: str = "MonarchP") -> MonomialMatrix:
     """The square order-p Monarch matrix ``MonarchP(cores) · Q`` (``(Q x)[j] = x[perm[j]]``) as a
     :class:`MonomialMatrix`: entry ``(i, j)`` is the product of the factors' entries
-    ``F_t[(i_{>t}, j_{<t}), i_t, j_t]`` (exponents added, coefficients multiplied)."""
+    ``F_t[(i_{>t}, j_{<t}), i_t, j_t]`` (exponents added, coefficients multiplied).
+
+    Examples
+    --------
+    >>> from structmat import DFT
+    >>> from structmat.exact import MonomialMatrix, monomial_equal
+    >>> from structmat.monarch_form import orderp_closed_form
+    >>> (_, cores, sizes), (_, perm) = orderp_closed_form(DFT(8), 3)
+    >>> monomial_equal(orderp_monomial(cores, sizes, perm), MonomialMatrix.dft(8))
+    (True, None)
+    """
     terms = [_one_term(c) for c in cores]
     N = 1
     for _, _, Nt, _ in terms:
@@ -153,6 +163,13 @@ def _dft_items(n: int, perturb: str | None = None):
 
 
 def check_dft(items, n: int) -> Outcome:
+    """Every item's order-p form equals its target (the DFT or its inverse) entrywise.
+
+    Examples
+    --------
+    >>> check_dft(_dft_items(12), 12).ok, check_dft(_dft_items(12, "routing"), 12).ok
+    (True, False)
+    """
     if not items:
         return Outcome(False, f"no factorisation of n = {n} into 3 or more factors")
     done = []
@@ -188,6 +205,13 @@ def _had_items(n: int, perturb: str | None = None):
 
 
 def check_hadamard(items, n: int) -> Outcome:
+    """Every item's order-p form equals ``H_n`` (or the perturbed target) entrywise.
+
+    Examples
+    --------
+    >>> check_hadamard(_had_items(16), 16).ok, check_hadamard(_had_items(16, "witness"), 16).ok
+    (True, False)
+    """
     if not items:
         return Outcome(False, f"no split of n = {n} into 3 or more powers of 2")
     for sizes, W, flip in items:

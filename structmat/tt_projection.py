@@ -63,6 +63,15 @@ class BlockTTInfo:
         ``sqrt(c - 1)``: the proven ratio of ``bound`` to ``lower_bound`` at most.
     norm : float
         ``||A||_F``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import project_to_blocktt
+    >>> A = np.random.default_rng(1).standard_normal((16, 16))
+    >>> _, info = project_to_blocktt(A, cores=2, ranks=2, return_info=True)
+    >>> bool(np.isclose(info.error, info.lower_bound)), len(info.unfolding_errors)
+    (True, 1)
     """
 
     error: float

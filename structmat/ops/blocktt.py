@@ -212,14 +212,28 @@ class BlockTT(StructuredMatrix):
     # -- geometry ----------------------------------------------------------------------------------
     @property
     def cores(self) -> tuple:
-        """The cores as 5-D arrays ``(nblocks_t, r_t, m_t, n_t, r_{t+1})`` (views)."""
+        """The cores as 5-D arrays ``(nblocks_t, r_t, m_t, n_t, r_{t+1})`` (views).
+
+        Examples
+        --------
+        >>> from structmat import BlockTT
+        >>> [G.shape for G in BlockTT.random((2, 3), ranks=2, seed=0).cores]
+        [(3, 1, 2, 2, 2), (2, 2, 3, 3, 1)]
+        """
         xp = self._xp
         geo = _geometry(self.out_sizes, self.in_sizes, (1,) + self.ranks + (1,))
         return tuple(xp.reshape(G, g) for G, g in zip(self._blocks(), geo))
 
     @property
     def geometry(self) -> list[tuple[int, int, int, int, int]]:
-        """Per core ``(nblocks_t, r_t, m_t, n_t, r_{t+1})``."""
+        """Per core ``(nblocks_t, r_t, m_t, n_t, r_{t+1})``.
+
+        Examples
+        --------
+        >>> from structmat import BlockTT
+        >>> BlockTT.random((2, 3), (4, 1), ranks=2, seed=0).geometry
+        [(1, 1, 4, 2, 2), (2, 2, 1, 3, 1)]
+        """
         return _geometry(self.out_sizes, self.in_sizes, (1,) + self.ranks + (1,))
 
     @classmethod

@@ -75,12 +75,26 @@ class MonarchP(BlockTT):
 
     @property
     def order(self) -> int:
-        """The number ``p`` of factors."""
+        """The number ``p`` of factors.
+
+        Examples
+        --------
+        >>> from structmat import MonarchP
+        >>> MonarchP.random(64, order=3, seed=0).order
+        3
+        """
         return self.ncores
 
     @property
     def factors(self) -> tuple:
-        """The factors ``(nblocks_t, m_t, n_t)`` (the matrix's own arrays; do not write)."""
+        """The factors ``(nblocks_t, m_t, n_t)`` (the matrix's own arrays; do not write).
+
+        Examples
+        --------
+        >>> from structmat import MonarchP
+        >>> [f.shape for f in MonarchP.random((2, 3, 4), seed=0).factors]
+        [(12, 2, 2), (8, 3, 3), (6, 4, 4)]
+        """
         return tuple(self._blocks())
 
     @classmethod
