@@ -31,7 +31,8 @@ of their own: at n = 4096 and 16384 with batches 256 and 1024 (or the ``--sizes`
 count (``2 · nparams · batch``), GFLOP/s, the quotient of that rate and dense GEMM's rate
 measured in the same run (at the largest n with a dense product for larger n), and its time
 and FLOPs relative to order 2.  Sizes are split by :func:`structmat.ops.blocktt.orderp_sizes`
-(16384 = 128·128, 32·32·16, 16·8·8·16 sorted); ``--orders`` with no value skips the table.
+(16384 = 128·128, 32·32·16, 16·16·8·8); ``--quick`` measures n = 4096, batch 256 only;
+``--orders`` with no value skips the table.
 
 ``--out DIR`` writes one CSV and one PNG per table.
 """
@@ -541,7 +542,8 @@ def main(argv=None) -> int:
     order_rows = []
     if orders:
         order_rows = run_orders(
-            dtypes, tuple(args.sizes or ORDER_SIZES), tuple(args.batches or ORDER_BATCHES),
+            dtypes, tuple(args.sizes or (ORDER_SIZES[:1] if args.quick else ORDER_SIZES)),
+            tuple(args.batches or (ORDER_BATCHES[:1] if args.quick else ORDER_BATCHES)),
             orders, backend=args.backend, repeats=repeats,
             min_time=0.02 if args.quick else 0.05, settle=max(0.0, args.settle), seed=args.seed)
         print_table(order_rows, ORDER_COLUMNS,
