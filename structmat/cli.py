@@ -10,6 +10,10 @@
 ``structmat tour``
     Every structured class at a few sizes: shape, parameter count, error of ``A @ X`` against
     the dense matrix, and the time of ``A @ X`` against dense ``to_dense() @ X`` (same run).
+``structmat compress IN OUT --budget 0.25 [--families ...] [--scheduler local|ADDRESS]``
+    The best structured approximation of every matrix of a ``.safetensors`` or ``.npz``
+    checkpoint (:func:`structmat.explore.compress`): factors, report and frontier plot in the
+    directory OUT; a re-run resumes; ``--scheduler`` runs the matrices on Dask distributed.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import time
 
 import numpy as np
 
-__all__ = ["main", "tour", "verify_one"]
+__all__ = ["main", "tour", "verify_one", "compress_main"]
 
 
 def _median_time(fn, repeats: int = 5) -> float:
@@ -220,6 +224,79 @@ def _verify_cmd(argv) -> int:
     return 0 if ok else 1
 
 
+def _budget_arg(text: str):
+    """A budget on the command line: an integer count, or a fraction such as ``0.25`` / ``25%``."""
+    t = text.strip()
+    try:
+        if t.endswith("%"):
+            return float(t[:-1]) / 100.0
+        if any(c in t for c in ".eE"):
+            return float(t)
+        return int(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected a parameter count (int) or a fraction (0.25 or 25%); got {text!r}") from None
+
+
+def compress_main(argv) -> int:
+    """``structmat compress``: see :func:`structmat.explore.compress`.
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> d = tempfile.mkdtemp()
+    >>> np.savez(os.path.join(d, "ck.npz"), w=np.random.default_rng(0).standard_normal((8, 8)))
+    >>> compress_main([os.path.join(d, "ck.npz"), os.path.join(d, "out"), "--budget", "50%",
+    ...                "--families", "lowrank", "sparse", "--quiet"])
+    0
+    """
+    from .explore import FAMILIES
+
+    p = argparse.ArgumentParser(
+        prog="structmat compress",
+        description="Best structured approximation of every 2-D floating-point tensor of a "
+                    ".safetensors or .npz checkpoint; factors (loadable by structmat.load), "
+                    "report.csv, summary.txt and frontier.png go to the directory OUT. "
+                    "Re-running with the same settings resumes.")
+    p.add_argument("src", metavar="IN", help="checkpoint (.safetensors or .npz)")
+    p.add_argument("out", metavar="OUT", help="output directory")
+    p.add_argument("--budget", type=_budget_arg, default=0.25,
+                   help="per matrix: a fraction of its size (0.25, 25%%) or a parameter count "
+                        "(default 0.25)")
+    p.add_argument("--families", nargs="+", choices=FAMILIES, metavar="FAMILY",
+                   help="families to try (default: all): " + ", ".join(FAMILIES))
+    p.add_argument("--scheduler", default=None,
+                   help="'local' (a 2-worker Dask LocalCluster) or a Dask scheduler address "
+                        "such as tcp://host:8786 (default: serial)")
+    p.add_argument("--dtype", choices=["float32", "float64", "complex64", "complex128"],
+                   help="computation and output dtype (default: each tensor's)")
+    p.add_argument("--frontier", type=_budget_arg, nargs="*", default=[],
+                   help="further budgets evaluated for the frontier plot")
+    p.add_argument("--min-size", type=int, default=2,
+                   help="skip matrices with a side below this (default 2)")
+    p.add_argument("--exhaustive", action="store_true",
+                   help="try every Monarch geometry, tiling and Kronecker factor shape")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a previous run with other settings in OUT")
+    p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
+    args = p.parse_args(argv)
+    from .explore import compress
+
+    try:
+        res = compress(args.src, args.out, args.budget, args.families, dtype=args.dtype,
+                       scheduler=args.scheduler, frontier_budgets=args.frontier,
+                       min_size=args.min_size, overwrite=args.overwrite,
+                       progress=not args.quiet, exhaustive=args.exhaustive)
+    except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
+        print(f"structmat compress: error: {exc}", file=sys.stderr)
+        return 2
+    if not args.quiet:
+        print(res["summary"])
+        print(f"resumed {len(res['resumed'])}, computed {len(res['computed'])}; "
+              f"report in {res['out']}")
+    return 0
+
+
 def main(argv=None) -> int:
     """Entry point of the ``structmat`` command."""
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -232,10 +309,15 @@ def main(argv=None) -> int:
                    add_help=False)
     sub.add_parser("verify", help="prove one transform's to_monarch(X, exact=True) form exactly "
                                   "(structmat verify dft 1024)", add_help=False)
+    sub.add_parser("compress", help="best structured approximation of every matrix of a "
+                                    "checkpoint (structmat compress IN OUT --budget 0.25)",
+                   add_help=False)
     if argv and argv[0] == "prove":
         return _prove(argv[1:])
     if argv and argv[0] == "verify":
         return _verify_cmd(argv[1:])
+    if argv and argv[0] == "compress":
+        return compress_main(argv[1:])
     args = parser.parse_args(argv)
     if args.command == "tour":
         if args.batch < 1:

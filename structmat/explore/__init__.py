@@ -34,11 +34,13 @@ from .families import (
     relative_error,
 )
 from .plot import plot_frontier
+from .compress import CompressResult, compress, list_matrices, read_matrix
 
 __all__ = [
     "AlternatingInfo",
     "Approximation",
     "Candidate",
+    "CompressResult",
     "FAMILIES",
     "Frontier",
     "SINGLE_FAMILIES",
@@ -52,10 +54,13 @@ __all__ = [
     "best_lowrank",
     "best_monarch",
     "best_sparse",
+    "compress",
     "divisors",
     "frontier",
+    "list_matrices",
     "monarch_nparams",
     "parse_budget",
     "plot_frontier",
+    "read_matrix",
     "relative_error",
 ]
