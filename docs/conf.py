@@ -64,6 +64,8 @@ nb_execution_mode = "off"
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3
+# the notebooks' own heading levels (a "###" under a "#") are their authors' style, not an error
+suppress_warnings = ["myst.header"]
 
 html_theme = "alabaster"
 html_theme_options = {
