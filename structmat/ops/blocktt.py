@@ -20,7 +20,8 @@ ranks ``r`` give its rank-``r`` slabs.  Block tensor-train matrices are those of
 
 The multiply is one batched GEMM per core (``xp.matmul`` over the core's blocks) and one axis
 permutation (a layout copy) between consecutive GEMMs: ``c`` GEMMs and ``c`` copies for
-``A @ X``, ``c`` GEMMs and ``c + 1`` copies for ``X @ A``.  Cost ``2 · nparams`` flops per
+``A @ X``, ``c`` GEMMs and ``c + 1`` copies for ``X @ A`` (on NumPy, ``A @ X`` writes each GEMM's
+output straight into the next core's layout: no copies).  Cost ``2 · nparams`` flops per
 column.  On NumPy a large batch is cut into chunks whose intermediates stay in cache, shared
 by a few threads with BLAS single-threaded (``STRUCTMAT_NUM_THREADS`` caps their number), as
 for :class:`~structmat.Monarch`.
@@ -339,6 +340,28 @@ class BlockTT(StructuredMatrix):
         return self._chunked(X, 0, self._rows_kernel)
 
     def _cols_kernel(self, X):
+        if isinstance(X, np.ndarray) and B.is_numpy(self._xp):
+            return self._cols_kernel_numpy(X)
+        return self._cols_kernel_xp(X)
+
+    def _cols_kernel_numpy(self, X):
+        """``A @ X`` on NumPy: each GEMM writes straight into the next core's layout (a strided
+        output view that BLAS accepts), so no copy is made between the stages."""
+        nb = X.shape[1]
+        dt = X.dtype
+        S = np.ascontiguousarray(X)
+        for t in range(self.ncores - 1, -1, -1):
+            nblk, r0, m, n, r1 = self.geometry[t]
+            G = getattr(self, f"core{t}").astype(dt, copy=False)
+            I_t = math.prod(self.out_sizes[t + 1:])
+            J_t = nblk // I_t
+            Y = np.empty((m, I_t, J_t, r0, nb), dtype=dt)           # (i_t, i_>t, j_<t, α_t, B)
+            out = Y.reshape(m, nblk, r0, nb).transpose(1, 2, 0, 3)     # [block, α_t, i_t, B]
+            np.matmul(G.reshape(nblk, r0, m, n * r1), S.reshape(nblk, 1, n * r1, nb), out=out)
+            S = Y.reshape(m * nblk * r0, nb)
+        return S
+
+    def _cols_kernel_xp(self, X):
         xp = B.get_namespace(X)
         nb = X.shape[1]
         geo = self.geometry
