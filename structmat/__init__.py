@@ -37,9 +37,20 @@ from .tt_projection import (
     project_to_monarch_p,
 )
 
+from . import explore
+from .explore import approximate, frontier
+from .ops.kronecker import Kronecker
+from .ops.lowrank import LowRank
+from .ops.sparse import Sparse
+
 __version__ = "0.1.0"
 
 __all__ = [
+    "approximate",
+    "frontier",
+    "LowRank",
+    "Kronecker",
+    "Sparse",
     "StructuredMatrix",
     "StructmatWarning",
     "Product",

@@ -7,9 +7,12 @@ from .convolution import Convolution
 from .diagonal import Diagonal
 from .fourier import DFT
 from .hadamard import Hadamard
+from .kronecker import Kronecker
+from .lowrank import LowRank
 from .monarch import Monarch
 from .monarch_p import MonarchP
 from .permutation import Permutation
+from .sparse import Sparse
 from .sum import Scaled, Sum
 from .trig import DCT, DST
 
@@ -23,9 +26,12 @@ __all__ = [
     "DST",
     "Diagonal",
     "Hadamard",
+    "Kronecker",
+    "LowRank",
     "Monarch",
     "MonarchP",
     "Permutation",
     "Scaled",
+    "Sparse",
     "Sum",
 ]
