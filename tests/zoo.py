@@ -485,16 +485,34 @@ def _extension_specs() -> list[Spec]:
 #: zoo modules of further classes, each ``tests/<name>.py`` with a ``specs()`` function
 EXTENSIONS: tuple[str, ...] = ("zoo_algebra", "zoo_explore", "zoo_orderp")
 
-SPECS: list[Spec] = _specs() + _extension_specs()
-SPEC_IDS: list[str] = [s.id for s in SPECS]
-assert len(set(SPEC_IDS)) == len(SPEC_IDS), "zoo ids must be unique"
+_CACHE: dict[str, list] = {}
+
+
+def _all_specs() -> list[Spec]:
+    """The whole zoo, built on first use (after this module and the extension modules have
+    loaded: an extension module imported first imports this one, so the list cannot be
+    built at import time without a cycle)."""
+    if "SPECS" not in _CACHE:
+        specs_ = _specs() + _extension_specs()
+        ids = [s.id for s in specs_]
+        assert len(set(ids)) == len(ids), "zoo ids must be unique"
+        _CACHE["SPECS"], _CACHE["SPEC_IDS"] = specs_, ids
+    return _CACHE["SPECS"]
+
+
+def __getattr__(name: str):
+    # ``SPECS`` and ``SPEC_IDS`` are computed lazily (PEP 562)
+    if name in ("SPECS", "SPEC_IDS"):
+        _all_specs()
+        return _CACHE[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def build_zoo(xp, families: tuple[str, ...] | None = None) -> list[Entry]:
     """Every zoo entry built for namespace ``xp`` (optionally only some families)."""
-    return [s.build(xp) for s in SPECS if families is None or s.family in families]
+    return [s.build(xp) for s in _all_specs() if families is None or s.family in families]
 
 
 def specs(*families: str) -> list[Spec]:
     """The specs of the given families (all when none given)."""
-    return [s for s in SPECS if not families or s.family in families]
+    return [s for s in _all_specs() if not families or s.family in families]
