@@ -16,7 +16,10 @@ import time
 from typing import Callable, Iterable, Mapping, Sequence
 
 __all__ = [
+    "Timing",
     "measure",
+    "ratio",
+    "flag_ratio",
     "print_table",
     "write_csv",
     "atomic_write_bytes",
@@ -36,6 +39,55 @@ def sync_for(xp) -> Callable[[], None]:
     return lambda: None
 
 
+#: a timing is *stable* when its spread (max - min) is at most this fraction of its median
+SPREAD_TOL = 0.5
+#: fewer repetitions than this never make a stable timing (a median of two is an outlier's)
+MIN_STABLE_REPEATS = 3
+
+
+class Timing(float):
+    """A median time (seconds; it *is* that float) with its spread.
+
+    ``lo``/``hi`` are the fastest and slowest repetitions, ``samples`` all of them, and
+    ``stable`` says whether the spread ``(hi - lo) / median`` is within :data:`SPREAD_TOL`
+    with at least :data:`MIN_STABLE_REPEATS` repetitions.
+    """
+
+    samples: tuple
+    lo: float
+    hi: float
+
+    def __new__(cls, samples: Sequence[float]):
+        samples = tuple(float(x) for x in samples)
+        med = statistics.median(samples)
+        self = super().__new__(cls, med)
+        self.samples = samples
+        self.lo = min(samples)
+        self.hi = max(samples)
+        return self
+
+    @property
+    def spread(self) -> float:
+        """``(max - min) / median`` of the repetitions."""
+        return (self.hi - self.lo) / float(self) if float(self) > 0 else 0.0
+
+    @property
+    def stable(self) -> bool:
+        return len(self.samples) >= MIN_STABLE_REPEATS and self.spread <= SPREAD_TOL
+
+
+def ratio(num: float, den: float) -> float:
+    """``num / den`` of two medians (``nan`` when ``den`` is not positive)."""
+    return float(num) / float(den) if float(den) > 0 else float("nan")
+
+
+def flag_ratio(num: float, den: float) -> str:
+    """``""`` when both timings are stable :class:`Timing` medians, else ``"unstable"``: a
+    ratio is only as good as the noisier of its two sides."""
+    ok = all(isinstance(t, Timing) and t.stable for t in (num, den))
+    return "" if ok else "unstable"
+
+
 def measure(
     fns: Mapping[str, Callable[[], object]],
     repeats: int = 7,
@@ -43,8 +95,9 @@ def measure(
     min_time: float = 0.05,
     sync: Callable[[], None] | None = None,
     settle: float = 0.0,
-) -> dict[str, float]:
-    """Median wall time (seconds) of each callable, interleaved.
+) -> dict[str, Timing]:
+    """Median wall time (seconds) of each callable, interleaved, as a :class:`Timing` (a
+    float that also carries the minimum, the maximum and a stability flag).
 
     Every repetition calls each function once in turn (so slow drifts of the machine hit all
     candidates alike).  A function faster than ``min_time`` is looped within a repetition and
@@ -77,7 +130,7 @@ def measure(
                 fn()
             sync()
             samples[name].append((time.perf_counter() - t0) / nloop)
-    return {name: statistics.median(v) for name, v in samples.items()}
+    return {name: Timing(v) for name, v in samples.items()}
 
 
 def _fmt(v) -> str:
@@ -90,15 +143,33 @@ def _fmt(v) -> str:
     return str(v)
 
 
+#: printed tables are cut to this many characters a line (the CSV keeps every column)
+TABLE_WIDTH = 120
+
+
 def print_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None,
-                title: str | None = None, file=None) -> str:
-    """Print ``rows`` (dicts) as an aligned text table and return the text."""
+                title: str | None = None, file=None, width: int = TABLE_WIDTH) -> str:
+    """Print ``rows`` (dicts) as an aligned text table and return the text.
+
+    ``columns`` are in order of importance: those that do not fit in ``width`` characters
+    are left out of the printed table (a last line names them; the CSV has them all).
+    """
     file = file or sys.stdout
     if not rows:
         return ""
     columns = list(columns or rows[0].keys())
-    cells = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
+    cells_all = [[_fmt(r.get(c, "")) for c in columns] for r in rows]
+    widths_all = [max(len(c), *(len(row[i]) for row in cells_all)) for i, c in enumerate(columns)]
+    keep, used = [], 0
+    for i, w in enumerate(widths_all):
+        if keep and used + 2 + w > width:
+            continue
+        keep.append(i)
+        used += w + (2 if len(keep) > 1 else 0)
+    left_out = [columns[i] for i in range(len(columns)) if i not in keep]
+    columns = [columns[i] for i in keep]
+    cells = [[row[i] for i in keep] for row in cells_all]
+    widths = [widths_all[i] for i in keep]
     out = io.StringIO()
     if title:
         out.write(f"\n{title}\n")
@@ -106,6 +177,8 @@ def print_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | N
     out.write("  ".join("-" * w for w in widths) + "\n")
     for row in cells:
         out.write("  ".join(v.rjust(w) for v, w in zip(row, widths)) + "\n")
+    if left_out:
+        out.write(f"(not shown, in the CSV: {', '.join(left_out)})\n")
     text = out.getvalue()
     file.write(text)
     file.flush()
@@ -146,13 +219,15 @@ def save_figure(fig, path: str) -> None:
 
 
 def progress(items: Iterable, label: str = "") -> Iterable:
-    """Yield ``items``, printing ``label i/n`` to stderr when it is a terminal."""
+    """Yield ``items``, reporting ``label i/n`` and the elapsed time on stderr as it goes (one
+    updating line on a terminal, one line per item otherwise), so a long run is never silent."""
     items = list(items)
     tty = sys.stderr.isatty()
+    t0 = time.perf_counter()
     for i, it in enumerate(items, 1):
-        if tty:
-            sys.stderr.write(f"\r{label} {i}/{len(items)} ")
-            sys.stderr.flush()
+        msg = f"{label} {i}/{len(items)} ({time.perf_counter() - t0:.0f} s)"
+        sys.stderr.write(f"\r{msg} " if tty else msg + "\n")
+        sys.stderr.flush()
         yield it
     if tty:
         sys.stderr.write("\n")

@@ -29,7 +29,7 @@ import sys
 import numpy as np
 
 import structmat
-from benchmarks.harness import measure, print_table, progress, save_figure, write_csv
+from benchmarks.harness import flag_ratio, measure, print_table, progress, save_figure, write_csv
 from benchmarks.multiply import _backend
 
 FULL_SIZES = (256, 1024, 4096)
@@ -41,9 +41,10 @@ TRANSFORMS = ("dft", "dct", "hadamard", "convolution", "butterfly")
 DENSE_MAX = 4096
 
 COLUMNS = [
-    "transform", "n", "batch", "structmat_ms", "library_ms", "dense_ms", "monarch_form_ms",
-    "structmat_over_library", "dense_over_structmat", "monarch_form_over_library",
-    "monarch_form_over_dense", "structmat_err", "monarch_form_err",
+    "transform", "n", "batch", "structmat_ms", "library_ms", "dense_ms",
+    "structmat_over_library", "dense_over_structmat", "flag", "monarch_form_ms",
+    "monarch_form_over_library", "monarch_form_over_dense", "structmat_err", "monarch_form_err",
+    "structmat_min_ms", "structmat_max_ms",
 ]
 
 
@@ -120,7 +121,12 @@ def run(transforms, sizes, batches, dtype="float32", backend="numpy", repeats=5,
                 fns["monarch_form"] = lambda: P @ X
             t = measure(fns, repeats=repeats, warmup=1, min_time=min_time, sync=sync, settle=settle)
             ref = lib(X) if lib is not None else D @ X if D is not None else None
-            row = {"transform": name, "n": n, "batch": nb, "structmat_ms": t["structmat"] * 1e3}
+            row = {"transform": name, "n": n, "batch": nb, "structmat_ms": t["structmat"] * 1e3,
+                   "structmat_min_ms": t["structmat"].lo * 1e3,
+                   "structmat_max_ms": t["structmat"].hi * 1e3}
+            # a ratio is only as good as the noisier of its two sides
+            row["flag"] = " ".join(sorted({flag_ratio(t["structmat"], t[k]) for k in t
+                                           if k != "structmat"} - {""}))
             if ref is not None:
                 row["structmat_err"] = _err(xp, T @ X, ref)
             if "library" in t:
