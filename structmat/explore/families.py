@@ -19,7 +19,8 @@ structured + low rank  alternating projections (monotone)            sum of the 
 
 The sums (:func:`alternating_projections`) are not optimal — the joint problem is not convex —
 but each half-step is the optimal projection for its part with the other part fixed, so the
-error never increases from the start ``S_0 = P(A)``, ``L_0 = SVD_r(A - S_0)``.
+error never increases from the start ``L_0 = SVD_r(A)``, ``S_0 = P(A - L_0)``, which is
+already no worse than the rank-``r`` part alone (``S = 0`` is structured).
 """
 
 from __future__ import annotations
@@ -519,21 +520,23 @@ class _Alternation:
         self.W, self.project, self.rank, self.info = W, project, rank, info
         norm = float(np.linalg.norm(W))
         self.scale = norm if norm > 0 else 1.0
-        self.source = W                 # the argument of the last structured projection
-        S = project(W)
-        self.U, self.V = _lowrank_parts(W - S, rank)
+        self.S = np.zeros_like(W)
+        self._update()
+
+    def _update(self) -> float:
+        """``L = SVD_r(A - S)``, then ``S = P(A - L)``; records and returns the error."""
+        W = self.W
+        self.U, self.V = _lowrank_parts(W - self.S, self.rank)
         self.L = self.U @ self.V
-        info.errors.append(float(np.linalg.norm(W - S - self.L)) / self.scale)
+        self.source = W - self.L            # the argument of the last structured projection
+        self.S = self.project(self.source)
+        err = float(np.linalg.norm(self.source - self.S)) / self.scale
+        self.info.errors.append(err)
+        return err
 
     def step(self) -> float:
-        """One iteration ``S = P(A - L)``, ``L = SVD_r(A - S)``; returns the new error."""
-        W = self.W
-        self.source = W - self.L
-        S = self.project(self.source)
-        self.U, self.V = _lowrank_parts(W - S, self.rank)
-        self.L = self.U @ self.V
-        err = float(np.linalg.norm(W - S - self.L)) / self.scale
-        self.info.errors.append(err)
+        """One iteration; returns the new error."""
+        err = self._update()
         self.info.iterations += 1
         return err
 
@@ -552,11 +555,13 @@ def alternating_projections(A: Any, part: str, rank: int, *, nblocks: Any = None
                             dtype: Any = None) -> tuple[Sum, AlternatingInfo]:
     """Approximate ``A`` by a structured part plus a rank-``rank`` part, ``S + L``.
 
-    Starting from ``S_0 = P(A)`` (the optimal structured projection) and
-    ``L_0 = SVD_r(A - S_0)``, each iteration sets ``S = P(A - L)`` and then
-    ``L = SVD_r(A - S)``.  Both are optimal for their part with the other fixed, so
-    ``||A - S - L||_F`` never increases; the iteration stops when it decreases by less than
-    ``tol`` (relative) in one iteration, or after ``maxiter`` iterations.
+    Starting from ``L_0 = SVD_r(A)`` (the best rank-``r`` part alone) and
+    ``S_0 = P(A - L_0)`` (``P`` the optimal structured projection), each iteration sets
+    ``L = SVD_r(A - S)`` and then ``S = P(A - L)``.  Both are optimal for their part with the
+    other fixed, so ``||A - S - L||_F`` never increases, and since ``S = 0`` is structured the
+    start is already no worse than ``L_0`` alone.  The iteration stops when the error
+    decreases by less than ``tol`` (relative) in one iteration, or after ``maxiter``
+    iterations.
 
     Parameters
     ----------
