@@ -101,14 +101,21 @@ def plot_frontier(fr: Any, path: Any = None, *, ax: Any = None, title: str | Non
                 linewidth=1.2, label=family)
     front = fr.pareto()
     if front:
+        # a staircase: the best error reachable with at most that many parameters
         ax.plot([c.nparams for c in front], [c.error for c in front], color="black",
-                linestyle="--", linewidth=2.5, alpha=0.6, label="Pareto front", zorder=0)
+                linestyle="--", linewidth=2.5, alpha=0.6, label="Pareto front", zorder=0,
+                drawstyle="steps-post")
     ax.set_xscale("log")
     ax.set_xlabel("parameters")
     ax.set_ylabel("relative Frobenius error")
     size = fr.size
     sec = ax.secondary_xaxis("top", functions=(lambda x: 100.0 * x / size,
                                                lambda p: p * size / 100.0))
+    from matplotlib.ticker import FuncFormatter
+
+    pct = FuncFormatter(lambda v, _pos: f"{v:g}")
+    sec.xaxis.set_major_formatter(pct)
+    sec.xaxis.set_minor_formatter(pct)
     sec.set_xlabel("% of dense parameters")
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=7, ncol=2)
