@@ -49,8 +49,8 @@ def train_digits_mlp(hidden: Any = (384, 384, 384), *, alpha: float = 1e-3, max_
     Examples
     --------
     >>> from structmat.explore.trained import train_digits_mlp
-    >>> W, acc = train_digits_mlp((16,), max_iter=5)       # doctest: +SKIP
-    >>> sorted((k, v.shape) for k, v in W.items())         # doctest: +SKIP
+    >>> W, acc = train_digits_mlp((16,), max_iter=5)
+    >>> sorted((k, v.shape) for k, v in W.items())
     [('layer0', (16, 64)), ('layer1', (10, 16))]
     """
     from sklearn.datasets import load_digits
@@ -127,7 +127,7 @@ def _markdown(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main(argv: list | None = None) -> int:
+def _main(argv: list | None = None) -> int:
     """Command line: train, measure, print a Markdown table."""
     ap = argparse.ArgumentParser(prog="python -m structmat.explore.trained",
                                  description="Explorer figures on an MLP trained on digits.")
@@ -158,4 +158,4 @@ def main(argv: list | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(_main())
