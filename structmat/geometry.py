@@ -129,8 +129,9 @@ def split_nblocks(n: int, nblocks: Any, what: str, valid: list[int] | None = Non
     k, l = kl
     if l is not None and k * l != n:
         pairs = ", ".join(f"({d}, {n // d})" for d in valid)
+        hint = f", so expected ({k}, {n // k})" if k in valid else ""
         raise ValueError(f"nblocks=({k}, {l}) does not fit {what} of size {n}: it needs "
-                         f"k * l == {n}; valid nblocks: {pairs}")
+                         f"k * l == {n}{hint}; valid nblocks: {pairs}")
     if k not in valid:
         raise ValueError(f"nblocks={k} is not a valid split of {what} of size {n}; valid k: "
                          f"{valid}")

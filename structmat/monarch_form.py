@@ -106,6 +106,7 @@ import numpy as np
 
 from . import _backend as B
 from .base import Adjoint, Conjugate, Product, StructuredMatrix, Transpose, dtype_name
+from .geometry import divisors, split_nblocks
 from .ops import (
     DCT,
     DFT,
@@ -133,38 +134,19 @@ _SUPPORTED = (
 # small helpers
 # ----------------------------------------------------------------------------------------------
 
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
-
-
 def _split(n: int, nblocks: Any, what: str, valid: list[int] | None = None) -> int:
-    """The number ``k`` of ``R`` blocks of a Monarch form of size ``n`` (``L`` gets ``n // k``)."""
+    """The number ``k`` of ``R`` blocks of a Monarch form of size ``n`` (``L`` gets ``n // k``:
+    :func:`structmat.geometry.split_nblocks`); ``valid`` lists the admissible ``k``."""
     if valid is None:
-        valid = [d for d in _divisors(n) if 1 < d < n]
+        valid = [d for d in divisors(n) if 1 < d < n]
     if not valid:
         raise ValueError(
             f"{what} has no Monarch form for n={n}: it needs n = k·p with k, p >= 2 "
             f"(a composite n such as 4, 6, 12, 1000)"
         )
-    if nblocks is None:
-        root = math.sqrt(n)
-        return min(valid, key=lambda d: (abs(d - root), d))
-    if isinstance(nblocks, (tuple, list)):
-        if len(nblocks) != 2:
-            raise ValueError(f"nblocks must be an int k or the pair (k, n // k); got {nblocks!r}")
-        k = _as_int(nblocks[0], "nblocks[0]")
-        l = _as_int(nblocks[1], "nblocks[1]")
-        if k * l != n:
-            raise ValueError(
-                f"nblocks=({k}, {l}) does not fit {what} of size {n}: the Monarch form has R with "
-                f"k blocks and L with n // k blocks, so expected ({k}, {n // k if k else '?'})"
-            )
-    else:
-        k = _as_int(nblocks, "nblocks")
-    if k not in valid:
-        raise ValueError(f"nblocks={k} is not a valid split of {what} of size {n}; valid k: {valid}")
-    return k
+    root = math.sqrt(n)
+    default = min(valid, key=lambda d: (abs(d - root), d))
+    return split_nblocks(n, nblocks, what, valid, default=default)[0]
 
 
 def _as_int(value: Any, name: str) -> int:
@@ -750,7 +732,7 @@ def _hadamard_form(X, nblocks):
     """Sylvester: ``H_n = H_k ⊗ H_p``; with rows ``d p + b`` and columns ``a p + j`` the entry is
     ``H_k[d, a] H_p[b, j]``, i.e. ``L[b] = H_k`` (p blocks) and ``R[a] = H_p`` (k blocks)."""
     n = X.n
-    valid = [d for d in _divisors(n) if 1 < d < n]
+    valid = [d for d in divisors(n) if 1 < d < n]
     if not valid:
         raise ValueError(
             f"Hadamard(n={n}) has no nontrivial Monarch split; to_monarch needs n = 2^a >= 4 "
@@ -1184,7 +1166,7 @@ def _(X, nblocks, xp):
     X = _on(X, xp)
     ns = X.xp
     n = X.n
-    valid = [d for d in _divisors(n) if 1 < d < n]
+    valid = [d for d in divisors(n) if 1 < d < n]
     if not valid:
         raise ValueError(
             f"Butterfly(n={n}) has no nontrivial Monarch split; to_monarch needs n = 2^a >= 4"
@@ -1233,8 +1215,8 @@ def _conv_plan(n: int, n_out: int):
     count, then prefers ``P1 == P2`` (no middle permutation).
     """
     best = None
-    for P1 in _divisors(n_out):
-        for P2 in _divisors(n):
+    for P1 in divisors(n_out):
+        for P2 in divisors(n):
             if P1 < 2 or P2 < 2:
                 continue
             lcm = P1 * P2 // math.gcd(P1, P2)
