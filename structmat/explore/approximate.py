@@ -48,6 +48,17 @@ class Candidate:
         For sums: ``(structured parameters, low-rank parameters)``.
     iterations : int or None
         For sums: iterations of the alternating projections.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.explore import approximate
+    >>> res = approximate(np.eye(8), 32, families=["sparse"])
+    >>> c = res.candidates[0]
+    >>> c.family, c.config, c.nparams, c.error
+    ('sparse', {'nnz': 16}, 32, 0.0)
+    >>> c.as_row()["config"]
+    'nnz=16'
     """
 
     family: str
@@ -95,6 +106,17 @@ class Approximation:
         The budget in parameters.
     candidates : list of Candidate
         Every candidate tried, in the order tried.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.explore import approximate
+    >>> res = approximate(np.outer(np.arange(1.0, 9.0), np.ones(8)), 0.25,
+    ...                   families=["lowrank", "sparse"])
+    >>> res.family, res.nparams, res.error < 1e-12
+    ('lowrank', 16, True)
+    >>> sorted(res.best_per_family())
+    ['lowrank', 'sparse']
     """
 
     operator: Any
@@ -526,6 +548,15 @@ class Frontier:
         ``{family: [Candidate or None per budget]}``: the best candidate within each budget.
     size : int
         ``A.size`` (the dense parameter count).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.explore import frontier
+    >>> fr = frontier(np.random.default_rng(1).standard_normal((8, 8)), [16, 32],
+    ...               families=["lowrank"])
+    >>> fr.budgets, fr.size, [c.nparams for c in fr.best()]
+    ([16, 32], 64, [16, 32])
     """
 
     budgets: list

@@ -239,7 +239,19 @@ class CompressResult(dict):
     """What :func:`compress` did: a dictionary with ``rows`` (one report row per matrix, in
     input order), ``computed`` and ``resumed`` (names), ``out`` (the output directory),
     ``summary`` (the summary table as text) and ``frontier`` (a
-    :class:`~structmat.explore.Frontier` of the whole checkpoint)."""
+    :class:`~structmat.explore.Frontier` of the whole checkpoint).
+
+    Examples
+    --------
+    >>> import os, tempfile, numpy as np
+    >>> from structmat.explore import compress
+    >>> d = tempfile.mkdtemp()
+    >>> np.savez(os.path.join(d, "ck.npz"), w=np.eye(8))
+    >>> res = compress(os.path.join(d, "ck.npz"), os.path.join(d, "o"), 0.5, ["sparse"],
+    ...                progress=False)
+    >>> res["computed"], res["rows"][0]["family"], res["rows"][0]["error"]
+    (['w'], 'sparse', 0.0)
+    """
 
 
 def _settings(src: pathlib.Path, budget, families, dtype, frontier_budgets, options) -> dict:

@@ -456,6 +456,15 @@ class AlternatingInfo:
         Whether the relative decrease of the last iteration fell below ``tol``.
     seconds : float
         Wall time.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat.explore import alternating_projections
+    >>> A = np.random.default_rng(0).standard_normal((8, 8))
+    >>> _, info = alternating_projections(A, "sparse", 1, nnz=8, tol=0.0, maxiter=3)
+    >>> info.iterations, len(info.errors), info.error == info.errors[-1]
+    (3, 4, True)
     """
 
     errors: list = field(default_factory=list)
