@@ -42,6 +42,7 @@ from ..base import (
     check_size,
     nominal_dtype,
 )
+from ..geometry import divisors
 from ..ops.blockdiag import BlockDiagonal
 from ..ops.kronecker import Kronecker
 from ..ops.lowrank import LowRank
@@ -135,20 +136,6 @@ def relative_error(A: Any, approx: Any) -> float:
     if den == 0.0:
         return 0.0 if num == 0.0 else math.inf
     return num / den
-
-
-def divisors(n: int) -> list[int]:
-    """The divisors of ``n`` in increasing order.
-
-    Examples
-    --------
-    >>> from structmat.explore import divisors
-    >>> divisors(12)
-    [1, 2, 3, 4, 6, 12]
-    """
-    n = check_size(n, "n")
-    small = [d for d in range(1, math.isqrt(n) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 def _check_rank(rank: Any, name: str, limit: int) -> int:
