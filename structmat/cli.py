@@ -39,33 +39,17 @@ def _median_time(fn, repeats: int = 5) -> float:
 
 
 def _tour_cases(quick: bool):
-    from . import (
-        DCT,
-        DFT,
-        DST,
-        BlockDiagonal,
-        Butterfly,
-        Convolution,
-        Diagonal,
-        Hadamard,
-        Monarch,
-        Permutation,
-    )
+    """An example of every registered class (:mod:`structmat.registry`) at a few sizes, then
+    two rectangular cases."""
+    from . import Convolution, Monarch
+    from .registry import classes
 
     rng = np.random.default_rng(0)
     sizes = [64, 1024] if quick else [64, 1024, 4096]
     for n in sizes:
-        yield Permutation(rng.permutation(n))
-        yield Diagonal(rng.standard_normal(n))
-        m = int(round(n ** 0.5))
-        yield BlockDiagonal(rng.standard_normal((m, n // m, n // m)))
-        yield Monarch.random(n, seed=1)
-        yield Butterfly.random(n, seed=2)
-        yield DFT(n)
-        yield DCT(n, type=2)
-        yield DST(n, type=2)
-        yield Hadamard(n)
-        yield Convolution(rng.standard_normal(n))
+        for seed, info in enumerate(classes()):
+            if info.example is not None:
+                yield info.example(n, seed)
     yield Monarch.random(1536, 384, seed=3)
     yield Convolution(rng.standard_normal(31), n=1000, mode="full")
 

@@ -59,3 +59,15 @@ def test_register_class_validates():
         register_class(sm.Diagonal, kind="parameterised", summary=" ")
     with pytest.raises(ValueError, match="no registered class"):
         get_class("Nope")
+
+
+def test_cli_tour_lists_every_registered_class():
+    import io
+
+    from structmat.cli import tour
+
+    buf = io.StringIO()
+    rows = tour(batch=4, quick=True, file=buf)
+    shown = {r["class"] for r in rows}
+    assert set(NAMES) <= shown, set(NAMES) - shown
+    assert all(r["rel_error"] < 1e-12 for r in rows), [r for r in rows if r["rel_error"] >= 1e-12]
