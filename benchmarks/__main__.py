@@ -12,7 +12,8 @@ import benchmarks
 def available() -> list[str]:
     skip = {"harness", "__main__"}
     return sorted(
-        m.name for m in pkgutil.iter_modules(benchmarks.__path__)
+        m.name
+        for m in pkgutil.iter_modules(benchmarks.__path__)
         if not m.name.startswith("_") and m.name not in skip and not m.ispkg
     )
 
@@ -21,7 +22,10 @@ def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     names = available()
     if not argv or argv[0] in ("-h", "--help"):
-        print("usage: python -m benchmarks <name> [--out DIR] [--quick]\nbenchmarks: " + ", ".join(names))
+        print(
+            "usage: python -m benchmarks <name> [--out DIR] [--quick]\nbenchmarks: "
+            + ", ".join(names)
+        )
         return 0 if argv else 2
     name, rest = argv[0], argv[1:]
     if name not in names:

@@ -34,8 +34,8 @@ import scipy.linalg
 
 from benchmarks.harness import measure, print_table, progress, save_figure, write_csv
 from structmat.explore import (
-    SUM_FAMILIES,
     FAMILIES,
+    SUM_FAMILIES,
     alternating_projections,
     approximate,
 )
@@ -43,8 +43,16 @@ from structmat.explore import (
 FULL_SIZES = (256, 512)
 QUICK_SIZES = (128,)
 
-COLUMNS = ["family", "n", "budget_params", "nparams", "error", "family_ms", "svd_ms",
-           "family_over_svd"]
+COLUMNS = [
+    "family",
+    "n",
+    "budget_params",
+    "nparams",
+    "error",
+    "family_ms",
+    "svd_ms",
+    "family_over_svd",
+]
 ITER_COLUMNS = ["family", "n", "iteration", "error", "lowrank_error"]
 
 
@@ -68,24 +76,44 @@ def run(sizes, budget: float, iterations: int, repeats: int):
             try:
                 res = approximate(A, budget, families=[fam])
             except ValueError:
-                continue                                    # nothing of the family fits
-            t = measure({
-                "family": lambda: approximate(A, budget, families=[fam]),
-                "svd": lambda: scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd"),
-            }, repeats=repeats, warmup=1, min_time=0.0)
-            rows.append({"family": fam, "n": n, "budget_params": res.budget,
-                         "nparams": res.nparams, "error": res.error,
-                         "family_ms": 1e3 * t["family"], "svd_ms": 1e3 * t["svd"],
-                         "family_over_svd": t["family"] / t["svd"]})
+                continue  # nothing of the family fits
+            t = measure(
+                {
+                    "family": lambda: approximate(A, budget, families=[fam]),
+                    "svd": lambda: scipy.linalg.svd(A, full_matrices=False, lapack_driver="gesdd"),
+                },
+                repeats=repeats,
+                warmup=1,
+                min_time=0.0,
+            )
+            rows.append(
+                {
+                    "family": fam,
+                    "n": n,
+                    "budget_params": res.budget,
+                    "nparams": res.nparams,
+                    "error": res.error,
+                    "family_ms": 1e3 * t["family"],
+                    "svd_ms": 1e3 * t["svd"],
+                    "family_over_svd": t["family"] / t["svd"],
+                }
+            )
             if fam in SUM_FAMILIES:
                 cfg = res.config
                 lr = approximate(A, budget, families=["lowrank"]).error
                 _, info = alternating_projections(
-                    A, fam.split("+")[0], cfg["rank"], nblocks=cfg["part"].get("nblocks"),
-                    nnz=cfg["part"].get("nnz"), tol=0.0, maxiter=iterations)
+                    A,
+                    fam.split("+")[0],
+                    cfg["rank"],
+                    nblocks=cfg["part"].get("nblocks"),
+                    nnz=cfg["part"].get("nnz"),
+                    tol=0.0,
+                    maxiter=iterations,
+                )
                 for i, e in enumerate(info.errors):
-                    iter_rows.append({"family": fam, "n": n, "iteration": i, "error": e,
-                                      "lowrank_error": lr})
+                    iter_rows.append(
+                        {"family": fam, "n": n, "iteration": i, "error": e, "lowrank_error": lr}
+                    )
     return rows, iter_rows
 
 
@@ -99,8 +127,13 @@ def plot(iter_rows):
     keys = sorted({(r["family"], r["n"]) for r in iter_rows})
     for fam, n in keys:
         pts = [r for r in iter_rows if r["family"] == fam and r["n"] == n]
-        ax.plot([r["iteration"] for r in pts], [r["error"] for r in pts], marker="o",
-                markersize=3, label=f"{fam}, n={n}")
+        ax.plot(
+            [r["iteration"] for r in pts],
+            [r["error"] for r in pts],
+            marker="o",
+            markersize=3,
+            label=f"{fam}, n={n}",
+        )
         ax.axhline(pts[0]["lowrank_error"], linestyle=":", color="grey", linewidth=1)
     ax.set_xlabel("iteration of the alternating projections")
     ax.set_ylabel("relative Frobenius error")
@@ -111,15 +144,21 @@ def plot(iter_rows):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks approximate",
-                                 description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks approximate", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--out", help="directory for the CSV files and the figure")
     ap.add_argument("--quick", action="store_true", help="n = 128 only, 3 repetitions")
     ap.add_argument("--sizes", type=int, nargs="+", help="matrix orders (multiples of 8)")
-    ap.add_argument("--budget", type=float, default=0.25,
-                    help="fraction of the dense parameters (default 0.25)")
-    ap.add_argument("--iterations", type=int, default=15,
-                    help="iterations of the alternating projections in table 2 (default 15)")
+    ap.add_argument(
+        "--budget", type=float, default=0.25, help="fraction of the dense parameters (default 0.25)"
+    )
+    ap.add_argument(
+        "--iterations",
+        type=int,
+        default=15,
+        help="iterations of the alternating projections in table 2 (default 15)",
+    )
     ap.add_argument("--repeats", type=int, help="timed repetitions (default 5, quick 3)")
     args = ap.parse_args(argv)
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
@@ -137,19 +176,33 @@ def main(argv=None) -> int:
         print("--repeats must be >= 1", file=sys.stderr)
         return 2
     rows, iter_rows = run(sizes, args.budget, args.iterations, repeats)
-    print_table(rows, COLUMNS, title=f"Explorer: each family's search at {100 * args.budget:g} % "
-                                     f"of the dense parameters vs one SVD (medians of {repeats})")
+    print_table(
+        rows,
+        COLUMNS,
+        title=f"Explorer: each family's search at {100 * args.budget:g} % "
+        f"of the dense parameters vs one SVD (medians of {repeats})",
+    )
     last = {}
     for r in iter_rows:
         last[(r["family"], r["n"])] = r
     summary = []
     for (fam, n), r in sorted(last.items()):
         first = next(x for x in iter_rows if x["family"] == fam and x["n"] == n)
-        summary.append({"family": fam, "n": n, "start_error": first["error"],
-                        "final_error": r["error"], "iterations": r["iteration"],
-                        "lowrank_error": r["lowrank_error"]})
-    print_table(summary, title="Alternating projections: error at the start and after the "
-                               "last iteration (full curve in approximate_iterations.csv)")
+        summary.append(
+            {
+                "family": fam,
+                "n": n,
+                "start_error": first["error"],
+                "final_error": r["error"],
+                "iterations": r["iteration"],
+                "lowrank_error": r["lowrank_error"],
+            }
+        )
+    print_table(
+        summary,
+        title="Alternating projections: error at the start and after the "
+        "last iteration (full curve in approximate_iterations.csv)",
+    )
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         write_csv(os.path.join(args.out, "approximate.csv"), rows, COLUMNS)

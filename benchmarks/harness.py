@@ -13,7 +13,7 @@ import statistics
 import sys
 import tempfile
 import time
-from typing import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 __all__ = [
     "Timing",
@@ -147,8 +147,13 @@ def _fmt(v) -> str:
 TABLE_WIDTH = 120
 
 
-def print_table(rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None,
-                title: str | None = None, file=None, width: int = TABLE_WIDTH) -> str:
+def print_table(
+    rows: Sequence[Mapping[str, object]],
+    columns: Sequence[str] | None = None,
+    title: str | None = None,
+    file=None,
+    width: int = TABLE_WIDTH,
+) -> str:
     """Print ``rows`` (dicts) as an aligned text table and return the text.
 
     ``columns`` are in order of importance: those that do not fit in ``width`` characters
@@ -200,7 +205,9 @@ def atomic_write_bytes(path: str, data: bytes) -> None:
         raise
 
 
-def write_csv(path: str, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None) -> None:
+def write_csv(
+    path: str, rows: Sequence[Mapping[str, object]], columns: Sequence[str] | None = None
+) -> None:
     """Write ``rows`` as CSV, atomically."""
     columns = list(columns or (rows[0].keys() if rows else []))
     buf = io.StringIO()

@@ -61,21 +61,43 @@ QUICK_DTYPES = ("float32",)
 DENSE_MAX = 4096
 
 MAIN_COLUMNS = [
-    "dtype", "n", "batch", "monarch_ms", "dense_ms", "bmm_ms", "einsum_ms", "rows_ms",
-    "speedup_vs_dense", "speedup_vs_bmm", "speedup_vs_einsum", "flop_ratio", "monarch_gflops",
-    "dense_gflops", "gflops_fraction", "rows_over_cols",
+    "dtype",
+    "n",
+    "batch",
+    "monarch_ms",
+    "dense_ms",
+    "bmm_ms",
+    "einsum_ms",
+    "rows_ms",
+    "speedup_vs_dense",
+    "speedup_vs_bmm",
+    "speedup_vs_einsum",
+    "flop_ratio",
+    "monarch_gflops",
+    "dense_gflops",
+    "gflops_fraction",
+    "rows_over_cols",
 ]
 TARGET_COLUMNS = ["target", "case", "measured", "goal", "verdict"]
 CROSS_COLUMNS = ["dtype", "n", "crossover_batch", "speedup_at_crossover", "batches_tried"]
 MEM_COLUMNS = [
-    "dtype", "n", "batch", "output_mb", "monarch_peak_mb", "monarch_extra_outputs",
-    "rows_peak_mb", "rows_extra_outputs", "bmm_extra_outputs", "einsum_extra_outputs",
+    "dtype",
+    "n",
+    "batch",
+    "output_mb",
+    "monarch_peak_mb",
+    "monarch_extra_outputs",
+    "rows_peak_mb",
+    "rows_extra_outputs",
+    "bmm_extra_outputs",
+    "einsum_extra_outputs",
 ]
 
 
 # ----------------------------------------------------------------------------------------------
 # the plain references
 # ----------------------------------------------------------------------------------------------
+
 
 def einsum_reference(L, R, X, xp):
     """``M @ X`` by the four steps of the definition of :class:`structmat.Monarch`, one ``einsum`` per block-diagonal stage.
@@ -87,9 +109,9 @@ def einsum_reference(L, R, X, xp):
     k, q, p = R.shape
     l, s, r = L.shape
     nb = X.shape[1]
-    U = xp.einsum("aij,ajc->aic", R, xp.reshape(X, (k, p, nb)))       # step 1: (k, q, B)
+    U = xp.einsum("aij,ajc->aic", R, xp.reshape(X, (k, p, nb)))  # step 1: (k, q, B)
     V = xp.ascontiguousarray(xp.transpose(xp.reshape(U, (r, l, nb)), (1, 0, 2)))  # step 2
-    W = xp.einsum("bdc,bcx->bdx", L, V)                                # step 3: (l, s, B)
+    W = xp.einsum("bdc,bcx->bdx", L, V)  # step 3: (l, s, B)
     return xp.reshape(xp.ascontiguousarray(xp.transpose(W, (1, 0, 2))), (s * l, nb))  # step 4
 
 
@@ -110,6 +132,7 @@ def bmm_reference(L, R, X, xp):
 # ----------------------------------------------------------------------------------------------
 # backends
 # ----------------------------------------------------------------------------------------------
+
 
 def _backend(name: str):
     """``(xp, sync)`` for ``numpy`` or ``cupy``; ``RuntimeError`` when CuPy has no device."""
@@ -181,8 +204,10 @@ def peak_bytes(fn, xp, sync) -> tuple[int, Any]:
 # the measurement
 # ----------------------------------------------------------------------------------------------
 
-def _case(M, A, X, Xrows, xp, sync, repeats: int, min_time: float, settle: float,
-          with_extras: bool = True):
+
+def _case(
+    M, A, X, Xrows, xp, sync, repeats: int, min_time: float, settle: float, with_extras: bool = True
+):
     fns = {"monarch": lambda: M @ X}
     if A is not None:
         fns["dense"] = lambda: A @ X
@@ -207,8 +232,18 @@ def _crossover(speed: dict[int, float]) -> tuple[Any, Any]:
     return winner, round(speed[winner], 3)
 
 
-def run(dtypes, sizes, batches, backend="numpy", repeats=5, min_time=0.05, settle=0.1,
-        refine=True, memory=True, seed=0):
+def run(
+    dtypes,
+    sizes,
+    batches,
+    backend="numpy",
+    repeats=5,
+    min_time=0.05,
+    settle=0.1,
+    refine=True,
+    memory=True,
+    seed=0,
+):
     """Measure everything; returns ``(main_rows, crossover_rows, memory_rows)``."""
     xp, sync = _backend(backend)
     rng = np.random.default_rng(seed)
@@ -225,14 +260,20 @@ def run(dtypes, sizes, batches, backend="numpy", repeats=5, min_time=0.05, settl
             t = _case(M, A, X, Xrows, xp, sync, repeats, min_time, settle)
             mflop = M.flops(nb)
             dflop = 2 * n * n * nb
-            row = {"dtype": dt, "n": n, "batch": nb, "monarch_ms": t["monarch"] * 1e3,
-                   "bmm_ms": t["bmm"] * 1e3, "einsum_ms": t["einsum"] * 1e3,
-                   "rows_ms": t["rows"] * 1e3,
-                   "speedup_vs_bmm": t["bmm"] / t["monarch"],
-                   "speedup_vs_einsum": t["einsum"] / t["monarch"],
-                   "flop_ratio": dflop / mflop,
-                   "monarch_gflops": mflop / t["monarch"] / 1e9,
-                   "rows_over_cols": t["rows"] / t["monarch"]}
+            row = {
+                "dtype": dt,
+                "n": n,
+                "batch": nb,
+                "monarch_ms": t["monarch"] * 1e3,
+                "bmm_ms": t["bmm"] * 1e3,
+                "einsum_ms": t["einsum"] * 1e3,
+                "rows_ms": t["rows"] * 1e3,
+                "speedup_vs_bmm": t["bmm"] / t["monarch"],
+                "speedup_vs_einsum": t["einsum"] / t["monarch"],
+                "flop_ratio": dflop / mflop,
+                "monarch_gflops": mflop / t["monarch"] / 1e9,
+                "rows_over_cols": t["rows"] / t["monarch"],
+            }
             if A is not None:
                 row["dense_ms"] = t["dense"] * 1e3
                 row["speedup_vs_dense"] = t["dense"] / t["monarch"]
@@ -252,9 +293,15 @@ def run(dtypes, sizes, batches, backend="numpy", repeats=5, min_time=0.05, settl
             if refine:
                 _refine(M, A, speed, xp, sync, dt, n, rng, repeats, min_time, settle)
             cb, sp = _crossover(speed)
-            cross_rows.append({"dtype": dt, "n": n, "crossover_batch": cb,
-                               "speedup_at_crossover": sp,
-                               "batches_tried": " ".join(str(b) for b in sorted(speed))})
+            cross_rows.append(
+                {
+                    "dtype": dt,
+                    "n": n,
+                    "crossover_batch": cb,
+                    "speedup_at_crossover": sp,
+                    "batches_tried": " ".join(str(b) for b in sorted(speed)),
+                }
+            )
         del A, M
     return main_rows, cross_rows, mem_rows
 
@@ -285,11 +332,18 @@ def _memory_row(M, X, Xrows, xp, sync, dt, n, nb):
     del Y
     epeak, Y = peak_bytes(lambda: einsum_reference(M.L, M.R, X, xp), xp, sync)
     del Y
-    return {"dtype": dt, "n": n, "batch": nb, "output_mb": out_bytes / 2**20,
-            "monarch_peak_mb": peak / 2**20, "monarch_extra_outputs": (peak - out_bytes) / out_bytes,
-            "rows_peak_mb": rpeak / 2**20, "rows_extra_outputs": (rpeak - out_bytes) / out_bytes,
-            "bmm_extra_outputs": (bpeak - out_bytes) / out_bytes,
-            "einsum_extra_outputs": (epeak - out_bytes) / out_bytes}
+    return {
+        "dtype": dt,
+        "n": n,
+        "batch": nb,
+        "output_mb": out_bytes / 2**20,
+        "monarch_peak_mb": peak / 2**20,
+        "monarch_extra_outputs": (peak - out_bytes) / out_bytes,
+        "rows_peak_mb": rpeak / 2**20,
+        "rows_extra_outputs": (rpeak - out_bytes) / out_bytes,
+        "bmm_extra_outputs": (bpeak - out_bytes) / out_bytes,
+        "einsum_extra_outputs": (epeak - out_bytes) / out_bytes,
+    }
 
 
 def targets(main_rows, mem_rows, dtype="float32"):
@@ -303,23 +357,55 @@ def targets(main_rows, mem_rows, dtype="float32"):
     out = []
 
     def add(name, case, value, goal, ok):
-        out.append({"target": name, "case": case, "measured": round(value, 3), "goal": goal,
-                    "verdict": "holds" if ok else "missed"})
+        out.append(
+            {
+                "target": name,
+                "case": case,
+                "measured": round(value, 3),
+                "goal": goal,
+                "verdict": "holds" if ok else "missed",
+            }
+        )
 
-    add("speed-up over dense GEMM", f"n={n} batch={big['batch']}", big["speedup_vs_dense"],
-        ">= 16", big["speedup_vs_dense"] >= 16)
-    add("speed-up over dense (fewest columns)", f"n={n} batch={small['batch']}",
-        small["speedup_vs_dense"], "> 1", small["speedup_vs_dense"] > 1)
-    add("X @ M time / M @ X time", f"n={n} batch={big['batch']}", big["rows_over_cols"],
-        "<= 1.2", big["rows_over_cols"] <= 1.2)
-    add("Monarch GFLOP/s / dense GFLOP/s", f"n={n} batch={big['batch']}", big["gflops_fraction"],
-        "(info)", True)
+    add(
+        "speed-up over dense GEMM",
+        f"n={n} batch={big['batch']}",
+        big["speedup_vs_dense"],
+        ">= 16",
+        big["speedup_vs_dense"] >= 16,
+    )
+    add(
+        "speed-up over dense (fewest columns)",
+        f"n={n} batch={small['batch']}",
+        small["speedup_vs_dense"],
+        "> 1",
+        small["speedup_vs_dense"] > 1,
+    )
+    add(
+        "X @ M time / M @ X time",
+        f"n={n} batch={big['batch']}",
+        big["rows_over_cols"],
+        "<= 1.2",
+        big["rows_over_cols"] <= 1.2,
+    )
+    add(
+        "Monarch GFLOP/s / dense GFLOP/s",
+        f"n={n} batch={big['batch']}",
+        big["gflops_fraction"],
+        "(info)",
+        True,
+    )
     mem = [m for m in mem_rows if m["dtype"] == dtype and m["n"] == n]
     if mem:
         m = mem[0]
         worst = max(m["monarch_extra_outputs"], m["rows_extra_outputs"])
-        add("extra memory / output size (M @ X, X @ M)", f"n={n} batch={m['batch']}", worst,
-            "<= 2", worst <= 2)
+        add(
+            "extra memory / output size (M @ X, X @ M)",
+            f"n={n} batch={m['batch']}",
+            worst,
+            "<= 2",
+            worst <= 2,
+        )
     return out
 
 
@@ -331,13 +417,34 @@ ORDERS = (2, 3, 4)
 ORDER_SIZES = (4096, 16384)
 ORDER_BATCHES = (256, 1024)
 ORDER_COLUMNS = [
-    "dtype", "n", "batch", "order", "sizes", "gflop", "ms", "gflops", "dense_ms", "dense_gflops",
-    "rate_fraction", "speedup_vs_dense", "flops_over_order2", "time_over_order2",
+    "dtype",
+    "n",
+    "batch",
+    "order",
+    "sizes",
+    "gflop",
+    "ms",
+    "gflops",
+    "dense_ms",
+    "dense_gflops",
+    "rate_fraction",
+    "speedup_vs_dense",
+    "flops_over_order2",
+    "time_over_order2",
 ]
 
 
-def run_orders(dtypes, sizes, batches, orders=ORDERS, backend="numpy", repeats=5, min_time=0.05,
-               settle=0.1, seed=0):
+def run_orders(
+    dtypes,
+    sizes,
+    batches,
+    orders=ORDERS,
+    backend="numpy",
+    repeats=5,
+    min_time=0.05,
+    settle=0.1,
+    seed=0,
+):
     """Order-p Monarch ``A @ X`` against dense GEMM; one row per (dtype, n, batch, order).
 
     Orders whose size does not factor (``orderp_sizes`` raises) are left out.  Dense GEMM is
@@ -357,8 +464,9 @@ def run_orders(dtypes, sizes, batches, orders=ORDERS, backend="numpy", repeats=5
                 split = orderp_sizes(n, p)
             except ValueError:
                 continue
-            mats[p] = structmat.MonarchP.random(split, seed=int(rng.integers(2**31)), dtype=dt,
-                                               xp=backend)
+            mats[p] = structmat.MonarchP.random(
+                split, seed=int(rng.integers(2**31)), dtype=dt, xp=backend
+            )
         if not mats:
             continue
         A = _random(xp, (n, n), dt, rng) if n <= DENSE_MAX else None
@@ -374,9 +482,16 @@ def run_orders(dtypes, sizes, batches, orders=ORDERS, backend="numpy", repeats=5
             base = mats.get(2)
             for p, M in mats.items():
                 fl = M.flops(nb)
-                row = {"dtype": dt, "n": n, "batch": nb, "order": p,
-                       "sizes": "x".join(str(b) for b in M.in_sizes), "gflop": fl / 1e9,
-                       "ms": t[f"p{p}"] * 1e3, "gflops": fl / t[f"p{p}"] / 1e9}
+                row = {
+                    "dtype": dt,
+                    "n": n,
+                    "batch": nb,
+                    "order": p,
+                    "sizes": "x".join(str(b) for b in M.in_sizes),
+                    "gflop": fl / 1e9,
+                    "ms": t[f"p{p}"] * 1e3,
+                    "gflops": fl / t[f"p{p}"] / 1e9,
+                }
                 if A is not None:
                     row["dense_ms"] = t["dense"] * 1e3
                     row["speedup_vs_dense"] = t["dense"] / t[f"p{p}"]
@@ -401,9 +516,13 @@ def _orders_figure(out, rows):
     keys = sorted({(r["dtype"], r["n"], r["batch"]) for r in rows})
     fig, ax = plt.subplots(figsize=(5.5, 3.8))
     for dt, n, nb in keys:
-        sub = sorted((r for r in rows if (r["dtype"], r["n"], r["batch"]) == (dt, n, nb)),
-                     key=lambda r: r["order"])
-        ax.plot([r["order"] for r in sub], [r["ms"] for r in sub], "o-", label=f"{dt} n={n} batch={nb}")
+        sub = sorted(
+            (r for r in rows if (r["dtype"], r["n"], r["batch"]) == (dt, n, nb)),
+            key=lambda r: r["order"],
+        )
+        ax.plot(
+            [r["order"] for r in sub], [r["ms"] for r in sub], "o-", label=f"{dt} n={n} batch={nb}"
+        )
     ax.set_yscale("log")
     ax.set_xlabel("order p")
     ax.set_ylabel("A @ X time (ms, median)")
@@ -416,6 +535,7 @@ def _orders_figure(out, rows):
 # ----------------------------------------------------------------------------------------------
 # figures
 # ----------------------------------------------------------------------------------------------
+
 
 def _figures(out, main_rows, cross_rows, mem_rows, target_rows, backend):
     import matplotlib
@@ -445,7 +565,9 @@ def _figures(out, main_rows, cross_rows, mem_rows, target_rows, backend):
 
     fig, ax = plt.subplots(figsize=(5, 3.5))
     labels = [f"{r['dtype']}\nn={r['n']}" for r in cross_rows]
-    vals = [r["crossover_batch"] if isinstance(r["crossover_batch"], int) else 0 for r in cross_rows]
+    vals = [
+        r["crossover_batch"] if isinstance(r["crossover_batch"], int) else 0 for r in cross_rows
+    ]
     ax.bar(range(len(vals)), vals)
     ax.set_xticks(range(len(vals)), labels, fontsize=7)
     ax.set_ylabel("crossover batch (0: never)")
@@ -456,10 +578,12 @@ def _figures(out, main_rows, cross_rows, mem_rows, target_rows, backend):
     fig, ax = plt.subplots(figsize=(5, 3.5))
     labels = [f"{r['dtype']}\nn={r['n']}" for r in mem_rows]
     x = np.arange(len(mem_rows))
-    for off, key, name in ((-0.3, "monarch_extra_outputs", "M @ X"),
-                           (-0.1, "rows_extra_outputs", "X @ M"),
-                           (0.1, "bmm_extra_outputs", "bmm"),
-                           (0.3, "einsum_extra_outputs", "einsum")):
+    for off, key, name in (
+        (-0.3, "monarch_extra_outputs", "M @ X"),
+        (-0.1, "rows_extra_outputs", "X @ M"),
+        (0.1, "bmm_extra_outputs", "bmm"),
+        (0.3, "einsum_extra_outputs", "einsum"),
+    ):
         ax.bar(x + off, [r[key] for r in mem_rows], width=0.2, label=name)
     ax.axhline(2.0, color="gray", lw=0.8, ls="--")
     ax.set_xticks(x, labels, fontsize=7)
@@ -474,8 +598,11 @@ def _figures(out, main_rows, cross_rows, mem_rows, target_rows, backend):
         ax.text(0.5, 0.5, "no float32 rows with a dense baseline", ha="center", va="center")
     colors = ["tab:green" if r["verdict"] == "holds" else "tab:red" for r in shown]
     ax.barh(range(len(shown)), [r["measured"] for r in shown], color=colors)
-    ax.set_yticks(range(len(shown)), [f"{r['target']}\n{r['case']} (goal {r['goal']})" for r in shown],
-                  fontsize=7)
+    ax.set_yticks(
+        range(len(shown)),
+        [f"{r['target']}\n{r['case']} (goal {r['goal']})" for r in shown],
+        fontsize=7,
+    )
     ax.set_xscale("log")
     ax.set_title("speed targets (green: holds)")
     save_figure(fig, os.path.join(out, "targets.png"))
@@ -486,24 +613,43 @@ def _figures(out, main_rows, cross_rows, mem_rows, target_rows, backend):
 # command line
 # ----------------------------------------------------------------------------------------------
 
+
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks multiply", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks multiply", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--out", help="folder for CSV and PNG files")
-    ap.add_argument("--quick", action="store_true",
-                    help=f"float32, n in {QUICK_SIZES}, fewer repetitions (under a minute)")
-    ap.add_argument("--dtype", nargs="+", choices=("float32", "float64", "complex64", "complex128"),
-                    help=f"dtypes (default {' '.join(FULL_DTYPES)}; --quick: float32)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"float32, n in {QUICK_SIZES}, fewer repetitions (under a minute)",
+    )
+    ap.add_argument(
+        "--dtype",
+        nargs="+",
+        choices=("float32", "float64", "complex64", "complex128"),
+        help=f"dtypes (default {' '.join(FULL_DTYPES)}; --quick: float32)",
+    )
     ap.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
-    ap.add_argument("--sizes", nargs="+", type=int, help="matrix sizes n (default %s)" % (FULL_SIZES,))
-    ap.add_argument("--batches", nargs="+", type=int, help="batch sizes (default %s)" % (FULL_BATCHES,))
+    ap.add_argument("--sizes", nargs="+", type=int, help=f"matrix sizes n (default {FULL_SIZES})")
+    ap.add_argument("--batches", nargs="+", type=int, help=f"batch sizes (default {FULL_BATCHES})")
     ap.add_argument("--repeats", type=int, help="interleaved repetitions (default 7; --quick: 3)")
-    ap.add_argument("--settle", type=float, default=0.1,
-                    help="seconds each candidate runs untimed before its timed calls in every "
-                         "repetition (default 0.1; 0 measures each in the wake of the previous)")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=0.1,
+        help="seconds each candidate runs untimed before its timed calls in every "
+        "repetition (default 0.1; 0 measures each in the wake of the previous)",
+    )
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--orders", nargs="*", type=int, default=None,
-                    help="orders p of the MonarchP table (default 2 3 4; no value: skip it); "
-                         "sizes and batches default to %s and %s" % (ORDER_SIZES, ORDER_BATCHES))
+    ap.add_argument(
+        "--orders",
+        nargs="*",
+        type=int,
+        default=None,
+        help="orders p of the MonarchP table (default 2 3 4; no value: skip it); "
+        f"sizes and batches default to {ORDER_SIZES} and {ORDER_BATCHES}",
+    )
     return ap
 
 
@@ -523,31 +669,57 @@ def main(argv=None) -> int:
         return 2
     try:
         main_rows, cross_rows, mem_rows = run(
-            dtypes, sizes, batches, backend=args.backend, repeats=repeats,
-            min_time=0.02 if args.quick else 0.05, settle=max(0.0, args.settle), seed=args.seed)
+            dtypes,
+            sizes,
+            batches,
+            backend=args.backend,
+            repeats=repeats,
+            min_time=0.02 if args.quick else 0.05,
+            settle=max(0.0, args.settle),
+            seed=args.seed,
+        )
     except RuntimeError as exc:
         print(str(exc), file=sys.stderr)
         return 2
     cores = os.cpu_count()
     head = f"backend {args.backend}, {cores} CPU cores, numpy {np.__version__}"
-    print_table(main_rows, MAIN_COLUMNS,
-                title=f"Monarch M @ X vs dense A @ X vs references ({head}; medians of {repeats})")
-    print_table(cross_rows, CROSS_COLUMNS, title="Crossover: smallest batch from which Monarch beats dense")
+    print_table(
+        main_rows,
+        MAIN_COLUMNS,
+        title=f"Monarch M @ X vs dense A @ X vs references ({head}; medians of {repeats})",
+    )
+    print_table(
+        cross_rows, CROSS_COLUMNS, title="Crossover: smallest batch from which Monarch beats dense"
+    )
     if mem_rows:
-        print_table(mem_rows, MEM_COLUMNS,
-                    title="Peak memory of the multiply (extra_outputs = (peak - output) / output)")
+        print_table(
+            mem_rows,
+            MEM_COLUMNS,
+            title="Peak memory of the multiply (extra_outputs = (peak - output) / output)",
+        )
     target_rows = targets(main_rows, mem_rows)
     if target_rows:
-        print_table(target_rows, TARGET_COLUMNS, title=f"Speed targets (float32; {cores} CPU cores)")
+        print_table(
+            target_rows, TARGET_COLUMNS, title=f"Speed targets (float32; {cores} CPU cores)"
+        )
     order_rows = []
     if orders:
         order_rows = run_orders(
-            dtypes, tuple(args.sizes or (ORDER_SIZES[:1] if args.quick else ORDER_SIZES)),
+            dtypes,
+            tuple(args.sizes or (ORDER_SIZES[:1] if args.quick else ORDER_SIZES)),
             tuple(args.batches or (ORDER_BATCHES[:1] if args.quick else ORDER_BATCHES)),
-            orders, backend=args.backend, repeats=repeats,
-            min_time=0.02 if args.quick else 0.05, settle=max(0.0, args.settle), seed=args.seed)
-        print_table(order_rows, ORDER_COLUMNS,
-                    title=f"Order-p Monarch A @ X vs dense GEMM ({head}; medians of {repeats})")
+            orders,
+            backend=args.backend,
+            repeats=repeats,
+            min_time=0.02 if args.quick else 0.05,
+            settle=max(0.0, args.settle),
+            seed=args.seed,
+        )
+        print_table(
+            order_rows,
+            ORDER_COLUMNS,
+            title=f"Order-p Monarch A @ X vs dense GEMM ({head}; medians of {repeats})",
+        )
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         write_csv(os.path.join(args.out, "multiply.csv"), main_rows, MAIN_COLUMNS)

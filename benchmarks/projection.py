@@ -72,10 +72,29 @@ REACH_SLACK = 1e-3
 
 COLUMNS = [
     # in order of importance: the printed table keeps what fits in 120 columns, the CSV all
-    "family", "n", "dtype", "proj_ms", "copy_ms", "proj_over_copy", "svd_ms", "svd_over_proj",
-    "err_minus_svd", "cert_gap", "svd_slabs", "proj_err", "svd_err", "gd_err", "gd_steps",
-    "gd_s", "gd_over_proj", "gd_reach_s", "gd_reach_over_proj", "als_err", "als_steps",
-    "als_reach_s", "als_reach_over_proj",
+    "family",
+    "n",
+    "dtype",
+    "proj_ms",
+    "copy_ms",
+    "proj_over_copy",
+    "svd_ms",
+    "svd_over_proj",
+    "err_minus_svd",
+    "cert_gap",
+    "svd_slabs",
+    "proj_err",
+    "svd_err",
+    "gd_err",
+    "gd_steps",
+    "gd_s",
+    "gd_over_proj",
+    "gd_reach_s",
+    "gd_reach_over_proj",
+    "als_err",
+    "als_steps",
+    "als_reach_s",
+    "als_reach_over_proj",
 ]
 
 
@@ -122,7 +141,10 @@ def stacked_slabs(A: np.ndarray, nblocks) -> np.ndarray:
 def svd_error(A: np.ndarray, sv: np.ndarray) -> float:
     """Optimal relative error from the singular values of the rank-1 slabs."""
     disc = float(np.sum(sv[..., 1:].astype(np.float64) ** 2))
-    return math.sqrt(disc / float(np.sum(np.abs(A.astype(np.complex128 if np.iscomplexobj(A) else np.float64)) ** 2)))
+    return math.sqrt(
+        disc
+        / float(np.sum(np.abs(A.astype(np.complex128 if np.iscomplexobj(A) else np.float64)) ** 2))
+    )
 
 
 def reach_time(hist: dict, goal: float) -> Any:
@@ -156,13 +178,15 @@ def run_case(family: str, n: int, steps: int, time_limit: float, repeats: int, s
     proj_err = structmat.projection_error(A, M)
     sv_err = svd_error(A, np.linalg.svd(S, compute_uv=False))
     _, gd = structmat.fit_monarch_gd(A, nblocks, steps=steps, seed=seed, time_limit=time_limit)
-    _, als = structmat.fit_monarch_gd(A, nblocks, steps=steps, seed=seed, optimizer="als",
-                                      time_limit=time_limit)
+    _, als = structmat.fit_monarch_gd(
+        A, nblocks, steps=steps, seed=seed, optimizer="als", time_limit=time_limit
+    )
     gd_s = float(gd["time"][-1])
     tp = times["projection"]
 
     def over(t):
         return t / tp if isinstance(t, float) else t
+
     row = {
         "family": family,
         "n": n,
@@ -206,47 +230,91 @@ BTT_SIZES = (256, 1024)
 #: (cores, ranks) of the block tensor-train table
 BTT_CONFIGS = ((3, 1), (3, 4))
 BTT_COLUMNS = [
-    "family", "n", "cores", "ranks", "sizes", "tt_err", "lower_bound", "upper_bound", "tt_ms",
-    "als_err", "als_steps", "als_reach_s", "als_reach_over_tt", "adam_err", "adam_steps",
-    "adam_reach_s", "adam_reach_over_tt",
+    "family",
+    "n",
+    "cores",
+    "ranks",
+    "sizes",
+    "tt_err",
+    "lower_bound",
+    "upper_bound",
+    "tt_ms",
+    "als_err",
+    "als_steps",
+    "als_reach_s",
+    "als_reach_over_tt",
+    "adam_err",
+    "adam_steps",
+    "adam_reach_s",
+    "adam_reach_over_tt",
 ]
 
 
-def run_blocktt_case(family: str, n: int, cores: int, ranks: int, steps: int, time_limit: float,
-                     repeats: int, seed: int = 0) -> dict:
+def run_blocktt_case(
+    family: str,
+    n: int,
+    cores: int,
+    ranks: int,
+    steps: int,
+    time_limit: float,
+    repeats: int,
+    seed: int = 0,
+) -> dict:
     """One row of the block tensor-train table (see the module docstring)."""
     rng = np.random.default_rng(seed)
     A = make_matrix(family, n, rng)
-    t = measure({"tt": lambda: structmat.project_to_blocktt(A, cores=cores, ranks=ranks)},
-                repeats=repeats, warmup=1, min_time=0.0)["tt"]
+    t = measure(
+        {"tt": lambda: structmat.project_to_blocktt(A, cores=cores, ranks=ranks)},
+        repeats=repeats,
+        warmup=1,
+        min_time=0.0,
+    )["tt"]
     B, info = structmat.project_to_blocktt(A, cores=cores, ranks=ranks, return_info=True)
     norm = info.norm or 1.0
-    start = structmat.BlockTT.random(B.in_sizes, B.out_sizes, ranks=B.ranks, seed=seed,
-                                     dtype="complex128" if np.iscomplexobj(A) else "float64")
+    start = structmat.BlockTT.random(
+        B.in_sizes,
+        B.out_sizes,
+        ranks=B.ranks,
+        seed=seed,
+        dtype="complex128" if np.iscomplexobj(A) else "float64",
+    )
     _, als = structmat.fit_blocktt(A, start, steps=steps, optimizer="als", time_limit=time_limit)
     _, adam = structmat.fit_blocktt(A, start, steps=steps, optimizer="adam", time_limit=time_limit)
     goal = info.rel_error
 
     def over(x):
         return x / t if isinstance(x, float) else x
+
     return {
-        "family": family, "n": n, "cores": cores, "ranks": ranks,
+        "family": family,
+        "n": n,
+        "cores": cores,
+        "ranks": ranks,
         "sizes": "x".join(str(b) for b in B.in_sizes),
-        "tt_err": info.rel_error, "lower_bound": info.lower_bound / norm,
-        "upper_bound": info.bound / norm, "tt_ms": 1e3 * t,
-        "als_err": float(als["rel_error"][-1]), "als_steps": int(als["step"][-1]),
-        "als_reach_s": reach_time(als, goal), "als_reach_over_tt": over(reach_time(als, goal)),
-        "adam_err": float(adam["rel_error"][-1]), "adam_steps": int(adam["step"][-1]),
-        "adam_reach_s": reach_time(adam, goal), "adam_reach_over_tt": over(reach_time(adam, goal)),
+        "tt_err": info.rel_error,
+        "lower_bound": info.lower_bound / norm,
+        "upper_bound": info.bound / norm,
+        "tt_ms": 1e3 * t,
+        "als_err": float(als["rel_error"][-1]),
+        "als_steps": int(als["step"][-1]),
+        "als_reach_s": reach_time(als, goal),
+        "als_reach_over_tt": over(reach_time(als, goal)),
+        "adam_err": float(adam["rel_error"][-1]),
+        "adam_steps": int(adam["step"][-1]),
+        "adam_reach_s": reach_time(adam, goal),
+        "adam_reach_over_tt": over(reach_time(adam, goal)),
     }
 
 
-def run_blocktt(families, sizes, steps: int, time_limit: float, repeats: int,
-                configs=BTT_CONFIGS) -> list[dict]:
+def run_blocktt(
+    families, sizes, steps: int, time_limit: float, repeats: int, configs=BTT_CONFIGS
+) -> list[dict]:
     """Every (family, n, configuration) row of the block tensor-train table."""
     cases = [(f, n, c, r) for n in sizes for f in families for c, r in configs]
-    return [run_blocktt_case(f, n, c, r, steps, time_limit, repeats)
-            for f, n, c, r in progress(cases, "block tensor-train benchmark")]
+    return [
+        run_blocktt_case(f, n, c, r, steps, time_limit, repeats)
+        for f, n, c, r in progress(cases, "block tensor-train benchmark")
+    ]
 
 
 def figure(curves, families, sizes):
@@ -266,8 +334,13 @@ def figure(curves, families, sizes):
             for key, style in (("gd", "-"), ("als", ":")):
                 h = cur[key]
                 t = np.maximum(h["time"], 1e-4)
-                ax.plot(t, np.maximum(h["rel_error"], 1e-9), style, color=col,
-                        label=f"n={n} {'GD (Adam)' if key == 'gd' else 'ALS'}")
+                ax.plot(
+                    t,
+                    np.maximum(h["rel_error"], 1e-9),
+                    style,
+                    color=col,
+                    label=f"n={n} {'GD (Adam)' if key == 'gd' else 'ALS'}",
+                )
             tp, ep = cur["proj"]
             ax.plot([tp], [max(ep, 1e-9)], "o", color=col, label=f"n={n} projection")
         ax.set_xscale("log")
@@ -282,16 +355,31 @@ def figure(curves, families, sizes):
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks projection", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks projection", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--out", metavar="DIR", help="write projection.csv and projection.png here")
-    ap.add_argument("--quick", action="store_true", help=f"sizes {QUICK_SIZES}, fewer steps and repeats")
-    ap.add_argument("--sizes", type=int, nargs="+", metavar="N", help="matrix sizes (default: 256 1024 2048 4096)")
+    ap.add_argument(
+        "--quick", action="store_true", help=f"sizes {QUICK_SIZES}, fewer steps and repeats"
+    )
+    ap.add_argument(
+        "--sizes",
+        type=int,
+        nargs="+",
+        metavar="N",
+        help="matrix sizes (default: 256 1024 2048 4096)",
+    )
     ap.add_argument("--families", nargs="+", choices=FAMILIES, default=list(FAMILIES))
     ap.add_argument("--steps", type=int, help="GD / ALS steps (default 300; quick 200)")
-    ap.add_argument("--time-limit", type=float, help="seconds per GD / ALS run (default 10; quick 5)")
+    ap.add_argument(
+        "--time-limit", type=float, help="seconds per GD / ALS run (default 10; quick 5)"
+    )
     ap.add_argument("--repeats", type=int, help="timing repetitions (default 3)")
-    ap.add_argument("--no-blocktt", action="store_true",
-                    help="skip the block tensor-train table (truncated SVD vs ALS and Adam)")
+    ap.add_argument(
+        "--no-blocktt",
+        action="store_true",
+        help="skip the block tensor-train table (truncated SVD vs ALS and Adam)",
+    )
     args = ap.parse_args(argv)
     sizes = args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES)
     for n in sizes:
@@ -301,15 +389,25 @@ def main(argv=None) -> int:
     time_limit = args.time_limit if args.time_limit is not None else (5.0 if args.quick else 10.0)
     repeats = args.repeats if args.repeats is not None else 3
     rows, curves = run(args.families, sizes, steps, time_limit, repeats)
-    print_table(rows, COLUMNS, title=(
-        "Monarch projection vs gradient descent (Adam), ALS, batched full SVD of the slabs and "
-        "one copy of A (times: medians, interleaved; *_over_* are ratios)"))
+    print_table(
+        rows,
+        COLUMNS,
+        title=(
+            "Monarch projection vs gradient descent (Adam), ALS, batched full SVD of the slabs and "
+            "one copy of A (times: medians, interleaved; *_over_* are ratios)"
+        ),
+    )
     btt_rows = []
     if not args.no_blocktt:
         btt_rows = run_blocktt(args.families, args.sizes or BTT_SIZES, steps, time_limit, repeats)
-        print_table(btt_rows, BTT_COLUMNS, title=(
-            "Block tensor-train: sequential truncated SVD (proven bounds, relative) vs ALS and "
-            "Adam from a random start (reach: first time within 0.1 % of the truncated SVD)"))
+        print_table(
+            btt_rows,
+            BTT_COLUMNS,
+            title=(
+                "Block tensor-train: sequential truncated SVD (proven bounds, relative) vs ALS and "
+                "Adam from a random start (reach: first time within 0.1 % of the truncated SVD)"
+            ),
+        )
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         write_csv(os.path.join(args.out, "projection.csv"), rows, COLUMNS)
@@ -320,7 +418,9 @@ def main(argv=None) -> int:
         import matplotlib.pyplot as plt
 
         plt.close(fig)
-        print(f"wrote {os.path.join(args.out, 'projection.csv')} and projection.png", file=sys.stderr)
+        print(
+            f"wrote {os.path.join(args.out, 'projection.csv')} and projection.png", file=sys.stderr
+        )
     return 0
 
 

@@ -41,10 +41,22 @@ TRANSFORMS = ("dft", "dct", "hadamard", "convolution", "butterfly")
 DENSE_MAX = 4096
 
 COLUMNS = [
-    "transform", "n", "batch", "structmat_ms", "library_ms", "dense_ms",
-    "structmat_over_library", "dense_over_structmat", "flag", "monarch_form_ms",
-    "monarch_form_over_library", "monarch_form_over_dense", "structmat_err", "monarch_form_err",
-    "structmat_min_ms", "structmat_max_ms",
+    "transform",
+    "n",
+    "batch",
+    "structmat_ms",
+    "library_ms",
+    "dense_ms",
+    "structmat_over_library",
+    "dense_over_structmat",
+    "flag",
+    "monarch_form_ms",
+    "monarch_form_over_library",
+    "monarch_form_over_dense",
+    "structmat_err",
+    "monarch_form_err",
+    "structmat_min_ms",
+    "structmat_max_ms",
 ]
 
 
@@ -73,7 +85,9 @@ def build(name: str, n: int, dtype: str, xp, rng):
         return structmat.Hadamard(n, dtype=dtype), None
     if name == "butterfly":
         # no library has butterfly matrices: the dense product is the baseline
-        return structmat.Butterfly.random(n, seed=int(rng.integers(2**31)), dtype=dtype, xp=xp), None
+        return structmat.Butterfly.random(
+            n, seed=int(rng.integers(2**31)), dtype=dtype, xp=xp
+        ), None
     if name == "convolution":
         kernel = rng.standard_normal(n).astype(dtype)
         spec = fft.rfft(xp.asarray(kernel))[:, None]
@@ -98,8 +112,17 @@ def _err(xp, actual, expected) -> float:
     return float(xp.max(xp.abs(actual - expected))) / max(scale, 1e-300)
 
 
-def run(transforms, sizes, batches, dtype="float32", backend="numpy", repeats=5, min_time=0.05,
-        settle=0.1, seed=0):
+def run(
+    transforms,
+    sizes,
+    batches,
+    dtype="float32",
+    backend="numpy",
+    repeats=5,
+    min_time=0.05,
+    settle=0.1,
+    seed=0,
+):
     xp, sync = _backend(backend)
     rng = np.random.default_rng(seed)
     rows = []
@@ -121,12 +144,18 @@ def run(transforms, sizes, batches, dtype="float32", backend="numpy", repeats=5,
                 fns["monarch_form"] = lambda: P @ X
             t = measure(fns, repeats=repeats, warmup=1, min_time=min_time, sync=sync, settle=settle)
             ref = lib(X) if lib is not None else D @ X if D is not None else None
-            row = {"transform": name, "n": n, "batch": nb, "structmat_ms": t["structmat"] * 1e3,
-                   "structmat_min_ms": t["structmat"].lo * 1e3,
-                   "structmat_max_ms": t["structmat"].hi * 1e3}
+            row = {
+                "transform": name,
+                "n": n,
+                "batch": nb,
+                "structmat_ms": t["structmat"] * 1e3,
+                "structmat_min_ms": t["structmat"].lo * 1e3,
+                "structmat_max_ms": t["structmat"].hi * 1e3,
+            }
             # a ratio is only as good as the noisier of its two sides
-            row["flag"] = " ".join(sorted({flag_ratio(t["structmat"], t[k]) for k in t
-                                           if k != "structmat"} - {""}))
+            row["flag"] = " ".join(
+                sorted({flag_ratio(t["structmat"], t[k]) for k in t if k != "structmat"} - {""})
+            )
             if ref is not None:
                 row["structmat_err"] = _err(xp, T @ X, ref)
             if "library" in t:
@@ -167,8 +196,12 @@ def _figure(out, rows, backend):
                 ax.plot(xs, [r["monarch_form_ms"] for r in pts], "^:", label=f"Monarch form B={nb}")
             dense = [r for r in pts if "dense_ms" in r]
             if dense:
-                ax.plot([r["n"] for r in dense], [r["dense_ms"] for r in dense], "x-.",
-                        label=f"dense B={nb}")
+                ax.plot(
+                    [r["n"] for r in dense],
+                    [r["dense_ms"] for r in dense],
+                    "x-.",
+                    label=f"dense B={nb}",
+                )
         ax.set_xscale("log", base=2)
         ax.set_yscale("log")
         ax.set_xlabel("n")
@@ -180,20 +213,34 @@ def _figure(out, rows, backend):
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks transforms",
-                                 description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m benchmarks transforms", description=__doc__.split("\n\n")[0]
+    )
     ap.add_argument("--out", help="folder for transforms.csv and transforms.png")
-    ap.add_argument("--quick", action="store_true",
-                    help=f"n in {QUICK_SIZES}, batch in {QUICK_BATCHES}, fewer repetitions")
-    ap.add_argument("--dtype", default="float32", choices=("float32", "float64"),
-                    help="dtype of X (the DFT result is the matching complex dtype)")
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"n in {QUICK_SIZES}, batch in {QUICK_BATCHES}, fewer repetitions",
+    )
+    ap.add_argument(
+        "--dtype",
+        default="float32",
+        choices=("float32", "float64"),
+        help="dtype of X (the DFT result is the matching complex dtype)",
+    )
     ap.add_argument("--backend", default="numpy", choices=("numpy", "cupy"))
     ap.add_argument("--transforms", nargs="+", choices=TRANSFORMS, default=list(TRANSFORMS))
-    ap.add_argument("--sizes", nargs="+", type=int, help=f"sizes n, powers of 2 (default {FULL_SIZES})")
+    ap.add_argument(
+        "--sizes", nargs="+", type=int, help=f"sizes n, powers of 2 (default {FULL_SIZES})"
+    )
     ap.add_argument("--batches", nargs="+", type=int, help=f"batch sizes (default {FULL_BATCHES})")
     ap.add_argument("--repeats", type=int, help="interleaved repetitions (default 7; --quick: 3)")
-    ap.add_argument("--settle", type=float, default=0.1,
-                    help="seconds each candidate runs untimed before its timed calls (default 0.1)")
+    ap.add_argument(
+        "--settle",
+        type=float,
+        default=0.1,
+        help="seconds each candidate runs untimed before its timed calls (default 0.1)",
+    )
     ap.add_argument("--seed", type=int, default=0)
     return ap
 
@@ -204,21 +251,41 @@ def main(argv=None) -> int:
     batches = tuple(args.batches or (QUICK_BATCHES if args.quick else FULL_BATCHES))
     bad = [n for n in sizes if n < 2 or n & (n - 1)]
     if bad or any(b < 1 for b in batches):
-        print(f"--sizes must be powers of 2 >= 2 (Hadamard) and --batches positive; got "
-              f"sizes {sizes}, batches {batches}", file=sys.stderr)
+        print(
+            f"--sizes must be powers of 2 >= 2 (Hadamard) and --batches positive; got "
+            f"sizes {sizes}, batches {batches}",
+            file=sys.stderr,
+        )
         return 2
     repeats = args.repeats or (3 if args.quick else 7)
     try:
-        rows = run(args.transforms, sizes, batches, dtype=args.dtype, backend=args.backend,
-                   repeats=repeats, min_time=0.02 if args.quick else 0.05,
-                   settle=max(0.0, args.settle), seed=args.seed)
+        rows = run(
+            args.transforms,
+            sizes,
+            batches,
+            dtype=args.dtype,
+            backend=args.backend,
+            repeats=repeats,
+            min_time=0.02 if args.quick else 0.05,
+            settle=max(0.0, args.settle),
+            seed=args.seed,
+        )
     except RuntimeError as exc:
         print(str(exc), file=sys.stderr)
         return 2
-    have = "available" if hasattr(structmat, "to_monarch") else "not available (no Monarch-form column)"
-    print_table(rows, COLUMNS, title=(
-        f"Transforms, X {args.dtype} ({args.backend}, {os.cpu_count()} CPU cores; medians of "
-        f"{repeats}; to_monarch {have}); *_over_* are time ratios, err is max|T@X - ref|/max|ref|"))
+    have = (
+        "available"
+        if hasattr(structmat, "to_monarch")
+        else "not available (no Monarch-form column)"
+    )
+    print_table(
+        rows,
+        COLUMNS,
+        title=(
+            f"Transforms, X {args.dtype} ({args.backend}, {os.cpu_count()} CPU cores; medians of "
+            f"{repeats}; to_monarch {have}); *_over_* are time ratios, err is max|T@X - ref|/max|ref|"
+        ),
+    )
     if args.out:
         os.makedirs(args.out, exist_ok=True)
         write_csv(os.path.join(args.out, "transforms.csv"), rows, COLUMNS)

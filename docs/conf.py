@@ -83,6 +83,7 @@ html_show_sourcelink = False
 # the API pages: one section per module, read from its ``__all__``
 # ---------------------------------------------------------------------------------------------
 
+
 def _kind(obj) -> str:
     if inspect.ismodule(obj):
         return "module"
@@ -139,29 +140,40 @@ class StructmatAPI(SphinxDirective):
             lines += [".. list-table::", "   :widths: 25 75", ""]
             for name, obj in own:
                 role = {"class": "class", "function": "func", "data": "data"}[_kind(obj)]
-                summary = (_first_paragraph(obj) if role != "data"
-                           else f"a constant (``{type(obj).__name__}``)")
+                summary = (
+                    _first_paragraph(obj)
+                    if role != "data"
+                    else f"a constant (``{type(obj).__name__}``)"
+                )
                 lines += [f"   * - :{role}:`{name}`", f"     - {summary}"]
             lines.append("")
         if shared:
-            refs = ", ".join(f":{'class' if inspect.isclass(obj) else 'func'}:"
-                             f"`{name} <{elsewhere[id(obj)]}>`" for name, obj in shared)
-            lines += [f"Also exported here and documented on the page of the module named in "
-                      f"the link: {refs}.", ""]
+            refs = ", ".join(
+                f":{'class' if inspect.isclass(obj) else 'func'}:`{name} <{elsewhere[id(obj)]}>`"
+                for name, obj in shared
+            )
+            lines += [
+                f"Also exported here and documented on the page of the module named in "
+                f"the link: {refs}.",
+                "",
+            ]
         for name, obj in own:
-            directive = {"class": "autoclass", "function": "autofunction",
-                         "data": "autodata"}[_kind(obj)]
+            directive = {"class": "autoclass", "function": "autofunction", "data": "autodata"}[
+                _kind(obj)
+            ]
             lines += [f".. {directive}:: {name}", ""]
         node = nodes.section()
         node.document = self.state.document
-        self.state.nested_parse(StringList(lines, source=f"<structmat-api {modname}>"),
-                                self.content_offset, node)
+        self.state.nested_parse(
+            StringList(lines, source=f"<structmat-api {modname}>"), self.content_offset, node
+        )
         return node.children
 
 
 # ---------------------------------------------------------------------------------------------
 # the claims that ``structmat prove`` checks, with their status in proofs/report.json
 # ---------------------------------------------------------------------------------------------
+
 
 def _claim_status(records: list[dict]) -> tuple[str, str, str]:
     """(sizes verified, verdict, width) of one claim's records in report.json."""
@@ -190,7 +202,9 @@ def _table(header: list[str], rows: list[list], widths: list[int]) -> nodes.tabl
         for cell in cells:
             entry = nodes.entry()
             para = nodes.paragraph()
-            para += cell if isinstance(cell, nodes.Node) else nodes.Text(" ".join(str(cell).split()))
+            para += (
+                cell if isinstance(cell, nodes.Node) else nodes.Text(" ".join(str(cell).split()))
+            )
             entry += para
             row += entry
         return row
@@ -221,10 +235,17 @@ class StructmatClaims(SphinxDirective):
         rows = []
         for claim in all_claims():
             sizes, verdict, width = _claim_status(by_claim.get(claim.name, []))
-            rows.append([nodes.literal(text=claim.name), claim.item, claim.statement, sizes,
-                         verdict, width])
-        header = ["claim", "where (Dao et al., 2022, unless another paper is named)",
-                  "statement", "sizes n checked", "status", "width"]
+            rows.append(
+                [nodes.literal(text=claim.name), claim.item, claim.statement, sizes, verdict, width]
+            )
+        header = [
+            "claim",
+            "where (Dao et al., 2022, unless another paper is named)",
+            "statement",
+            "sizes n checked",
+            "status",
+            "width",
+        ]
         return [_table(header, rows, [14, 18, 38, 12, 10, 8])]
 
 
@@ -311,8 +332,9 @@ class StructmatGallery(SphinxDirective):
         lines += ["```", ""]
         node = nodes.section()
         node.document = self.state.document
-        self.state.nested_parse(StringList(lines, source="<structmat-gallery>"),
-                                self.content_offset, node)
+        self.state.nested_parse(
+            StringList(lines, source="<structmat-gallery>"), self.content_offset, node
+        )
         return node.children
 
 

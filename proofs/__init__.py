@@ -27,8 +27,21 @@ import importlib
 __all__ = ["MODULES", "all_claims", "main"]
 
 #: claim families, in report order
-MODULES = ("library", "structure", "closure", "butterfly", "dft", "hadamard", "convolution", "trig", "counts",
-           "permutations", "mmstar", "products", "orderp")
+MODULES = (
+    "library",
+    "structure",
+    "closure",
+    "butterfly",
+    "dft",
+    "hadamard",
+    "convolution",
+    "trig",
+    "counts",
+    "permutations",
+    "mmstar",
+    "products",
+    "orderp",
+)
 
 
 def all_claims() -> list:

@@ -68,17 +68,31 @@ def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="structmat prove",
         description="Exact (cyclotomic-field / exact-integer) verification of the Monarch paper's "
-                    "expressivity claims, including the library's own to_monarch factors.",
+        "expressivity claims, including the library's own to_monarch factors.",
     )
     p.add_argument("--quick", action="store_true", help="small sizes only (a few seconds)")
-    p.add_argument("--claim", action="append", default=None, metavar="NAME",
-                   help="run only these claims (repeatable, or a comma-separated list; see --list)")
-    p.add_argument("--n", action="append", default=None, metavar="N[,N...]",
-                   help="check exactly these sizes instead of the presets (sizes a claim does not "
-                        "admit are reported as skipped, with the reason)")
+    p.add_argument(
+        "--claim",
+        action="append",
+        default=None,
+        metavar="NAME",
+        help="run only these claims (repeatable, or a comma-separated list; see --list)",
+    )
+    p.add_argument(
+        "--n",
+        action="append",
+        default=None,
+        metavar="N[,N...]",
+        help="check exactly these sizes instead of the presets (sizes a claim does not "
+        "admit are reported as skipped, with the reason)",
+    )
     p.add_argument("--max-n", type=int, default=None, metavar="N", help="skip sizes larger than N")
-    p.add_argument("--report", default=None, metavar="PATH",
-                   help=f"Markdown report (a full unfiltered run writes {DEFAULT_REPORT.name} next to the proofs)")
+    p.add_argument(
+        "--report",
+        default=None,
+        metavar="PATH",
+        help=f"Markdown report (a full unfiltered run writes {DEFAULT_REPORT.name} next to the proofs)",
+    )
     p.add_argument("--json", default=None, metavar="PATH", help="JSON: one object per (claim, n)")
     p.add_argument("--force", action="store_true", help="overwrite existing --report/--json paths")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
@@ -127,8 +141,17 @@ def check_writable(path: Path, force: bool, what: str) -> None:
 
 def _fmt_table(rows: list[dict]) -> list[str]:
     head = ["claim", "n", "seconds", "verdict", "width", "negative controls"]
-    body = [[r["claim"], str(r["n"]), f"{r['seconds']:.2f}", r["verdict"], r.get("width", ""),
-             _controls_cell(r)] for r in rows]
+    body = [
+        [
+            r["claim"],
+            str(r["n"]),
+            f"{r['seconds']:.2f}",
+            r["verdict"],
+            r.get("width", ""),
+            _controls_cell(r),
+        ]
+        for r in rows
+    ]
     w = [max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)]
     line = lambda cells: "  ".join(c.ljust(w[i]) for i, c in enumerate(cells)).rstrip()
     return [line(head), line(["-" * x for x in w])] + [line(b) for b in body]
@@ -155,16 +178,22 @@ def _scaling(rows: list[dict]) -> list[str]:
         if len(big) >= 2:
             (n1, t1), (n2, t2) = big[-2], big[-1]
             if n2 > n1 and t1 > 0:
-                out.append(f"| {name} | {n1} → {n2} | {t1:.2f} s → {t2:.2f} s | {math.log(t2 / t1) / math.log(n2 / n1):.2f} |")
+                out.append(
+                    f"| {name} | {n1} → {n2} | {t1:.2f} s → {t2:.2f} s | {math.log(t2 / t1) / math.log(n2 / n1):.2f} |"
+                )
                 continue
         if pts:
-            out.append(f"| {name} | ≤ {pts[-1][0]} | ≤ {max(t for _, t in pts):.2f} s | (too fast to fit) |")
+            out.append(
+                f"| {name} | ≤ {pts[-1][0]} | ≤ {max(t for _, t in pts):.2f} s | (too fast to fit) |"
+            )
     return out
 
 
 def _ok(rows: list[dict]) -> bool:
     ran = [r for r in rows if r["verdict"] != "skipped"]
-    return bool(ran) and all(r["verdict"] == "verified" and r["negative_control"] == "rejected" for r in ran)
+    return bool(ran) and all(
+        r["verdict"] == "verified" and r["negative_control"] == "rejected" for r in ran
+    )
 
 
 def _command_line(argv) -> str:
@@ -192,8 +221,11 @@ def render_report(rows: list[dict], claims: dict, argv, elapsed: float) -> str:
     ]
     if short:
         names = sorted({r["claim"] for r in short})
-        lines += [f"**Widths not reached:** {', '.join(names)} — the witnesses found use more "
-                  "M M* factors than the paper states (see the width column and the notes).", ""]
+        lines += [
+            f"**Widths not reached:** {', '.join(names)} — the witnesses found use more "
+            "M M* factors than the paper states (see the width column and the notes).",
+            "",
+        ]
     lines += [
         "No check uses floating point: entries are exact elements of Q(ζ_N)[symbols] (SymPy sparse "
         "polynomials reduced modulo the cyclotomic polynomial Φ_N, including N with odd prime factors) "
@@ -206,8 +238,10 @@ def render_report(rows: list[dict], claims: dict, argv, elapsed: float) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['claim']} | {r['n']} | {r['method']} | {r['seconds']:.2f} | "
-                     f"{r['verdict']} | {r.get('width', '')} | {_controls_cell(r)} |")
+        lines.append(
+            f"| {r['claim']} | {r['n']} | {r['method']} | {r['seconds']:.2f} | "
+            f"{r['verdict']} | {r.get('width', '')} | {_controls_cell(r)} |"
+        )
     lines += ["", "## Claims, witnesses and negative controls", ""]
     for name, c in claims.items():
         mine = [r for r in rows if r["claim"] == name]
@@ -230,26 +264,46 @@ def render_report(rows: list[dict], claims: dict, argv, elapsed: float) -> str:
                 wt = f" ({r['width']})" if r.get("width") else ""
                 lines.append(f"- n = {r['n']}: {r['verdict']}{wt} — {r['summary']}")
                 for ctl in r.get("controls", []):
-                    lines.append(f"  - negative control, step *{ctl['step']}* — {ctl['label']}: "
-                                 f"**{ctl['outcome']}** ({ctl['summary']})")
+                    lines.append(
+                        f"  - negative control, step *{ctl['step']}* — {ctl['label']}: "
+                        f"**{ctl['outcome']}** ({ctl['summary']})"
+                    )
         if c.notes:
             lines += ["", c.notes]
         lines.append("")
     lines += NOT_PROVED + [""]
-    lines += ["## How each check scales (measured in this run)", "",
-              "| claim | sizes | seconds | exponent of n |", "|---|---|---|---|"]
+    lines += [
+        "## How each check scales (measured in this run)",
+        "",
+        "| claim | sizes | seconds | exponent of n |",
+        "|---|---|---|---|",
+    ]
     lines += _scaling(rows)
     lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def json_rows(rows: list[dict]) -> list[dict]:
-    keys = ("claim", "n", "method", "seconds", "negative_seconds", "verdict", "negative_control", "width", "w",
-            "paper_width", "width_reached", "summary")
+    keys = (
+        "claim",
+        "n",
+        "method",
+        "seconds",
+        "negative_seconds",
+        "verdict",
+        "negative_control",
+        "width",
+        "w",
+        "paper_width",
+        "width_reached",
+        "summary",
+    )
     out = []
     for r in rows:
         d = {k: r[k] for k in keys if k in r}
-        d["controls"] = [{k: c[k] for k in ("label", "step", "outcome")} for c in r.get("controls", [])]
+        d["controls"] = [
+            {k: c[k] for k in ("label", "step", "outcome")} for c in r.get("controls", [])
+        ]
         out.append(d)
     return out
 
@@ -308,7 +362,9 @@ def main(argv: list[str] | None = None) -> int:
         sizes = _sizes(args.n)
         if args.max_n is not None and args.max_n < 1:
             raise UsageError("--max-n must be a positive integer")
-        full_run = not (args.quick or args.claim is not None or sizes is not None or args.max_n is not None)
+        full_run = not (
+            args.quick or args.claim is not None or sizes is not None or args.max_n is not None
+        )
         report_path = Path(args.report) if args.report else (DEFAULT_REPORT if full_run else None)
         json_path = Path(args.json) if args.json else (DEFAULT_JSON if full_run else None)
         if args.report:
@@ -325,7 +381,10 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 check_writable(path, True, what)
             except UsageError as exc:
-                print(f"warning: {exc}; the default {what} is not written (pass --{what} PATH)", file=sys.stderr)
+                print(
+                    f"warning: {exc}; the default {what} is not written (pass --{what} PATH)",
+                    file=sys.stderr,
+                )
                 if what == "report":
                     report_path = None
                 else:
@@ -347,14 +406,19 @@ def main(argv: list[str] | None = None) -> int:
             r = run_one(c, n)
             rows.append(r)
             wt = f", {r['width']}" if r.get("width") else ""
-            print(f"{r['verdict']}{wt} ({r['seconds']:.2f} s); negative controls {_controls_cell(r)}",
-                  file=sys.stderr, flush=True)
+            print(
+                f"{r['verdict']}{wt} ({r['seconds']:.2f} s); negative controls {_controls_cell(r)}",
+                file=sys.stderr,
+                flush=True,
+            )
             if r["verdict"] == "error":
                 print(r.get("traceback", r["summary"]), file=sys.stderr)
             for ctl in r["controls"]:
                 if ctl["outcome"] != "rejected":
-                    print(f"  negative control {ctl['label']} [{ctl['step']}]: {ctl['outcome']}: {ctl['summary']}",
-                          file=sys.stderr)
+                    print(
+                        f"  negative control {ctl['label']} [{ctl['step']}]: {ctl['outcome']}: {ctl['summary']}",
+                        file=sys.stderr,
+                    )
     elapsed = time.perf_counter() - t0
     print("\n".join(_fmt_table(rows)))
     ok = _ok(rows)
@@ -362,9 +426,12 @@ def main(argv: list[str] | None = None) -> int:
     nctl = sum(len(r["controls"]) for r in ran)
     nrej = sum(c["outcome"] == "rejected" for r in ran for c in r["controls"])
     print()
-    print(f"{sum(r['verdict'] == 'verified' for r in ran)} of {len(ran)} checks verified, "
-          f"{nrej} of {nctl} negative controls rejected"
-          + (f", {len(rows) - len(ran)} skipped" if len(rows) > len(ran) else "") + f" ({elapsed:.1f} s)")
+    print(
+        f"{sum(r['verdict'] == 'verified' for r in ran)} of {len(ran)} checks verified, "
+        f"{nrej} of {nctl} negative controls rejected"
+        + (f", {len(rows) - len(ran)} skipped" if len(rows) > len(ran) else "")
+        + f" ({elapsed:.1f} s)"
+    )
     status = 0 if ok else 1
     if report_path is not None:
         text = render_report(rows, {k: claims[k] for k in names}, argv, elapsed)
@@ -376,7 +443,9 @@ def main(argv: list[str] | None = None) -> int:
             status = 2
     if json_path is not None:
         try:
-            atomic_write(json_path, json.dumps(json_rows(rows), indent=1, ensure_ascii=False) + "\n")
+            atomic_write(
+                json_path, json.dumps(json_rows(rows), indent=1, ensure_ascii=False) + "\n"
+            )
             print(f"json: {json_path}")
         except OSError as exc:
             print(f"error: cannot write {json_path}: {exc}", file=sys.stderr)

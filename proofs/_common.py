@@ -76,12 +76,15 @@ def dft_witness(n: int, b: int) -> MonomialMonarch:
     d = np.arange(q)[:, None]
     cc = np.arange(q)[None, :]
     Le = np.broadcast_to((-b * d * cc) % n, (b, q, q)).copy()
-    return MonomialMonarch(Le, np.ones_like(Le), Re, np.ones_like(Re), N=n, name=f"Monarch(F_{q}, D·F_{b})")
+    return MonomialMonarch(
+        Le, np.ones_like(Le), Re, np.ones_like(Re), N=n, name=f"Monarch(F_{q}, D·F_{b})"
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # sparse exact matrices (dict of rows) for stages and routings
 # ----------------------------------------------------------------------------------------------
+
 
 class Sparse:
     """A sparse exact ``n x n`` matrix over an :class:`ExactRing`: ``rows[i] = {j: value}``."""
@@ -97,7 +100,7 @@ class Sparse:
         if not r[int(j)]:
             del r[int(j)]
 
-    def __matmul__(self, other: "Sparse") -> "Sparse":
+    def __matmul__(self, other: Sparse) -> Sparse:
         out = Sparse(self.n, self.ring)
         for i, row in self.rows.items():
             acc: dict[int, Any] = {}
@@ -110,7 +113,7 @@ class Sparse:
                 out.rows[i] = red
         return out
 
-    def equals(self, other: "Sparse"):
+    def equals(self, other: Sparse):
         """``(True, None)`` or ``(False, (i, j, a, b))``."""
         keys = set(self.rows) | set(other.rows)
         for i in sorted(keys):
@@ -125,7 +128,7 @@ class Sparse:
         return sum(len(r) for r in self.rows.values())
 
     @classmethod
-    def permutation(cls, perm: np.ndarray, ring: ExactRing, values=None) -> "Sparse":
+    def permutation(cls, perm: np.ndarray, ring: ExactRing, values=None) -> Sparse:
         """``(P x)[i] = v_i x[perm[i]]``."""
         S = cls(len(perm), ring)
         for i, j in enumerate(np.asarray(perm).tolist()):
@@ -223,15 +226,17 @@ def route(Y: Sparse, b: int) -> Stages:
                         frontier.append(("in", x))
         seen_in |= ins
         if len(ins) > 2 or len(outs) > 2 or len(ins) != len(outs):
-            raise RoutingError(f"component with inputs {sorted(ins)} and outputs {sorted(outs)} is not 1x1 or 2x2")
+            raise RoutingError(
+                f"component with inputs {sorted(ins)} and outputs {sorted(outs)} is not 1x1 or 2x2"
+            )
         comps.append((sorted(ins), sorted(outs)))
     if len(seen_in) != n:
         raise RoutingError("Y is singular (a zero column)")
     st = Stages(n, b, ring)
-    used_in = np.zeros((b, q), dtype=bool)    # S2 port (group, switch)
-    used_out = np.zeros((b, q), dtype=bool)   # S1 port (group, switch)
-    singles = []   # (g_in, h_out, fill(u)) ; fill writes the stage entries once u is known
-    mixes = []     # deferred S2/S1 mixing entries needing the switches of linked singles
+    used_in = np.zeros((b, q), dtype=bool)  # S2 port (group, switch)
+    used_out = np.zeros((b, q), dtype=bool)  # S1 port (group, switch)
+    singles = []  # (g_in, h_out, fill(u)) ; fill writes the stage entries once u is known
+    mixes = []  # deferred S2/S1 mixing entries needing the switches of linked singles
 
     def val(y, x):
         return Y.rows.get(y, {}).get(x, ring.zero)
@@ -334,7 +339,7 @@ def route(Y: Sparse, b: int) -> Stages:
                         st.S2[g][(us[a], pos(x))] = v
         else:
             h = grp(outs[0])
-            for a, y in enumerate(outs):
+            for _a, y in enumerate(outs):
                 for bi, x in enumerate(ins):
                     v = val(y, x)
                     if v:
@@ -370,6 +375,7 @@ def count_width(pattern: str) -> int:
 # ----------------------------------------------------------------------------------------------
 # admissible sizes (for sizes named on the command line)
 # ----------------------------------------------------------------------------------------------
+
 
 def composite(n: int) -> str | None:
     """``None`` if ``n`` has a split ``n = b q`` with ``b, q >= 2``, else the reason.

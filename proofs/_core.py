@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 __all__ = ["Outcome", "Control", "Claim", "run_one", "width_text"]
 
@@ -81,7 +82,9 @@ class Claim:
 
     def all_controls(self) -> list[Control]:
         """The first negative control followed by ``controls``."""
-        return [Control(self.negative_label, self.negative_step, self.negative)] + list(self.controls)
+        return [Control(self.negative_label, self.negative_step, self.negative)] + list(
+            self.controls
+        )
 
     def reason_to_skip(self, n: int) -> str | None:
         """``None`` if ``n`` is admissible, else why not."""
@@ -135,17 +138,33 @@ def run_one(claim: Claim, n: int) -> dict:
             summary = neg.summary
         except Exception as exc:
             outcome, summary = "error", f"{type(exc).__name__}: {exc}"
-        controls.append({"label": ctl.label, "step": ctl.step, "outcome": outcome, "summary": summary})
+        controls.append(
+            {"label": ctl.label, "step": ctl.step, "outcome": outcome, "summary": summary}
+        )
     row["controls"] = controls
     outs = {c["outcome"] for c in controls}
-    row["negative_control"] = "rejected" if outs == {"rejected"} else ("error" if "error" in outs else "accepted")
-    row["negative_summary"] = "; ".join(f"{c['label']} [{c['step']}]: {c['outcome']} — {c['summary']}" for c in controls)
+    row["negative_control"] = (
+        "rejected" if outs == {"rejected"} else ("error" if "error" in outs else "accepted")
+    )
+    row["negative_summary"] = "; ".join(
+        f"{c['label']} [{c['step']}]: {c['outcome']} — {c['summary']}" for c in controls
+    )
     row["negative_seconds"] = time.perf_counter() - t1
     return row
 
 
 def skipped_row(claim: Claim, n: int, reason: str) -> dict:
     """A report row for a size that is not admissible for ``claim``."""
-    return {"claim": claim.name, "n": int(n), "method": claim.method, "verdict": "skipped",
-            "summary": reason, "seconds": 0.0, "negative_control": "-", "negative_summary": "",
-            "controls": [], "extra": {}, "width": ""}
+    return {
+        "claim": claim.name,
+        "n": int(n),
+        "method": claim.method,
+        "verdict": "skipped",
+        "summary": reason,
+        "seconds": 0.0,
+        "negative_control": "-",
+        "negative_summary": "",
+        "controls": [],
+        "extra": {},
+        "width": "",
+    }

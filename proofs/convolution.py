@@ -39,7 +39,7 @@ from structmat.exact import (
 from ._common import admits, composite, proper_splits, square
 from ._core import Claim, Control, Outcome
 
-KERNEL_MAX = 16   # symbolic kernel up to this size, symbolic spectrum beyond
+KERNEL_MAX = 16  # symbolic kernel up to this size, symbolic spectrum beyond
 
 
 def _dft_blocks(ring: ExactRing, n: int):
@@ -56,8 +56,13 @@ def _adj(block, ring):
 
 
 def _matmul(A, B, ring):
-    return [[ring.reduce(sum((A[i][k] * B[k][j] for k in range(len(B))), ring.zero)) for j in range(len(B[0]))]
-            for i in range(len(A))]
+    return [
+        [
+            ring.reduce(sum((A[i][k] * B[k][j] for k in range(len(B))), ring.zero))
+            for j in range(len(B[0]))
+        ]
+        for i in range(len(A))
+    ]
 
 
 def _diag_mul(d, A, ring, left=True):
@@ -71,7 +76,10 @@ def _spectrum(ring, n, symbols, mode):
     sym = [ring.symbol(s) for s in symbols]
     if mode == "kernel":
         step = ring.N // n
-        return [ring.reduce(sum((ring.zeta(-step * t * i) * sym[i] for i in range(n)), ring.zero)) for t in range(n)]
+        return [
+            ring.reduce(sum((ring.zeta(-step * t * i) * sym[i] for i in range(n)), ring.zero))
+            for t in range(n)
+        ]
     return sym
 
 
@@ -82,7 +90,10 @@ def _kernel_from(ring, n, symbols, mode):
         return sym
     step = ring.N // n
     inv_n = ring.from_int(Fraction(1, n))
-    return [ring.reduce(sum((ring.zeta(step * k * t) * sym[k] for k in range(n)), ring.zero) * inv_n) for t in range(n)]
+    return [
+        ring.reduce(sum((ring.zeta(step * k * t) * sym[k] for k in range(n)), ring.zero) * inv_n)
+        for t in range(n)
+    ]
 
 
 def circulant_witness(n: int, mode: str, perturb: bool = False):
@@ -96,7 +107,7 @@ def circulant_witness(n: int, mode: str, perturb: bool = False):
     perm = stride_permutation(m, m)
     Lpp = []
     for b in range(m):
-        d = [v[int(perm[b * m + t])] for t in range(m)]           # P^T diag(v) P, block b
+        d = [v[int(perm[b * m + t])] for t in range(m)]  # P^T diag(v) P, block b
         Lpp.append(_matmul(_adj(L[b], ring), _diag_mul(d, L[b], ring), ring))
     if perturb:
         Lpp[0][0][0] = ring.reduce(Lpp[0][0][0] + ring.one)
@@ -131,11 +142,18 @@ def check_circulant(w, n: int, corner: int | None = None) -> Outcome:
         for j in range(size):
             if not ring.equal(D[i][j], target[i][j]):
                 return Outcome(False, f"entry ({i}, {j}) of X1 X2^H differs from n·c[(i-j) mod n]")
-    what = "symbolic kernel c" if mode == "kernel" else "symbolic spectrum ĉ = F c (kernel c = F^-1 ĉ)"
+    what = (
+        "symbolic kernel c" if mode == "kernel" else "symbolic spectrum ĉ = F c (kernel c = F^-1 ĉ)"
+    )
     if corner:
-        return Outcome(True, f"{corner}x{corner} Toeplitz = corner of (1/{N_}) X1 X2^H, X1, X2 ∈ M (size {N_}, "
-                             f"expansion 2), {what}")
-    return Outcome(True, f"circulant(c) = (1/{N_}) X1 X2^H with X1 = P R^H P^T L'', X2 = P R^H P^T, {what}")
+        return Outcome(
+            True,
+            f"{corner}x{corner} Toeplitz = corner of (1/{N_}) X1 X2^H, X1, X2 ∈ M (size {N_}, "
+            f"expansion 2), {what}",
+        )
+    return Outcome(
+        True, f"circulant(c) = (1/{N_}) X1 X2^H with X1 = P R^H P^T L'', X2 = P R^H P^T, {what}"
+    )
 
 
 def _circ_mode(n):
@@ -155,6 +173,7 @@ def _circ_mode(n):
 # ``X2^H X2 = b I`` (checked exactly) and ``X2`` is square, ``X2`` is invertible with
 # ``X2 X2^H = b I`` as well, hence ``X1(e_s) X2^H = n S^s  <=>  X1(e_s) = (n/b) S^s X2``: an
 # entrywise equality of monomial matrices (``monomial_equal``), no sums of ``n`` terms needed.
+
 
 def _split(n: int) -> int:
     """``sqrt(n)`` for a square ``n`` (the witness of the symbolic path), else the most balanced
@@ -178,31 +197,40 @@ def _basis_blocks(n: int, b: int, perturb: bool = False):
     exactly (:func:`sums_vanish`), otherwise ``ValueError``.
     """
     q = n // b
-    idx = np.argsort(stride_permutation(b, q)).reshape(b, q)          # d[g q + u] = v[idx[g, u]]
+    idx = np.argsort(stride_permutation(b, q)).reshape(b, q)  # d[g q + u] = v[idx[g, u]]
     u = np.arange(q)
-    ij = (b * u[None, None, :] * (np.arange(q)[:, None, None] - np.arange(q)[None, :, None])) % n  # (i, j, u)
+    ij = (
+        b * u[None, None, :] * (np.arange(q)[:, None, None] - np.arange(q)[None, :, None])
+    ) % n  # (i, j, u)
     exp = np.empty((n, b, q, q), dtype=np.int64)
     coef = np.empty_like(exp)
-    chunk = max(1, (1 << 20) // (b * q ** 3))
+    chunk = max(1, (1 << 20) // (b * q**3))
     for s0 in range(0, n, chunk):
         s = np.arange(s0, min(n, s0 + chunk))
-        dexp = (-(idx[None] * s[:, None, None])) % n                    # (S, g, u)
-        E = (ij[None, None] + dexp[:, :, None, None, :]) % n             # (S, g, i, j, u)
+        dexp = (-(idx[None] * s[:, None, None])) % n  # (S, g, u)
+        E = (ij[None, None] + dexp[:, :, None, None, :]) % n  # (S, g, i, j, u)
         single = (E == E[..., :1]).all(axis=-1)
         mixed = ~single
         if mixed.any():
             ent = np.nonzero(mixed.ravel())[0]
             terms = E.reshape(-1, q)[ent]
-            zero = sums_vanish(np.repeat(np.arange(ent.size), q), terms.ravel(),
-                               np.ones(terms.size, dtype=np.int64), n, ent.size)
+            zero = sums_vanish(
+                np.repeat(np.arange(ent.size), q),
+                terms.ravel(),
+                np.ones(terms.size, dtype=np.int64),
+                n,
+                ent.size,
+            )
             if not zero.all():
-                raise ValueError(f"L''(e_s) has an entry that is not a monomial c·ζ^e (n={n}, b={b})")
+                raise ValueError(
+                    f"L''(e_s) has an entry that is not a monomial c·ζ^e (n={n}, b={b})"
+                )
         exp[s] = np.where(single, E[..., 0], 0)
         coef[s] = np.where(single, q, 0)
     if perturb:
         s = 1 % n
         j = int(np.argmax(coef[s, 0, 0] != 0))
-        exp[s, 0, 0, j] = (exp[s, 0, 0, j] + 1) % n                   # one twiddle times zeta_n
+        exp[s, 0, 0, j] = (exp[s, 0, 0, j] + 1) % n  # one twiddle times zeta_n
     return exp, coef
 
 
@@ -219,7 +247,7 @@ def basis_witness(n: int, perturb: bool = False):
     c = np.arange(q)[:, None, None]
     j = np.arange(b)[None, :, None]
     r = np.arange(b)[None, None, :]
-    rh = np.broadcast_to((c * r + q * r * j) % n, (q, b, b)).copy()    # (D_c F_b)^H[j, r]
+    rh = np.broadcast_to((c * r + q * r * j) % n, (q, b, b)).copy()  # (D_c F_b)^H[j, r]
     ones = np.ones_like(rh)
     eye = np.broadcast_to(np.eye(q, dtype=np.int64), (b, q, q)).copy()
     X2 = MonomialMonarch(rh, ones, np.zeros_like(eye), eye, N=n, name="X2")
@@ -235,7 +263,7 @@ def _gram_is_scalar(X: MonomialMatrix, b: int) -> bool:
     e, c = X.dense()
     nz = c != 0
     w = max(int(nz.sum(axis=1).max()), 1)
-    cols = np.argsort(~nz, axis=1, kind="stable")[:, :w]               # nonzero columns first
+    cols = np.argsort(~nz, axis=1, kind="stable")[:, :w]  # nonzero columns first
     ec = np.take_along_axis(e, cols, axis=1)
     cc = np.take_along_axis(c, cols, axis=1)
     ent = cols[:, :, None] * n + cols[:, None, :]
@@ -269,15 +297,21 @@ def check_basis(w, n: int) -> Outcome:
         return Outcome(False, f"X2^H X2 ≠ {b} I")
     e2, c2 = X2.dense()
     for s, X1 in enumerate(X1s):
-        shift = s + 1 if (bad and s == 0) else s          # the target n S^s with S^1 for S^0
+        shift = s + 1 if (bad and s == 0) else s  # the target n S^s with S^1 for S^0
         ok, diff = monomial_equal(X1, _shifted(X2, shift, e2, c2, q))
         if not ok:
             (ca, ea), (cb, eb) = diff[2], diff[3]
-            return Outcome(False, f"basis kernel e_{s}: entry {diff[:2]} of X1(e_{s}) differs from "
-                                  f"({n}/{b}) (S^{s} X2): {ca}·ζ_{n}^{ea} vs {q * cb}·ζ_{n}^{eb}")
-    return Outcome(True, f"circulant(c) = (1/{n}) X1(c) X2^H, X1 = Monarch(R^H, L''(c)), X2 = Monarch(R^H, I) "
-                         f"in M^({b},{n}), symbolic kernel c by linearity: X2^H X2 = {b} I and "
-                         f"X1(e_s) = {q} S^s X2 for all {n} basis kernels e_s")
+            return Outcome(
+                False,
+                f"basis kernel e_{s}: entry {diff[:2]} of X1(e_{s}) differs from "
+                f"({n}/{b}) (S^{s} X2): {ca}·ζ_{n}^{ea} vs {q * cb}·ζ_{n}^{eb}",
+            )
+    return Outcome(
+        True,
+        f"circulant(c) = (1/{n}) X1(c) X2^H, X1 = Monarch(R^H, L''(c)), X2 = Monarch(R^H, I) "
+        f"in M^({b},{n}), symbolic kernel c by linearity: X2^H X2 = {b} I and "
+        f"X1(e_s) = {q} S^s X2 for all {n} basis kernels e_s",
+    )
 
 
 def _conv_witness(n: int, perturb: bool = False):
@@ -295,6 +329,7 @@ def check_convolution(w, n: int) -> Outcome:
 
 
 # -- AFDF ----------------------------------------------------------------------------------------
+
 
 def afdf_witness(n: int, perturb: bool = False):
     m = math.isqrt(n)
@@ -327,12 +362,19 @@ def check_afdf(w, n: int) -> Outcome:
     D = ExactProduct(M1, M2.H).to_dense().to_list()
     for i in range(n):
         for j in range(n):
-            t = ring.reduce(sum((ring.zeta(step * k * (j - i)) * d[k] for k in range(n)), ring.zero) * a[i])
+            t = ring.reduce(
+                sum((ring.zeta(step * k * (j - i)) * d[k] for k in range(n)), ring.zero) * a[i]
+            )
             if bad and (i, j) == (0, 1):
                 t = ring.reduce(t + ring.one)
             if not ring.equal(D[i][j], t):
-                return Outcome(False, f"entry ({i}, {j}) of M1 M2^H differs from n·(A F D F^-1)[i, j]")
-    return Outcome(True, f"A F D F^-1 = (1/{n}) M1 M2^H, M1 = P((P^T A P) L)P^T R'', M2 = P L P^T, symbolic A, D")
+                return Outcome(
+                    False, f"entry ({i}, {j}) of M1 M2^H differs from n·(A F D F^-1)[i, j]"
+                )
+    return Outcome(
+        True,
+        f"A F D F^-1 = (1/{n}) M1 M2^H, M1 = P((P^T A P) L)P^T R'', M2 = P L P^T, symbolic A, D",
+    )
 
 
 CLAIMS = [
@@ -341,50 +383,76 @@ CLAIMS = [
         item="Proposition 3.2 (convolution ∈ MM*)",
         statement="circulant(c) = F^-1 diag(F c) F = (1/n) X1 X2^H with X1, X2 ∈ M (c symbolic)",
         method="n ≤ 16: SymPy polynomials in c over Q(ζ_n); beyond: linear in c ⇒ n basis kernels e_s, "
-               "monomial identities",
-        quick=(4, 16, 24), full=(4, 16, 24, 32, 64, 128, 256),
+        "monomial identities",
+        quick=(4, 16, 24),
+        full=(4, 16, 24, 32, 64, 128, 256),
         witness=_conv_witness,
         check=check_convolution,
         negative=lambda n: _conv_witness(n, perturb=True),
         negative_label="L'' with one entry + 1 (n ≤ 16) / one twiddle of L''(e_1) times ζ_n (beyond)",
-        controls=(Control("target with entry (0, 1) + 1 (n ≤ 16) / n S^1 in place of n S^0 (beyond)", "target",
-                          lambda n: _bad_target(_conv_witness(n))),),
+        controls=(
+            Control(
+                "target with entry (0, 1) + 1 (n ≤ 16) / n S^1 in place of n S^0 (beyond)",
+                "target",
+                lambda n: _bad_target(_conv_witness(n)),
+            ),
+        ),
         admits=admits(composite, limit=512, why="n basis kernels of n^2 entries"),
         notes="*Symbolic kernel by linearity (n > 16).* Both sides are linear in the kernel c: "
-              "circulant(c) = Σ_s c_s S^s (S the cyclic shift) and X1(c) = Σ_s c_s X1(e_s), since c enters "
-              "only through diag(F c) in L''. So the identity holds for symbolic c iff X1(e_s) X2^H = n S^s "
-              "for each basis kernel e_s, s = 0..n-1, over Q(ζ_n). Each L''(e_s) is decided monomial exactly "
-              "from its defining sums; X2^H X2 = b I is checked exactly, so X2 is invertible and the n "
-              "identities are equivalent to the entrywise monomial equalities X1(e_s) = (n/b) S^s X2. "
-              "Non-square n (e.g. 32, 128) use the DFT's Monarch factors for the most balanced split b | n.",
+        "circulant(c) = Σ_s c_s S^s (S the cyclic shift) and X1(c) = Σ_s c_s X1(e_s), since c enters "
+        "only through diag(F c) in L''. So the identity holds for symbolic c iff X1(e_s) X2^H = n S^s "
+        "for each basis kernel e_s, s = 0..n-1, over Q(ζ_n). Each L''(e_s) is decided monomial exactly "
+        "from its defining sums; X2^H X2 = b I is checked exactly, so X2 is invertible and the n "
+        "identities are equivalent to the entrywise monomial equalities X1(e_s) = (n/b) S^s X2. "
+        "Non-square n (e.g. 32, 128) use the DFT's Monarch factors for the most balanced split b | n.",
     ),
     Claim(
         name="toeplitz-mmstar",
         item="Proposition 3.2 (Toeplitz ∈ MM*)",
         statement="an n x n Toeplitz matrix is the corner of a 2n circulant: in (M M*)^1 with expansion e = 2",
         method="SymPy polynomials over Q(ζ_2n)",
-        quick=(2, 8), full=(2, 8, 32),
+        quick=(2, 8),
+        full=(2, 8, 32),
         witness=lambda n: circulant_witness(2 * n, _circ_mode(2 * n)),
         check=lambda w, n: check_circulant(w, 2 * n, corner=n),
         negative=lambda n: circulant_witness(2 * n, _circ_mode(2 * n), perturb=True),
         negative_label="L'' with one entry + 1",
-        controls=(Control("Toeplitz target with entry (0, 1) + 1", "target",
-                          lambda n: _bad_target(circulant_witness(2 * n, _circ_mode(2 * n)))),),
-        admits=admits(lambda n: None if square(2 * n) is None else f"2n = {2 * n} is not a square (the witness uses the square Monarch)", limit=32, why="symbolic kernel"),
+        controls=(
+            Control(
+                "Toeplitz target with entry (0, 1) + 1",
+                "target",
+                lambda n: _bad_target(circulant_witness(2 * n, _circ_mode(2 * n))),
+            ),
+        ),
+        admits=admits(
+            lambda n: (
+                None
+                if square(2 * n) is None
+                else f"2n = {2 * n} is not a square (the witness uses the square Monarch)"
+            ),
+            limit=32,
+            why="symbolic kernel",
+        ),
         notes="*Expansion used.* T (n x n, entries t_(i-j)) is the top-left corner of the 2n x 2n circulant "
-              "with kernel (t_0, ..., t_(n-1), 0, t_-(n-1), ..., t_-1): T ∈ (M M*)^1 with expansion e = 2. "
-              "Whether Toeplitz matrices lie in M M* without expansion is not decided here.",
+        "with kernel (t_0, ..., t_(n-1), 0, t_-(n-1), ..., t_-1): T ∈ (M M*)^1 with expansion e = 2. "
+        "Whether Toeplitz matrices lie in M M* without expansion is not decided here.",
     ),
     Claim(
         name="afdf-mmstar",
         item="Proposition 3.2 (AFDF ∈ MM*)",
         statement="A F D F^-1 (A, D diagonal) = (1/n) M1 M2^H ∈ M M*",
         method="SymPy polynomials over Q(ζ_n)",
-        quick=(4, 16), full=(4, 16, 64),
-        witness=afdf_witness, check=check_afdf,
+        quick=(4, 16),
+        full=(4, 16, 64),
+        witness=afdf_witness,
+        check=check_afdf,
         negative=lambda n: afdf_witness(n, perturb=True),
         negative_label="R'' with one entry + 1",
-        controls=(Control("target with entry (0, 1) + 1", "target", lambda n: _bad_target(afdf_witness(n))),),
+        controls=(
+            Control(
+                "target with entry (0, 1) + 1", "target", lambda n: _bad_target(afdf_witness(n))
+            ),
+        ),
         admits=admits(square, limit=64, why="symbolic A, D: dense polynomial entries"),
     ),
 ]

@@ -49,8 +49,12 @@ def check(w, n: int) -> Outcome:
         if not (Bf.nparams == len(butterfly_symbol_names(n)) == 2 * n * s):
             return Outcome(False, f"butterfly: nparams {Bf.nparams} != 2 n log2 n = {2 * n * s}")
         extra = f"; butterfly 2 n log2 n = {2 * n * s}"
-    return Outcome(True, f"n^2/b + n b parameters for every split ({', '.join(rows)})"
-                   + (f"; square 2 n^(3/2) = {2 * n * m}" if m * m == n else "") + extra)
+    return Outcome(
+        True,
+        f"n^2/b + n b parameters for every split ({', '.join(rows)})"
+        + (f"; square 2 n^(3/2) = {2 * n * m}" if m * m == n else "")
+        + extra,
+    )
 
 
 CLAIMS = [
@@ -59,8 +63,10 @@ CLAIMS = [
         item="§3.1 (parameter counts)",
         statement="M^(b,n) has n^2/b + n b parameters (2 n^(3/2) for b = √n); B has 2 n log2 n",
         method="exact integers: nparams, symbol counts, formulas",
-        quick=(16, 12), full=(16, 12, 64, 96, 256, 1024),
-        witness=_witness, check=check,
+        quick=(16, 12),
+        full=(16, 12, 64, 96, 256, 1024),
+        witness=_witness,
+        check=check,
         negative=lambda n: _witness(n, _wrong),
         negative_label="2 n^(3/2) claimed for every split",
         admits=admits(composite),

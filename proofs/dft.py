@@ -49,6 +49,7 @@ def _fmt_minor(w) -> str:
 
 # -- F_n ∉ M^(b,n), P F_n ∉ M^(b,n) --------------------------------------------------------------
 
+
 def _nonmembers(n: int):
     F = MonomialMatrix.dft(n)
     return [(b, f"F_{n}", F) for b in proper_splits(n)] + [
@@ -66,9 +67,13 @@ def check_not_monarch(items, n: int) -> Outcome:
     for b, label, A in items:
         ok, w = slab_rank_one(A, b)
         if ok:
-            return Outcome(False, f"{label}: every slab of M^({b},{n}) has rank <= 1 (no nonzero 2x2 minor)")
+            return Outcome(
+                False, f"{label}: every slab of M^({b},{n}) has rank <= 1 (no nonzero 2x2 minor)"
+            )
         first = first or f"{label}, b={b}: {_fmt_minor(w)}"
-    summary = f"{len(items)} (matrix, split) pairs each exhibit a nonzero 2x2 slab minor; e.g. {first}"
+    summary = (
+        f"{len(items)} (matrix, split) pairs each exhibit a nonzero 2x2 slab minor; e.g. {first}"
+    )
     extra = {}
     if n <= 1024 and any(lbl == f"F_{n}" for _, lbl, _ in items):
         b = min(proper_splits(n), key=lambda d: (abs(d - math.isqrt(n)), d))
@@ -82,6 +87,7 @@ def check_not_monarch(items, n: int) -> Outcome:
 
 
 # -- F_n P_(b,n) ∈ M^(b,n) -------------------------------------------------------------------------
+
 
 def _split_witness(n: int):
     F = MonomialMatrix.dft(n)
@@ -99,12 +105,18 @@ def check_split(items, n: int) -> Outcome:
     for b, target, W in items:
         ok, diff = monomial_equal(target, W)
         if not ok:
-            return Outcome(False, f"b={b}: entry {diff[:2]} differs: target {diff[2]} vs Monarch {diff[3]} (coef, exp)")
+            return Outcome(
+                False,
+                f"b={b}: entry {diff[:2]} differs: target {diff[2]} vs Monarch {diff[3]} (coef, exp)",
+            )
     bs = [b for b, _, _ in items]
-    return Outcome(True, f"F_{n} P_(b,{n}) = Monarch(L=I_b⊗F_(n/b), R=diag(D_c F_b)) entrywise for b in {bs}")
+    return Outcome(
+        True, f"F_{n} P_(b,{n}) = Monarch(L=I_b⊗F_(n/b), R=diag(D_c F_b)) entrywise for b in {bs}"
+    )
 
 
 # -- the stride permutation in M M* ------------------------------------------------
+
 
 def _perm_of_block(blk: dict, size: int):
     """Index array of a 0/1 block given as {(i, j): value}; None if not a permutation matrix."""
@@ -163,7 +175,7 @@ def _as_permutation(st: Stages):
     S2 = [_perm_of_block(bk, st.q) for bk in st.S2]
     if any(x is None for x in S1 + C + S2):
         return None
-    n, b, q = st.n, st.b, st.q
+    n, b = st.n, st.b
     ps = lambda blocks: np.array([blocks[x % b][x // b] * b + x % b for x in range(n)])
     pc = lambda blocks: np.array([(x // b) * b + blocks[x // b][x % b] for x in range(n)])
     return compose(compose(ps(S1), pc(C)), ps(S2))
@@ -176,14 +188,21 @@ def check_stride(w, n: int) -> Outcome:
         return Outcome(False, "a stage block is not a permutation matrix")
     if not np.array_equal(perm, target):
         i = int(np.argmax(perm != target))
-        return Outcome(False, f"M1 M2^H differs from {label} at row {i}: column {int(perm[i])} vs {int(target[i])}")
+        return Outcome(
+            False,
+            f"M1 M2^H differs from {label} at row {i}: column {int(perm[i])} vs {int(target[i])}",
+        )
     # cross-check with sparse exact products at moderate sizes
     if n <= 1024:
         ok, diff = st.product().equals(Sparse.permutation(target, st.ring))
         if not ok:
             return Outcome(False, f"sparse exact product differs at {diff[:2]}")
-    return Outcome(True, f"{label} = M1 M2^H with 0/1 blocks (S C S stages, m={st.b}); checked as index maps"
-                   + (" and sparse exact products" if n <= 1024 else ""), {"w": count_width("SCS")})
+    return Outcome(
+        True,
+        f"{label} = M1 M2^H with 0/1 blocks (S C S stages, m={st.b}); checked as index maps"
+        + (" and sparse exact products" if n <= 1024 else ""),
+        {"w": count_width("SCS")},
+    )
 
 
 def _swap01(perm):
@@ -194,10 +213,15 @@ def _swap01(perm):
 
 def _stride_witness(n, swap=False):
     m = math.isqrt(n)
-    return (stride_mmstar_witness(n, ExactRing(1), swap=swap), stride_permutation(m, m), f"P (m={m})")
+    return (
+        stride_mmstar_witness(n, ExactRing(1), swap=swap),
+        stride_permutation(m, m),
+        f"P (m={m})",
+    )
 
 
 # -- F_n ∈ (M M*)^2 ---------------------------------------------------------------------------------
+
 
 def _mm2_witness(n: int, mode: str | None = None):
     """Items ``(b, stages, P_(b,n)^T, how, mode)``; ``mode`` selects a negative control:
@@ -206,7 +230,7 @@ def _mm2_witness(n: int, mode: str | None = None):
     items = []
     ring = ExactRing(1)
     for b in proper_splits(n):
-        Pt = inverse(pbn(b, n))                       # P_(b,n)^T
+        Pt = inverse(pbn(b, n))  # P_(b,n)^T
         if b * b == n:
             st = stride_mmstar_witness(n, ring)
             how = "explicit 0/1 witness"
@@ -219,7 +243,9 @@ def _mm2_witness(n: int, mode: str | None = None):
             rows = sorted({i for i, _ in blk})
             if len(rows) >= 2:
                 r0, r1 = rows[:2]
-                st.S1[g] = {((r1 if i == r0 else r0 if i == r1 else i), j): v for (i, j), v in blk.items()}
+                st.S1[g] = {
+                    ((r1 if i == r0 else r0 if i == r1 else i), j): v for (i, j), v in blk.items()
+                }
         items.append((b, st, Pt, how, mode))
     return items
 
@@ -231,7 +257,7 @@ def check_mm2(items, n: int) -> Outcome:
         return Outcome(False, f"no split of n = {n}")
     F = MonomialMatrix.dft(n)
     widths = set()
-    for b, st, Pt, how, mode in items:
+    for b, st, Pt, _how, mode in items:
         perm = _as_permutation(st)
         if perm is None or not np.array_equal(perm, Pt):
             return Outcome(False, f"b={b}: routing — the M M* factor is not P_({b},{n})^T")
@@ -240,14 +266,20 @@ def check_mm2(items, n: int) -> Outcome:
         tgt = F.perturbed(1, 1) if mode == "target" else F
         ok, diff = monomial_equal(tgt, rhs)
         if not ok:
-            return Outcome(False, f"b={b}: final equality — F_{n} differs from the product at entry {diff[:2]}")
+            return Outcome(
+                False, f"b={b}: final equality — F_{n} differs from the product at entry {diff[:2]}"
+            )
         widths.add(count_width("SC" + "SCS"))
     w = max(widths)
     if items[0][4] == "width" and w != 1:
         return Outcome(False, f"width — width 1 claimed, the stages S C · S C S give {w}")
     hows = sorted({it[3] for it in items})
-    return Outcome(True, f"F_{n} = Monarch(F-factors) · (M1 M2^H = P_(b,{n})^T) for every split b "
-                   f"({', '.join(hows)}); stages SC·SCS -> width w = {w}", {"w": w})
+    return Outcome(
+        True,
+        f"F_{n} = Monarch(F-factors) · (M1 M2^H = P_(b,{n})^T) for every split b "
+        f"({', '.join(hows)}); stages SC·SCS -> width w = {w}",
+        {"w": w},
+    )
 
 
 def _split_control(n: int, what: str):
@@ -265,8 +297,11 @@ CLAIMS = [
         item="Proposition 3.2 (the DFT is not Monarch)",
         statement="F_n ∉ M^(b,n) and P_(b,n) F_n ∉ M^(b,n) for every split n = b·q (a slab of rank > 1)",
         method="monomial: nonzero 2x2 slab minor; slab ranks mod p",
-        quick=QUICK, full=FULL,
-        witness=_nonmembers, check=check_not_monarch, negative=_members,
+        quick=QUICK,
+        full=FULL,
+        witness=_nonmembers,
+        check=check_not_monarch,
+        negative=_members,
         negative_label="F_n P_(b,n) (a member) claimed outside M^(b,n)",
         admits=admits(composite, limit=8192, why="n^2 monomial entries per split"),
     ),
@@ -275,13 +310,25 @@ CLAIMS = [
         item="Proposition 3.2 (four-step FFT: F P ∈ M)",
         statement="F_n P_(b,n) = P_(b,n)^T (I_b ⊗ F_q) P_(b,n) · diag_c(diag(ω^(c r)) F_b) ∈ M^(b,n) for every split",
         method="monomial entrywise (row chunks)",
-        quick=QUICK, full=FULL,
-        witness=_split_witness, check=check_split, negative=_split_negative,
+        quick=QUICK,
+        full=FULL,
+        witness=_split_witness,
+        check=check_split,
+        negative=_split_negative,
         negative_label="P_(b,n) F_n against the same witness",
         negative_step="target",
-        controls=(Control("F_n P_(b,n) with entry (n-1, 1) times ζ_n", "target", lambda n: _split_control(n, "target")),
-                  Control("Monarch witness with entry (1, 1) times ζ_n", "witness",
-                          lambda n: [(b, T, W.perturbed(1, 1)) for b, T, W in _split_witness(n)])),
+        controls=(
+            Control(
+                "F_n P_(b,n) with entry (n-1, 1) times ζ_n",
+                "target",
+                lambda n: _split_control(n, "target"),
+            ),
+            Control(
+                "Monarch witness with entry (1, 1) times ζ_n",
+                "witness",
+                lambda n: [(b, T, W.perturbed(1, 1)) for b, T, W in _split_witness(n)],
+            ),
+        ),
         admits=admits(composite, limit=8192, why="n^2 monomial entries per split"),
     ),
     Claim(
@@ -289,12 +336,23 @@ CLAIMS = [
         item="Proposition 3.2 (permutation in MM*)",
         statement="the stride permutation P = M1 M2^H with explicit 0/1 blocks (n = m^2)",
         method="index maps + sparse exact product",
-        quick=SQUARE_QUICK, full=SQUARE_FULL,
-        witness=_stride_witness, check=check_stride,
+        quick=SQUARE_QUICK,
+        full=SQUARE_FULL,
+        witness=_stride_witness,
+        check=check_stride,
         negative=lambda n: _stride_witness(n, swap=True),
         negative_label="L1 with two columns of block 0 swapped",
-        controls=(Control("target permutation with two entries exchanged", "target",
-                          lambda n: _stride_witness(n)[:1] + (_swap01(_stride_witness(n)[1]),) + _stride_witness(n)[2:]),),
+        controls=(
+            Control(
+                "target permutation with two entries exchanged",
+                "target",
+                lambda n: (
+                    _stride_witness(n)[:1]
+                    + (_swap01(_stride_witness(n)[1]),)
+                    + _stride_witness(n)[2:]
+                ),
+            ),
+        ),
         admits=admits(square),
         paper_width=1,
     ),
@@ -303,14 +361,22 @@ CLAIMS = [
         item="Proposition 3.2 (DFT ∈ (MM*)^2)",
         statement="F_n = (F_n P_(b,n)) · P_(b,n)^T ∈ M · M M* ⊆ (M M*)^2 for every split (w = 2)",
         method="monomial entrywise + index maps (Clos routing for b ≠ √n)",
-        quick=QUICK, full=FULL,
-        witness=_mm2_witness, check=check_mm2,
+        quick=QUICK,
+        full=FULL,
+        witness=_mm2_witness,
+        check=check_mm2,
         negative=lambda n: _mm2_witness(n, "drop"),
         negative_label="the M M* factor dropped (F_n = F_n P claimed)",
         negative_step="final equality",
-        controls=(Control("one entry of F_n changed", "target", lambda n: _mm2_witness(n, "target")),
-                  Control("two rows of a routed stage exchanged", "routing", lambda n: _mm2_witness(n, "route")),
-                  Control("width 1 claimed", "width", lambda n: _mm2_witness(n, "width"))),
+        controls=(
+            Control("one entry of F_n changed", "target", lambda n: _mm2_witness(n, "target")),
+            Control(
+                "two rows of a routed stage exchanged",
+                "routing",
+                lambda n: _mm2_witness(n, "route"),
+            ),
+            Control("width 1 claimed", "width", lambda n: _mm2_witness(n, "width")),
+        ),
         admits=admits(composite, limit=4096, why="n^2 monomial entries per split"),
         paper_width=2,
     ),

@@ -42,7 +42,9 @@ def _witness(n: int, b: int, negate_block: bool = False) -> MonomialMonarch:
     Re = np.broadcast_to(_hadamard_exp(b), (q, b, b)).copy()
     if negate_block:
         Re[q - 1] = (Re[q - 1] + 1) % 2
-    return MonomialMonarch(Le, np.ones_like(Le), Re, np.ones_like(Re), N=2, name=f"Monarch(H_{q}, H_{b})")
+    return MonomialMonarch(
+        Le, np.ones_like(Le), Re, np.ones_like(Re), N=2, name=f"Monarch(H_{q}, H_{b})"
+    )
 
 
 def _splits(n: int) -> list[int]:
@@ -89,13 +91,19 @@ CLAIMS = [
         item="Proposition 3.2 (Hadamard ∈ MM*; in fact ∈ B ⊂ M)",
         statement="H_n ∈ M^(b,n) for every power-of-2 b (L = I_b⊗H_(n/b), R = I⊗H_b), and H_n ∈ B",
         method="monomial entrywise over Q(ζ_2) against the bit-parity definition; exact integer butterfly (n <= 1024)",
-        quick=QUICK, full=FULL,
+        quick=QUICK,
+        full=FULL,
         witness=lambda n: [(b, _witness(n, b)) for b in _splits(n)],
         check=check,
         negative=lambda n: [(b, _witness(n, b, negate_block=True)) for b in _splits(n)],
         negative_label="last R block negated",
-        controls=(Control("target with entry (n-1, n-1) negated", "target",
-                          lambda n: ["flip-target"] + [(b, _witness(n, b)) for b in _splits(n)]),),
+        controls=(
+            Control(
+                "target with entry (n-1, n-1) negated",
+                "target",
+                lambda n: ["flip-target"] + [(b, _witness(n, b)) for b in _splits(n)],
+            ),
+        ),
         admits=admits(power_of_two, limit=8192, why="n^2 entries per split"),
     ),
 ]

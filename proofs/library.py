@@ -53,6 +53,7 @@ def _lcm(a: int, b: int) -> int:
 
 # -- width from the factors ---------------------------------------------------------------------
 
+
 def form_width(form) -> tuple[str, int, int]:
     """``(tokens, monarch_factors, w)`` from the factor types of an exact product.
 
@@ -105,7 +106,7 @@ def width_with_permutations(form) -> tuple[int, str]:
 
     toks = []
     notes = []
-    block = None                              # the R block width p of the form's Monarch factor
+    block = None  # the R block width p of the form's Monarch factor
     for f in form.factors:
         M = f.base if type(f).__name__ == "ExactAdjoint" else f
         if isinstance(M, ExactMonarch):
@@ -120,13 +121,15 @@ def width_with_permutations(form) -> tuple[int, str]:
                 continue
             m = math.isqrt(n)
             if block is not None and 1 < block < n and n % block == 0:
-                b = block                     # the same class M^(b,n) as the Monarch factor
+                b = block  # the same class M^(b,n) as the Monarch factor
             else:
                 b = min(_ps(n), key=lambda d: (abs(d - m), d))
             st = route(Sparse.permutation(perm, _R(1)), b)
             got = _as_permutation(st)
             if got is None or not np.array_equal(got, perm):
-                raise ValueError(f"the routed stages of a permutation factor differ from it (b = {b})")
+                raise ValueError(
+                    f"the routed stages of a permutation factor differ from it (b = {b})"
+                )
             toks += ["M", "M*"]
             notes.append(f"P routed as S C S (b = {b})")
         elif name == "ExactMonarch":
@@ -137,6 +140,7 @@ def width_with_permutations(form) -> tuple[int, str]:
 
 
 # -- monomial comparison ------------------------------------------------------------------------
+
 
 def _one_term(t):
     """``(exp, coef, N, scale)`` of a closed-form array with one root of unity per entry."""
@@ -166,9 +170,9 @@ def form_as_monomial(form) -> MonomialMatrix:
     N = _lcm(NL, NR)
     W = MonomialMonarch(Le * (N // NL), Lc, Re * (N // NR), Rc, N=N, scale=sL * sR, name="form")
     out: MonomialMatrix = W
-    for f in reversed(facs[:mon[0]]):
+    for f in reversed(facs[: mon[0]]):
         out = out.permute_rows(f.perm)
-    for f in facs[mon[0] + 1:]:
+    for f in facs[mon[0] + 1 :]:
         out = out.permute_columns(f.perm)
     return out
 
@@ -202,16 +206,24 @@ def check_monomial(items, n: int) -> Outcome:
         W = form_as_monomial(form)
         ok, diff = monomial_equal(target, W)
         if not ok:
-            return Outcome(False, f"{label}: to_monarch's exact form {toks} differs from the definition at entry "
-                                  f"{diff[:2]}: target {diff[2]} vs form {diff[3]} (coef, exp)")
+            return Outcome(
+                False,
+                f"{label}: to_monarch's exact form {toks} differs from the definition at entry "
+                f"{diff[:2]}: target {diff[2]} vs form {diff[3]} (coef, exp)",
+            )
         wp, how = width_with_permutations(form)
         widths.add(wp)
         msgs.append(f"{label}: form {toks}" + (f" ({how}: width {wp})" if how else ""))
-    return Outcome(True, "to_monarch(X, exact=True) equals the definition entrywise (canonical roots of unity) — "
-                   + "; ".join(msgs), {"w": max(widths)})
+    return Outcome(
+        True,
+        "to_monarch(X, exact=True) equals the definition entrywise (canonical roots of unity) — "
+        + "; ".join(msgs),
+        {"w": max(widths)},
+    )
 
 
 # -- dense comparison ----------------------------------------------------------------------------
+
 
 def trig_target(kind: str, typ: int, n: int, ring: ExactRing):
     """SciPy's unnormalised DCT/DST of type 2, 3 or 4 as rows of ring elements.
@@ -225,7 +237,7 @@ def trig_target(kind: str, typ: int, n: int, ring: ExactRing):
     z = lambda e: ring.zeta(f * (e % M))
     i4 = ring.zeta(ring.N // 4)
 
-    def two_cos(a):                     # a in units of π / 4n  ->  ζ_8n^a + ζ_8n^-a
+    def two_cos(a):  # a in units of π / 4n  ->  ζ_8n^a + ζ_8n^-a
         return ring.reduce(z(a) + z(-a))
 
     def two_sin(a):
@@ -263,11 +275,15 @@ def check_dense(items, n: int) -> Outcome:
     widths = set()
     for item in items:
         label, form, (extra_N, make_target) = item[:3]
-        counts = len(item) < 4 or item[3]             # a 4th element False: not part of the width claim
+        counts = len(item) < 4 or item[3]  # a 4th element False: not part of the width claim
         toks, count, w = form_width(form)
         ring0 = form.ring
         N = _lcm(ring0.N, extra_N)
-        ring = ring0 if N == ring0.N else ExactRing(N, ring0.symbol_names, complex_symbols=ring0.complex_symbols)
+        ring = (
+            ring0
+            if N == ring0.N
+            else ExactRing(N, ring0.symbol_names, complex_symbols=ring0.complex_symbols)
+        )
         F = form if ring is ring0 else _lift(form, ring)
         D = F.to_dense().to_list()
         T = make_target(ring)
@@ -277,19 +293,32 @@ def check_dense(items, n: int) -> Outcome:
         for i in range(rows):
             for j in range(cols):
                 if not ring.equal(D[i][j], T[i][j]):
-                    return Outcome(False, f"{label}: to_monarch's exact form {toks} differs from the definition "
-                                          f"at entry ({i}, {j}): {ring.to_expr(D[i][j])} vs {ring.to_expr(T[i][j])}")
-        fld = f"Q(ζ_{ring.N})" + (f"[{len(ring.symbol_names)} symbols]" if ring.symbol_names else "")
+                    return Outcome(
+                        False,
+                        f"{label}: to_monarch's exact form {toks} differs from the definition "
+                        f"at entry ({i}, {j}): {ring.to_expr(D[i][j])} vs {ring.to_expr(T[i][j])}",
+                    )
+        fld = f"Q(ζ_{ring.N})" + (
+            f"[{len(ring.symbol_names)} symbols]" if ring.symbol_names else ""
+        )
         wp, how = width_with_permutations(form)
         if counts:
             widths.add(wp)
-        msgs.append(f"{label}: form {toks} over {fld}" + (f" ({how}: width {wp})" if how else "")
-                    + ("" if counts else " (not part of the width claim)"))
-    return Outcome(True, "to_monarch(X, exact=True) multiplied out exactly equals the definition — " + "; ".join(msgs),
-                   {"w": max(widths)})
+        msgs.append(
+            f"{label}: form {toks} over {fld}"
+            + (f" ({how}: width {wp})" if how else "")
+            + ("" if counts else " (not part of the width claim)")
+        )
+    return Outcome(
+        True,
+        "to_monarch(X, exact=True) multiplied out exactly equals the definition — "
+        + "; ".join(msgs),
+        {"w": max(widths)},
+    )
 
 
 # -- witnesses -------------------------------------------------------------------------------------
+
 
 def _perturb_form(form):
     """The form with one L-block exponent of its first Monarch factor shifted by one."""
@@ -357,7 +386,9 @@ def trig_items(n: int, perturb: str | None = None, kinds=("dct", "dst"), types=(
                     T[0][0] = ring.reduce(T[0][0] + ring.one)
                 return T
 
-            out.append((f"{kind.upper()}-{'I' * typ if typ < 4 else 'IV'}({n})", form, (8 * n, make)))
+            out.append(
+                (f"{kind.upper()}-{'I' * typ if typ < 4 else 'IV'}({n})", form, (8 * n, make))
+            )
     return out
 
 
@@ -427,6 +458,7 @@ def butterfly_items(n: int, perturb: str | None = None):
 
 # -- ACDC = A C D C^-1 through the library's forms ----------------------------------------------------
 
+
 def acdc_items(n: int, perturb: str | None = None):
     """``A C D C^-1`` (``C`` the orthonormal DCT-II, ``C^-1 = C^T`` the orthonormal DCT-III; ``A``,
     ``D`` symbolic diagonals) as ``diag(a) · to_monarch(C) · diag(d) · to_monarch(C^-1)``."""
@@ -441,11 +473,15 @@ def acdc_items(n: int, perturb: str | None = None):
     ring = ExactRing(N, names)
     A = ExactDiagonal([ring.symbol(f"a{i}") for i in range(n)], ring)
     D = ExactDiagonal([ring.symbol(f"d{i}") for i in range(n)], ring)
-    form = ExactProduct(A, *[f.lifted(ring) for f in C2.factors], D, *[f.lifted(ring) for f in C3.factors])
+    form = ExactProduct(
+        A, *[f.lifted(ring) for f in C2.factors], D, *[f.lifted(ring) for f in C3.factors]
+    )
 
     def make(ring, bad=(perturb == "target")):
-        T2 = trig_target("dct", 2, n, ring)          # unnormalised: C = diag(f) T2, f = (1/√(4n), 1/√(2n), ...)
-        r2 = ring.zeta(ring.N // 8) + ring.zeta(-(ring.N // 8))          # √2
+        T2 = trig_target(
+            "dct", 2, n, ring
+        )  # unnormalised: C = diag(f) T2, f = (1/√(4n), 1/√(2n), ...)
+        r2 = ring.zeta(ring.N // 8) + ring.zeta(-(ring.N // 8))  # √2
         inv = lambda q: ring.from_int(Fraction(1, q))
         a = [ring.symbol(f"a{i}") for i in range(n)]
         d = [ring.symbol(f"d{i}") for i in range(n)]
@@ -457,9 +493,9 @@ def acdc_items(n: int, perturb: str | None = None):
                 s = ring.zero
                 for k in range(n):
                     s += T2[i][k] * d[k] * T2[j][k]
-                if (i == 0) != (j == 0):           # f_0 f_j = 1 / (2n √2) = √2 / (4n)
+                if (i == 0) != (j == 0):  # f_0 f_j = 1 / (2n √2) = √2 / (4n)
                     fij = ring.reduce(r2 * inv(4 * n))
-                else:                              # f_0^2 = 1/(4n), f_i f_j = 1/(2n)
+                else:  # f_0^2 = 1/(4n), f_i f_j = 1/(2n)
                     fij = inv(4 * n) if i == 0 else inv(2 * n)
                 row.append(ring.reduce(a[i] * s * fij))
             out.append(row)
@@ -486,72 +522,126 @@ def check_acdc(items, n: int) -> Outcome:
 
 def _claim(name, item, statement, method, quick, full, items, check, adm, notes="", pw=None):
     return Claim(
-        name=name, item=item, statement=statement, method=method, quick=quick, full=full,
-        witness=items, check=check,
+        name=name,
+        item=item,
+        statement=statement,
+        method=method,
+        quick=quick,
+        full=full,
+        witness=items,
+        check=check,
         negative=lambda n: items(n, "witness"),
         negative_label="one L-block entry of the library's exact form times a root of unity (or + 1)",
-        controls=(Control("the definition's matrix with one entry changed", "target", lambda n: items(n, "target")),),
-        admits=adm, notes=notes, paper_width=pw,
+        controls=(
+            Control(
+                "the definition's matrix with one entry changed",
+                "target",
+                lambda n: items(n, "target"),
+            ),
+        ),
+        admits=adm,
+        notes=notes,
+        paper_width=pw,
     )
 
 
 CLAIMS = [
-    _claim("library-dft", "Proposition 3.2 (four-step FFT: F P ∈ M), the library's form",
-           "to_monarch(DFT(n), exact=True) and the inverse DFT's form equal ζ_n^{∓jk} (· 1/n) exactly "
-           "(form M·P: one Monarch factor)",
-           "monomial: canonical roots of unity, row chunks; target from the definition",
-           (4, 9, 12, 16, 36, 45, 96), (4, 9, 12, 16, 36, 45, 96, 100, 256, 768, 1024, 4096),
-           dft_items, check_monomial, admits(composite, limit=8192, why="n^2 monomial entries"), pw=2,
-           notes="*Width.* The form is M·P; the permutation is routed as strided·contiguous·strided stages, "
-                 "one element of M M*, so the library's DFT form lies in (M M*)^2, the paper's width."),
-    _claim("library-hadamard", "Proposition 3.2 (Hadamard ∈ M), the library's form",
-           "to_monarch(Hadamard(n), exact=True) equals (-1)^popcount(j & k) exactly (form M, every size)",
-           "monomial over Q(ζ_2); target from the bit-parity definition",
-           (4, 8, 16, 256), (4, 8, 16, 64, 256, 1024, 4096),
-           hadamard_items, check_monomial, admits(power_of_two, limit=16384, why="n^2 monomial entries")),
-    _claim("library-trig", "Proposition 3.2 (DCT, DST), the library's form",
-           "to_monarch(DCT/DST(n, type=t), exact=True) for t = 2, 3, 4 equals SciPy's definition exactly "
-           "(form M·P with one real Monarch of middle dimension 2n, slabs of rank 2)",
-           "dense over Q(ζ_8n) (Φ_N reduction); target from cos/sin as sums of roots of unity",
-           (4, 12), (4, 6, 12, 16, 24),
-           trig_items, check_dense, admits(even, composite, limit=48, why="dense products over Q(ζ_8n)"), pw=2,
-           notes="*Width and expansion.* The library's DCT/DST form is M·P with a single Monarch factor whose "
-                 "blocks are rectangular (middle dimension 2n: R has k blocks of 2p x p, L has p blocks of "
-                 "k x 2k), so each slab has rank 2: a Monarch factor with expansion 2. With its permutation "
-                 "routed as one element of M M*, the form is in (M M*)^2 with expansion e = 2 in the first "
-                 "factor — the paper's width, reached through the expansion. With square blocks and no "
-                 "expansion the witness found here has width 3 (dct-mmstar / dst-mmstar)."),
-    _claim("library-convolution", "Proposition 3.2 (convolution ∈ MM*), the library's form",
-           "to_monarch(Convolution(c), exact='symbolic') equals the circulant of a symbolic kernel exactly "
-           "(form M M*: width 1), and the full (Toeplitz) convolution of a 3-tap symbolic kernel",
-           "dense over Q(ζ_n)[c_0..c_(n-1)] (Φ_n reduction, n with odd factors included)",
-           (4, 12), (4, 8, 12, 16),
-           conv_items, check_dense, admits(composite, limit=64, why="symbolic dense products"), pw=1),
-    _claim("library-butterfly", "§3.2, appendix Theorem 4 (B ⊂ M), the library's form",
-           "to_monarch(Butterfly(n), exact='symbolic') equals the product of the symbolic butterfly factors "
-           "exactly (form M)",
-           "dense polynomials in 2 n log2 n twiddle symbols",
-           (4, 8), (4, 8, 16),
-           butterfly_items, check_dense, admits(power_of_two, limit=32, why="symbolic dense products"), pw=1),
+    _claim(
+        "library-dft",
+        "Proposition 3.2 (four-step FFT: F P ∈ M), the library's form",
+        "to_monarch(DFT(n), exact=True) and the inverse DFT's form equal ζ_n^{∓jk} (· 1/n) exactly "
+        "(form M·P: one Monarch factor)",
+        "monomial: canonical roots of unity, row chunks; target from the definition",
+        (4, 9, 12, 16, 36, 45, 96),
+        (4, 9, 12, 16, 36, 45, 96, 100, 256, 768, 1024, 4096),
+        dft_items,
+        check_monomial,
+        admits(composite, limit=8192, why="n^2 monomial entries"),
+        pw=2,
+        notes="*Width.* The form is M·P; the permutation is routed as strided·contiguous·strided stages, "
+        "one element of M M*, so the library's DFT form lies in (M M*)^2, the paper's width.",
+    ),
+    _claim(
+        "library-hadamard",
+        "Proposition 3.2 (Hadamard ∈ M), the library's form",
+        "to_monarch(Hadamard(n), exact=True) equals (-1)^popcount(j & k) exactly (form M, every size)",
+        "monomial over Q(ζ_2); target from the bit-parity definition",
+        (4, 8, 16, 256),
+        (4, 8, 16, 64, 256, 1024, 4096),
+        hadamard_items,
+        check_monomial,
+        admits(power_of_two, limit=16384, why="n^2 monomial entries"),
+    ),
+    _claim(
+        "library-trig",
+        "Proposition 3.2 (DCT, DST), the library's form",
+        "to_monarch(DCT/DST(n, type=t), exact=True) for t = 2, 3, 4 equals SciPy's definition exactly "
+        "(form M·P with one real Monarch of middle dimension 2n, slabs of rank 2)",
+        "dense over Q(ζ_8n) (Φ_N reduction); target from cos/sin as sums of roots of unity",
+        (4, 12),
+        (4, 6, 12, 16, 24),
+        trig_items,
+        check_dense,
+        admits(even, composite, limit=48, why="dense products over Q(ζ_8n)"),
+        pw=2,
+        notes="*Width and expansion.* The library's DCT/DST form is M·P with a single Monarch factor whose "
+        "blocks are rectangular (middle dimension 2n: R has k blocks of 2p x p, L has p blocks of "
+        "k x 2k), so each slab has rank 2: a Monarch factor with expansion 2. With its permutation "
+        "routed as one element of M M*, the form is in (M M*)^2 with expansion e = 2 in the first "
+        "factor — the paper's width, reached through the expansion. With square blocks and no "
+        "expansion the witness found here has width 3 (dct-mmstar / dst-mmstar).",
+    ),
+    _claim(
+        "library-convolution",
+        "Proposition 3.2 (convolution ∈ MM*), the library's form",
+        "to_monarch(Convolution(c), exact='symbolic') equals the circulant of a symbolic kernel exactly "
+        "(form M M*: width 1), and the full (Toeplitz) convolution of a 3-tap symbolic kernel",
+        "dense over Q(ζ_n)[c_0..c_(n-1)] (Φ_n reduction, n with odd factors included)",
+        (4, 12),
+        (4, 8, 12, 16),
+        conv_items,
+        check_dense,
+        admits(composite, limit=64, why="symbolic dense products"),
+        pw=1,
+    ),
+    _claim(
+        "library-butterfly",
+        "§3.2, appendix Theorem 4 (B ⊂ M), the library's form",
+        "to_monarch(Butterfly(n), exact='symbolic') equals the product of the symbolic butterfly factors "
+        "exactly (form M)",
+        "dense polynomials in 2 n log2 n twiddle symbols",
+        (4, 8),
+        (4, 8, 16),
+        butterfly_items,
+        check_dense,
+        admits(power_of_two, limit=32, why="symbolic dense products"),
+        pw=1,
+    ),
     Claim(
         name="acdc-mmstar",
         item="Proposition 3.2 (ACDC ∈ (MM*)^2)",
         statement="one ACDC layer A C D C^-1 (A, D diagonal, C the orthonormal DCT-II) from the library's exact "
-                  "DCT-II and DCT-III forms; the width reached is reported (paper: 2)",
+        "DCT-II and DCT-III forms; the width reached is reported (paper: 2)",
         method="dense over Q(ζ_8n)[a, d] (√2 = ζ_8 + ζ_8^-1); target from the DCT's definition",
-        quick=(4, 6), full=(4, 6, 8, 12),
-        witness=acdc_items, check=check_acdc,
+        quick=(4, 6),
+        full=(4, 6, 8, 12),
+        witness=acdc_items,
+        check=check_acdc,
         negative=lambda n: acdc_items(n, "witness"),
         negative_label="one L-block entry of the DCT-II form times a root of unity",
-        controls=(Control("the definition's entry (0, 0) changed", "target", lambda n: acdc_items(n, "target")),
-                  Control("width 2 claimed", "width", lambda n: ["claim-width-2"] + acdc_items(n))),
+        controls=(
+            Control(
+                "the definition's entry (0, 0) changed", "target", lambda n: acdc_items(n, "target")
+            ),
+            Control("width 2 claimed", "width", lambda n: ["claim-width-2"] + acdc_items(n)),
+        ),
         admits=admits(even, composite, limit=16, why="dense symbolic products"),
         paper_width=2,
         notes="*Width reached: 4, with expansion 2.* The library's DCT-II and DCT-III forms are each one "
-              "Monarch factor with rectangular blocks (middle dimension 2n) times a permutation; the "
-              "diagonals fold into the Monarch factors and each permutation is one element of M M* "
-              "(routed), so the layer is M · M M* · M · M M* = width 4. The square-block DCT witnesses "
-              "(dct-mmstar, dct3-mmstar) have width 3 each, which composes to at most 6. A width-2 "
-              "witness for ACDC is not found here.",
+        "Monarch factor with rectangular blocks (middle dimension 2n) times a permutation; the "
+        "diagonals fold into the Monarch factors and each permutation is one element of M M* "
+        "(routed), so the layer is M · M M* · M · M M* = width 4. The square-block DCT witnesses "
+        "(dct-mmstar, dct3-mmstar) have width 3 each, which composes to at most 6. A width-2 "
+        "witness for ACDC is not found here.",
     ),
 ]

@@ -38,7 +38,7 @@ def _dm(rows) -> DomainMatrix:
 
 
 def _split(n: int) -> int:
-    m = round(n ** 0.5)
+    m = round(n**0.5)
     return min(proper_splits(n), key=lambda d: (abs(d - m), d))
 
 
@@ -90,7 +90,9 @@ def random_mmstar(n: int, seed: int = 0):
 
     A = [block(q) for _ in range(b)]
     Bm = [block(q) for _ in range(b)]
-    D = [[[rnd.choice([-3, -2, -1, 1, 2, 3]) for _ in range(q)] for _ in range(b)] for _ in range(b)]
+    D = [
+        [[rnd.choice([-3, -2, -1, 1, 2, 3]) for _ in range(q)] for _ in range(b)] for _ in range(b)
+    ]
     return assemble(A, D, Bm, n, b), b
 
 
@@ -106,25 +108,29 @@ def factor_exact(M: DomainMatrix, b: int):
     s = _sigma(n, b)
     rows = M.to_list()
     Mt = [[rows[s[a]][s[c]] for c in range(n)] for a in range(n)]
-    blk = lambda h, g: _dm([r[g * q:(g + 1) * q] for r in Mt[h * q:(h + 1) * q]])
+    blk = lambda h, g: _dm([r[g * q : (g + 1) * q] for r in Mt[h * q : (h + 1) * q]])
     try:
         inv_h0 = [blk(h, 0).inv() for h in range(b)]
         inv_0g = [blk(0, g).inv() for g in range(b)]
     except Exception as exc:
-        raise FactorError(f"eigen step: a block M~_h0 or M~_0g is singular ({type(exc).__name__})") from None
+        raise FactorError(
+            f"eigen step: a block M~_h0 or M~_0g is singular ({type(exc).__name__})"
+        ) from None
     M00 = blk(0, 0)
     rnd = random.Random(12345)
     T = DomainMatrix.zeros((q, q), QQ)
     for h in range(1, b):
         for g in range(1, b):
-            T = T + (inv_h0[h] * blk(h, g) * inv_0g[g] * M00) * QQ(rnd.randint(1, 10 ** 6))
+            T = T + (inv_h0[h] * blk(h, g) * inv_0g[g] * M00) * QQ(rnd.randint(1, 10**6))
     # eigenvectors over Q: linear factors of the characteristic polynomial, then null spaces
     x = Symbol("x")
     cp = Poly([QQ(c) for c in T.charpoly()], x, domain=QQ)
     roots = []
     for fac, mult in cp.factor_list()[1]:
         if fac.degree() != 1 or mult != 1:
-            raise FactorError("eigen step: the combination of the T_hg has a repeated or irrational eigenvalue")
+            raise FactorError(
+                "eigen step: the combination of the T_hg has a repeated or irrational eigenvalue"
+            )
         a1, a0 = fac.all_coeffs()
         roots.append(-a0 / a1)
     cols = []
@@ -133,7 +139,7 @@ def factor_exact(M: DomainMatrix, b: int):
         if ns.shape[0] != 1:
             raise FactorError("eigen step: an eigenspace is not one-dimensional")
         cols.append(ns.to_list()[0])
-    V = _dm([list(c) for c in zip(*cols)])                      # columns = eigenvectors
+    V = _dm([list(c) for c in zip(*cols)])  # columns = eigenvectors
     A0 = M00 * V
     try:
         A0inv = A0.inv()
@@ -149,7 +155,9 @@ def factor_exact(M: DomainMatrix, b: int):
             Dhg = Ahinv * blk(h, g) * Bp[g].inv()
             L = Dhg.to_list()
             if any(L[i][j] != 0 for i in range(q) for j in range(q) if i != j):
-                raise FactorError(f"diagonal step: D'_{h}{g} is not diagonal (M is not in M M* for this split)")
+                raise FactorError(
+                    f"diagonal step: D'_{h}{g} is not diagonal (M is not in M M* for this split)"
+                )
             row.append([L[i][i] for i in range(q)])
         Dp.append(row)
     return [X.to_list() for X in Ap], Dp, [X.to_list() for X in Bp]
@@ -174,13 +182,23 @@ def check_factorisation(w, n: int) -> Outcome:
         A[0][0][0] = A[0][0][0] + 1
     P = assemble(A, D, Bm, n, b)
     if P != M:
-        diff = next((i, j) for i, (r1, r2) in enumerate(zip(P.to_list(), M.to_list()))
-                    for j, (x, y) in enumerate(zip(r1, r2)) if x != y)
-        return Outcome(False, f"final equality: the product of the three stages differs from M at {diff}")
+        diff = next(
+            (i, j)
+            for i, (r1, r2) in enumerate(zip(P.to_list(), M.to_list()))
+            for j, (x, y) in enumerate(zip(r1, r2))
+            if x != y
+        )
+        return Outcome(
+            False, f"final equality: the product of the three stages differs from M at {diff}"
+        )
     q = n // b
-    return Outcome(True, f"random integer M ∈ M M* (b = {b}, {b} strided blocks of {q}x{q}): the exact algorithm "
-                         f"recovers S1 C S2 (eigenvectors over Q of the T_hg, diagonal middle blocks) and the product "
-                         f"equals M exactly", {"w": 1})
+    return Outcome(
+        True,
+        f"random integer M ∈ M M* (b = {b}, {b} strided blocks of {q}x{q}): the exact algorithm "
+        f"recovers S1 C S2 (eigenvectors over Q of the T_hg, diagonal middle blocks) and the product "
+        f"equals M exactly",
+        {"w": 1},
+    )
 
 
 def _forced(M, b):
@@ -190,7 +208,7 @@ def _forced(M, b):
     s = _sigma(n, b)
     rows = M.to_list()
     Mt = [[rows[s[a]][s[c]] for c in range(n)] for a in range(n)]
-    blk = lambda h, g: _dm([r[g * q:(g + 1) * q] for r in Mt[h * q:(h + 1) * q]])
+    blk = lambda h, g: _dm([r[g * q : (g + 1) * q] for r in Mt[h * q : (h + 1) * q]])
     A = [blk(h, 0).to_list() for h in range(b)]
     Bm = [DomainMatrix.eye(q, QQ).to_list() for _ in range(b)]
     D = []
@@ -211,23 +229,32 @@ CLAIMS = [
         name="mmstar-factorisation",
         item="Theorem 2 (§3.4), appendix Theorem 7",
         statement="an invertible M ∈ M M* with nonzero middle entries is factored as S1 C S2 (two strided "
-                  "stages around a contiguous one) by simultaneous diagonalisation; run exactly over Q",
+        "stages around a contiguous one) by simultaneous diagonalisation; run exactly over Q",
         method="exact rationals: characteristic polynomial, null spaces, block products (SymPy DomainMatrix)",
-        quick=(12, 16), full=(12, 16, 36),
-        witness=_witness, check=check_factorisation,
+        quick=(12, 16),
+        full=(12, 16, 36),
+        witness=_witness,
+        check=check_factorisation,
         negative=lambda n: _witness(n, tamper="A0"),
         negative_label="recovered A'_0 with one entry + 1",
         negative_step="final equality",
         controls=(
-            Control("target M with entry (0, 1) + 1 (no longer in M M*)", "target",
-                    lambda n: _witness(n, target=_plus_one)),
-            Control("the same perturbed target with the diagonal test skipped (off-diagonal middle entries "
-                    "dropped)", "final equality", lambda n: _witness(n, target=_plus_one, tamper="force-diagonal")),
+            Control(
+                "target M with entry (0, 1) + 1 (no longer in M M*)",
+                "target",
+                lambda n: _witness(n, target=_plus_one),
+            ),
+            Control(
+                "the same perturbed target with the diagonal test skipped (off-diagonal middle entries "
+                "dropped)",
+                "final equality",
+                lambda n: _witness(n, target=_plus_one, tamper="force-diagonal"),
+            ),
         ),
         admits=admits(composite, limit=144, why="dense rational linear algebra"),
         notes="*What is proved.* For each size a random integer member of M M* is built from random blocks; the "
-              "exact algorithm recovers a factorisation (not the same blocks: the factorisation is unique only up "
-              "to diagonal scalings and a permutation of the eigenvectors) and the product is compared with M in "
-              "Q. This checks the algebra of the algorithm on generic inputs; it is not a proof for every member.",
+        "exact algorithm recovers a factorisation (not the same blocks: the factorisation is unique only up "
+        "to diagonal scalings and a permutation of the eigenvectors) and the product is compared with M in "
+        "Q. This checks the algebra of the algorithm on generic inputs; it is not a proof for every member.",
     ),
 ]

@@ -87,11 +87,17 @@ def orderp_monomial(cores, sizes, perm=None, name: str = "MonarchP") -> Monomial
         e = np.zeros((r1 - r0, n), dtype=np.int64)
         c = np.ones((r1 - r0, n), dtype=np.int64)
         for t in range(p):
-            dims = tuple(sizes[t + 1:]) + tuple(sizes[:t])
+            dims = tuple(sizes[t + 1 :]) + tuple(sizes[:t])
             if dims:
                 ctx = np.ravel_multi_index(
-                    tuple(np.broadcast_arrays(*[I[s][:, None] for s in range(t + 1, p)],
-                                              *[J[s][None, :] for s in range(t)])), dims)
+                    tuple(
+                        np.broadcast_arrays(
+                            *[I[s][:, None] for s in range(t + 1, p)],
+                            *[J[s][None, :] for s in range(t)],
+                        )
+                    ),
+                    dims,
+                )
             else:
                 ctx = np.zeros((1, 1), dtype=np.int64)
             ctx = np.broadcast_to(ctx, (r1 - r0, n))
@@ -100,7 +106,7 @@ def orderp_monomial(cores, sizes, perm=None, name: str = "MonarchP") -> Monomial
             e += exps[t][ctx, it, jt]
             c *= coefs[t][ctx, it, jt]
         e %= N
-        if inv is not None:                  # (M Q)[:, perm[j]] = M[:, j]
+        if inv is not None:  # (M Q)[:, perm[j]] = M[:, j]
             e, c = e[:, inv], c[:, inv]
         return e, c
 
@@ -157,8 +163,14 @@ def _dft_items(n: int, perturb: str | None = None):
                 cores[-1].exp[0, -1, -1, -1] = (cores[-1].exp[0, -1, -1, -1] + 1) % c0.N
             if perturb == "routing" and not items:
                 perm = np.arange(n)
-            items.append((inverse, sizes, orderp_monomial(cores, sizes, perm),
-                          perturb == "target" and not items))
+            items.append(
+                (
+                    inverse,
+                    sizes,
+                    orderp_monomial(cores, sizes, perm),
+                    perturb == "target" and not items,
+                )
+            )
     return items
 
 
@@ -177,13 +189,19 @@ def check_dft(items, n: int) -> Outcome:
         ok, diff = monomial_equal(dft_target(n, inverse, flip), W)
         if not ok:
             what = "F_n^-1" if inverse else "F_n"
-            return Outcome(False, f"sizes {sizes}: {what} Q differs from the order-{len(sizes)} "
-                                  f"Monarch at entry {diff[:2]}: target {diff[2]} vs form {diff[3]} (coef, exp)")
+            return Outcome(
+                False,
+                f"sizes {sizes}: {what} Q differs from the order-{len(sizes)} "
+                f"Monarch at entry {diff[:2]}: target {diff[2]} vs form {diff[3]} (coef, exp)",
+            )
         done.append(sizes)
     orders = sorted({len(s) for s in done})
-    return Outcome(True, f"F_n Q and F_n^-1 Q equal order-p Monarch matrices (p in {orders}) for "
-                         f"{len(done) // 2} factorisations, e.g. {done[0]}; canonical roots of unity "
-                         f"over Q(ζ_{n})")
+    return Outcome(
+        True,
+        f"F_n Q and F_n^-1 Q equal order-p Monarch matrices (p in {orders}) for "
+        f"{len(done) // 2} factorisations, e.g. {done[0]}; canonical roots of unity "
+        f"over Q(ζ_{n})",
+    )
 
 
 def hadamard_target(n: int, flip: bool = False) -> MonomialMatrix:
@@ -194,7 +212,7 @@ def hadamard_target(n: int, flip: bool = False) -> MonomialMatrix:
 def _had_items(n: int, perturb: str | None = None):
     items = []
     for b in _splits(n, power2=True):
-        (_, cores, sizes), = orderp_closed_form(Hadamard(n), len(b), b)
+        ((_, cores, sizes),) = orderp_closed_form(Hadamard(n), len(b), b)
         if perturb == "witness" and not items:
             c0 = cores[0]
             cores = list(cores)
@@ -217,9 +235,14 @@ def check_hadamard(items, n: int) -> Outcome:
     for sizes, W, flip in items:
         ok, diff = monomial_equal(hadamard_target(n, flip), W)
         if not ok:
-            return Outcome(False, f"sizes {sizes}: H_{n} differs from MonarchP(H_b...) at {diff[:2]}")
-    return Outcome(True, f"H_{n} = MonarchP(H_(b_0), ..., H_(b_(p-1))) with no permutation for "
-                         f"{len(items)} splits, e.g. {items[0][0]}; bit-parity definition over Q(ζ_2)")
+            return Outcome(
+                False, f"sizes {sizes}: H_{n} differs from MonarchP(H_b...) at {diff[:2]}"
+            )
+    return Outcome(
+        True,
+        f"H_{n} = MonarchP(H_(b_0), ..., H_(b_(p-1))) with no permutation for "
+        f"{len(items)} splits, e.g. {items[0][0]}; bit-parity definition over Q(ζ_2)",
+    )
 
 
 def _three_factors(n: int) -> str | None:
@@ -235,33 +258,42 @@ CLAIMS = [
         name="orderp-dft",
         item="order-p Monarch (Monarch Mixer, Section 3); mixed-radix FFT",
         statement="F_n Q ∈ M_p for every factorisation n = b_0⋯b_(p-1) (p = 3, 4; Q the digit "
-                  "reversal), with the library's closed-form factors; also for F_n^-1",
+        "reversal), with the library's closed-form factors; also for F_n^-1",
         method="monomial entrywise over Q(ζ_n) against ζ_n^(∓uv): exponents of the factors' "
-               "entries added per entry (exact integers, row chunks)",
-        quick=QUICK_DFT, full=FULL_DFT,
+        "entries added per entry (exact integers, row chunks)",
+        quick=QUICK_DFT,
+        full=FULL_DFT,
         witness=lambda n: _dft_items(n),
         check=check_dft,
         negative=lambda n: _dft_items(n, "witness"),
         negative_label="one entry of the last factor moved by ζ_n",
-        controls=(Control("target entry (n-1, n-1) moved by ζ_n", "target",
-                          lambda n: _dft_items(n, "target")),
-                  Control("digit reversal Q replaced by the identity", "routing",
-                          lambda n: _dft_items(n, "routing"))),
+        controls=(
+            Control(
+                "target entry (n-1, n-1) moved by ζ_n", "target", lambda n: _dft_items(n, "target")
+            ),
+            Control(
+                "digit reversal Q replaced by the identity",
+                "routing",
+                lambda n: _dft_items(n, "routing"),
+            ),
+        ),
         admits=admits(_three_factors, limit=8192, why="n^2 entries per factorisation"),
     ),
     Claim(
         name="orderp-hadamard",
         item="order-p Monarch (Monarch Mixer, Section 3); Sylvester's Kronecker products",
         statement="H_n = MonarchP(H_(b_0), ..., H_(b_(p-1))) ∈ M_p for every split of n = 2^a into "
-                  "powers of 2 (p = 3, 4), with no permutation",
+        "powers of 2 (p = 3, 4), with no permutation",
         method="monomial entrywise over Q(ζ_2) against the bit-parity definition (exact integers)",
-        quick=QUICK_HAD, full=FULL_HAD,
+        quick=QUICK_HAD,
+        full=FULL_HAD,
         witness=lambda n: _had_items(n),
         check=check_hadamard,
         negative=lambda n: _had_items(n, "witness"),
         negative_label="one entry of the first factor negated",
-        controls=(Control("target entry (n-1, n-1) negated", "target",
-                          lambda n: _had_items(n, "target")),),
+        controls=(
+            Control("target entry (n-1, n-1) negated", "target", lambda n: _had_items(n, "target")),
+        ),
         admits=admits(_power2_eight, limit=8192, why="n^2 entries per split"),
     ),
 ]

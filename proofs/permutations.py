@@ -68,12 +68,12 @@ def benes_route(perm) -> tuple[dict, dict, np.ndarray]:
                 col[i] = c
                 i2 = (i + h) % m
                 col[i2] = 1 - c
-                jp = (int(p[i2]) + h) % m          # the partner of i2's input goes the other way
+                jp = (int(p[i2]) + h) % m  # the partner of i2's input goes the other way
                 i = int(inv[jp])
         sw = off // 2
-        cin = col[inv]                              # colour (subnetwork) of each input
-        inp[m][sw:sw + h] = cin[:h]                 # input j goes to the top iff colour 0
-        out[m][sw:sw + h] = col[:h]                 # output i reads the top iff colour 0
+        cin = col[inv]  # colour (subnetwork) of each input
+        inp[m][sw : sw + h] = cin[:h]  # input j goes to the top iff colour 0
+        out[m][sw : sw + h] = col[:h]  # output i reads the top iff colour 0
         top = np.where(col[:h] == 0, p[:h], p[h:]) % h
         bot = np.where(col[:h] == 1, p[:h], p[h:]) % h
         work.append((top, off))
@@ -125,7 +125,7 @@ def butterfly_from_twiddles(tw: np.ndarray) -> csr_matrix:
         cols = np.concatenate([a, a + h, a, a + h])
         vals = np.concatenate([tw[e, 0, 0], tw[e, 0, 1], tw[e, 1, 0], tw[e, 1, 1]]).astype(np.int64)
         F = csr_matrix((vals, (rows, cols)), shape=(n, n), dtype=np.int64)
-        B = F if B is None else F @ B                # B_k applied after the smaller factors
+        B = F if B is None else F @ B  # B_k applied after the smaller factors
     return B
 
 
@@ -138,11 +138,11 @@ def benes_witness(perm) -> dict:
     tw1 = np.empty((a, 2, 2, n // 2), dtype=np.int64)
     tw2 = np.empty_like(tw1)
     tw1[0] = _twiddles(mid)
-    tw2[0] = _twiddles(np.zeros(n // 2, dtype=np.int64))   # B'_2 = I
+    tw2[0] = _twiddles(np.zeros(n // 2, dtype=np.int64))  # B'_2 = I
     for e in range(1, a):
         k = 2 << e
         tw1[e] = _twiddles(out[k])
-        tw2[e] = _twiddles(inp[k]).transpose(1, 0, 2)       # B'_k = (S_k^in)^T
+        tw2[e] = _twiddles(inp[k]).transpose(1, 0, 2)  # B'_k = (S_k^in)^T
     return {"perm": perm, "target": perm, "B1": tw1, "B2": tw2}
 
 
@@ -164,34 +164,54 @@ def check_benes(items, n: int) -> Outcome:
         tw1, tw2 = np.asarray(w["B1"]), np.asarray(w["B2"])
         for nm, tw in (("B1", tw1), ("B2", tw2)):
             if not _is_switch(tw):
-                return Outcome(False, f"{label}: routing — a twiddle block of {nm} is not a 0/1 switch")
+                return Outcome(
+                    False, f"{label}: routing — a twiddle block of {nm} is not a 0/1 switch"
+                )
         if tw1.shape != (a, 2, 2, n // 2) or tw2.shape != (a, 2, 2, n // 2):
-            return Outcome(False, f"{label}: width — butterflies with {tw1.shape[0]} and {tw2.shape[0]} factors, "
-                                  f"expected {a} each (B1 B2^H, one element of B B*)")
-        nontrivial = sum(int(not (t[0, 1] == 0).all()) for t in tw1) + sum(int(not (t[0, 1] == 0).all()) for t in tw2)
+            return Outcome(
+                False,
+                f"{label}: width — butterflies with {tw1.shape[0]} and {tw2.shape[0]} factors, "
+                f"expected {a} each (B1 B2^H, one element of B B*)",
+            )
+        nontrivial = sum(int(not (t[0, 1] == 0).all()) for t in tw1) + sum(
+            int(not (t[0, 1] == 0).all()) for t in tw2
+        )
         if nontrivial > 2 * a - 1:
-            return Outcome(False, f"{label}: width — {nontrivial} switching stages, more than 2 log2 n - 1")
+            return Outcome(
+                False, f"{label}: width — {nontrivial} switching stages, more than 2 log2 n - 1"
+            )
         B1 = butterfly_from_twiddles(tw1)
         B2 = butterfly_from_twiddles(tw2)
         prod = (B1 @ B2.T).tocoo()
         tgt = np.asarray(w["target"], dtype=np.int64)
         want = csr_matrix((np.ones(n, dtype=np.int64), (np.arange(n), tgt)), shape=(n, n)).tocoo()
-        diff = (prod.tocsr() - want.tocsr())
+        diff = prod.tocsr() - want.tocsr()
         diff.eliminate_zeros()
         if diff.nnz:
             r, c = diff.nonzero()
-            return Outcome(False, f"{label}: final equality — B1 B2^H differs from the permutation at ({r[0]}, {c[0]})")
+            return Outcome(
+                False,
+                f"{label}: final equality — B1 B2^H differs from the permutation at ({r[0]}, {c[0]})",
+            )
         labels.append(label)
-    return Outcome(True, f"P = B1 B2^H with 0/1 twiddles (Beneš network, {2 * a - 1} switching stages) for "
-                         f"{', '.join(labels)}; exact integer products", {"w": 1})
+    return Outcome(
+        True,
+        f"P = B1 B2^H with 0/1 twiddles (Beneš network, {2 * a - 1} switching stages) for "
+        f"{', '.join(labels)}; exact integer products",
+        {"w": 1},
+    )
 
 
 def _perms(n: int) -> list:
     rng = np.random.default_rng(n)
     a = n.bit_length() - 1
     rev = np.array([int(format(i, f"0{a}b")[::-1], 2) for i in range(n)], dtype=np.int64)
-    return [("a random permutation", rng.permutation(n)), ("another random permutation", rng.permutation(n)),
-            ("bit reversal", rev), ("the cyclic shift", (np.arange(n) + 1) % n)]
+    return [
+        ("a random permutation", rng.permutation(n)),
+        ("another random permutation", rng.permutation(n)),
+        ("bit reversal", rev),
+        ("the cyclic shift", (np.arange(n) + 1) % n),
+    ]
 
 
 def _items(n: int, tweak=None) -> list:
@@ -206,7 +226,7 @@ def _items(n: int, tweak=None) -> list:
 
 def _flip_switch(w, n):
     tw = w["B1"].copy()
-    tw[0, :, :, 0] = tw[0, ::-1, :, 0]                 # toggle one middle switch
+    tw[0, :, :, 0] = tw[0, ::-1, :, 0]  # toggle one middle switch
     return dict(w, B1=tw)
 
 
@@ -239,23 +259,35 @@ CLAIMS = [
         name="permutation-bbstar",
         item="Kaleidoscope (Dao et al., ICLR 2020): every permutation is in B B*",
         statement="every permutation of size n = 2^a is B1 B2^H with B1, B2 butterflies with 0/1 twiddles "
-                  "(a Beneš network routed by the looping algorithm)",
+        "(a Beneš network routed by the looping algorithm)",
         method="looping-algorithm routing; exact integer sparse products of the butterflies",
-        quick=(8, 64), full=(8, 64, 256, 1024),
-        witness=_items, check=check_benes,
+        quick=(8, 64),
+        full=(8, 64, 256, 1024),
+        witness=_items,
+        check=check_benes,
         negative=lambda n: _items(n, _flip_switch),
         negative_label="one middle switch of B1 toggled",
         negative_step="final equality",
         controls=(
-            Control("target permutation with two rows exchanged", "target", lambda n: _items(n, _swap_target)),
-            Control("a switch scaled by 2 and its paths by 1/2 (product unchanged, twiddles not 0/1)", "routing",
-                    lambda n: _items(n, _scaled_switch)),
-            Control("B1 with an extra identity factor (not a butterfly of log2 n factors)", "width",
-                    lambda n: _items(n, _extra_level)),
+            Control(
+                "target permutation with two rows exchanged",
+                "target",
+                lambda n: _items(n, _swap_target),
+            ),
+            Control(
+                "a switch scaled by 2 and its paths by 1/2 (product unchanged, twiddles not 0/1)",
+                "routing",
+                lambda n: _items(n, _scaled_switch),
+            ),
+            Control(
+                "B1 with an extra identity factor (not a butterfly of log2 n factors)",
+                "width",
+                lambda n: _items(n, _extra_level),
+            ),
         ),
         admits=admits(power_of_two, limit=1 << 14, why="Python-level routing"),
         notes="*Width.* A Beneš network has 2 log2 n − 1 switching stages; the middle stage belongs to B1 and "
-              "B2's smallest factor is the identity. Since B ⊂ M^(b,n) (the butterfly claim above), this places "
-              "every permutation of a power-of-2 size in M M* as well.",
+        "B2's smallest factor is the identity. Since B ⊂ M^(b,n) (the butterfly claim above), this places "
+        "every permutation of a power-of-2 size in M M* as well.",
     ),
 ]

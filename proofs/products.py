@@ -29,7 +29,17 @@ import numpy as np
 
 from structmat.exact import ExactRing, rank_at_most_one
 
-from ._common import RoutingError, Sparse, Stages, admits, composite, count_width, power_of_two, proper_splits, route
+from ._common import (
+    RoutingError,
+    Sparse,
+    Stages,
+    admits,
+    composite,
+    count_width,
+    power_of_two,
+    proper_splits,
+    route,
+)
 from ._core import Claim, Control, Outcome
 
 DIRECT_MAX = 8
@@ -85,8 +95,12 @@ class _Ctx:
         st = Stages(n, self.b, self.ring)
         Hq, Hb = _sylvester(self.q), _sylvester(self.b)
         one = lambda v: self.ring.from_int(int(v))
-        self.SH = st.strided([{(u, v): one(Hq[u, v]) for u in range(self.q) for v in range(self.q)}] * self.b)
-        self.CH = st.contiguous([{(h, g): one(Hb[h, g]) for h in range(self.b) for g in range(self.b)}] * self.q)
+        self.SH = st.strided(
+            [{(u, v): one(Hq[u, v]) for u in range(self.q) for v in range(self.q)}] * self.b
+        )
+        self.CH = st.contiguous(
+            [{(h, g): one(Hb[h, g]) for h in range(self.b) for g in range(self.b)}] * self.q
+        )
         self.st = st
         self.H = _dense_sparse(hadamard_def(n), self.ring)
 
@@ -133,8 +147,14 @@ def fastfood_witness(n: int, tamper: str | None = None, seed: int = 0):
         stages[2] = Sparse(n, ring, {i: dict(r) for i, r in S_pi.rows.items()})
         stages[2].add(0, 0, ring.one)
     factors = [("D", Sd), ("H", None), ("D", G), ("P", Pi), ("H", None), ("D", Bd)]
-    return {"cx": cx, "stages": stages, "factors": factors, "tamper": tamper, "what": "Fastfood S H G Π H B",
-            "routed": (C1, S_pi, C2, Pi)}
+    return {
+        "cx": cx,
+        "stages": stages,
+        "factors": factors,
+        "tamper": tamper,
+        "what": "Fastfood S H G Π H B",
+        "routed": (C1, S_pi, C2, Pi),
+    }
 
 
 def route_csc(perm, cx: _Ctx):
@@ -145,9 +165,9 @@ def route_csc(perm, cx: _Ctx):
     mapped back."""
     n, b, q, ring = cx.n, cx.b, cx.q, cx.ring
     x = np.arange(n)
-    sig = (x % b) * q + x // b                          # new index of position x
+    sig = (x % b) * q + x // b  # new index of position x
     sinv = np.argsort(sig)
-    perm_s = sig[np.asarray(perm)[sinv]]                # sigma Pi sigma^T
+    perm_s = sig[np.asarray(perm)[sinv]]  # sigma Pi sigma^T
     try:
         st = route(Sparse.permutation(perm_s, ring), q)
     except RoutingError as exc:
@@ -184,11 +204,13 @@ def check_product(w, n: int) -> Outcome:
     product against the dense target (the final equality)."""
     cx, stages = w["cx"], w["stages"]
     if w.get("tamper") == "target":
-        cx.H.rows[0][1] = cx.ring.reduce(-cx.H.rows[0][1])     # one entry of the target H negated
+        cx.H.rows[0][1] = cx.ring.reduce(-cx.H.rows[0][1])  # one entry of the target H negated
     ok, diff = (cx.SH @ cx.CH).equals(cx.H)
     ok2, _ = (cx.CH @ cx.SH).equals(cx.H)
     if not (ok and ok2):
-        return Outcome(False, f"S_H C_H or C_H S_H is not the Hadamard matrix (entry {diff and diff[:2]})")
+        return Outcome(
+            False, f"S_H C_H or C_H S_H is not the Hadamard matrix (entry {diff and diff[:2]})"
+        )
     kinds = [cx.stage_kind(M) for M in stages]
     if None in kinds:
         return Outcome(False, f"width: stage {kinds.index(None)} is neither strided nor contiguous")
@@ -209,23 +231,37 @@ def check_product(w, n: int) -> Outcome:
         chain = "S·S_H | C_H·G·C1 | S_Π | C2·C_H | S_H·B"
     else:
         D1, D2, D3 = w["factors"][1][1], w["factors"][3][1], w["factors"][5][1]
-        pieces = [[H_s["SH"]], [H_s["CH"], D1, H_s["CH"]], [H_s["SH"], D2, H_s["SH"]], [H_s["CH"], D3]]
+        pieces = [
+            [H_s["SH"]],
+            [H_s["CH"], D1, H_s["CH"]],
+            [H_s["SH"], D2, H_s["SH"]],
+            [H_s["CH"], D3],
+        ]
         chain = "S_H | C_H·D1·C_H | S_H·D2·S_H | C_H·D3"
     for i, (M, ps) in enumerate(zip(stages, pieces)):
         okp, diff = M.equals(_prod(ps))
         if not okp:
-            return Outcome(False, f"stage {i} ({chain.split(' | ')[i]}) differs from its factors at {diff[:2]}")
+            return Outcome(
+                False, f"stage {i} ({chain.split(' | ')[i]}) differs from its factors at {diff[:2]}"
+            )
     if w.get("claimed_width") is not None and w["claimed_width"] != wd:
-        return Outcome(False, f"width: claimed {w['claimed_width']}, the stages {pattern} give {wd}")
-    msg = (f"{w['what']} (symbolic diagonals, n = {n}, b = {cx.b}) = {chain}, stages {pattern}: w = {wd}; every "
-           f"stage equals its factors exactly and S_H C_H = C_H S_H = H (from (-1)^popcount(i&j))")
+        return Outcome(
+            False, f"width: claimed {w['claimed_width']}, the stages {pattern} give {wd}"
+        )
+    msg = (
+        f"{w['what']} (symbolic diagonals, n = {n}, b = {cx.b}) = {chain}, stages {pattern}: w = {wd}; every "
+        f"stage equals its factors exactly and S_H C_H = C_H S_H = H (from (-1)^popcount(i&j))"
+    )
     if n <= DIRECT_MAX or w.get("tamper") == "final":
         tgt = _target(w)
         if w.get("tamper") == "final":
             tgt.add(0, 1, cx.ring.one)
         okf, diff = _prod(stages).equals(tgt)
         if not okf:
-            return Outcome(False, f"final equality: the product of the stages differs from the target at {diff[:2]}")
+            return Outcome(
+                False,
+                f"final equality: the product of the stages differs from the target at {diff[:2]}",
+            )
         msg += "; the product of the stages equals the dense target"
     return Outcome(True, msg, {"w": wd})
 
@@ -238,10 +274,12 @@ def _with(builder, **kw):
         if tamper in ("target", "final"):
             w["tamper"] = tamper
         return w
+
     return make
 
 
 # -- convolution ∉ M for a generic kernel -----------------------------------------------------------
+
 
 def conv_not_m_witness(n: int, kernel: str = "generic"):
     names = [f"c{i}" for i in range(n)]
@@ -250,7 +288,7 @@ def conv_not_m_witness(n: int, kernel: str = "generic"):
         c = [ring.symbol(s) for s in names]
     elif kernel == "constant":
         c = [ring.symbol("c0")] * n
-    else:                                              # a delta: c0 times the identity
+    else:  # a delta: c0 times the identity
         c = [ring.symbol("c0")] + [ring.zero] * (n - 1)
     A = [[c[(i - j) % n] for j in range(n)] for i in range(n)]
     return ring, A, kernel
@@ -274,10 +312,17 @@ def check_conv_not_m(w, n: int) -> Outcome:
             if hit:
                 break
         if hit is None:
-            return Outcome(False, f"{kernel} kernel: every slab of M^({b},{n}) has rank <= 1 (the circulant is in M)")
+            return Outcome(
+                False,
+                f"{kernel} kernel: every slab of M^({b},{n}) has rank <= 1 (the circulant is in M)",
+            )
         found.append(f"b={b}: slab {hit[:2]} minor {ring.to_expr(hit[2])}")
-    return Outcome(True, f"circulant of a symbolic kernel c_0..c_{n - 1} ∉ M^(b,{n}) for every split: "
-                         + "; ".join(found[:2]) + (f"; ... ({len(found)} splits)" if len(found) > 2 else ""))
+    return Outcome(
+        True,
+        f"circulant of a symbolic kernel c_0..c_{n - 1} ∉ M^(b,{n}) for every split: "
+        + "; ".join(found[:2])
+        + (f"; ... ({len(found)} splits)" if len(found) > 2 else ""),
+    )
 
 
 CLAIMS = [
@@ -285,17 +330,28 @@ CLAIMS = [
         name="hd3-mmstar2",
         item="Proposition 3.2 ((HD)^3 ∈ (MM*)^2)",
         statement="(HD)^3 = H D1 H D2 H D3 (H Walsh–Hadamard, D_i diagonal) ∈ (M M*)^2: "
-                  "[S_H C_H D1][C_H S_H D2][S_H C_H D3] merges to S C S C",
+        "[S_H C_H D1][C_H S_H D2][S_H C_H D3] merges to S C S C",
         method="SymPy polynomials (symbolic diagonals): sparse stage products; dense product n <= 8",
-        quick=(4, 16), full=(4, 16, 32),
-        witness=hd3_witness, check=check_product,
+        quick=(4, 16),
+        full=(4, 16, 32),
+        witness=hd3_witness,
+        check=check_product,
         negative=_with(hd3_witness, tamper="witness"),
         negative_label="stage C_H D1 C_H with entry (0, 0) + 1",
         controls=(
-            Control("target Hadamard matrix with entry (0, 1) negated", "target", _with(hd3_witness, tamper="target")),
-            Control("dense target with entry (0, 1) + 1 (the dense product is formed for this control)", "final equality",
-                    lambda n: _with(hd3_witness, tamper="final")(min(n, 4))),
-            Control("width 1 claimed for the same stages", "width", _with(hd3_witness, claimed_width=1)),
+            Control(
+                "target Hadamard matrix with entry (0, 1) negated",
+                "target",
+                _with(hd3_witness, tamper="target"),
+            ),
+            Control(
+                "dense target with entry (0, 1) + 1 (the dense product is formed for this control)",
+                "final equality",
+                lambda n: _with(hd3_witness, tamper="final")(min(n, 4)),
+            ),
+            Control(
+                "width 1 claimed for the same stages", "width", _with(hd3_witness, claimed_width=1)
+            ),
         ),
         admits=admits(power_of_two, limit=256, why="symbolic sparse stage products"),
         paper_width=2,
@@ -304,38 +360,62 @@ CLAIMS = [
         name="fastfood-mmstar2",
         item="Proposition 3.2 (Fastfood ∈ (MM*)^2)",
         statement="Fastfood V = S H G Π H B (S, G, B diagonal, Π a random permutation) ∈ (M M*)^2, with Π "
-                  "routed as contiguous·strided·contiguous",
+        "routed as contiguous·strided·contiguous",
         method="SymPy polynomials (symbolic diagonals) + Clos routing; dense product n <= 8",
-        quick=(4, 16), full=(4, 16, 32),
-        witness=fastfood_witness, check=check_product,
+        quick=(4, 16),
+        full=(4, 16, 32),
+        witness=fastfood_witness,
+        check=check_product,
         negative=_with(fastfood_witness, tamper="witness"),
         negative_label="middle strided stage with entry (0, 0) + 1",
         controls=(
-            Control("rows g and b + g of the routed strided stage exchanged", "routing", _with(fastfood_witness, tamper="routing")),
-            Control("target Hadamard matrix with entry (0, 1) negated", "target", _with(fastfood_witness, tamper="target")),
-            Control("dense target with entry (0, 1) + 1 (the dense product is formed for this control)", "final equality",
-                    lambda n: _with(fastfood_witness, tamper="final")(min(n, 4))),
-            Control("width 1 claimed for the same stages", "width", _with(fastfood_witness, claimed_width=1)),
+            Control(
+                "rows g and b + g of the routed strided stage exchanged",
+                "routing",
+                _with(fastfood_witness, tamper="routing"),
+            ),
+            Control(
+                "target Hadamard matrix with entry (0, 1) negated",
+                "target",
+                _with(fastfood_witness, tamper="target"),
+            ),
+            Control(
+                "dense target with entry (0, 1) + 1 (the dense product is formed for this control)",
+                "final equality",
+                lambda n: _with(fastfood_witness, tamper="final")(min(n, 4)),
+            ),
+            Control(
+                "width 1 claimed for the same stages",
+                "width",
+                _with(fastfood_witness, claimed_width=1),
+            ),
         ),
         admits=admits(power_of_two, limit=256, why="symbolic sparse stage products"),
         paper_width=2,
         notes="*Width reached: 2.* A naive grouping (Π as strided·contiguous·strided between two Monarch "
-              "factors) gives width 3. Routing Π instead with the contiguous blocks as the outer switches "
-              "(C1 S C2) lets C1 and C2 merge with the Hadamard factors' contiguous stages, since H = S_H C_H = "
-              "C_H S_H.",
+        "factors) gives width 3. Routing Π instead with the contiguous blocks as the outer switches "
+        "(C1 S C2) lets C1 and C2 merge with the Hadamard factors' contiguous stages, since H = S_H C_H = "
+        "C_H S_H.",
     ),
     Claim(
         name="convolution-not-monarch",
         item="Proposition 3.2 (convolution ∈ MM* but ∉ M)",
         statement="the circulant of a generic (symbolic) kernel is not in M^(b,n) for any split b",
         method="SymPy polynomials: a nonzero 2x2 slab minor per split",
-        quick=(6, 24), full=(6, 16, 24, 36, 64),
-        witness=conv_not_m_witness, check=check_conv_not_m,
+        quick=(6, 24),
+        full=(6, 16, 24, 36, 64),
+        witness=conv_not_m_witness,
+        check=check_conv_not_m,
         negative=lambda n: conv_not_m_witness(n, "constant"),
         negative_label="constant kernel (rank-1 circulant, a member of M)",
         negative_step="target",
-        controls=(Control("delta kernel (c_0 times the identity, a member of M)", "target",
-                          lambda n: conv_not_m_witness(n, "delta")),),
+        controls=(
+            Control(
+                "delta kernel (c_0 times the identity, a member of M)",
+                "target",
+                lambda n: conv_not_m_witness(n, "delta"),
+            ),
+        ),
         admits=admits(composite, limit=256, why="symbolic slab minors"),
     ),
 ]

@@ -25,13 +25,13 @@ import numpy as np
 
 from structmat import DCT, DST
 from structmat.exact import (
-    rank_at_most_one,
     ExactMonarch,
     ExactProduct,
     ExactRing,
     MonomialMatrix,
     exact_equal,
     monomial_equal,
+    rank_at_most_one,
     sums_vanish,
     to_exact,
 )
@@ -85,7 +85,7 @@ def makhoul_check(n: int, kind: str, Y: Sparse, bad_target: bool = False) -> tup
     ``diag((-1)^j)`` (DST).  Each entry is a short sum of roots of unity decided by
     :func:`structmat.exact.sums_vanish`."""
     ring = Y.ring
-    N = ring.N                                          # 8n
+    N = ring.N  # 8n
     qinv = inverse(makhoul_q(n))
     # the terms of Y, row by row: (col, exponent, coefficient)
     rows = []
@@ -106,7 +106,7 @@ def makhoul_check(n: int, kind: str, Y: Sparse, bad_target: bool = False) -> tup
             cols[k, i], ex[k, i], cf[k, i] = c, e, v
     k = np.arange(n)[:, None]
     j = np.arange(n)[None, :]
-    unit = N // (4 * n)                                 # zeta_4n = zeta_N^unit
+    unit = N // (4 * n)  # zeta_4n = zeta_N^unit
     if kind == "dct":
         a = k * (2 * j + 1)
         target_e = [unit * a, -unit * a]
@@ -116,19 +116,29 @@ def makhoul_check(n: int, kind: str, Y: Sparse, bad_target: bool = False) -> tup
     sign = np.zeros((1, n), dtype=np.int64) if kind == "dct" else (N // 2) * (j % 2)
     # (Y F Q D)[k, j] = sum_terms coef * z^e * F[col, qinv[j]] * D[j],  F[r, c] = zeta_n^(-r c)
     step = N // n
-    prod_e = ex[:, :, None] - step * ((cols[:, :, None] * qinv[None, None, :]) % n) + sign[:, None, :]
+    prod_e = (
+        ex[:, :, None] - step * ((cols[:, :, None] * qinv[None, None, :]) % n) + sign[:, None, :]
+    )
     prod_c = np.broadcast_to(cf[:, :, None], prod_e.shape)
-    E = np.concatenate([np.stack([np.broadcast_to(t, (n, n)) for t in target_e], axis=-1),
-                        prod_e.transpose(0, 2, 1)], axis=-1).reshape(n * n, -1)
+    E = np.concatenate(
+        [
+            np.stack([np.broadcast_to(t, (n, n)) for t in target_e], axis=-1),
+            prod_e.transpose(0, 2, 1),
+        ],
+        axis=-1,
+    ).reshape(n * n, -1)
     tc = np.ones((n, n, 2), dtype=np.int64)
     if bad_target:
-        tc[0, 0, 0] = 2                                  # one entry of the target changed
+        tc[0, 0, 0] = 2  # one entry of the target changed
     Cf = np.concatenate([tc, -prod_c.transpose(0, 2, 1)], axis=-1).reshape(n * n, -1)
     entry = np.repeat(np.arange(n * n), E.shape[1])
     zero = sums_vanish(entry, E.ravel(), Cf.ravel(), N, n * n)
     if not zero.all():
         i = int(np.argmin(zero))
-        return False, f"entry {divmod(i, n)} of {kind.upper()}-II = Y F_n Q{'' if kind == 'dct' else ' diag((-1)^j)'} fails"
+        return (
+            False,
+            f"entry {divmod(i, n)} of {kind.upper()}-II = Y F_n Q{'' if kind == 'dct' else ' diag((-1)^j)'} fails",
+        )
     return True, "Makhoul identity exact at all entries"
 
 
@@ -139,7 +149,10 @@ def _sparse_in_monarch(Y: Sparse, b: int) -> bool:
     q = n // b
     for r0 in range(b):
         for c1 in range(q):
-            S = [[Y.rows.get(u * b + r0, {}).get(c1 * b + v, ring.zero) for v in range(b)] for u in range(q)]
+            S = [
+                [Y.rows.get(u * b + r0, {}).get(c1 * b + v, ring.zero) for v in range(b)]
+                for u in range(q)
+            ]
             if not rank_at_most_one(S, ring)[0]:
                 return False
     return True
@@ -157,8 +170,9 @@ def min_stages(Y: Sparse, b: int) -> int:
     """The fewest strided/contiguous stages whose product can be ``Y``, up to 3: 1 if ``Y`` is a
     single stage, 2 if ``Y`` is in ``M`` (``S C``) or ``M*`` (``C S``), else 3 (every matrix
     routed here needs at most 3)."""
-    if all(i % b == j % b for i, r in Y.rows.items() for j in r) or \
-            all(i // b == j // b for i, r in Y.rows.items() for j in r):
+    if all(i % b == j % b for i, r in Y.rows.items() for j in r) or all(
+        i // b == j // b for i, r in Y.rows.items() for j in r
+    ):
         return 1
     if _sparse_in_monarch(Y, b) or _sparse_in_monarch(_sparse_transpose(Y), b):
         return 2
@@ -263,7 +277,7 @@ def assemble(stages, n, b, ring):
 def build(n: int, kind: str, perturb: bool = False, mode: str | None = None):
     """Witness stages for every ``b`` in ``{2, sqrt(n) (or the divisor nearest it)}``."""
     ring = ExactRing(8 * n)
-    z4 = lambda e: ring.zeta(2 * e)                       # zeta_4n = zeta_8n^2
+    z4 = lambda e: ring.zeta(2 * e)  # zeta_4n = zeta_8n^2
     m = math.isqrt(n)
     bs = sorted({2, min((d for d in range(2, n) if n % d == 0), key=lambda d: (abs(d - m), d))})
     items = []
@@ -275,7 +289,7 @@ def build(n: int, kind: str, perturb: bool = False, mode: str | None = None):
             Y.add(0, 0, ring.one)
         sigma = _pi_perm(n, b)
         # Pi = P^T Q (diag((-1)^j) for the DST): Pi e_x = v_x e_{sigma(x)}
-        s_of = inverse(sigma)                             # (Pi x)[i] = x[sigma_perm[i]]  -> e_x -> e_{inv[x]}
+        s_of = inverse(sigma)  # (Pi x)[i] = x[sigma_perm[i]]  -> e_x -> e_{inv[x]}
         vals = [ring.one if kind == "dct" or x % 2 == 0 else ring.from_int(-1) for x in range(n)]
         Pi = Sparse(n, ring)
         for x in range(n):
@@ -318,7 +332,9 @@ def check(w, n: int) -> Outcome:
             stY.C[u0][key] = ring.reduce(stY.C[u0][key] + ring.one)
         okY, diff = stY.product().equals(it["Y"])
         if not okY:
-            return Outcome(False, f"b={b}: routing — routed stages differ from D_- + D_+ J at {diff[:2]}")
+            return Outcome(
+                False, f"b={b}: routing — routed stages differ from D_- + D_+ J at {diff[:2]}"
+            )
         pi_stages = None
         for form in ("CS", "SC"):
             two = two_stage(it["pi"], b, ring, form)
@@ -335,9 +351,13 @@ def check(w, n: int) -> Outcome:
         if not okP:
             return Outcome(False, f"b={b}: routing — routed stages differ from P^T Q at {diff[:2]}")
         # W's stages over Q(zeta_8n): L-part S_W (F_q blocks), R-part C_W (D F_b blocks)
-        conv = lambda e: ring.zeta(int(e) * 8)           # zeta_n = zeta_8n^8
-        SW = [{(i, j): conv(W.L_exp[g, i, j]) for i in range(q) for j in range(q)} for g in range(b)]
-        CW = [{(i, j): conv(W.R_exp[u, i, j]) for i in range(b) for j in range(b)} for u in range(q)]
+        conv = lambda e: ring.zeta(int(e) * 8)  # zeta_n = zeta_8n^8
+        SW = [
+            {(i, j): conv(W.L_exp[g, i, j]) for i in range(q) for j in range(q)} for g in range(b)
+        ]
+        CW = [
+            {(i, j): conv(W.R_exp[u, i, j]) for i in range(b) for j in range(b)} for u in range(q)
+        ]
         stages = [("S", stY.S1), ("C", stY.C), ("S", stY.S2), ("S", SW), ("C", CW)] + pi_stages
         merged = _merge(stages, n, b, ring)
         pattern = "".join(k for k, _ in merged)
@@ -352,28 +372,42 @@ def check(w, n: int) -> Outcome:
             target = to_exact(DCT(n) if kind == "dct" else DST(n), ring)
             okD, diff = exact_equal(prod, target)
             if not okD:
-                return Outcome(False, f"b={b}: the product of the {2 * len(pairs)} Monarch factors differs from "
-                                      f"the exact {kind.upper()} at {diff[:2]}")
-            notes.append(f"b={b}: direct product of {2 * len(pairs)} Monarch factors = exact {kind.upper()}-II")
+                return Outcome(
+                    False,
+                    f"b={b}: the product of the {2 * len(pairs)} Monarch factors differs from "
+                    f"the exact {kind.upper()} at {diff[:2]}",
+                )
+            notes.append(
+                f"b={b}: direct product of {2 * len(pairs)} Monarch factors = exact {kind.upper()}-II"
+            )
         notes.append(f"b={b}: stages {pattern} -> w = {wdt}")
         patterns[b] = pattern
-    bsq = max(widths)                                    # sqrt(n) (or the divisor nearest it)
+    bsq = max(widths)  # sqrt(n) (or the divisor nearest it)
     wsq = widths[bsq]
     if mode == "width" and wsq != 1:
-        return Outcome(False, f"width — width 1 claimed for b = {bsq}, the merged stages give {wsq}")
-    verdict = (f"square-ish Monarch b = {bsq}: w = {wsq} (paper's w = 2 "
-               f"{'reached' if wsq <= 2 else 'not reached'})")
+        return Outcome(
+            False, f"width — width 1 claimed for b = {bsq}, the merged stages give {wsq}"
+        )
+    verdict = (
+        f"square-ish Monarch b = {bsq}: w = {wsq} (paper's w = 2 "
+        f"{'reached' if wsq <= 2 else 'not reached'})"
+    )
     it = next(x for x in items if x["b"] == bsq)
     sY, sP = min_stages(it["Y"], bsq), min_stages(it["Pi"], bsq)
-    stages_lb = sY + 2 + sP - 2                         # at most two merges at the DFT factor S C
-    w_lb = max(1, (stages_lb - 1 + 1) // 2)             # S C S C ... with 2w + 1 stages
-    verdict += (f"; in this witness family (coupling · F_n P · P^T Q, the DFT factor as S C) the coupling needs "
-                f"{sY} and the reordering {sP} stages at b = {bsq} (exact slab-rank tests), so every such "
-                f"witness has at least {stages_lb} merged stages: w >= {w_lb}")
+    stages_lb = sY + 2 + sP - 2  # at most two merges at the DFT factor S C
+    w_lb = max(1, (stages_lb - 1 + 1) // 2)  # S C S C ... with 2w + 1 stages
+    verdict += (
+        f"; in this witness family (coupling · F_n P · P^T Q, the DFT factor as S C) the coupling needs "
+        f"{sY} and the reordering {sP} stages at b = {bsq} (exact slab-rank tests), so every such "
+        f"witness has at least {stages_lb} merged stages: w >= {w_lb}"
+    )
     if 2 in widths and bsq != 2:
         verdict += f"; M^(2,{n}): w = {widths[2]}"
-    return Outcome(True, f"{kind.upper()}-II_{n} = Y F_n Q-form exactly; " + "; ".join(notes) + "; " + verdict,
-                   {"w": widths, "patterns": patterns, "family_lower_bound": w_lb})
+    return Outcome(
+        True,
+        f"{kind.upper()}-II_{n} = Y F_n Q-form exactly; " + "; ".join(notes) + "; " + verdict,
+        {"w": widths, "patterns": patterns, "family_lower_bound": w_lb},
+    )
 
 
 _NOTE = (
@@ -392,6 +426,7 @@ _NOTE = (
 
 
 # -- types 3: transposes of types 2 --------------------------------------------------------------
+
 
 def build3(n: int, kind: str, mode: str | None = None):
     return {"type2": build(n, kind, perturb=(mode == "witness")), "kind": kind, "mode": mode}
@@ -418,15 +453,25 @@ def check3(w, n: int) -> Outcome:
         for j in range(n):
             v = T2[j][k] * (half if j == edge else ring.one)
             if not ring.equal(ring.reduce(v), T3[k][j]):
-                return Outcome(False, f"target: {kind.upper()}-III differs from the transposed type 2 at ({k}, {j})")
+                return Outcome(
+                    False,
+                    f"target: {kind.upper()}-III differs from the transposed type 2 at ({k}, {j})",
+                )
     widths = {b: count_width(pat[::-1]) for b, pat in out2.extra["patterns"].items()}
     bsq = max(widths)
     if mode == "width" and widths[bsq] != 1:
-        return Outcome(False, f"width — width 1 claimed for b = {bsq}, the reversed stages give {widths[bsq]}")
-    return Outcome(True, f"{kind.upper()}-III_{n} = {kind.upper()}-II^T · diag (exact, from the definitions); the "
-                         f"type-2 witness verified; reversed stage patterns "
-                         + ", ".join(f"b={b}: {out2.extra['patterns'][b][::-1]} -> w = {wd}" for b, wd in widths.items()),
-                   {"w": widths})
+        return Outcome(
+            False, f"width — width 1 claimed for b = {bsq}, the reversed stages give {widths[bsq]}"
+        )
+    return Outcome(
+        True,
+        f"{kind.upper()}-III_{n} = {kind.upper()}-II^T · diag (exact, from the definitions); the "
+        f"type-2 witness verified; reversed stage patterns "
+        + ", ".join(
+            f"b={b}: {out2.extra['patterns'][b][::-1]} -> w = {wd}" for b, wd in widths.items()
+        ),
+        {"w": widths},
+    )
 
 
 CLAIMS = [
@@ -435,13 +480,25 @@ CLAIMS = [
         item="Proposition 3.2 (DCT ∈ (MM*)^2)",
         statement="DCT-II_n = (D_- + D_+ J) F_n Q ∈ (M M*)^w; smallest w witnessed (paper: w = 2)",
         method="exact sums of ζ_4n (vectorised) + monomial DFT + routed sparse stages; direct product n <= 16",
-        quick=(4, 12), full=(4, 12, 16, 64, 256),
-        witness=lambda n: build(n, "dct"), check=check,
+        quick=(4, 12),
+        full=(4, 12, 16, 64, 256),
+        witness=lambda n: build(n, "dct"),
+        check=check,
         negative=lambda n: build(n, "dct", perturb=True),
         negative_label="D_- + D_+ J with entry (0, 0) + 1",
-        controls=(Control("the definition's entry (0, 0) changed", "target", lambda n: build(n, "dct", mode="target")),
-                  Control("one routed middle-stage entry + 1", "routing", lambda n: build(n, "dct", mode="route")),
-                  Control("width 1 claimed", "width", lambda n: build(n, "dct", mode="width"))),
+        controls=(
+            Control(
+                "the definition's entry (0, 0) changed",
+                "target",
+                lambda n: build(n, "dct", mode="target"),
+            ),
+            Control(
+                "one routed middle-stage entry + 1",
+                "routing",
+                lambda n: build(n, "dct", mode="route"),
+            ),
+            Control("width 1 claimed", "width", lambda n: build(n, "dct", mode="width")),
+        ),
         admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
         paper_width=2,
         notes=_NOTE,
@@ -451,13 +508,25 @@ CLAIMS = [
         item="Proposition 3.2 (DST ∈ (MM*)^2)",
         statement="DST-II_n = J' · DCT-II_n · diag((-1)^j) ∈ (M M*)^w; smallest w witnessed (paper: w = 2)",
         method="exact sums of ζ_4n (vectorised) + monomial DFT + routed sparse stages; direct product n <= 16",
-        quick=(4, 12), full=(4, 12, 16, 64, 256),
-        witness=lambda n: build(n, "dst"), check=check,
+        quick=(4, 12),
+        full=(4, 12, 16, 64, 256),
+        witness=lambda n: build(n, "dst"),
+        check=check,
         negative=lambda n: build(n, "dst", perturb=True),
         negative_label="J'(D_- + D_+ J) with entry (0, 0) + 1",
-        controls=(Control("the definition's entry (0, 0) changed", "target", lambda n: build(n, "dst", mode="target")),
-                  Control("one routed middle-stage entry + 1", "routing", lambda n: build(n, "dst", mode="route")),
-                  Control("width 1 claimed", "width", lambda n: build(n, "dst", mode="width"))),
+        controls=(
+            Control(
+                "the definition's entry (0, 0) changed",
+                "target",
+                lambda n: build(n, "dst", mode="target"),
+            ),
+            Control(
+                "one routed middle-stage entry + 1",
+                "routing",
+                lambda n: build(n, "dst", mode="route"),
+            ),
+            Control("width 1 claimed", "width", lambda n: build(n, "dst", mode="width")),
+        ),
         admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
         paper_width=2,
         notes=_NOTE,
@@ -466,31 +535,39 @@ CLAIMS = [
         name="dct3-mmstar",
         item="Proposition 3.2 (DCT ∈ (MM*)^2), type 3",
         statement="DCT-III_n = DCT-II_n^T diag(1/2, 1, ..., 1) ∈ (M M*)^w through the transposed type-2 witness; "
-                  "smallest w witnessed (paper: w = 2)",
+        "smallest w witnessed (paper: w = 2)",
         method="the type-2 check + the transposition identity over Q(ζ_8n) + reversed stage pattern",
-        quick=(4, 12), full=(4, 12, 16, 64),
-        witness=lambda n: build3(n, "dct"), check=check3,
+        quick=(4, 12),
+        full=(4, 12, 16, 64),
+        witness=lambda n: build3(n, "dct"),
+        check=check3,
         negative=lambda n: build3(n, "dct", "witness"),
         negative_label="type-2 witness with entry (0, 0) + 1",
-        controls=(Control("DCT-III entry (0, 0) changed", "target", lambda n: build3(n, "dct", "target")),
-                  Control("width 1 claimed", "width", lambda n: build3(n, "dct", "width"))),
+        controls=(
+            Control("DCT-III entry (0, 0) changed", "target", lambda n: build3(n, "dct", "target")),
+            Control("width 1 claimed", "width", lambda n: build3(n, "dct", "width")),
+        ),
         admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
         paper_width=2,
         notes="*Type 4.* No square-block witness for DCT-IV/DST-IV is built here; the library's form for types "
-              "2, 3 and 4 (rectangular blocks, expansion 2) is verified exactly by library-trig.",
+        "2, 3 and 4 (rectangular blocks, expansion 2) is verified exactly by library-trig.",
     ),
     Claim(
         name="dst3-mmstar",
         item="Proposition 3.2 (DST ∈ (MM*)^2), type 3",
         statement="DST-III_n = DST-II_n^T diag(1, ..., 1, 1/2) ∈ (M M*)^w through the transposed type-2 witness; "
-                  "smallest w witnessed (paper: w = 2)",
+        "smallest w witnessed (paper: w = 2)",
         method="the type-2 check + the transposition identity over Q(ζ_8n) + reversed stage pattern",
-        quick=(4, 12), full=(4, 12, 16, 64),
-        witness=lambda n: build3(n, "dst"), check=check3,
+        quick=(4, 12),
+        full=(4, 12, 16, 64),
+        witness=lambda n: build3(n, "dst"),
+        check=check3,
         negative=lambda n: build3(n, "dst", "witness"),
         negative_label="type-2 witness with entry (0, 0) + 1",
-        controls=(Control("DST-III entry (0, 0) changed", "target", lambda n: build3(n, "dst", "target")),
-                  Control("width 1 claimed", "width", lambda n: build3(n, "dst", "width"))),
+        controls=(
+            Control("DST-III entry (0, 0) changed", "target", lambda n: build3(n, "dst", "target")),
+            Control("width 1 claimed", "width", lambda n: build3(n, "dst", "width")),
+        ),
         admits=admits(even, composite, limit=256, why="exact sums of roots of unity per entry"),
         paper_width=2,
     ),

@@ -1,8 +1,10 @@
 """structmat: structured matrices (Monarch, butterfly, DFT, DCT/DST, Hadamard, convolution)
 as array classes on NumPy or CuPy."""
 
-from . import io
+from . import explore as explore
+from . import io as io
 from .base import Product, StructmatWarning, StructuredMatrix
+from .explore import approximate, frontier
 from .fitting import fit_monarch_gd
 from .io import load, save
 from .monarch_form import to_monarch
@@ -22,6 +24,9 @@ from .ops import (
     Scaled,
     Sum,
 )
+from .ops.kronecker import Kronecker
+from .ops.lowrank import LowRank
+from .ops.sparse import Sparse
 from .projection import (
     ProjectionInfo,
     factor_mm_star,
@@ -36,12 +41,6 @@ from .tt_projection import (
     project_to_blocktt,
     project_to_monarch_p,
 )
-
-from . import explore
-from .explore import approximate, frontier
-from .ops.kronecker import Kronecker
-from .ops.lowrank import LowRank
-from .ops.sparse import Sparse
 
 __version__ = "0.1.0"
 

@@ -128,8 +128,7 @@ def resolve_xp(xp: Any) -> ModuleType:
                 import torch as mod  # noqa: F401
             except ImportError as exc:
                 raise TypeError(
-                    "xp='torch' requested but PyTorch is not installed "
-                    "(pip install torch)"
+                    "xp='torch' requested but PyTorch is not installed (pip install torch)"
                 ) from exc
         else:
             raise TypeError(
@@ -239,7 +238,7 @@ def fresh_copy(x: Any) -> Any:
     if isinstance(x, np.ndarray):
         return np.array(x, copy=True)
     if array_api_compat.is_torch_array(x):
-        return x.clone()   # differentiable: gradients reach the caller's tensor
+        return x.clone()  # differentiable: gradients reach the caller's tensor
     return get_namespace(x).asarray(x, copy=True)
 
 
@@ -260,6 +259,7 @@ def move(x: Any, xp: ModuleType) -> Any:
 # ----------------------------------------------------------------------------------------------
 # dtypes
 # ----------------------------------------------------------------------------------------------
+
 
 def is_complex_dtype(xp: ModuleType, dtype: Any) -> bool:
     return xp.isdtype(dtype, "complex floating")
@@ -340,6 +340,7 @@ def all_finite(xp: ModuleType, x: Any) -> bool:
 # ----------------------------------------------------------------------------------------------
 # FFT dispatch
 # ----------------------------------------------------------------------------------------------
+
 
 def _fft_module(xp: ModuleType):
     if is_numpy(xp):

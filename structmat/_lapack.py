@@ -24,8 +24,12 @@ import numpy as np
 
 __all__ = ["cholesky_ok"]
 
-_CHARS = {np.dtype(np.float32): "s", np.dtype(np.float64): "d",
-          np.dtype(np.complex64): "c", np.dtype(np.complex128): "z"}
+_CHARS = {
+    np.dtype(np.float32): "s",
+    np.dtype(np.float64): "d",
+    np.dtype(np.complex64): "c",
+    np.dtype(np.complex128): "z",
+}
 _lock = threading.Lock()
 _funcs: dict = {}
 
@@ -47,7 +51,7 @@ def _capsule_function(module: Any, name: str, nargs: int):
         if not ptr:
             return None
         return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nargs))(ptr)
-    except Exception:                           # pragma: no cover - SciPy without the table
+    except Exception:  # pragma: no cover - SciPy without the table
         return None
 
 
@@ -62,6 +66,7 @@ def _potrf(dtype: np.dtype, m: int = 0):
     with _lock:
         if name not in _funcs:
             from scipy.linalg import cython_lapack
+
             _funcs[name] = _capsule_function(cython_lapack, name, 5)
         return _funcs[name]
 
@@ -98,8 +103,9 @@ def cholesky_ok(H: np.ndarray) -> np.ndarray:
         out[:] = True
         return out
     f = _potrf(dt, m)
-    if f is None:                               # pragma: no cover - fallback path
+    if f is None:  # pragma: no cover - fallback path
         from scipy.linalg import lapack
+
         g = getattr(lapack, _CHARS[dt] + "potrf")
         for z in range(Z):
             _, info = g(H[z].T, lower=1, overwrite_a=1, clean=0)
@@ -117,8 +123,12 @@ def cholesky_ok(H: np.ndarray) -> np.ndarray:
     return out
 
 
-_BLAS_R1 = {np.dtype(np.float32): "ssyr", np.dtype(np.float64): "dsyr",
-            np.dtype(np.complex64): "cher", np.dtype(np.complex128): "zher"}
+_BLAS_R1 = {
+    np.dtype(np.float32): "ssyr",
+    np.dtype(np.float64): "dsyr",
+    np.dtype(np.complex64): "cher",
+    np.dtype(np.complex128): "zher",
+}
 
 
 def _rank1(dtype: np.dtype):
@@ -128,6 +138,7 @@ def _rank1(dtype: np.dtype):
     with _lock:
         if name not in _funcs:
             from scipy.linalg import cython_blas
+
             _funcs[name] = _capsule_function(cython_blas, name, 7)
         return _funcs[name]
 
@@ -173,7 +184,7 @@ def rank1_cholesky_ok(H: np.ndarray, x: np.ndarray, alpha: np.ndarray) -> np.nda
     alpha = np.ascontiguousarray(alpha, dtype=rdt)
     g = _rank1(dt)
     f = _potrf(dt, m)
-    if f is None or g is None:                  # pragma: no cover - fallback path
+    if f is None or g is None:  # pragma: no cover - fallback path
         H += (alpha[:, None, None] * np.conj(x)[:, :, None]) * x[:, None, :]
         return cholesky_ok(H)
     out = np.zeros(Z, dtype=bool)

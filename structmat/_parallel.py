@@ -13,12 +13,13 @@ raises ``ValueError`` naming the variable and the value.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Callable, ContextManager
 
 ENV_VAR = "STRUCTMAT_NUM_THREADS"
 
@@ -117,8 +118,9 @@ def run_parallel(work: Callable[[], None], threads: int) -> None:
             old = st.get("pool")
             if old is not None and st.get("pid") == os.getpid():
                 old.shutdown(wait=False)
-            st["pool"] = ThreadPoolExecutor(threads - 1, thread_name_prefix="structmat",
-                                            initializer=mark)
+            st["pool"] = ThreadPoolExecutor(
+                threads - 1, thread_name_prefix="structmat", initializer=mark
+            )
             st["pid"], st["size"] = os.getpid(), threads - 1
         pool = st["pool"]
     futures = [pool.submit(work) for _ in range(threads - 1)]
@@ -170,9 +172,12 @@ class _BlasLimit:
         cls = _BlasLimit
         with cls._lock:
             if cls._depth == 0:
-                if not cls._saved:                      # no restore pending: save the counts
-                    cls._saved = [(lib, lib.num_threads) for lib in _blas_libraries()
-                                  if isinstance(lib.num_threads, int)]
+                if not cls._saved:  # no restore pending: save the counts
+                    cls._saved = [
+                        (lib, lib.num_threads)
+                        for lib in _blas_libraries()
+                        if isinstance(lib.num_threads, int)
+                    ]
                 done = []
                 try:
                     for lib, _ in cls._saved:
@@ -219,7 +224,7 @@ class _BlasLimit:
                 with cls._lock:
                     if cls._depth > 0 or not cls._saved or cls._restore_locked():
                         return
-                    if time.monotonic() > give_up:   # a library that never reports the count
+                    if time.monotonic() > give_up:  # a library that never reports the count
                         cls._saved = []
                         return
 
@@ -280,7 +285,7 @@ def _blas_libraries() -> list:
     return list(ctl.select(user_api="blas").lib_controllers)
 
 
-def blas_single_threaded() -> ContextManager:
+def blas_single_threaded() -> contextlib.AbstractContextManager:
     """A context in which the BLAS libraries loaded in this process run single-threaded.
 
     For kernels that already spread small BLAS calls over :func:`run_parallel`'s threads:

@@ -88,6 +88,7 @@ def warn(message: str, category: type = StructmatWarning) -> None:
 # validation helpers shared by the ops modules
 # ----------------------------------------------------------------------------------------------
 
+
 def _as_int(value: Any) -> int | None:
     """``value`` as an ``int`` if it is an integer (Python or NumPy, not bool), else ``None``."""
     if isinstance(value, (bool, np.bool_)):
@@ -166,7 +167,9 @@ def as_param_array(
     matrix owns its parameters.
     """
     if hasattr(value, "_structmat_operator"):
-        raise TypeError(f"{name} must be an array, not a structured matrix ({type(value).__name__})")
+        raise TypeError(
+            f"{name} must be an array, not a structured matrix ({type(value).__name__})"
+        )
     if B.is_array(value):
         ns = B.get_namespace(value)
         if xp is not None and B.namespace_name(xp) != B.namespace_name(ns):
@@ -180,7 +183,9 @@ def as_param_array(
         try:
             arr = ns.asarray(value)
         except Exception as exc:
-            raise TypeError(f"{name} must be an array-like of numbers; got {type(value).__name__}") from exc
+            raise TypeError(
+                f"{name} must be an array-like of numbers; got {type(value).__name__}"
+            ) from exc
     # dtype first: a non-numeric object (a 0-d object array) is a type error, not a shape one
     target = B.float_dtype_for(ns, arr.dtype, what=name) if dtype is None else dtype
     if arr.ndim != ndim:
@@ -194,9 +199,11 @@ def as_param_array(
     return arr, ns
 
 
-def nominal_dtype(dtype: Any, allowed: tuple[str, ...] = ("float32", "float64", "complex64",
-                                                          "complex128"),
-                  what: str = "dtype") -> np.dtype:
+def nominal_dtype(
+    dtype: Any,
+    allowed: tuple[str, ...] = ("float32", "float64", "complex64", "complex128"),
+    what: str = "dtype",
+) -> np.dtype:
     """Validate a dtype argument (a name, a NumPy dtype or type); return the native NumPy dtype.
 
     Byte order is ignored (``">f8"`` is float64).
@@ -250,6 +257,7 @@ def _own_result(Y: Any, caller: Any) -> Any:
 # ----------------------------------------------------------------------------------------------
 # the protocol
 # ----------------------------------------------------------------------------------------------
+
 
 class StructuredMatrix:
     """Base class of every structmat matrix.
@@ -408,8 +416,9 @@ class StructuredMatrix:
             k = X.shape[-1]
             nb = math.prod(lead)
             # (..., n_in, k) -> (n_in, batch*k)
-            Xc = xp.reshape(xp.permute_dims(xp.reshape(X, (nb, n_in, k)), (1, 0, 2)),
-                            (n_in, nb * k))
+            Xc = xp.reshape(
+                xp.permute_dims(xp.reshape(X, (nb, n_in, k)), (1, 0, 2)), (n_in, nb * k)
+            )
             Y = self._mul_cols(Xc)
             Y = xp.permute_dims(xp.reshape(Y, (n_out, nb, k)), (1, 0, 2))
             Y = xp.reshape(Y, lead + (n_out, k))
@@ -446,7 +455,7 @@ class StructuredMatrix:
         """Alias of ``A @ X``."""
         return self.matmat(X)
 
-    def _matmul_structured(self, other: "StructuredMatrix") -> "StructuredMatrix":
+    def _matmul_structured(self, other: StructuredMatrix) -> StructuredMatrix:
         """``self @ other`` for a structured ``other``: a lazy :class:`Product`.
 
         Classes with an exact, cheap closed form for the product with their own kind
@@ -513,7 +522,7 @@ class StructuredMatrix:
         return self.H.matmat(X)
 
     # -- operator algebra -----------------------------------------------------------------------
-    def _scaled(self, alpha) -> "StructuredMatrix":
+    def _scaled(self, alpha) -> StructuredMatrix:
         """``alpha * A`` for a validated Python scalar; classes that absorb it override this."""
         from .ops.sum import Scaled
 
@@ -600,7 +609,7 @@ class StructuredMatrix:
 
         return Sum(other, -self)
 
-    def astype(self, dtype: Any) -> "StructuredMatrix":
+    def astype(self, dtype: Any) -> StructuredMatrix:
         """The same matrix with entries of ``dtype`` (a copy; parameters cast, classes kept).
 
         Parameters
@@ -628,19 +637,22 @@ class StructuredMatrix:
                 f"dtype {target.name} would discard the imaginary parts of a {current.name} "
                 f"matrix; cast to complex64 or complex128"
             )
-        return _cast_tree(self, target.itemsize // (2 if target.kind == "c" else 1) * 8,
-                          to_complex=current.kind != "c" and target.kind == "c")
+        return _cast_tree(
+            self,
+            target.itemsize // (2 if target.kind == "c" else 1) * 8,
+            to_complex=current.kind != "c" and target.kind == "c",
+        )
 
     # -- structured transposes -----------------------------------------------------------------
-    def _transpose(self) -> "StructuredMatrix":
+    def _transpose(self) -> StructuredMatrix:
         return Transpose(self)
 
-    def _adjoint(self) -> "StructuredMatrix":
+    def _adjoint(self) -> StructuredMatrix:
         if not self._is_complex():
             return self._transpose()
         return Adjoint(self)
 
-    def _conj(self) -> "StructuredMatrix":
+    def _conj(self) -> StructuredMatrix:
         if not self._is_complex():
             return self
         return Conjugate(self)
@@ -649,23 +661,23 @@ class StructuredMatrix:
         return dtype_name(self._dtype).startswith("complex")
 
     @property
-    def T(self) -> "StructuredMatrix":
+    def T(self) -> StructuredMatrix:
         """The transpose, as a structured matrix."""
         return self._transpose()
 
     @property
-    def H(self) -> "StructuredMatrix":
+    def H(self) -> StructuredMatrix:
         """The conjugate transpose, as a structured matrix."""
         return self._adjoint()
 
-    def conj(self) -> "StructuredMatrix":
+    def conj(self) -> StructuredMatrix:
         """The entrywise complex conjugate, as a structured matrix."""
         return self._conj()
 
-    def transpose(self) -> "StructuredMatrix":
+    def transpose(self) -> StructuredMatrix:
         return self._transpose()
 
-    def adjoint(self) -> "StructuredMatrix":
+    def adjoint(self) -> StructuredMatrix:
         return self._adjoint()
 
     # -- dense views ---------------------------------------------------------------------------
@@ -686,8 +698,9 @@ class StructuredMatrix:
     def _dense(self, xp: ModuleType):
         """Dense matrix in namespace ``xp`` (default: apply to the identity)."""
         n_in = self._shape[1]
-        eye = xp.eye(n_in, dtype=self._compute_dtype(xp, dtype_in(xp, self._dtype)),
-                     device=self._device())
+        eye = xp.eye(
+            n_in, dtype=self._compute_dtype(xp, dtype_in(xp, self._dtype)), device=self._device()
+        )
         return self._apply(eye)
 
     def to_dense(self, xp: Any = None):
@@ -723,7 +736,7 @@ class StructuredMatrix:
         dense = self.to_dense(np)
         return np.asarray(dense, dtype=dtype)
 
-    def to_backend(self, xp: Any) -> "StructuredMatrix":
+    def to_backend(self, xp: Any) -> StructuredMatrix:
         """The same matrix with its parameters moved to namespace ``xp`` (a copy).
 
         Parameters
@@ -916,6 +929,7 @@ class StructuredMatrix:
 # wrappers: transpose, adjoint, conjugate
 # ----------------------------------------------------------------------------------------------
 
+
 class _Wrapped(StructuredMatrix):
     def __init__(self, base: StructuredMatrix):
         self.base = base
@@ -1028,6 +1042,7 @@ class Conjugate(_Wrapped):
 # ----------------------------------------------------------------------------------------------
 # composition
 # ----------------------------------------------------------------------------------------------
+
 
 class Product(StructuredMatrix):
     """Lazy product ``A_1 @ A_2 @ ... @ A_k`` of structured matrices.
@@ -1154,13 +1169,20 @@ def _cast_tree(op: StructuredMatrix, bits: int, to_complex: bool) -> StructuredM
     for name, value in state["attributes"].items():
         if isinstance(value, StructuredMatrix):
             value = _cast_tree(value, bits, to_complex)
-        elif isinstance(value, (tuple, list)) and value and all(
-                isinstance(v, StructuredMatrix) for v in value):
+        elif (
+            isinstance(value, (tuple, list))
+            and value
+            and all(isinstance(v, StructuredMatrix) for v in value)
+        ):
             value = type(value)(_cast_tree(v, bits, to_complex) for v in value)
         attributes[name] = value
     cplx = to_complex or state["dtype"].startswith("complex")
-    state = dict(state, arrays=arrays, attributes=attributes,
-                 dtype=f"complex{2 * bits}" if cplx else f"float{bits}")
+    state = dict(
+        state,
+        arrays=arrays,
+        attributes=attributes,
+        dtype=f"complex{2 * bits}" if cplx else f"float{bits}",
+    )
     out = type(op).__new__(type(op))
     out.__setstate__(state)
     return out

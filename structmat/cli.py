@@ -68,9 +68,14 @@ def tour(batch: int = 64, quick: bool = False, file=None) -> list[dict]:
     file = file or sys.stdout
     rng = np.random.default_rng(7)
     rows = []
-    header = (f"{'class':<13}{'shape':>13}{'params':>10}{'rel. error':>12}"
-              f"{'A@X (ms)':>11}{'dense (ms)':>12}{'speed-up':>10}")
-    print(f"structmat tour: A @ X with X of {batch} columns, float64 (complex where the class is)", file=file)
+    header = (
+        f"{'class':<13}{'shape':>13}{'params':>10}{'rel. error':>12}"
+        f"{'A@X (ms)':>11}{'dense (ms)':>12}{'speed-up':>10}"
+    )
+    print(
+        f"structmat tour: A @ X with X of {batch} columns, float64 (complex where the class is)",
+        file=file,
+    )
     print(header, file=file)
     print("-" * len(header), file=file)
     for A in _tour_cases(quick):
@@ -79,8 +84,8 @@ def tour(batch: int = 64, quick: bool = False, file=None) -> list[dict]:
         Y = A @ X
         Yd = D @ X
         err = float(np.linalg.norm(Y - Yd) / max(np.linalg.norm(Yd), 1e-300))
-        t_s = _median_time(lambda: A @ X)
-        t_d = _median_time(lambda: D @ X)
+        t_s = _median_time(lambda A=A, X=X: A @ X)
+        t_d = _median_time(lambda D=D, X=X: D @ X)
         row = {
             "class": type(A).__name__,
             "shape": f"{A.shape[0]}x{A.shape[1]}",
@@ -90,8 +95,11 @@ def tour(batch: int = 64, quick: bool = False, file=None) -> list[dict]:
             "time_dense": t_d,
         }
         rows.append(row)
-        print(f"{row['class']:<13}{row['shape']:>13}{row['nparams']:>10}{err:>12.1e}"
-              f"{t_s * 1e3:>11.3f}{t_d * 1e3:>12.3f}{t_d / t_s:>9.1f}x", file=file)
+        print(
+            f"{row['class']:<13}{row['shape']:>13}{row['nparams']:>10}{err:>12.1e}"
+            f"{t_s * 1e3:>11.3f}{t_d * 1e3:>12.3f}{t_d / t_s:>9.1f}x",
+            file=file,
+        )
     return rows
 
 
@@ -123,8 +131,17 @@ def _transform(kind: str, n: int, type_: int, norm, seed: int):
     return Butterfly.random(n, seed=seed)
 
 
-def verify_one(kind: str, n: int, *, type: int = 2, norm=None, nblocks=None, symbolic: bool = False,
-               seed: int = 0, file=None) -> bool:
+def verify_one(
+    kind: str,
+    n: int,
+    *,
+    type: int = 2,
+    norm=None,
+    nblocks=None,
+    symbolic: bool = False,
+    seed: int = 0,
+    file=None,
+) -> bool:
     """Prove ``to_monarch(X, exact=True) == X`` exactly for one transform and print the verdict.
 
     Parameters
@@ -171,8 +188,11 @@ def verify_one(kind: str, n: int, *, type: int = 2, norm=None, nblocks=None, sym
     form = to_monarch(X, nblocks, exact="symbolic" if symbolic else True)
     t_build = time.perf_counter() - t0
     mw = monarch_width(form)
-    print(f"to_monarch({type_name(X)}, exact={'symbolic' if symbolic else True}): form {form.form}, "
-          f"{mw.monarch_factors} Monarch factor(s), width {mw.width}; built in {t_build:.3g} s", file=file)
+    print(
+        f"to_monarch({type_name(X)}, exact={'symbolic' if symbolic else True}): form {form.form}, "
+        f"{mw.monarch_factors} Monarch factor(s), width {mw.width}; built in {t_build:.3g} s",
+        file=file,
+    )
     res = verify(form, X)
     print(str(res), file=file)
     return bool(res)
@@ -187,21 +207,35 @@ def type_name(X) -> str:
 
 
 def _verify_cmd(argv) -> int:
-    p = argparse.ArgumentParser(prog="structmat verify",
-                                description="prove one transform's exact Monarch form (to_monarch(X, exact=True)) "
-                                            "equal to the transform, exactly")
+    p = argparse.ArgumentParser(
+        prog="structmat verify",
+        description="prove one transform's exact Monarch form (to_monarch(X, exact=True)) "
+        "equal to the transform, exactly",
+    )
     p.add_argument("kind", choices=_KINDS)
     p.add_argument("n", type=int)
-    p.add_argument("--type", type=int, default=2, choices=(2, 3, 4), help="DCT/DST type (default 2)")
+    p.add_argument(
+        "--type", type=int, default=2, choices=(2, 3, 4), help="DCT/DST type (default 2)"
+    )
     p.add_argument("--norm", default=None, help="the transform's norm (e.g. ortho)")
     p.add_argument("--nblocks", type=int, default=None, help="the split n = k·p (k R blocks)")
-    p.add_argument("--symbolic", action="store_true",
-                   help="convolution kernel / butterfly twiddles as symbols (default: a random float kernel read exactly)")
+    p.add_argument(
+        "--symbolic",
+        action="store_true",
+        help="convolution kernel / butterfly twiddles as symbols (default: a random float kernel read exactly)",
+    )
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     try:
-        ok = verify_one(args.kind, args.n, type=args.type, norm=args.norm, nblocks=args.nblocks,
-                        symbolic=args.symbolic, seed=args.seed)
+        ok = verify_one(
+            args.kind,
+            args.n,
+            type=args.type,
+            norm=args.norm,
+            nblocks=args.nblocks,
+            symbolic=args.symbolic,
+            seed=args.seed,
+        )
     except (ValueError, TypeError) as exc:
         print(f"structmat verify: error: {exc}", file=sys.stderr)
         return 2
@@ -219,7 +253,8 @@ def _budget_arg(text: str):
         return int(t)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected a parameter count (int) or a fraction (0.25 or 25%); got {text!r}") from None
+            f"expected a parameter count (int) or a fraction (0.25 or 25%); got {text!r}"
+        ) from None
 
 
 def compress_main(argv) -> int:
@@ -239,45 +274,81 @@ def compress_main(argv) -> int:
     p = argparse.ArgumentParser(
         prog="structmat compress",
         description="Best structured approximation of every 2-D floating-point tensor of a "
-                    ".safetensors or .npz checkpoint; factors (loadable by structmat.load), "
-                    "report.csv, summary.txt and frontier.png go to the directory OUT. "
-                    "Re-running with the same settings resumes.")
+        ".safetensors or .npz checkpoint; factors (loadable by structmat.load), "
+        "report.csv, summary.txt and frontier.png go to the directory OUT. "
+        "Re-running with the same settings resumes.",
+    )
     p.add_argument("src", metavar="IN", help="checkpoint (.safetensors or .npz)")
     p.add_argument("out", metavar="OUT", help="output directory")
-    p.add_argument("--budget", type=_budget_arg, default=0.25,
-                   help="per matrix: a fraction of its size (0.25, 25%%) or a parameter count "
-                        "(default 0.25)")
-    p.add_argument("--families", nargs="+", choices=FAMILIES, metavar="FAMILY",
-                   help="families to try (default: all): " + ", ".join(FAMILIES))
-    p.add_argument("--scheduler", default=None,
-                   help="'local' (a 2-worker Dask LocalCluster) or a Dask scheduler address "
-                        "such as tcp://host:8786 (default: serial)")
-    p.add_argument("--dtype", choices=["float32", "float64", "complex64", "complex128"],
-                   help="computation and output dtype (default: each tensor's)")
-    p.add_argument("--frontier", type=_budget_arg, nargs="*", default=[],
-                   help="further budgets evaluated for the frontier plot")
-    p.add_argument("--min-size", type=int, default=2,
-                   help="skip matrices with a side below this (default 2)")
-    p.add_argument("--exhaustive", action="store_true",
-                   help="try every Monarch geometry, tiling and Kronecker factor shape")
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a previous run with other settings in OUT")
+    p.add_argument(
+        "--budget",
+        type=_budget_arg,
+        default=0.25,
+        help="per matrix: a fraction of its size (0.25, 25%%) or a parameter count (default 0.25)",
+    )
+    p.add_argument(
+        "--families",
+        nargs="+",
+        choices=FAMILIES,
+        metavar="FAMILY",
+        help="families to try (default: all): " + ", ".join(FAMILIES),
+    )
+    p.add_argument(
+        "--scheduler",
+        default=None,
+        help="'local' (a 2-worker Dask LocalCluster) or a Dask scheduler address "
+        "such as tcp://host:8786 (default: serial)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=["float32", "float64", "complex64", "complex128"],
+        help="computation and output dtype (default: each tensor's)",
+    )
+    p.add_argument(
+        "--frontier",
+        type=_budget_arg,
+        nargs="*",
+        default=[],
+        help="further budgets evaluated for the frontier plot",
+    )
+    p.add_argument(
+        "--min-size", type=int, default=2, help="skip matrices with a side below this (default 2)"
+    )
+    p.add_argument(
+        "--exhaustive",
+        action="store_true",
+        help="try every Monarch geometry, tiling and Kronecker factor shape",
+    )
+    p.add_argument(
+        "--overwrite", action="store_true", help="replace a previous run with other settings in OUT"
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar and no summary")
     args = p.parse_args(argv)
     from .explore import compress
 
     try:
-        res = compress(args.src, args.out, args.budget, args.families, dtype=args.dtype,
-                       scheduler=args.scheduler, frontier_budgets=args.frontier,
-                       min_size=args.min_size, overwrite=args.overwrite,
-                       progress=not args.quiet, exhaustive=args.exhaustive)
+        res = compress(
+            args.src,
+            args.out,
+            args.budget,
+            args.families,
+            dtype=args.dtype,
+            scheduler=args.scheduler,
+            frontier_budgets=args.frontier,
+            min_size=args.min_size,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            exhaustive=args.exhaustive,
+        )
     except (ValueError, TypeError, FileExistsError, FileNotFoundError) as exc:
         print(f"structmat compress: error: {exc}", file=sys.stderr)
         return 2
     if not args.quiet:
         print(res["summary"])
-        print(f"resumed {len(res['resumed'])}, computed {len(res['computed'])}; "
-              f"report in {res['out']}")
+        print(
+            f"resumed {len(res['resumed'])}, computed {len(res['computed'])}; "
+            f"report in {res['out']}"
+        )
     return 0
 
 
@@ -289,13 +360,23 @@ def main(argv=None) -> int:
     p_tour = sub.add_parser("tour", help="every class: shape, parameters, error and speed vs dense")
     p_tour.add_argument("--batch", type=int, default=64, help="number of columns of X (default 64)")
     p_tour.add_argument("--quick", action="store_true", help="small sizes only")
-    sub.add_parser("prove", help="exact verification of the expressivity claims (see python -m proofs -h)",
-                   add_help=False)
-    sub.add_parser("verify", help="prove one transform's to_monarch(X, exact=True) form exactly "
-                                  "(structmat verify dft 1024)", add_help=False)
-    sub.add_parser("compress", help="best structured approximation of every matrix of a "
-                                    "checkpoint (structmat compress IN OUT --budget 0.25)",
-                   add_help=False)
+    sub.add_parser(
+        "prove",
+        help="exact verification of the expressivity claims (see python -m proofs -h)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "verify",
+        help="prove one transform's to_monarch(X, exact=True) form exactly "
+        "(structmat verify dft 1024)",
+        add_help=False,
+    )
+    sub.add_parser(
+        "compress",
+        help="best structured approximation of every matrix of a "
+        "checkpoint (structmat compress IN OUT --budget 0.25)",
+        add_help=False,
+    )
     if argv and argv[0] == "prove":
         return _prove(argv[1:])
     if argv and argv[0] == "verify":

@@ -68,7 +68,9 @@ class _Progress:
         width = 24
         done = int(width * step / max(self.total, 1))
         bar = "#" * done + "." * (width - done)
-        sys.stderr.write(f"\rfit_monarch_gd [{bar}] {step}/{self.total}  rel_err {rel:.3e}  {elapsed:.1f}s ")
+        sys.stderr.write(
+            f"\rfit_monarch_gd [{bar}] {step}/{self.total}  rel_err {rel:.3e}  {elapsed:.1f}s "
+        )
         sys.stderr.flush()
 
     def close(self) -> None:
@@ -244,11 +246,18 @@ def fit_monarch_gd(
     t_start = time.perf_counter()
     A, xp = _as_dense(A, "A")
     if A.ndim != 2:
-        raise ValueError(f"fit_monarch_gd fits one matrix: A must be 2-D; got shape {tuple(A.shape)}")
+        raise ValueError(
+            f"fit_monarch_gd fits one matrix: A must be 2-D; got shape {tuple(A.shape)}"
+        )
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a non-negative integer; got {steps!r}")
     steps = int(steps)
-    if isinstance(lr, bool) or not isinstance(lr, (int, float, np.floating)) or not (lr > 0) or not math.isfinite(lr):
+    if (
+        isinstance(lr, bool)
+        or not isinstance(lr, (int, float, np.floating))
+        or not (lr > 0)
+        or not math.isfinite(lr)
+    ):
         raise ValueError(f"lr must be a positive finite number; got {lr!r}")
     if optimizer not in _OPTIMIZERS:
         raise ValueError(f"optimizer must be one of {_OPTIMIZERS}; got {optimizer!r}")
@@ -263,24 +272,31 @@ def fit_monarch_gd(
         if not isinstance(init, Monarch):
             raise TypeError(f"init must be a Monarch matrix; got {type(init).__name__}")
         if init.geometry != geometry:
-            raise ValueError(f"init has geometry {init.geometry}; expected {geometry} for nblocks={nblocks!r}")
+            raise ValueError(
+                f"init has geometry {init.geometry}; expected {geometry} for nblocks={nblocks!r}"
+            )
         if _is_complex(xp, init.dtype) and not cplx:
-            raise TypeError(f"init is complex ({init.dtype}) but A is real ({dt}); pass a real init")
+            raise TypeError(
+                f"init is complex ({init.dtype}) but A is real ({dt}); pass a real init"
+            )
         if init.xp is not None and B.namespace_name(init.xp) != B.namespace_name(xp):
-            raise TypeError(f"init has {B.namespace_name(init.xp)} parameters but A is a "
-                            f"{B.namespace_name(xp)} array")
+            raise TypeError(
+                f"init has {B.namespace_name(init.xp)} parameters but A is a "
+                f"{B.namespace_name(xp)} array"
+            )
         M0 = init
     else:
         rng = np.random.default_rng(seed)
-        M0 = Monarch.random(n_in, n_out, nblocks=nblocks, seed=rng,
-                            dtype="complex128" if cplx else "float64", xp=xp)
+        M0 = Monarch.random(
+            n_in, n_out, nblocks=nblocks, seed=rng, dtype="complex128" if cplx else "float64", xp=xp
+        )
     # the fit runs on A * 2**-e (root-mean-square entry about 1); L and R take back 2**e_L
     # and 2**e_R exactly at the end
     e = _scale_exponent(xp, A)
     e_L = e // 2
     e_R = e - e_L
     A = _times_pow2(xp, A, -e)
-    S = slab_view(xp, xp.reshape(A, (1, n_out, n_in)), geometry)[0, ...]      # (k, l, s, p)
+    S = slab_view(xp, xp.reshape(A, (1, n_out, n_in)), geometry)[0, ...]  # (k, l, s, p)
     Ls, Rs = slab_factors(xp, M0.L, M0.R, geometry)
     Ls, Rs = xp.astype(Ls, dt), xp.astype(Rs, dt)
     if init is not None:
@@ -302,7 +318,7 @@ def fit_monarch_gd(
             return math.inf
         if norm_a > 0:
             return math.sqrt(max(2 * loss_value, 0.0)) / norm_a
-        return 0.0 if loss_value == 0 else math.inf          # as projection_error for zero A
+        return 0.0 if loss_value == 0 else math.inf  # as projection_error for zero A
 
     show = progress if progress is not None else (steps >= 200 and sys.stderr.isatty())
     bar = _Progress(steps, bool(show))
@@ -317,7 +333,7 @@ def fit_monarch_gd(
     ridge = 0.0
     if optimizer == "als":
         # A is scaled to entries of about 1, so this is a relative ridge (nonzero for zero A)
-        ridge = float(xp.finfo(dt).eps) * max(norm_a ** 2 / max(n_in, n_out), 1.0)
+        ridge = float(xp.finfo(dt).eps) * max(norm_a**2 / max(n_in, n_out), 1.0)
 
     def second_moment(v, g):
         # per real component (as real-valued Adam on (Re z, Im z))
@@ -327,8 +343,8 @@ def fit_monarch_gd(
         return b2 * v + (1 - b2) * g * g
 
     def adam_step(m, v, t):
-        mh = m / (1 - b1 ** t)
-        vh = v / (1 - b2 ** t)
+        mh = m / (1 - b1**t)
+        vh = v / (1 - b2**t)
         if cplx:
             re = xp.real(mh) / (xp.sqrt(xp.real(vh)) + eps)
             im = xp.imag(mh) / (xp.sqrt(xp.imag(vh)) + eps)
@@ -372,8 +388,10 @@ def fit_monarch_gd(
             bar.update(len(hist_loss) - 1, relative(hist_loss[-1]), hist_time[-1], force=True)
         bar.close()
     if not math.isfinite(hist_loss[-1]):
-        raise ValueError(f"fit_monarch_gd diverged at step {len(hist_loss) - 1} (loss "
-                         f"{hist_loss[-1]}); lower lr (got {lr!r})")
+        raise ValueError(
+            f"fit_monarch_gd diverged at step {len(hist_loss) - 1} (loss "
+            f"{hist_loss[-1]}); lower lr (got {lr!r})"
+        )
     rel_arr = np.asarray([relative(v) for v in hist_loss], dtype=np.float64)
     with np.errstate(over="ignore", under="ignore"):
         # back in the units of A (outside float64's range only for |A| beyond ~1e+-150)

@@ -104,8 +104,9 @@ def parse_nblocks(nblocks: Any) -> tuple[int, int | None] | None:
     return check_size(nblocks, "nblocks"), None
 
 
-def split_nblocks(n: int, nblocks: Any, what: str, valid: list[int] | None = None,
-                  default: int | None = None) -> tuple[int, int]:
+def split_nblocks(
+    n: int, nblocks: Any, what: str, valid: list[int] | None = None, default: int | None = None
+) -> tuple[int, int]:
     """``(k, l)`` with ``k l = n`` for a structure that fixes ``l`` once ``k`` is chosen.
 
     An int ``k`` gives ``(k, n // k)``; a pair must multiply to ``n``; ``None`` gives
@@ -123,23 +124,28 @@ def split_nblocks(n: int, nblocks: Any, what: str, valid: list[int] | None = Non
     if kl is None:
         k = nearest_divisor(n) if default is None else int(default)
         if k not in valid:
-            raise ValueError(f"{what} of size {n} has no admissible split n = k * (n // k); "
-                             f"valid k: {valid}")
+            raise ValueError(
+                f"{what} of size {n} has no admissible split n = k * (n // k); valid k: {valid}"
+            )
         return k, n // k
     k, l = kl
     if l is not None and k * l != n:
         pairs = ", ".join(f"({d}, {n // d})" for d in valid)
         hint = f", so expected ({k}, {n // k})" if k in valid else ""
-        raise ValueError(f"nblocks=({k}, {l}) does not fit {what} of size {n}: it needs "
-                         f"k * l == {n}{hint}; valid nblocks: {pairs}")
+        raise ValueError(
+            f"nblocks=({k}, {l}) does not fit {what} of size {n}: it needs "
+            f"k * l == {n}{hint}; valid nblocks: {pairs}"
+        )
     if k not in valid:
-        raise ValueError(f"nblocks={k} is not a valid split of {what} of size {n}; valid k: "
-                         f"{valid}")
+        raise ValueError(
+            f"nblocks={k} is not a valid split of {what} of size {n}; valid k: {valid}"
+        )
     return k, n // k
 
 
-def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None,
-                     warn: bool = True) -> tuple[int, ...]:
+def monarch_geometry(
+    n_in: int, n_out: int | None = None, nblocks: Any = None, warn: bool = True
+) -> tuple[int, ...]:
     """Block geometry ``(k, q, p, l, s, r)`` of a Monarch matrix.
 
     ``R`` has ``k`` blocks of ``q x p`` and ``L`` has ``l`` blocks of ``s x r``, with
@@ -190,9 +196,7 @@ def monarch_geometry(n_in: int, n_out: int | None = None, nblocks: Any = None,
     if bad:
         ks = [d for d in divisors(n_in) if mid % d == 0]
         ls = [d for d in divisors(n_out) if mid % d == 0]
-        raise ValueError(
-            "invalid nblocks: " + "; ".join(bad) + f". Valid k: {ks}; valid l: {ls}"
-        )
+        raise ValueError("invalid nblocks: " + "; ".join(bad) + f". Valid k: {ks}; valid l: {ls}")
     geometry = (k, mid // k, n_in // k, l, n_out // l, mid // l)
     if warn:
         warn_if_degenerate(geometry)
@@ -257,12 +261,13 @@ def geometry_degeneracy(geometry: tuple[int, ...]) -> str | None:
     if small < 4:
         return None
     if 4 * mid < small:
-        return (f"rank at most {mid} (middle dimension k*q = {k}*{q}) for a "
-                f"{n_out} x {n_in} matrix")
+        return f"rank at most {mid} (middle dimension k*q = {k}*{q}) for a {n_out} x {n_in} matrix"
     if 2 * q < l:
         empty = k * l - k * min(q, l)
-        return (f"{empty} of its {k * l} slabs are structurally zero (each of the k = {k} "
-                f"blocks of R reaches only q = {q} of the l = {l} blocks of L)")
+        return (
+            f"{empty} of its {k * l} slabs are structurally zero (each of the k = {k} "
+            f"blocks of R reaches only q = {q} of the l = {l} blocks of L)"
+        )
     return None
 
 
@@ -302,13 +307,16 @@ def warn_if_degenerate(geometry: tuple[int, ...]) -> bool:
         hints.append(f"nblocks={opts}")
     pad_in, pad_out = _good_size(n_in), _good_size(n_out)
     if why.startswith("rank") and (pad_in, pad_out) != (n_in, n_out):
-        hints.append(f"zero-padding to {pad_out} x {pad_in} (default blocks "
-                     f"{_default_geometry(pad_in, pad_out)[0]} and "
-                     f"{_default_geometry(pad_in, pad_out)[3]})")
+        hints.append(
+            f"zero-padding to {pad_out} x {pad_in} (default blocks "
+            f"{_default_geometry(pad_in, pad_out)[0]} and "
+            f"{_default_geometry(pad_in, pad_out)[3]})"
+        )
     warn(
         f"degenerate Monarch geometry (k, q, p, l, s, r) = {(k, q, p, l, s, r)}: {why} "
         f"(a dense {n_out} x {n_in} matrix has {n_out * n_in} entries). Consider "
-        + " or ".join(hints) + "."
+        + " or ".join(hints)
+        + "."
     )
     return True
 
@@ -330,8 +338,6 @@ def slab_ranks(k: int, q: int, l: int) -> np.ndarray:
     for a in range(k):
         ranks[a] = np.bincount(t[a], minlength=l)
     return ranks
-
-
 
 
 def slab_view(xp, A3, geometry):
@@ -419,7 +425,7 @@ def slab_factors(xp, L, R, geometry):
     """
     k, q, p, l, s, r = geometry
     rmax, slot = slab_slots(geometry)
-    src_t = np.full(k * l * rmax, k * q, dtype=np.int64)    # default: the zero row
+    src_t = np.full(k * l * rmax, k * q, dtype=np.int64)  # default: the zero row
     src_t[slot] = np.arange(k * q)
     # L column of t: L[b, :, c] (t = c l + b); R row of t: R[a, i, :] (t = a q + i)
     Lt = xp.reshape(xp.permute_dims(L, (2, 0, 1)), (r * l, s))

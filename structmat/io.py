@@ -60,7 +60,8 @@ import pathlib
 import struct
 import tempfile
 import zipfile
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -98,8 +99,9 @@ _MAX_DEPTH = 64
 _REGISTRY: dict[str, tuple[type, Callable[[Any], tuple[list, dict]]]] = {}
 
 
-def register(cls: type, args: Callable[[Any], tuple[list, dict]] | None = None, *,
-             name: str | None = None) -> type:
+def register(
+    cls: type, args: Callable[[Any], tuple[list, dict]] | None = None, *, name: str | None = None
+) -> type:
     """Make a :class:`~structmat.StructuredMatrix` subclass savable and loadable.
 
     Parameters
@@ -149,8 +151,9 @@ def register(cls: type, args: Callable[[Any], tuple[list, dict]] | None = None, 
         raise ValueError(f"name must be a Python identifier; got {key!r}")
     known = _REGISTRY.get(key)
     if known is not None and known[0] is not cls:
-        raise ValueError(f"name {key!r} is already registered for {known[0].__module__}."
-                         f"{known[0].__qualname__}")
+        raise ValueError(
+            f"name {key!r} is already registered for {known[0].__module__}.{known[0].__qualname__}"
+        )
     _REGISTRY[key] = (cls, args)
     return cls
 
@@ -201,6 +204,7 @@ for _cls, _fn in [
 # encoding
 # ----------------------------------------------------------------------------------------------
 
+
 class _Encoder:
     def __init__(self):
         self.arrays: dict[str, np.ndarray] = {}
@@ -224,8 +228,10 @@ class _Encoder:
         if B.is_array(v):
             arr = np.ascontiguousarray(B.native_byteorder(B.to_numpy(v)))
             if arr.dtype.name not in _ARRAY_DTYPES:
-                raise TypeError(f"cannot save an array of dtype {arr.dtype}; expected one of "
-                                f"{', '.join(_ARRAY_DTYPES)}")
+                raise TypeError(
+                    f"cannot save an array of dtype {arr.dtype}; expected one of "
+                    f"{', '.join(_ARRAY_DTYPES)}"
+                )
             key = f"a{len(self.arrays)}"
             self.arrays[key] = arr
             return {"array": key}
@@ -261,10 +267,17 @@ def _digest(arr: np.ndarray) -> str:
 def _header(root: dict, arrays: dict[str, np.ndarray]) -> str:
     from . import __version__
 
-    meta = {k: {"dtype": a.dtype.name, "shape": list(a.shape), "sha256": _digest(a)}
-            for k, a in arrays.items()}
-    doc = {"format": _FORMAT, "version": FORMAT_VERSION, "structmat": __version__,
-           "root": root, "arrays": meta}
+    meta = {
+        k: {"dtype": a.dtype.name, "shape": list(a.shape), "sha256": _digest(a)}
+        for k, a in arrays.items()
+    }
+    doc = {
+        "format": _FORMAT,
+        "version": FORMAT_VERSION,
+        "structmat": __version__,
+        "root": root,
+        "arrays": meta,
+    }
     return json.dumps(doc, allow_nan=False, separators=(",", ":"))
 
 
@@ -311,23 +324,27 @@ def _write_atomic(path: pathlib.Path, data: bytes, overwrite: bool) -> None:
             os.replace(tmp, path)
         else:
             try:
-                os.link(tmp, path)          # atomic, and refuses an existing path
+                os.link(tmp, path)  # atomic, and refuses an existing path
             except FileExistsError:
-                raise FileExistsError(
-                    f"{path} exists; pass overwrite=True to replace it"
-                ) from None
-            except OSError:                 # no hard links on this file system
+                raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
+            except OSError:  # no hard links on this file system
                 if path.exists():
                     raise FileExistsError(
-                        f"{path} exists; pass overwrite=True to replace it") from None
+                        f"{path} exists; pass overwrite=True to replace it"
+                    ) from None
                 os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
 
 
-def save(path: str | os.PathLike, op: StructuredMatrix, *, format: str | None = None,
-         overwrite: bool = False) -> pathlib.Path:
+def save(
+    path: str | os.PathLike,
+    op: StructuredMatrix,
+    *,
+    format: str | None = None,
+    overwrite: bool = False,
+) -> pathlib.Path:
     """Save a structured matrix (any operator tree) to ``path``.
 
     Parameters
@@ -386,13 +403,16 @@ def save(path: str | os.PathLike, op: StructuredMatrix, *, format: str | None = 
 # decoding
 # ----------------------------------------------------------------------------------------------
 
+
 def _read_npz(data: bytes, where: str) -> tuple[str, dict[str, np.ndarray]]:
     try:
         with np.load(_io.BytesIO(data), allow_pickle=False) as npz:
             names = list(npz.files)
             if _HEADER_KEY not in names:
-                raise ValueError(f"{where}: a .npz file without a structmat header (member "
-                                 f"{_HEADER_KEY!r}); not written by structmat.save")
+                raise ValueError(
+                    f"{where}: a .npz file without a structmat header (member "
+                    f"{_HEADER_KEY!r}); not written by structmat.save"
+                )
             raw = npz[_HEADER_KEY]
             arrays = {k: npz[k] for k in names if k != _HEADER_KEY}
     except ValueError as exc:
@@ -412,8 +432,9 @@ def _read_npz(data: bytes, where: str) -> tuple[str, dict[str, np.ndarray]]:
 def _read_safetensors(data: bytes, where: str, header_doc: dict) -> tuple[str, dict]:
     meta = header_doc.get("__metadata__")
     if not isinstance(meta, dict) or "structmat" not in meta:
-        raise ValueError(f"{where}: a safetensors file without structmat metadata; not written "
-                         f"by structmat.save")
+        raise ValueError(
+            f"{where}: a safetensors file without structmat metadata; not written by structmat.save"
+        )
     stn = _safetensors_module()
     try:
         arrays = dict(stn.load(data))
@@ -430,14 +451,15 @@ def _sniff(data: bytes, where: str) -> tuple[str, dict[str, np.ndarray]]:
         (n,) = struct.unpack("<Q", data[:8])
         if data[8:9] == b"{" and 8 + n <= len(data):
             try:
-                doc = json.loads(data[8:8 + n].decode("utf-8"))
+                doc = json.loads(data[8 : 8 + n].decode("utf-8"))
             except (UnicodeDecodeError, json.JSONDecodeError) as exc:
                 raise ValueError(f"{where}: corrupted safetensors header ({exc})") from exc
             if isinstance(doc, dict):
                 return _read_safetensors(data, where, doc)
         if data[8:9] == b"{":
-            raise ValueError(f"{where}: truncated safetensors file (header of {n} bytes, file "
-                             f"of {len(data)})")
+            raise ValueError(
+                f"{where}: truncated safetensors file (header of {n} bytes, file of {len(data)})"
+            )
     if not data:
         raise ValueError(f"{where}: empty file")
     raise ValueError(f"{where}: not a structmat file (neither .npz nor safetensors content)")
@@ -456,12 +478,16 @@ class _Decoder:
         if depth > _MAX_DEPTH:
             raise self.fail(at, f"operator tree deeper than {_MAX_DEPTH} levels")
         if not isinstance(doc, dict) or set(doc) != {"class", "shape", "dtype", "args", "kwargs"}:
-            raise self.fail(at, "a node must be an object with keys class, shape, dtype, args, "
-                                "kwargs")
+            raise self.fail(
+                at, "a node must be an object with keys class, shape, dtype, args, kwargs"
+            )
         name = doc["class"]
         if not isinstance(name, str) or name not in _REGISTRY:
-            raise self.fail(at, f"unknown class {name!r}; loadable classes are "
-                                f"{', '.join(sorted(_REGISTRY))} (others: structmat.io.register)")
+            raise self.fail(
+                at,
+                f"unknown class {name!r}; loadable classes are "
+                f"{', '.join(sorted(_REGISTRY))} (others: structmat.io.register)",
+            )
         args, kwargs = doc["args"], doc["kwargs"]
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise self.fail(at, "args must be a list and kwargs an object")
@@ -476,15 +502,16 @@ class _Decoder:
         if [int(d) for d in op.shape] != shape:
             raise self.fail(at, f"{name} has shape {list(op.shape)} but the file says {shape}")
         if dtype_name(op.dtype) != doc["dtype"]:
-            raise self.fail(at, f"{name} has dtype {dtype_name(op.dtype)} but the file says "
-                                f"{doc['dtype']!r}")
+            raise self.fail(
+                at, f"{name} has dtype {dtype_name(op.dtype)} but the file says {doc['dtype']!r}"
+            )
         return op
 
     def value(self, v: Any, at: str, depth: int) -> Any:
         if v is None or isinstance(v, (bool, int, float, str)):
             return v
         if isinstance(v, dict) and len(v) == 1:
-            (key, val), = v.items()
+            ((key, val),) = v.items()
             if key == "op":
                 return self.node(val, at, depth + 1)
             if key == "array":
@@ -497,15 +524,18 @@ class _Decoder:
             if key == "list" and isinstance(val, list):
                 return [self.value(x, f"{at}[{i}]", depth) for i, x in enumerate(val)]
             if key == "complex":
-                if (isinstance(val, list) and len(val) == 2
-                        and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                for x in val)):
+                if (
+                    isinstance(val, list)
+                    and len(val) == 2
+                    and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in val)
+                ):
                     return complex(val[0], val[1])
         raise self.fail(at, f"unsupported value {json.dumps(v)[:80]}")
 
 
-def _check_arrays(meta: Any, raw: dict[str, np.ndarray], where: str,
-                  restore_complex: bool) -> dict[str, np.ndarray]:
+def _check_arrays(
+    meta: Any, raw: dict[str, np.ndarray], where: str, restore_complex: bool
+) -> dict[str, np.ndarray]:
     if not isinstance(meta, dict):
         raise ValueError(f"{where}: header field 'arrays' must be an object")
     missing = sorted(set(meta) - set(raw))
@@ -516,26 +546,35 @@ def _check_arrays(meta: Any, raw: dict[str, np.ndarray], where: str,
         raise ValueError(f"{where}: arrays {extra} are not declared in the header")
     out = {}
     for key, m in meta.items():
-        if (not isinstance(m, dict) or m.get("dtype") not in _ARRAY_DTYPES
-                or not isinstance(m.get("shape"), list)
-                or not all(isinstance(d, int) and d >= 0 for d in m["shape"])
-                or not isinstance(m.get("sha256"), str)):
+        if (
+            not isinstance(m, dict)
+            or m.get("dtype") not in _ARRAY_DTYPES
+            or not isinstance(m.get("shape"), list)
+            or not all(isinstance(d, int) and d >= 0 for d in m["shape"])
+            or not isinstance(m.get("sha256"), str)
+        ):
             raise ValueError(f"{where}: invalid declaration of array {key!r}: {m!r}"[:300])
         a = raw[key]
         dt = np.dtype(m["dtype"])
         if restore_complex and dt.kind == "c":
             real = np.float32 if dt == np.complex64 else np.float64
             if a.dtype != real or a.ndim < 1 or a.shape[-1] != 2:
-                raise ValueError(f"{where}: array {key!r} has dtype {a.dtype} and shape "
-                                 f"{a.shape}; expected {np.dtype(real).name} pairs")
+                raise ValueError(
+                    f"{where}: array {key!r} has dtype {a.dtype} and shape "
+                    f"{a.shape}; expected {np.dtype(real).name} pairs"
+                )
             a = np.ascontiguousarray(a).view(dt)[..., 0]
         if a.dtype.newbyteorder("=") != dt or list(a.shape) != m["shape"]:
-            raise ValueError(f"{where}: array {key!r} has dtype {a.dtype} and shape "
-                             f"{list(a.shape)}; the header says {dt.name} {m['shape']}")
+            raise ValueError(
+                f"{where}: array {key!r} has dtype {a.dtype} and shape "
+                f"{list(a.shape)}; the header says {dt.name} {m['shape']}"
+            )
         a = B.native_byteorder(a)
         if _digest(a) != m["sha256"]:
-            raise ValueError(f"{where}: array {key!r} is corrupted (its SHA-256 digest does not "
-                             f"match the header)")
+            raise ValueError(
+                f"{where}: array {key!r} is corrupted (its SHA-256 digest does not "
+                f"match the header)"
+            )
         out[key] = a
     return out
 
@@ -582,16 +621,19 @@ def load(path: str | os.PathLike, *, xp: Any = None) -> StructuredMatrix:
     except json.JSONDecodeError as exc:
         raise ValueError(f"{where}: corrupted structmat header ({exc})") from exc
     if not isinstance(doc, dict) or doc.get("format") != _FORMAT:
-        raise ValueError(f"{where}: not a structmat operator file (format field "
-                         f"{doc.get('format') if isinstance(doc, dict) else None!r})")
+        raise ValueError(
+            f"{where}: not a structmat operator file (format field "
+            f"{doc.get('format') if isinstance(doc, dict) else None!r})"
+        )
     version = doc.get("version")
     if not isinstance(version, int) or isinstance(version, bool) or version < 1:
         raise ValueError(f"{where}: invalid format version {version!r}")
     if version > FORMAT_VERSION:
-        raise ValueError(f"{where}: written in format version {version} by a newer structmat; "
-                         f"this one reads versions up to {FORMAT_VERSION} (upgrade structmat)")
-    arrays = _check_arrays(doc.get("arrays"), raw, where,
-                           restore_complex=data[:2] != b"PK")
+        raise ValueError(
+            f"{where}: written in format version {version} by a newer structmat; "
+            f"this one reads versions up to {FORMAT_VERSION} (upgrade structmat)"
+        )
+    arrays = _check_arrays(doc.get("arrays"), raw, where, restore_complex=data[:2] != b"PK")
     dec = _Decoder(where, arrays)
     op = dec.node(doc.get("root"), "root")
     unused = sorted(set(arrays) - dec.used)

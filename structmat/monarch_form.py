@@ -120,8 +120,14 @@ from .ops import (
     Permutation,
 )
 
-__all__ = ["to_monarch", "closed_form", "orderp_closed_form", "RootSum", "monarch_width",
-           "MonarchWidth"]
+__all__ = [
+    "to_monarch",
+    "closed_form",
+    "orderp_closed_form",
+    "RootSum",
+    "monarch_width",
+    "MonarchWidth",
+]
 
 _SUPPORTED = (
     "DFT (composite n, any norm, inverse), Hadamard (n = 2^a >= 4), DCT/DST (types 2, 3, 4, "
@@ -133,6 +139,7 @@ _SUPPORTED = (
 # ----------------------------------------------------------------------------------------------
 # small helpers
 # ----------------------------------------------------------------------------------------------
+
 
 def _split(n: int, nblocks: Any, what: str, valid: list[int] | None = None) -> int:
     """The number ``k`` of ``R`` blocks of a Monarch form of size ``n`` (``L`` gets ``n // k``:
@@ -187,6 +194,7 @@ def _star(M: Monarch) -> Adjoint:
 # exact closed forms: arrays of sums of roots of unity
 # ----------------------------------------------------------------------------------------------
 
+
 class RootSum:
     r"""An exact array whose entries are ``scale · √radicand · Σ_t coef[t] ζ_N^{exp[t]}``.
 
@@ -240,32 +248,34 @@ class RootSum:
 
     def __repr__(self) -> str:
         rad = f" · √{self.radicand}" if self.radicand != 1 else ""
-        return (f"<RootSum shape={self.shape} terms={self.nterms} over Q(ζ_{self.N}), "
-                f"scale {self.scale}{rad}>")
+        return (
+            f"<RootSum shape={self.shape} terms={self.nterms} over Q(ζ_{self.N}), "
+            f"scale {self.scale}{rad}>"
+        )
 
     # -- constructors --------------------------------------------------------------------------
     @classmethod
-    def root(cls, num: Any, den: int, sign: int = -1, coef: Any = 1) -> "RootSum":
+    def root(cls, num: Any, den: int, sign: int = -1, coef: Any = 1) -> RootSum:
         """``coef · exp(sign · 2πi · num / den)`` (one term per entry)."""
         num = np.asarray(num, dtype=np.int64)
         c = np.broadcast_to(np.asarray(coef, dtype=np.int64), num.shape)
         return cls(den, (sign * num)[None], np.array(c)[None])
 
     @classmethod
-    def const(cls, values: Any, scale: Any = 1, radicand: Any = 1) -> "RootSum":
+    def const(cls, values: Any, scale: Any = 1, radicand: Any = 1) -> RootSum:
         """Integer values times ``scale · √radicand``."""
         v = np.asarray(values, dtype=np.int64)
         return cls(1, np.zeros((1,) + v.shape, dtype=np.int64), v[None], scale, radicand)
 
     @classmethod
-    def sqrt_rational(cls, q: Any, fold_two: bool = True) -> "RootSum":
+    def sqrt_rational(cls, q: Any, fold_two: bool = True) -> RootSum:
         """``√q`` for a positive rational ``q``: the rational part is kept in ``scale`` and, with
         ``fold_two``, ``√2`` is written ``ζ_8 + ζ_8^{-1}``; the other square-free factors stay
         in ``radicand`` (all of them without ``fold_two``: one term per entry)."""
         q = Fraction(q)
         if q <= 0:
             raise ValueError(f"q must be positive; got {q}")
-        m = q.numerator * q.denominator                 # √(a/b) = √(ab) / b
+        m = q.numerator * q.denominator  # √(a/b) = √(ab) / b
         t, rest = 1, 1
         for p, e in _factorint(m).items():
             t *= p ** (e // 2)
@@ -287,28 +297,30 @@ class RootSum:
     def nterms(self) -> int:
         return self.exp.shape[0]
 
-    def _like(self, exp, coef, N=None) -> "RootSum":
+    def _like(self, exp, coef, N=None) -> RootSum:
         out = RootSum.__new__(RootSum)
         out.N = self.N if N is None else N
         out.exp, out.coef = exp, coef
         out.scale, out.radicand = self.scale, self.radicand
         return out
 
-    def __getitem__(self, idx) -> "RootSum":
+    def __getitem__(self, idx) -> RootSum:
         if not isinstance(idx, tuple):
             idx = (idx,)
         return self._like(self.exp[(slice(None),) + idx], self.coef[(slice(None),) + idx])
 
-    def reshape(self, *shape) -> "RootSum":
+    def reshape(self, *shape) -> RootSum:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], tuple) else shape
         T = self.nterms
-        return self._like(self.exp.reshape((T,) + tuple(shape)), self.coef.reshape((T,) + tuple(shape)))
+        return self._like(
+            self.exp.reshape((T,) + tuple(shape)), self.coef.reshape((T,) + tuple(shape))
+        )
 
-    def transpose(self, *axes) -> "RootSum":
+    def transpose(self, *axes) -> RootSum:
         ax = (0,) + tuple(a + 1 for a in axes)
         return self._like(self.exp.transpose(ax), self.coef.transpose(ax))
 
-    def broadcast_to(self, shape) -> "RootSum":
+    def broadcast_to(self, shape) -> RootSum:
         """The array broadcast to ``shape`` (NumPy rules on the entry axes; the term axis stays
         first)."""
         T = self.nterms
@@ -320,20 +332,24 @@ class RootSum:
         )
 
     # -- arithmetic ----------------------------------------------------------------------------
-    def lift(self, N: int) -> "RootSum":
+    def lift(self, N: int) -> RootSum:
         """The same values with conductor ``N`` (a multiple of ``self.N``)."""
         if N % self.N:
             raise ValueError(f"conductor {N} is not a multiple of {self.N}")
         return self._like(self.exp * (N // self.N), self.coef, N)
 
-    def __mul__(self, other) -> "RootSum":
+    def __mul__(self, other) -> RootSum:
         if not isinstance(other, RootSum):
             other = RootSum.const(other)
         N = _lcm(self.N, other.N)
         a, b = self.lift(N), other.lift(N)
         nd = max(len(a.shape), len(b.shape))
-        ae, ac = (v.reshape((a.nterms, 1) + (1,) * (nd - len(a.shape)) + a.shape) for v in (a.exp, a.coef))
-        be, bc = (v.reshape((1, b.nterms) + (1,) * (nd - len(b.shape)) + b.shape) for v in (b.exp, b.coef))
+        ae, ac = (
+            v.reshape((a.nterms, 1) + (1,) * (nd - len(a.shape)) + a.shape) for v in (a.exp, a.coef)
+        )
+        be, bc = (
+            v.reshape((1, b.nterms) + (1,) * (nd - len(b.shape)) + b.shape) for v in (b.exp, b.coef)
+        )
         e = ae + be
         c = _mul_checked(ac, bc)
         T = e.shape[0] * e.shape[1]
@@ -344,58 +360,63 @@ class RootSum:
 
     __rmul__ = __mul__
 
-    def _fold_radicand(self) -> "RootSum":
+    def _fold_radicand(self) -> RootSum:
         r = self.radicand
         m = r.numerator * r.denominator
         s = math.isqrt(m)
-        if s * s == m:                                   # a square: √r = s / den
+        if s * s == m:  # a square: √r = s / den
             self.scale *= Fraction(s, r.denominator)
             self.radicand = Fraction(1)
         return self
 
-    def _common(self, other: "RootSum"):
+    def _common(self, other: RootSum):
         if self.radicand != other.radicand:
             raise ValueError("sums need equal radicands")
         N = _lcm(self.N, other.N)
         a, b = self.lift(N), other.lift(N)
-        s = Fraction(math.gcd(a.scale.numerator, b.scale.numerator),
-                     _lcm(a.scale.denominator, b.scale.denominator)) or Fraction(1)
+        s = Fraction(
+            math.gcd(a.scale.numerator, b.scale.numerator),
+            _lcm(a.scale.denominator, b.scale.denominator),
+        ) or Fraction(1)
         ka = a.scale / s if s else Fraction(0)
         kb = b.scale / s if s else Fraction(0)
         return N, s, a, b, int(ka), int(kb)
 
-    def __add__(self, other) -> "RootSum":
+    def __add__(self, other) -> RootSum:
         N, s, a, b, ka, kb = self._common(other)
         shape = np.broadcast_shapes(a.shape, b.shape)
         a, b = a.broadcast_to(shape), b.broadcast_to(shape)
-        out = RootSum(N, np.concatenate([a.exp, b.exp]),
-                      np.concatenate([_mul_checked(a.coef, ka), _mul_checked(b.coef, kb)]))
+        out = RootSum(
+            N,
+            np.concatenate([a.exp, b.exp]),
+            np.concatenate([_mul_checked(a.coef, ka), _mul_checked(b.coef, kb)]),
+        )
         out.scale, out.radicand = s, self.radicand
         return out
 
-    def __neg__(self) -> "RootSum":
+    def __neg__(self) -> RootSum:
         return self._like(self.exp, -self.coef)
 
-    def __sub__(self, other) -> "RootSum":
+    def __sub__(self, other) -> RootSum:
         return self + (-other)
 
-    def conj(self) -> "RootSum":
+    def conj(self) -> RootSum:
         """Complex conjugate (``ζ ↦ ζ^{-1}``; scale and radicand are real)."""
         return self._like(np.mod(-self.exp, self.N), self.coef)
 
-    def real(self) -> "RootSum":
+    def real(self) -> RootSum:
         """Real part ``(x + x̄) / 2``."""
         out = self + self.conj()
         out.scale = out.scale / 2
         return out
 
-    def imag(self) -> "RootSum":
+    def imag(self) -> RootSum:
         """Imaginary part ``(x − x̄) / (2i)``."""
         d = (self - self.conj()) * RootSum(4, [[3]], [[1]]).reshape(())
         d.scale = d.scale / 2
         return d
 
-    def simplify(self) -> "RootSum":
+    def simplify(self) -> RootSum:
         """Merge terms with equal exponents (``ζ^{e + N/2} = −ζ^e`` for even ``N``), drop zeros
         and pack the remaining terms into as few slots as possible (same values)."""
         N = self.N
@@ -426,7 +447,7 @@ class RootSum:
         C = np.zeros((T, eT.shape[0]), dtype=np.int64)
         E[pos[nz], rows[nz]] = eT[nz]
         C[pos[nz], rows[nz]] = cT[nz]
-        if C.size and C.any():                          # pull a common integer factor into scale
+        if C.size and C.any():  # pull a common integer factor into scale
             g = int(np.gcd.reduce(np.abs(C[C != 0])))
             if g > 1:
                 C //= g
@@ -446,14 +467,18 @@ class RootSum:
         return self.nterms == 1
 
     @staticmethod
-    def scatter(shape, index, vals: "RootSum") -> "RootSum":
+    def scatter(shape, index, vals: RootSum) -> RootSum:
         """``out[index] += vals`` into a zero array of ``shape`` (repeated indices accumulate
         as extra terms)."""
         size = int(np.prod(shape))
         flat = np.ravel_multi_index(tuple(np.broadcast_arrays(*index)), shape).ravel()
         T = vals.nterms
-        ve = vals.broadcast_to(np.broadcast_shapes(*[np.shape(i) for i in index])).exp.reshape(T, -1)
-        vc = vals.broadcast_to(np.broadcast_shapes(*[np.shape(i) for i in index])).coef.reshape(T, -1)
+        ve = vals.broadcast_to(np.broadcast_shapes(*[np.shape(i) for i in index])).exp.reshape(
+            T, -1
+        )
+        vc = vals.broadcast_to(np.broadcast_shapes(*[np.shape(i) for i in index])).coef.reshape(
+            T, -1
+        )
         order = np.argsort(flat, kind="stable")
         sf = flat[order]
         first = np.searchsorted(sf, sf, side="left")
@@ -465,7 +490,9 @@ class RootSum:
         for t in range(T):
             E[t * R + rank, flat] = ve[t]
             C[t * R + rank, flat] = vc[t]
-        out = RootSum(vals.N, E.reshape((T * R,) + tuple(shape)), C.reshape((T * R,) + tuple(shape)))
+        out = RootSum(
+            vals.N, E.reshape((T * R,) + tuple(shape)), C.reshape((T * R,) + tuple(shape))
+        )
         out.scale, out.radicand = vals.scale, vals.radicand
         return out
 
@@ -539,6 +566,7 @@ def _concat(parts: list, axis: int = 0) -> RootSum:
 # ----------------------------------------------------------------------------------------------
 # the four-step (Cooley–Tukey) builder shared by DFT, DCT/DST and convolution
 # ----------------------------------------------------------------------------------------------
+
 
 def _ct_monarch(N, K, sign, rows, ext, groups):
     """Blocks of ``G · F_N · H`` as one Monarch, exactly (:class:`RootSum` blocks).
@@ -662,7 +690,9 @@ def _dft_blocks(n, k, sign, scale=None):
     u = np.arange(n)
     x = np.arange(n)
     one = RootSum.const(np.ones(n, dtype=np.int64))
-    L, R, in_perm, out_map, _ = _ct_monarch(n, k, sign, (u, u, one), (x, x, one), [(a,) for a in range(k)])
+    L, R, in_perm, out_map, _ = _ct_monarch(
+        n, k, sign, (u, u, one), (x, x, one), [(a,) for a in range(k)]
+    )
     assert np.array_equal(out_map, u)
     if scale is not None:
         L = L * scale
@@ -681,6 +711,7 @@ def _sylvester(m: int) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # closed forms: one description per transform, evaluated in floating point or exactly
 # ----------------------------------------------------------------------------------------------
+
 
 def closed_form(X: StructuredMatrix, nblocks: Any = None) -> list:
     r"""The exact closed-form factors of a DFT, Hadamard, DCT or DST in Monarch form.
@@ -766,6 +797,7 @@ def _trig_weights(kind: str, typ: int, n: int, norm):
             w[edge] = Fraction(2)
     elif norm is not None:
         raise ValueError(f"norm must be None or 'ortho'; got {norm!r}")
+
     def to_rs(vals):
         uniq = sorted(set(vals))
         pos = {v: i for i, v in enumerate(uniq)}
@@ -781,18 +813,18 @@ def _trig_form(kind: str, typ: int, n: int, norm, k: int):
     N, K = 2 * n, 2 * k
     shift = int(math.floor(alpha))
     a2 = int(round(2 * (alpha - shift)))  # 2α' in {0, 1}
-    b2 = int(round(2 * beta))             # 2β in {0, 1, 2}
+    b2 = int(round(2 * beta))  # 2β in {0, 1, 2}
     y = np.arange(n)
     u = y + shift
-    out_coef = RootSum.root(u * b2, 2 * N)                   # ω_N^{u β} (f applied after)
+    out_coef = RootSum.root(u * b2, 2 * N)  # ω_N^{u β} (f applied after)
     j = np.arange(n)
     e1 = j
     e2 = np.mod(-j - b2, N)
-    t = (e2 + j + b2) // N                                  # wrap count of e2, 0 or 1
+    t = (e2 + j + b2) // N  # wrap count of e2, 0 or 1
     # λ₁ = λ₂ = ½ (cos) or λ₁ = ½ i, λ₂ = −½ i (sin); w applied after
-    c1 = RootSum.root(a2 * (2 * e1 + b2), 4 * N)                 # ω_N^{α' (e + β)}
+    c1 = RootSum.root(a2 * (2 * e1 + b2), 4 * N)  # ω_N^{α' (e + β)}
     c2 = RootSum.root(a2 * (2 * e2 + b2), 4 * N, coef=(-1) ** (a2 * t))
-    if trig_name == "sin":                                  # λ₁ = ½ i, λ₂ = −½ i (cos: ½, ½)
+    if trig_name == "sin":  # λ₁ = ½ i, λ₂ = −½ i (cos: ½, ½)
         c1 = c1 * RootSum.root(np.array(1), 4, sign=1)
         c2 = c2 * RootSum.root(np.array(3), 4, sign=1)
     c1.scale = c1.scale / 2
@@ -846,19 +878,19 @@ def _realify(L, R, kinds):
     G = len(kinds)
     pair = np.array([g for g, kd in enumerate(kinds) if kd == "pair"], dtype=np.int64)
     selfg = [g for g, kd in enumerate(kinds) if kd != "pair"]
-    cols, groups = [], []                       # (column index, RootSum (P, s, m)), (group, R)
+    cols, groups = [], []  # (column index, RootSum (P, s, m)), (group, R)
     if pair.size:
-        l0 = L[:, :, 2 * pair]                                            # (P, s, G')
+        l0 = L[:, :, 2 * pair]  # (P, s, G')
         s0, e0 = _phase(L[:, 0, 2 * pair])
         s1, e1 = _phase(L[:, 0, 2 * pair + 1])
         if np.any(np.abs(s0) != np.abs(s1)):
             raise AssertionError("partner columns differ in modulus")
-        E = e1 + e0 + np.where(s0 * s1 < 0, L.N // 2, 0)                  # c = ζ_N^E, (P, G')
-        rho = RootSum.root(E, 2 * L.N, sign=1)                            # ρ = ζ_{2N}^E
+        E = e1 + e0 + np.where(s0 * s1 < 0, L.N // 2, 0)  # c = ζ_N^E, (P, G')
+        rho = RootSum.root(E, 2 * L.N, sign=1)  # ρ = ζ_{2N}^E
         m = l0 * rho[:, None, :].conj()
         cols += [(2 * pair, (m + m.conj()).simplify()), (2 * pair + 1, (m.imag() * 2).simplify())]
-        r0, r1 = R[pair, :P, :], R[pair, P:, :]                           # (G', P, p)
-        rr = rho.transpose(1, 0)[:, :, None]                              # (G', P, 1)
+        r0, r1 = R[pair, :P, :], R[pair, P:, :]  # (G', P, p)
+        rr = rho.transpose(1, 0)[:, :, None]  # (G', P, 1)
         top = (rr * (r0 + r1)).real()
         top.scale = top.scale / 2
         bot = (rr * (r0 - r1) * RootSum.root(np.array(1), 4, sign=1)).real()
@@ -868,8 +900,10 @@ def _realify(L, R, kinds):
         parts = []
         for col, rows in ((2 * g, slice(0, P)), (2 * g + 1, slice(P, 2 * P))):
             _, e0 = _phase(L[:, 0, col])
-            rho = RootSum.root(e0, L.N, sign=1)[:, None]                  # the phase of ℓ[b, 0]
-            cols.append((np.array([col]), (L[:, :, col] * rho.conj()).real().simplify()[:, :, None]))
+            rho = RootSum.root(e0, L.N, sign=1)[:, None]  # the phase of ℓ[b, 0]
+            cols.append(
+                (np.array([col]), (L[:, :, col] * rho.conj()).real().simplify()[:, :, None])
+            )
             parts.append((rho * R[g, rows, :]).real().simplify())
         groups.append((np.array([g]), _concat(parts, axis=0)[None]))
     Lall = _concat([c for _, c in cols], axis=-1)
@@ -898,6 +932,7 @@ def _float_factors(specs, xp, dtype) -> list:
 # ----------------------------------------------------------------------------------------------
 # dispatch
 # ----------------------------------------------------------------------------------------------
+
 
 @functools.singledispatch
 def _rules(X, nblocks, xp):
@@ -968,8 +1003,10 @@ def monarch_width(form: Any) -> MonarchWidth:
     """
     s = form if isinstance(form, str) else getattr(form, "form", None)
     if not isinstance(s, str):
-        raise TypeError(f"form must be a form string or have a .form string; got {type(form).__name__}")
-    slot = -1                                   # slots 0, 2, 4, ... are M; 1, 3, ... are M*
+        raise TypeError(
+            f"form must be a form string or have a .form string; got {type(form).__name__}"
+        )
+    slot = -1  # slots 0, 2, 4, ... are M; 1, 3, ... are M*
     count = 0
     for tok in _form_tokens(s):
         if tok in ("M", "M*"):
@@ -981,8 +1018,9 @@ def monarch_width(form: Any) -> MonarchWidth:
     return MonarchWidth(count, (slot + 2) // 2 if count else 0)
 
 
-def to_monarch(X: Any, nblocks: Any = None, *, xp: Any = None, exact: Any = False,
-               order: Any = None) -> Product:
+def to_monarch(
+    X: Any, nblocks: Any = None, *, xp: Any = None, exact: Any = False, order: Any = None
+) -> Product:
     """Write ``X`` exactly as a product of Monarch, permutation and diagonal factors.
 
     Parameters
@@ -1091,6 +1129,7 @@ to_monarch.registry = _rules.registry
 # rules
 # ----------------------------------------------------------------------------------------------
 
+
 @_rules.register(Monarch)
 @_rules.register(Permutation)
 @_rules.register(Diagonal)
@@ -1186,15 +1225,16 @@ def _(X, nblocks, xp):
 
     tw_r = ns.concat([tw[:e_split, ...]] + idents(levels - e_split), axis=0)
     tw_l = ns.concat(idents(e_split) + [tw[e_split:, ...]], axis=0)
-    Xr = _arr(ns, np.tile(np.eye(b), (k, 1)), dt)                      # [a b + i, j] = δ_ij
+    Xr = _arr(ns, np.tile(np.eye(b), (k, 1)), dt)  # [a b + i, j] = δ_ij
     R = ns.reshape(Butterfly(tw_r) @ Xr, (k, b, b))
-    Xl = _arr(ns, np.kron(np.eye(k), np.ones((b, 1))), dt)              # [c b + b', c'] = δ_cc'
-    Y = ns.reshape(Butterfly(tw_l) @ Xl, (k, b, k))                     # [d, b', c]
+    Xl = _arr(ns, np.kron(np.eye(k), np.ones((b, 1))), dt)  # [c b + b', c'] = δ_cc'
+    Y = ns.reshape(Butterfly(tw_l) @ Xl, (k, b, k))  # [d, b', c]
     L = ns.permute_dims(Y, (1, 0, 2))
     return [Monarch(L, R)]
 
 
 # -- DCT / DST ---------------------------------------------------------------------------------
+
 
 def _trig_rule(X, nblocks, xp):
     return _float_factors(closed_form(X, nblocks), _ns(X, xp), X.dtype)
@@ -1205,6 +1245,7 @@ _rules.register(DST, _trig_rule)
 
 
 # -- convolution -------------------------------------------------------------------------------
+
 
 def _conv_plan(n: int, n_out: int):
     """``(N, P1, P2)`` for a full convolution: the circulant size and the two L-block counts.
@@ -1249,8 +1290,10 @@ def _conv_form(X, nblocks):
         except ValueError as exc:
             if nblocks is not None:
                 raise
-            raise ValueError(f"{exc}; for other n use mode='full', which embeds the "
-                             f"convolution in a circulant of composite size") from None
+            raise ValueError(
+                f"{exc}; for other n use mode='full', which embeds the "
+                f"convolution in a circulant of composite size"
+            ) from None
         N, P1, P2 = n, n // k, n // k
     else:
         N, P1, P2 = _conv_plan(n, n_out)
@@ -1275,9 +1318,9 @@ def _(X, nblocks, xp):
     N, P1, P2, (L1, R1, q1), (L2, R2, q2) = _conv_form(X, nblocks)
     K1 = N // P1
     L1, R1, L2, R2 = (t.to_complex() for t in (L1, R1, L2, R2))
-    spec = B.fft(ns, c, axis=0, n=N)                      # F c, in the kernel's namespace
+    spec = B.fft(ns, c, axis=0, n=N)  # F c, in the kernel's namespace
     spec = ns.astype(spec, cdt) if spec.dtype != cdt else spec
-    d = ns.take(spec, ns.asarray(q1), axis=0) / N        # Q₁ (F c) / N
+    d = ns.take(spec, ns.asarray(q1), axis=0) / N  # Q₁ (F c) / N
     R1x = _arr(ns, R1, cdt) * ns.reshape(d, (K1, 1, P1))
     X1 = Monarch(_arr(ns, L1[:, : n_out // P1, :], cdt), R1x)
     X2 = Monarch(_arr(ns, L2[:, : n // P2, :], cdt), _arr(ns, R2, cdt))
@@ -1293,6 +1336,7 @@ def _(X, nblocks, xp):
 # order-p forms: the mixed-radix FFT and Sylvester's Kronecker products as MonarchP
 # ----------------------------------------------------------------------------------------------
 
+
 def _orderp_order(order: Any) -> int:
     if isinstance(order, bool) or not isinstance(order, numbers.Integral):
         raise TypeError(f"order must be an integer >= 2; got {order!r}")
@@ -1307,12 +1351,16 @@ def _orderp_sizes(n: int, order: int, nblocks: Any, what: str) -> tuple[int, ...
     if nblocks is None:
         return orderp_sizes(n, order)
     if isinstance(nblocks, (str, bytes)) or not isinstance(nblocks, (tuple, list)):
-        raise TypeError(f"with order={order}, nblocks must be a tuple of {order} sizes with product "
-                        f"{n}; got {nblocks!r}")
+        raise TypeError(
+            f"with order={order}, nblocks must be a tuple of {order} sizes with product "
+            f"{n}; got {nblocks!r}"
+        )
     sizes = tuple(_as_int(b, f"nblocks[{t}]") for t, b in enumerate(nblocks))
     if len(sizes) != order or min(sizes) < 1 or math.prod(sizes) != n:
-        raise ValueError(f"nblocks={tuple(nblocks)!r} is not a split of {what} of size {n} into "
-                         f"order={order} sizes >= 1 with product {n}")
+        raise ValueError(
+            f"nblocks={tuple(nblocks)!r} is not a split of {what} of size {n} into "
+            f"order={order} sizes >= 1 with product {n}"
+        )
     return sizes
 
 
@@ -1374,18 +1422,24 @@ def orderp_closed_form(X: StructuredMatrix, order: int, sizes: Any = None) -> li
     if isinstance(X, DFT):
         n = X.n
         b = _orderp_sizes(n, order, sizes, "DFT")
-        sign = (-1, 1)[bool(X.inverse)]                 # ω_n = exp(sign 2πi / n)
+        sign = (-1, 1)[bool(X.inverse)]  # ω_n = exp(sign 2πi / n)
         cores = []
         for t in range(order):
-            I_t = math.prod(b[t + 1:])
+            I_t = math.prod(b[t + 1 :])
             J_t = math.prod(b[:t])
             U_t, E_t = I_t, J_t
-            jl = _digits_value(np.arange(J_t), b[:t])                  # Σ_{s<t} j_s E_s
+            jl = _digits_value(np.arange(J_t), b[:t])  # Σ_{s<t} j_s E_s
             # exponent [j_<t, i_t, j_t] = i_t U_t (j_t E_t + Σ_{s<t} j_s E_s) mod n
-            expo = (np.arange(b[t])[None, :, None] * U_t * (np.arange(b[t])[None, None, :] * E_t
-                                                              + jl[:, None, None])) % n
-            core = RootSum.root(np.broadcast_to(expo[None], (I_t, J_t, b[t], b[t])).reshape(
-                I_t * J_t, b[t], b[t]), n, sign)
+            expo = (
+                np.arange(b[t])[None, :, None]
+                * U_t
+                * (np.arange(b[t])[None, None, :] * E_t + jl[:, None, None])
+            ) % n
+            core = RootSum.root(
+                np.broadcast_to(expo[None], (I_t, J_t, b[t], b[t])).reshape(I_t * J_t, b[t], b[t]),
+                n,
+                sign,
+            )
             cores.append(core)
         cores[0] = cores[0] * _dft_norm(n, X.norm, X.inverse)
         perm = _digits_value(np.arange(n), b)
@@ -1398,7 +1452,9 @@ def orderp_closed_form(X: StructuredMatrix, order: int, sizes: Any = None) -> li
         cores = []
         for t in range(order):
             nb = n // b[t]
-            cores.append(RootSum.root(np.broadcast_to(_sylvester(b[t]), (nb, b[t], b[t])), 2, sign=1))
+            cores.append(
+                RootSum.root(np.broadcast_to(_sylvester(b[t]), (nb, b[t], b[t])), 2, sign=1)
+            )
         if X.norm == "ortho":
             cores[0] = cores[0] * RootSum.sqrt_rational(Fraction(1, n), fold_two=False)
         return [("Mp", cores, b)]
@@ -1412,18 +1468,18 @@ def _orderp_stage_specs(cores: list, sizes: tuple[int, ...]) -> list:
     back.  Identity permutations are left out; adjacent ones are merged."""
     p = len(cores)
     n = math.prod(sizes)
-    perms: list = []                    # (out_perm, in_perm) per stage, as index arrays
+    perms: list = []  # (out_perm, in_perm) per stage, as index arrays
     for t in range(p):
-        I_t, J_t, b = math.prod(sizes[t + 1:]), math.prod(sizes[:t]), sizes[t]
+        I_t, J_t, b = math.prod(sizes[t + 1 :]), math.prod(sizes[:t]), sizes[t]
         # before stage t the vector is (j_<t, j_t, i_>t); the blocks read (i_>t, j_<t, j_t)
         pin = np.arange(n).reshape(J_t, b, I_t).transpose(2, 0, 1).reshape(-1)
         pout = np.arange(n).reshape(I_t, J_t, b).transpose(1, 2, 0).reshape(-1)
         perms.append((pout, pin))
     specs: list = []
-    pending = None                      # a permutation to the right of the last factor
+    pending = None  # a permutation to the right of the last factor
     for t in range(p):
         pout, pin = perms[t]
-        left = pout if pending is None else pending[pout]    # (P_a P_b x)[i] = x[b[a[i]]]
+        left = pout if pending is None else pending[pout]  # (P_a P_b x)[i] = x[b[a[i]]]
         if not np.array_equal(left, np.arange(n)):
             specs.append(("P", left))
         nb, m, _ = cores[t].shape
@@ -1443,8 +1499,10 @@ def _to_monarch_orderp(X, nblocks, order, xp, exact):
             raise ValueError(f"X is a MonarchP of order {X.order}, not {order}")
         return Product(_on(X, xp), form="M")
     if not isinstance(X, (DFT, Hadamard)):
-        raise TypeError(f"to_monarch(..., order={order}) covers DFT and Hadamard (and MonarchP "
-                        f"itself); got {type(X).__name__}")
+        raise TypeError(
+            f"to_monarch(..., order={order}) covers DFT and Hadamard (and MonarchP "
+            f"itself); got {type(X).__name__}"
+        )
     specs = orderp_closed_form(X, order, nblocks)
     if exact is not False:
         if exact is not True:

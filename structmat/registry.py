@@ -21,8 +21,9 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -59,9 +60,14 @@ _REGISTRY: dict[str, ClassInfo] = {}
 _BUILTINS_LOADED = False
 
 
-def register_class(cls: type, *, kind: str, summary: str,
-                   example: Callable[[int, int], Any] | None = None,
-                   name: str | None = None) -> type:
+def register_class(
+    cls: type,
+    *,
+    kind: str,
+    summary: str,
+    example: Callable[[int, int], Any] | None = None,
+    name: str | None = None,
+) -> type:
     """Add ``cls`` to the registry (or replace its entry); returns ``cls``.
 
     Parameters
@@ -160,45 +166,100 @@ def _register_builtins() -> None:
         return np.random.default_rng(seed)
 
     def blocks(n):
-        m = max(1, int(round(n ** 0.5)))
+        m = max(1, int(round(n**0.5)))
         while n % m:
             m -= 1
         return m
 
     entries = [
-        (ops.Permutation, "parameterised", "(P x)[i] = x[perm[i]]; a gather",
-         lambda n, s: ops.Permutation(rng(s).permutation(n))),
-        (ops.Diagonal, "parameterised", "diag(d); O(n)",
-         lambda n, s: ops.Diagonal(rng(s).standard_normal(n))),
-        (ops.BlockDiagonal, "parameterised", "blocks (nblocks, rows, cols); one batched GEMM",
-         lambda n, s: ops.BlockDiagonal(rng(s).standard_normal((blocks(n), n // blocks(n),
-                                                                n // blocks(n))))),
-        (ops.Monarch, "parameterised",
-         "P_out diag(L) P_mid diag(R); two batched GEMMs, O(n^1.5) per vector",
-         lambda n, s: ops.Monarch.random(n, seed=s)),
-        (ops.MonarchP, "parameterised",
-         "order-p Monarch: p block-diagonal factors; O(p n^(1 + 1/p)) per vector",
-         lambda n, s: ops.MonarchP.random(_pow2(max(n, 8)), order=3, seed=s)),
-        (ops.BlockTT, "parameterised",
-         "block tensor-train: c cores with ranks between them; batched GEMMs",
-         lambda n, s: ops.BlockTT.random(_pow2(max(n, 4)), cores=2, ranks=2, seed=s)),
-        (ops.Butterfly, "parameterised", "B_n ... B_2 (Dao et al., ICML 2019); O(n log n)",
-         lambda n, s: ops.Butterfly.random(_pow2(n), seed=s)),
-        (ops.Convolution, "parameterised", "circular (or full) convolution; FFTs",
-         lambda n, s: ops.Convolution(rng(s).standard_normal(n))),
-        (ops.DFT, "transform", "the DFT matrix (scipy.linalg.dft); an FFT",
-         lambda n, s: ops.DFT(n)),
-        (ops.DCT, "transform", "DCT types 1-4 (scipy.fft.dct); FFTs",
-         lambda n, s: ops.DCT(n, type=2)),
-        (ops.DST, "transform", "DST types 1-4 (scipy.fft.dst); FFTs",
-         lambda n, s: ops.DST(n, type=2)),
-        (ops.Hadamard, "transform", "Sylvester Hadamard (scipy.linalg.hadamard); fast WHT",
-         lambda n, s: ops.Hadamard(_pow2(n))),
-        (ops.Sum, "composite", "a lazy sum of matrices of one shape",
-         lambda n, s: ops.Sum(ops.Diagonal(rng(s).standard_normal(n)), ops.DFT(n))),
-        (ops.Scaled, "composite", "a scalar multiple of a matrix",
-         lambda n, s: ops.Scaled(0.5, ops.Monarch.random(n, seed=s))),
+        (
+            ops.Permutation,
+            "parameterised",
+            "(P x)[i] = x[perm[i]]; a gather",
+            lambda n, s: ops.Permutation(rng(s).permutation(n)),
+        ),
+        (
+            ops.Diagonal,
+            "parameterised",
+            "diag(d); O(n)",
+            lambda n, s: ops.Diagonal(rng(s).standard_normal(n)),
+        ),
+        (
+            ops.BlockDiagonal,
+            "parameterised",
+            "blocks (nblocks, rows, cols); one batched GEMM",
+            lambda n, s: ops.BlockDiagonal(
+                rng(s).standard_normal((blocks(n), n // blocks(n), n // blocks(n)))
+            ),
+        ),
+        (
+            ops.Monarch,
+            "parameterised",
+            "P_out diag(L) P_mid diag(R); two batched GEMMs, O(n^1.5) per vector",
+            lambda n, s: ops.Monarch.random(n, seed=s),
+        ),
+        (
+            ops.MonarchP,
+            "parameterised",
+            "order-p Monarch: p block-diagonal factors; O(p n^(1 + 1/p)) per vector",
+            lambda n, s: ops.MonarchP.random(_pow2(max(n, 8)), order=3, seed=s),
+        ),
+        (
+            ops.BlockTT,
+            "parameterised",
+            "block tensor-train: c cores with ranks between them; batched GEMMs",
+            lambda n, s: ops.BlockTT.random(_pow2(max(n, 4)), cores=2, ranks=2, seed=s),
+        ),
+        (
+            ops.Butterfly,
+            "parameterised",
+            "B_n ... B_2 (Dao et al., ICML 2019); O(n log n)",
+            lambda n, s: ops.Butterfly.random(_pow2(n), seed=s),
+        ),
+        (
+            ops.Convolution,
+            "parameterised",
+            "circular (or full) convolution; FFTs",
+            lambda n, s: ops.Convolution(rng(s).standard_normal(n)),
+        ),
+        (
+            ops.DFT,
+            "transform",
+            "the DFT matrix (scipy.linalg.dft); an FFT",
+            lambda n, s: ops.DFT(n),
+        ),
+        (
+            ops.DCT,
+            "transform",
+            "DCT types 1-4 (scipy.fft.dct); FFTs",
+            lambda n, s: ops.DCT(n, type=2),
+        ),
+        (
+            ops.DST,
+            "transform",
+            "DST types 1-4 (scipy.fft.dst); FFTs",
+            lambda n, s: ops.DST(n, type=2),
+        ),
+        (
+            ops.Hadamard,
+            "transform",
+            "Sylvester Hadamard (scipy.linalg.hadamard); fast WHT",
+            lambda n, s: ops.Hadamard(_pow2(n)),
+        ),
+        (
+            ops.Sum,
+            "composite",
+            "a lazy sum of matrices of one shape",
+            lambda n, s: ops.Sum(ops.Diagonal(rng(s).standard_normal(n)), ops.DFT(n)),
+        ),
+        (
+            ops.Scaled,
+            "composite",
+            "a scalar multiple of a matrix",
+            lambda n, s: ops.Scaled(0.5, ops.Monarch.random(n, seed=s)),
+        ),
     ]
+
     def sparse(n, s):
         g = rng(s)
         nnz = max(1, n * n // 8)
@@ -211,16 +272,32 @@ def _register_builtins() -> None:
         return ops.Kronecker(g.standard_normal((2, a, a)), g.standard_normal((2, n // a, n // a)))
 
     entries += [
-        (ops.LowRank, "parameterised", "left @ right of rank r; two thin GEMMs",
-         lambda n, s: ops.LowRank(rng(s).standard_normal((n, 2)), rng(s + 1).standard_normal((2, n)))),
-        (ops.Kronecker, "parameterised", "sum of Kronecker products B_i (x) C_i; small GEMMs",
-         kron),
-        (ops.Sparse, "parameterised", "non-zeros at (rows, cols); a sparse product",
-         sparse),
+        (
+            ops.LowRank,
+            "parameterised",
+            "left @ right of rank r; two thin GEMMs",
+            lambda n, s: ops.LowRank(
+                rng(s).standard_normal((n, 2)), rng(s + 1).standard_normal((2, n))
+            ),
+        ),
+        (
+            ops.Kronecker,
+            "parameterised",
+            "sum of Kronecker products B_i (x) C_i; small GEMMs",
+            kron,
+        ),
+        (ops.Sparse, "parameterised", "non-zeros at (rows, cols); a sparse product", sparse),
     ]
     from .base import Product
-    entries.append((Product, "composite", "a lazy product A @ B @ ...; factor by factor",
-                    lambda n, s: Product(ops.DFT(n), ops.Diagonal(rng(s).standard_normal(n)))))
+
+    entries.append(
+        (
+            Product,
+            "composite",
+            "a lazy product A @ B @ ...; factor by factor",
+            lambda n, s: Product(ops.DFT(n), ops.Diagonal(rng(s).standard_normal(n))),
+        )
+    )
     for cls, kind, summary, example in entries:
         if cls.__name__ not in _REGISTRY:
             register_class(cls, kind=kind, summary=summary, example=example)

@@ -72,8 +72,14 @@ def _close(actual, expected, scale: float, tol: float, what: str) -> None:
         raise AssertionError(f"{what}: max error {err:.3e} exceeds {tol:.3e} x scale {scale:.3e}")
 
 
-def dottest(A: Any, *, rtol: float | None = None, depth: int | None = None, seed: int = 0,
-            complex_operands: bool | None = None) -> float:
+def dottest(
+    A: Any,
+    *,
+    rtol: float | None = None,
+    depth: int | None = None,
+    seed: int = 0,
+    complex_operands: bool | None = None,
+) -> float:
     """The dot test: ``<A x, y> = <x, A^H y>`` with ``A^H`` the matrix's own ``.H``.
 
     Parameters
@@ -126,21 +132,32 @@ def dottest(A: Any, *, rtol: float | None = None, depth: int | None = None, seed
     Ax = B.to_numpy(A @ xp.asarray(x))
     AHy = B.to_numpy(A.H @ xp.asarray(y))
     if Ax.shape != (n_out,) or AHy.shape != (n_in,):
-        raise AssertionError(f"dot test: A @ x has shape {Ax.shape} (expected {(n_out,)}), "
-                             f"A.H @ y has shape {AHy.shape} (expected {(n_in,)})")
+        raise AssertionError(
+            f"dot test: A @ x has shape {Ax.shape} (expected {(n_out,)}), "
+            f"A.H @ y has shape {AHy.shape} (expected {(n_in,)})"
+        )
     lhs = complex(np.vdot(y.astype(np.complex128), Ax.astype(np.complex128)))
     rhs = complex(np.vdot(AHy.astype(np.complex128), x.astype(np.complex128)))
-    scale = (np.linalg.norm(Ax) * np.linalg.norm(y) + np.linalg.norm(x) * np.linalg.norm(AHy))
+    scale = np.linalg.norm(Ax) * np.linalg.norm(y) + np.linalg.norm(x) * np.linalg.norm(AHy)
     mismatch = abs(lhs - rhs) / max(float(scale), 1e-300)
     if not mismatch <= tol:
-        raise AssertionError(f"dot test failed for {type(A).__name__} {A.shape}: "
-                             f"<A x, y> = {lhs:.6g}, <x, A^H y> = {rhs:.6g}, relative mismatch "
-                             f"{mismatch:.3e} > {tol:.3e}")
+        raise AssertionError(
+            f"dot test failed for {type(A).__name__} {A.shape}: "
+            f"<A x, y> = {lhs:.6g}, <x, A^H y> = {rhs:.6g}, relative mismatch "
+            f"{mismatch:.3e} > {tol:.3e}"
+        )
     return float(mismatch)
 
 
-def check_operator(A: Any, reference: Any = None, *, rtol: float | None = None,
-                   depth: int | None = None, seed: int = 0, pickling: bool = True) -> None:
+def check_operator(
+    A: Any,
+    reference: Any = None,
+    *,
+    rtol: float | None = None,
+    depth: int | None = None,
+    seed: int = 0,
+    pickling: bool = True,
+) -> None:
     """Run structmat's protocol checks on one matrix.
 
     Parameters
@@ -184,8 +201,11 @@ def check_operator(A: Any, reference: Any = None, *, rtol: float | None = None,
     A = _check_matrix(A)
     xp = _xp(A)
     shape = A.shape
-    if (not isinstance(shape, tuple) or len(shape) != 2
-            or not all(isinstance(s, int) and s >= 1 for s in shape)):
+    if (
+        not isinstance(shape, tuple)
+        or len(shape) != 2
+        or not all(isinstance(s, int) and s >= 1 for s in shape)
+    ):
         raise AssertionError(f"shape must be a tuple of two positive ints; got {shape!r}")
     n_out, n_in = shape
     dt = _operand_dtype(A)
@@ -248,8 +268,12 @@ def check_operator(A: Any, reference: Any = None, *, rtol: float | None = None,
         # portable spelling
         against(lambda X: X @ A, R2, R2 @ ref, "X @ A (rows)")
     against(lambda X: A.rmatmul(X), R2, R2 @ ref, "A.rmatmul(X)")
-    for what, W, Wref in (("A.T", A.T, ref.T), ("A.H", A.H, ref.conj().T),
-                          ("A.conj()", A.conj(), ref.conj()), ("A.T.T", A.T.T, ref)):
+    for what, W, Wref in (
+        ("A.T", A.T, ref.T),
+        ("A.H", A.H, ref.conj().T),
+        ("A.conj()", A.conj(), ref.conj()),
+        ("A.T.T", A.T.T, ref),
+    ):
         Wn = B.to_numpy(W.to_dense())
         if W.shape != Wref.shape:
             raise AssertionError(f"{name}: {what} has shape {W.shape}")
@@ -261,11 +285,19 @@ def check_operator(A: Any, reference: Any = None, *, rtol: float | None = None,
     G = A.H @ A
     lhs = B.to_numpy(G @ xp.asarray(x1))
     rhs = B.to_numpy(A.H @ (A @ xp.asarray(x1)))
-    _close(lhs, rhs, float(np.max(np.abs(rhs))) if rhs.size else 0.0, tol,
-           f"{name}: (A.H @ A) @ x against A.H @ (A @ x)")
+    _close(
+        lhs,
+        rhs,
+        float(np.max(np.abs(rhs))) if rhs.size else 0.0,
+        tol,
+        f"{name}: (A.H @ A) @ x against A.H @ (A @ x)",
+    )
     if pickling:
         A2 = pickle.loads(pickle.dumps(A))
         D2 = B.to_numpy(A2.to_dense())
-        if D2.dtype != Dn.dtype or D2.shape != Dn.shape or not np.array_equal(D2, Dn,
-                                                                                 equal_nan=True):
+        if (
+            D2.dtype != Dn.dtype
+            or D2.shape != Dn.shape
+            or not np.array_equal(D2, Dn, equal_nan=True)
+        ):
             raise AssertionError(f"{name}: a pickle round trip changed the matrix")

@@ -52,8 +52,9 @@ def _check_factors(L: Any, R: Any) -> tuple[int, ...]:
     return (k, q, p, l, s, r)
 
 
-def monarch_linear(x: torch.Tensor, L: torch.Tensor, R: torch.Tensor,
-                   bias: torch.Tensor | None = None) -> torch.Tensor:
+def monarch_linear(
+    x: torch.Tensor, L: torch.Tensor, R: torch.Tensor, bias: torch.Tensor | None = None
+) -> torch.Tensor:
     """``x @ M.T + bias`` for the Monarch matrix ``M = Monarch(L, R)``, differentiable.
 
     The functional form of :class:`MonarchLinear` (as :func:`torch.nn.functional.linear` is
@@ -113,16 +114,18 @@ def monarch_linear(x: torch.Tensor, L: torch.Tensor, R: torch.Tensor,
         if not isinstance(bias, torch.Tensor):
             raise TypeError(f"bias must be a torch.Tensor or None; got {type(bias).__name__}")
         if tuple(bias.shape) != (l * s,):
-            raise ValueError(f"bias must have shape ({l * s},) (out_features = l*s); "
-                             f"got shape {tuple(bias.shape)}")
+            raise ValueError(
+                f"bias must have shape ({l * s},) (out_features = l*s); "
+                f"got shape {tuple(bias.shape)}"
+            )
     lead = x.shape[:-1]
-    xb = x.reshape(-1, k, p).transpose(0, 1)        # (k, N, p): x[n, a p + j]
-    u = torch.bmm(xb, R.transpose(1, 2))            # (k, N, q): u[a, n, i], t = a q + i
-    v = u.transpose(0, 1).reshape(-1, r, l)         # (N, r, l): u[n, t = c l + b]
-    w = torch.bmm(v.permute(2, 0, 1), L.transpose(1, 2))   # (l, N, s): w[b, n, d]
-    y = w.permute(1, 2, 0).reshape(*lead, s * l)    # y[n, d l + b]
+    xb = x.reshape(-1, k, p).transpose(0, 1)  # (k, N, p): x[n, a p + j]
+    u = torch.bmm(xb, R.transpose(1, 2))  # (k, N, q): u[a, n, i], t = a q + i
+    v = u.transpose(0, 1).reshape(-1, r, l)  # (N, r, l): u[n, t = c l + b]
+    w = torch.bmm(v.permute(2, 0, 1), L.transpose(1, 2))  # (l, N, s): w[b, n, d]
+    y = w.permute(1, 2, 0).reshape(*lead, s * l)  # y[n, d l + b]
     if bias is not None:
-        y = y + bias.to(y.dtype)      # a no-op unless autocast computed y in lower precision
+        y = y + bias.to(y.dtype)  # a no-op unless autocast computed y in lower precision
     return y
 
 
@@ -158,7 +161,9 @@ def _to_tensor(a: Any, name: str, dtype: torch.dtype | None, device: Any) -> tor
             try:
                 t = torch.as_tensor(np.asarray(a.get() if hasattr(a, "get") else a))
             except Exception as exc:
-                raise TypeError(f"{name} must be an array or tensor; got {type(a).__name__}") from exc
+                raise TypeError(
+                    f"{name} must be an array or tensor; got {type(a).__name__}"
+                ) from exc
     return t.to(device=device, dtype=dtype, copy=True)
 
 
@@ -224,14 +229,23 @@ class MonarchLinear(nn.Module):
     True
     """
 
-    def __init__(self, in_features: int, out_features: int, nblocks: Any = None, bias: bool = True,
-                 dtype: Any = None, device: Any = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        nblocks: Any = None,
+        bias: bool = True,
+        dtype: Any = None,
+        device: Any = None,
+    ):
         super().__init__()
         in_features = check_size(in_features, "in_features")
         out_features = check_size(out_features, "out_features")
         if not isinstance(bias, (bool, np.bool_)):
-            raise TypeError(f"bias must be a bool; got {bias!r} (to set the values, assign "
-                            f"layer.bias.data or use MonarchLinear.from_dense(W, bias=...))")
+            raise TypeError(
+                f"bias must be a bool; got {bias!r} (to set the values, assign "
+                f"layer.bias.data or use MonarchLinear.from_dense(W, bias=...))"
+            )
         dtype = _check_dtype(dtype)
         k, q, p, l, s, r = monarch_geometry(in_features, out_features, nblocks)
         kw = {"dtype": dtype, "device": device}
@@ -313,16 +327,22 @@ class MonarchLinear(nn.Module):
         if not isinstance(x, torch.Tensor):
             raise TypeError(f"input must be a torch.Tensor; got {type(x).__name__}")
         if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(f"input must have shape (..., {self.in_features}) (in_features); "
-                             f"got shape {tuple(x.shape)}")
+            raise ValueError(
+                f"input must have shape (..., {self.in_features}) (in_features); "
+                f"got shape {tuple(x.shape)}"
+            )
         if x.dtype != self.R.dtype and not torch.is_autocast_enabled(x.device.type):
-            raise TypeError(f"input has dtype {x.dtype} but the layer's parameters have dtype "
-                            f"{self.R.dtype}; cast one of them, e.g. x.to({self.R.dtype})")
+            raise TypeError(
+                f"input has dtype {x.dtype} but the layer's parameters have dtype "
+                f"{self.R.dtype}; cast one of them, e.g. x.to({self.R.dtype})"
+            )
         return monarch_linear(x, self.L, self.R, self.bias)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"nblocks={self.nblocks}, bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"nblocks={self.nblocks}, bias={self.bias is not None}"
+        )
 
     def to_dense(self) -> torch.Tensor:
         """The weight ``M`` as a dense ``(out_features, in_features)`` tensor (differentiable).
@@ -357,8 +377,9 @@ class MonarchLinear(nn.Module):
         return Monarch(self.L.detach().clone(), self.R.detach().clone())
 
     @classmethod
-    def from_structmat(cls, M: Monarch, bias: Any = None, *, dtype: Any = None,
-                       device: Any = None) -> "MonarchLinear":
+    def from_structmat(
+        cls, M: Monarch, bias: Any = None, *, dtype: Any = None, device: Any = None
+    ) -> MonarchLinear:
         """A layer whose weight is the Monarch matrix ``M`` (its factors are copied).
 
         Parameters
@@ -390,10 +411,12 @@ class MonarchLinear(nn.Module):
         """
         if not isinstance(M, Monarch):
             kind = type(M).__name__
-            hint = ("use structmat.to_monarch(M) for an exact Monarch form, or "
-                    "MonarchLinear.from_dense(M.to_dense()) for the nearest Monarch matrix"
-                    if isinstance(M, StructuredMatrix) else
-                    "use MonarchLinear.from_dense for a dense matrix")
+            hint = (
+                "use structmat.to_monarch(M) for an exact Monarch form, or "
+                "MonarchLinear.from_dense(M.to_dense()) for the nearest Monarch matrix"
+                if isinstance(M, StructuredMatrix)
+                else "use MonarchLinear.from_dense for a dense matrix"
+            )
             raise TypeError(f"M must be a structmat.Monarch; got {kind} ({hint})")
         dtype = _check_dtype(dtype)
         if dtype is None:
@@ -404,8 +427,10 @@ class MonarchLinear(nn.Module):
         if bias is not None:
             b = _to_tensor(bias, "bias", dtype, R.device)
             if tuple(b.shape) != (M.shape[0],):
-                raise ValueError(f"bias must have shape ({M.shape[0]},) (out_features); "
-                                 f"got shape {tuple(b.shape)}")
+                raise ValueError(
+                    f"bias must have shape ({M.shape[0]},) (out_features); "
+                    f"got shape {tuple(b.shape)}"
+                )
         layer = cls.__new__(cls)
         nn.Module.__init__(layer)
         layer.in_features = int(M.shape[1])
@@ -419,8 +444,16 @@ class MonarchLinear(nn.Module):
         return layer
 
     @classmethod
-    def from_dense(cls, W: Any, bias: Any = None, nblocks: Any = None, *, seed: Any = None,
-                   dtype: Any = None, device: Any = None) -> "MonarchLinear":
+    def from_dense(
+        cls,
+        W: Any,
+        bias: Any = None,
+        nblocks: Any = None,
+        *,
+        seed: Any = None,
+        dtype: Any = None,
+        device: Any = None,
+    ) -> MonarchLinear:
         """A layer whose weight is the Monarch matrix nearest to ``W`` in Frobenius norm.
 
         The weight is :func:`structmat.project_to_monarch` of ``W`` (the optimal projection,
@@ -467,8 +500,9 @@ class MonarchLinear(nn.Module):
         return cls.from_structmat(M, bias, dtype=target, device=dev)
 
     @classmethod
-    def from_linear(cls, linear: nn.Linear, nblocks: Any = None, *,
-                    seed: Any = None) -> "MonarchLinear":
+    def from_linear(
+        cls, linear: nn.Linear, nblocks: Any = None, *, seed: Any = None
+    ) -> MonarchLinear:
         """The Monarch layer nearest to a :class:`torch.nn.Linear` (optimal projection).
 
         The weight is :func:`structmat.project_to_monarch` of ``linear.weight``; the bias is
@@ -496,6 +530,8 @@ class MonarchLinear(nn.Module):
         True
         """
         if not isinstance(linear, nn.Linear):
-            raise TypeError(f"linear must be a torch.nn.Linear; got {type(linear).__name__} "
-                            f"(for a weight tensor use MonarchLinear.from_dense)")
+            raise TypeError(
+                f"linear must be a torch.nn.Linear; got {type(linear).__name__} "
+                f"(for a weight tensor use MonarchLinear.from_dense)"
+            )
         return cls.from_dense(linear.weight, linear.bias, nblocks, seed=seed)

@@ -90,7 +90,9 @@ class BlockTTInfo:
 def _ranks_arg(ranks: Any, c: int) -> tuple[int, ...]:
     if isinstance(ranks, (tuple, list)):
         if len(ranks) != c - 1:
-            raise ValueError(f"ranks must have {c - 1} entries (one per link of {c} cores); got {tuple(ranks)!r}")
+            raise ValueError(
+                f"ranks must have {c - 1} entries (one per link of {c} cores); got {tuple(ranks)!r}"
+            )
         return tuple(check_size(r, f"ranks[{t}]") for t, r in enumerate(ranks))
     return (check_size(ranks, "ranks"),) * (c - 1)
 
@@ -111,14 +113,18 @@ def _dense_arg(A: Any) -> tuple[np.ndarray, Any]:
     if host.ndim != 2:
         raise ValueError(f"A must be a 2-D array; got shape {host.shape}")
     if host.dtype.kind not in "fciu" or host.dtype == np.float16:
-        raise TypeError(f"A must be a float32, float64, complex64 or complex128 array; got {host.dtype}")
+        raise TypeError(
+            f"A must be a float32, float64, complex64 or complex128 array; got {host.dtype}"
+        )
     if host.size and not np.isfinite(host).all():
         raise ValueError("A contains NaN or Inf entries")
     work = host.astype(np.complex128 if host.dtype.kind == "c" else np.float64)
     return work, xp, host.dtype
 
 
-def _sizes_for(A: np.ndarray, cores, in_sizes, out_sizes) -> tuple[tuple[int, ...], tuple[int, ...]]:
+def _sizes_for(
+    A: np.ndarray, cores, in_sizes, out_sizes
+) -> tuple[tuple[int, ...], tuple[int, ...]]:
     n_out, n_in = A.shape
     if in_sizes is None:
         in_sizes = n_in
@@ -159,7 +165,12 @@ def _unfolding(A: np.ndarray, outs, ins, k: int) -> np.ndarray:
     ``(i_{>=k}, j_{<k})``."""
     c = len(outs)
     T = A.reshape(tuple(outs) + tuple(ins))
-    order = list(range(k, c)) + [c + s for s in range(k)] + list(range(k)) + [c + s for s in range(k, c)]
+    order = (
+        list(range(k, c))
+        + [c + s for s in range(k)]
+        + list(range(k))
+        + [c + s for s in range(k, c)]
+    )
     ctx = math.prod(outs[k:]) * math.prod(ins[:k])
     return T.transpose(order).reshape(ctx, math.prod(outs[:k]), math.prod(ins[k:]))
 
@@ -172,21 +183,21 @@ def _tt_svd(A: np.ndarray, outs, ins, ranks) -> list[np.ndarray]:
     W = A.reshape((1, 1) + tuple(outs) + tuple(ins))
     cores = []
     for t in range(c - 1):
-        nt = c - t                                  # digits left on each side
+        nt = c - t  # digits left on each side
         J = W.shape[0]
         r0, m, n = full[t], outs[t], ins[t]
-        I_t = math.prod(outs[t + 1:])
+        I_t = math.prod(outs[t + 1 :])
         # -> (i_>t, J, j_t, α_t, i_t, j_>t): contexts (i_>t, j_<t, j_t), rows (α_t, i_t)
-        ax_i = list(range(2, 2 + nt))               # i_t .. i_{c-1}
-        ax_j = list(range(2 + nt, 2 + 2 * nt))      # j_t .. j_{c-1}
+        ax_i = list(range(2, 2 + nt))  # i_t .. i_{c-1}
+        ax_j = list(range(2 + nt, 2 + 2 * nt))  # j_t .. j_{c-1}
         order = ax_i[1:] + [0, ax_j[0], 1, ax_i[0]] + ax_j[1:]
-        M = W.transpose(order).reshape(I_t, J, n, r0 * m, math.prod(ins[t + 1:]))
-        U, Wn, _ = _truncate(M, full[t + 1])        # U (I, J, n, r0 m, r1), Wn (I, J, n, r1, rest)
+        M = W.transpose(order).reshape(I_t, J, n, r0 * m, math.prod(ins[t + 1 :]))
+        U, Wn, _ = _truncate(M, full[t + 1])  # U (I, J, n, r0 m, r1), Wn (I, J, n, r1, rest)
         core = U.reshape(I_t, J, n, r0, m, full[t + 1]).transpose(0, 1, 3, 4, 2, 5)
         cores.append(np.ascontiguousarray(core).reshape(I_t * J, r0, m, n, full[t + 1]))
         # new W: (J j_t, α_{t+1}, i_{>t}, j_{>t})
-        Wn = Wn.reshape((I_t, J * n, full[t + 1]) + tuple(ins[t + 1:]))
-        Wn = Wn.reshape(tuple(outs[t + 1:]) + (J * n, full[t + 1]) + tuple(ins[t + 1:]))
+        Wn = Wn.reshape((I_t, J * n, full[t + 1]) + tuple(ins[t + 1 :]))
+        Wn = Wn.reshape(tuple(outs[t + 1 :]) + (J * n, full[t + 1]) + tuple(ins[t + 1 :]))
         k = len(outs) - t - 1
         W = Wn.transpose([k, k + 1] + list(range(k)) + list(range(k + 2, k + 2 + k)))
     J = W.shape[0]
@@ -194,8 +205,15 @@ def _tt_svd(A: np.ndarray, outs, ins, ranks) -> list[np.ndarray]:
     return cores
 
 
-def project_to_blocktt(A: Any, cores: int | None = None, ranks: Any = 1, *, in_sizes: Any = None,
-                       out_sizes: Any = None, return_info: bool = False):
+def project_to_blocktt(
+    A: Any,
+    cores: int | None = None,
+    ranks: Any = 1,
+    *,
+    in_sizes: Any = None,
+    out_sizes: Any = None,
+    return_info: bool = False,
+):
     r"""A block tensor-train matrix close to ``A``, within ``sqrt(c - 1)`` of the best one.
 
     The sequential truncated SVD on the slab tensors (module docstring): for ``c = 2`` the
@@ -253,7 +271,7 @@ def project_to_blocktt(A: Any, cores: int | None = None, ranks: Any = 1, *, in_s
     eps = []
     for k in range(1, c):
         s = np.linalg.svd(_unfolding(work, outs, ins, k), compute_uv=False)
-        eps.append(math.sqrt(float(np.sum(s[..., rk[k - 1]:] ** 2))))
+        eps.append(math.sqrt(float(np.sum(s[..., rk[k - 1] :] ** 2))))
     D = BlockTT(G).to_dense()
     info = BlockTTInfo(
         error=float(np.linalg.norm(D - work)),
@@ -266,8 +284,14 @@ def project_to_blocktt(A: Any, cores: int | None = None, ranks: Any = 1, *, in_s
     return result, info
 
 
-def project_to_monarch_p(A: Any, order: int | None = None, *, in_sizes: Any = None,
-                         out_sizes: Any = None, return_info: bool = False):
+def project_to_monarch_p(
+    A: Any,
+    order: int | None = None,
+    *,
+    in_sizes: Any = None,
+    out_sizes: Any = None,
+    return_info: bool = False,
+):
     """An order-``p`` Monarch matrix close to ``A``: :func:`project_to_blocktt` with every rank 1,
     within ``sqrt(p - 1)`` of the best order-``p`` Monarch matrix (the optimum for ``p = 2``).
 
@@ -288,8 +312,9 @@ def project_to_monarch_p(A: Any, order: int | None = None, *, in_sizes: Any = No
     >>> bool(np.allclose(np.asarray(P), np.asarray(M)))
     True
     """
-    B_, info = project_to_blocktt(A, order, 1, in_sizes=in_sizes, out_sizes=out_sizes,
-                                  return_info=True)
+    B_, info = project_to_blocktt(
+        A, order, 1, in_sizes=in_sizes, out_sizes=out_sizes, return_info=True
+    )
     P = MonarchP._from_blocks(B_._blocks(), B_.out_sizes, B_.in_sizes, B_.ranks)
     return (P, info) if return_info else P
 
@@ -298,9 +323,10 @@ def project_to_monarch_p(A: Any, order: int | None = None, *, in_sizes: Any = No
 # iterative baselines: alternating least squares and Adam
 # ----------------------------------------------------------------------------------------------
 
+
 def _six(G5, outs, ins, t):
     """Core ``t`` ``(nblocks, r0, m, n, r1)`` as ``(I_t, J_t, r0, m, n, r1)``."""
-    I_t, J_t = math.prod(outs[t + 1:]), math.prod(ins[:t])
+    I_t, J_t = math.prod(outs[t + 1 :]), math.prod(ins[:t])
     return G5.reshape((I_t, J_t) + G5.shape[1:])
 
 
@@ -328,8 +354,14 @@ def _right_envs(cores6, outs, ins):
     return F
 
 
-def fit_blocktt(A: Any, start: BlockTT, steps: int = 100, optimizer: str = "als",
-                lr: float | None = None, time_limit: float | None = None):
+def fit_blocktt(
+    A: Any,
+    start: BlockTT,
+    steps: int = 100,
+    optimizer: str = "als",
+    lr: float | None = None,
+    time_limit: float | None = None,
+):
     """Iterative baselines for :func:`project_to_blocktt`: ALS sweeps or Adam steps from ``start``.
 
     ``"als"``: one step is a sweep over the cores, each set to its exact least-squares
@@ -375,18 +407,25 @@ def fit_blocktt(A: Any, start: BlockTT, steps: int = 100, optimizer: str = "als"
     c = len(outs)
     dt = np.result_type(work.dtype, np.dtype(B.to_numpy(start._blocks()[0]).dtype), np.float64)
     work = work.astype(dt)
-    cores = [_six(np.asarray(B.to_numpy(g)).astype(dt), outs, ins, t)
-             for t, g in enumerate(start.cores)]
+    cores = [
+        _six(np.asarray(B.to_numpy(g)).astype(dt), outs, ins, t) for t, g in enumerate(start.cores)
+    ]
     norm = float(np.linalg.norm(work)) or 1.0
     n_out, n_in = work.shape
 
     def dense(cs):
         return _right_envs(cs, outs, ins)[0].reshape(n_out, n_in)
 
-    hist = {"step": [0], "time": [0.0], "rel_error": [float(np.linalg.norm(dense(cores) - work)) / norm]}
+    hist = {
+        "step": [0],
+        "time": [0.0],
+        "rel_error": [float(np.linalg.norm(dense(cores) - work)) / norm],
+    }
     t0 = time.perf_counter()
     if optimizer == "adam":
-        rms = math.sqrt(sum(float(np.sum(np.abs(g) ** 2)) for g in cores) / sum(g.size for g in cores))
+        rms = math.sqrt(
+            sum(float(np.sum(np.abs(g) ** 2)) for g in cores) / sum(g.size for g in cores)
+        )
         step = (0.01 * rms) if lr is None else float(lr)
         m1 = [np.zeros_like(g) for g in cores]
         m2 = [np.zeros(g.shape) for g in cores]
@@ -405,21 +444,24 @@ def fit_blocktt(A: Any, start: BlockTT, steps: int = 100, optimizer: str = "als"
             F5 = F[t + 1].reshape(I_t, J_t, n, K, r1)
             if optimizer == "als":
                 A6 = work.reshape(P, m, I_t, J_t, n, K)
-                Lp = np.linalg.pinv(E5.transpose(1, 2, 3, 0, 4))          # (m, I, J, r0, P)
-                Rp = np.linalg.pinv(F5.transpose(0, 1, 2, 4, 3))          # (I, J, n, K, r1) pinv of (r1 x K)^T
+                Lp = np.linalg.pinv(E5.transpose(1, 2, 3, 0, 4))  # (m, I, J, r0, P)
+                Rp = np.linalg.pinv(
+                    F5.transpose(0, 1, 2, 4, 3)
+                )  # (I, J, n, K, r1) pinv of (r1 x K)^T
                 cores[t] = np.einsum("iIJaP,PiIJjK,IJjKs->IJaijs", Lp, A6, Rp, optimize=True)
             else:
                 R6 = R.reshape(P, m, I_t, J_t, n, K)
-                grads.append(np.einsum("PiIJa,PiIJjK,IJjKs->IJaijs", E5.conj(), R6, F5.conj(),
-                                       optimize=True))
+                grads.append(
+                    np.einsum("PiIJa,PiIJjK,IJjKs->IJaijs", E5.conj(), R6, F5.conj(), optimize=True)
+                )
             E = _left_envs_step(E, cores[t], outs, t)
         if optimizer == "adam":
             for t in range(c):
                 g = grads[t]
                 m1[t] = b1 * m1[t] + (1 - b1) * g
                 m2[t] = b2 * m2[t] + (1 - b2) * np.abs(g) ** 2
-                mh = m1[t] / (1 - b1 ** it)
-                vh = m2[t] / (1 - b2 ** it)
+                mh = m1[t] / (1 - b1**it)
+                vh = m2[t] / (1 - b2**it)
                 cores[t] = cores[t] - step * mh / (np.sqrt(vh) + eps)
         hist["step"].append(it)
         hist["time"].append(time.perf_counter() - t0)

@@ -63,8 +63,9 @@ def test_scalar_multiple_law(spec, xp, alpha):
         if isinstance(A, (Monarch, Diagonal)):
             assert type(got) is type(A), f"{name} keeps the class of {A!r}"
         D = dense(got)
-        want_kind = "c" if kind_of(A) == "c" or (isinstance(alpha, complex) and name != "-A") \
-            else "f"
+        want_kind = (
+            "c" if kind_of(A) == "c" or (isinstance(alpha, complex) and name != "-A") else "f"
+        )
         assert kind_of(got) == want_kind, f"{name}: dtype {got.dtype}"
         assert_close(D, want, tol_dtype(e, D), e.n, e.depth + 1, what=f"{e.id} {name}")
 
@@ -80,8 +81,12 @@ def test_sum_law(spec, xp):
     ref = e.ref + 2 * np.conj(e.ref) - e.ref
     # transpose, adjoint and conjugate of a sum are sums of the terms' ones
     assert all(isinstance(W, Sum) and len(W.terms) == len(S.terms) for W in (S.T, S.H, S.conj()))
-    for name, got, want in [("S", S, ref), ("S.T", S.T, ref.T), ("S.H", S.H, np.conj(ref).T),
-                            ("S.conj()", S.conj(), np.conj(ref))]:
+    for name, got, want in [
+        ("S", S, ref),
+        ("S.T", S.T, ref.T),
+        ("S.H", S.H, np.conj(ref).T),
+        ("S.conj()", S.conj(), np.conj(ref)),
+    ]:
         D = dense(got)
         assert_close(D, want, tol_dtype(e, D), e.n, e.depth + 2, what=f"{e.id} {name}")
     # applied to columns and rows, not only densified
@@ -166,8 +171,10 @@ def test_permutation_products_compose(perms):
     np.testing.assert_array_equal(np.asarray(P), ref)
 
 
-@given(a=st.complex_numbers(max_magnitude=1e3, allow_nan=False, allow_infinity=False),
-       b=st.floats(-1e3, 1e3).filter(lambda v: abs(v) > 1e-3))
+@given(
+    a=st.complex_numbers(max_magnitude=1e3, allow_nan=False, allow_infinity=False),
+    b=st.floats(-1e3, 1e3).filter(lambda v: abs(v) > 1e-3),
+)
 def test_scalar_multiples_compose(a, b):
     """a (b A) = (a b) A, for absorbed (Monarch) and lazy (Scaled) multiples alike."""
     M = Monarch.random(12, seed=3)
@@ -193,12 +200,15 @@ def test_scaled_and_sum_attributes():
     assert +M is M
 
 
-@pytest.mark.parametrize("bad, exc, match", [
-    (np.ones(4), TypeError, "only scalar multiples"),
-    ("2", TypeError, "alpha must be a real or complex number"),
-    (float("inf"), ValueError, "finite"),
-    (True, TypeError, "alpha must be a real or complex number"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, match",
+    [
+        (np.ones(4), TypeError, "only scalar multiples"),
+        ("2", TypeError, "alpha must be a real or complex number"),
+        (float("inf"), ValueError, "finite"),
+        (True, TypeError, "alpha must be a real or complex number"),
+    ],
+)
 def test_scalar_multiple_rejects(bad, exc, match):
     with pytest.raises(exc, match=match):
         Hadamard(4) * bad

@@ -38,6 +38,7 @@ def rng_for(*key):
 # namespace resolution
 # ----------------------------------------------------------------------------------------------
 
+
 def test_namespace_of_arrays():
     a = np.zeros(3)
     s = array_api_strict.asarray([1.0, 2.0])
@@ -51,11 +52,19 @@ def test_namespace_of_arrays():
     assert B.namespace_name(None) == "none"
 
 
-@pytest.mark.parametrize("spec,name", [
-    (None, "numpy"), ("numpy", "numpy"), ("np", "numpy"), ("NumPy", "numpy"),
-    ("array_api_strict", "array_api_strict"), ("strict", "array_api_strict"),
-    (np, "numpy"), (array_api_strict, "array_api_strict"),
-])
+@pytest.mark.parametrize(
+    "spec,name",
+    [
+        (None, "numpy"),
+        ("numpy", "numpy"),
+        ("np", "numpy"),
+        ("NumPy", "numpy"),
+        ("array_api_strict", "array_api_strict"),
+        ("strict", "array_api_strict"),
+        (np, "numpy"),
+        (array_api_strict, "array_api_strict"),
+    ],
+)
 def test_resolve_xp(spec, name):
     ns = B.resolve_xp(spec)
     assert B.namespace_name(ns) == name
@@ -63,8 +72,10 @@ def test_resolve_xp(spec, name):
     assert B.namespace_name(B.resolve_xp(ns)) == name
 
 
-@pytest.mark.parametrize("bad,match", [("torch2", "xp must be"), (3, "xp must be"),
-                                       (scipy.fft, "not an array namespace")])
+@pytest.mark.parametrize(
+    "bad,match",
+    [("torch2", "xp must be"), (3, "xp must be"), (scipy.fft, "not an array namespace")],
+)
 def test_resolve_xp_rejects(bad, match):
     with pytest.raises(TypeError, match=match):
         B.resolve_xp(bad)
@@ -85,7 +96,9 @@ def test_parameter_namespace_decides(xp):
     # parameter-free classes follow the operand
     assert Hadamard(4).xp is None and DFT(4).xp is None
     y = Hadamard(4) @ xp.asarray(np.ones(4))
-    assert B.namespace_name(B.get_namespace(y)) == B.namespace_name(B.get_namespace(xp.asarray([0.0])))
+    assert B.namespace_name(B.get_namespace(y)) == B.namespace_name(
+        B.get_namespace(xp.asarray([0.0]))
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -142,6 +155,7 @@ def test_product_with_parameter_free_factor_checks_operand():
 # FFT / DCT / DST dispatch
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("kind,type", KINDS_TYPES)
 @pytest.mark.parametrize("norm", [None, "ortho"])
 @pytest.mark.parametrize("n", [2, 5, 16])
@@ -151,8 +165,12 @@ def test_trig_fft_fallback_on_strict_vs_scipy(kind, type, norm, n):
     rng = rng_for(kind, type, norm, n)
     for prec in ("float64", "complex128", "float32", "complex64"):
         x = draw(rng, (n, 3), prec)
-        want = fn(x.astype(np.complex128 if x.dtype.kind == "c" else np.float64),
-                  type=type, norm=norm, axis=0)
+        want = fn(
+            x.astype(np.complex128 if x.dtype.kind == "c" else np.float64),
+            type=type,
+            norm=norm,
+            axis=0,
+        )
         for axis in (0, 1):
             xs = array_api_strict.asarray(x if axis == 0 else x.T)
             via = B._trig_via_fft(array_api_strict, xs, kind, type, norm, axis=axis)
@@ -161,8 +179,14 @@ def test_trig_fft_fallback_on_strict_vs_scipy(kind, type, norm, n):
                 assert B.namespace_name(B.get_namespace(got)) == "array_api_strict"
                 assert got.dtype == xs.dtype
                 g = to_numpy(got)
-                assert_close(g if axis == 0 else g.T, want, x.dtype, n, fft_depth(2 * n),
-                             what=f"{kind}{type} {norm} n={n} {prec} axis={axis}")
+                assert_close(
+                    g if axis == 0 else g.T,
+                    want,
+                    x.dtype,
+                    n,
+                    fft_depth(2 * n),
+                    what=f"{kind}{type} {norm} n={n} {prec} axis={axis}",
+                )
 
 
 def test_trig_fallback_on_numpy_namespace_matches_native():
@@ -184,8 +208,9 @@ def test_fft_ifft_dispatch(xp, norm):
         for axis in (0, 1):
             got = fn(B.get_namespace(xa), xa, axis=axis, norm=norm)
             assert str(got.dtype).endswith("complex128")
-            assert_close(to_numpy(got), ref(x, axis=axis, norm=norm), np.complex128, 12,
-                         fft_depth(12))
+            assert_close(
+                to_numpy(got), ref(x, axis=axis, norm=norm), np.complex128, 12, fft_depth(12)
+            )
     x32 = xp.asarray(draw(rng, 8, "float32"))
     assert str(B.fft(B.get_namespace(x32), x32, axis=0).dtype).endswith("complex64")
 
@@ -208,6 +233,7 @@ def test_next_fast_len():
 # ----------------------------------------------------------------------------------------------
 # moving arrays, dtypes
 # ----------------------------------------------------------------------------------------------
+
 
 def test_move_and_to_numpy():
     a = np.arange(6.0).reshape(2, 3)
@@ -253,9 +279,13 @@ def test_all_finite(xp):
 
 
 def test_to_backend_moves_every_parametrised_class():
-    objs = [Monarch.random(12, 8, nblocks=(4, 2), seed=0), Diagonal(np.ones(3)),
-            Permutation([1, 0, 2]), Convolution(np.arange(1.0, 4.0), n=5, mode="full"),
-            Product(Diagonal(np.ones(4)), Hadamard(4))]
+    objs = [
+        Monarch.random(12, 8, nblocks=(4, 2), seed=0),
+        Diagonal(np.ones(3)),
+        Permutation([1, 0, 2]),
+        Convolution(np.arange(1.0, 4.0), n=5, mode="full"),
+        Product(Diagonal(np.ones(4)), Hadamard(4)),
+    ]
     for A in objs:
         S = A.to_backend("array_api_strict")
         assert B.namespace_name(S.xp) == "array_api_strict"

@@ -12,10 +12,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+import structmat  # noqa: E402
 from benchmarks import __main__ as bench_main  # noqa: E402
 from benchmarks import multiply, transforms  # noqa: E402
-
-import structmat  # noqa: E402
 
 
 def _read(path):
@@ -24,8 +23,24 @@ def _read(path):
 
 
 def test_multiply_prints_and_writes(tmp_path, capsys):
-    rc = multiply.main(["--sizes", "16", "64", "--batches", "1", "8", "--dtype", "float32",
-                        "--repeats", "1", "--settle", "0", "--out", str(tmp_path)])
+    rc = multiply.main(
+        [
+            "--sizes",
+            "16",
+            "64",
+            "--batches",
+            "1",
+            "8",
+            "--dtype",
+            "float32",
+            "--repeats",
+            "1",
+            "--settle",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "speedup_vs_dense" in text and "Crossover" in text and "Peak memory" in text
@@ -34,10 +49,24 @@ def test_multiply_prints_and_writes(tmp_path, capsys):
         assert (tmp_path / f"{name}.csv").stat().st_size > 0
         assert (tmp_path / f"{name}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = _read(tmp_path / "multiply.csv")
-    assert [(r["n"], r["batch"]) for r in rows] == [("16", "1"), ("16", "8"), ("64", "1"), ("64", "8")]
+    assert [(r["n"], r["batch"]) for r in rows] == [
+        ("16", "1"),
+        ("16", "8"),
+        ("64", "1"),
+        ("64", "8"),
+    ]
     for r in rows:
-        for key in ("monarch_ms", "dense_ms", "bmm_ms", "einsum_ms", "rows_ms", "speedup_vs_dense",
-                    "speedup_vs_bmm", "gflops_fraction", "rows_over_cols"):
+        for key in (
+            "monarch_ms",
+            "dense_ms",
+            "bmm_ms",
+            "einsum_ms",
+            "rows_ms",
+            "speedup_vs_dense",
+            "speedup_vs_bmm",
+            "gflops_fraction",
+            "rows_over_cols",
+        ):
             assert math.isfinite(float(r[key])) and float(r[key]) > 0, (key, r)
         M = structmat.Monarch.random(int(r["n"]))
         assert float(r["flop_ratio"]) == pytest.approx(2 * M.shape[0] ** 2 / M.flops(1))
@@ -51,8 +80,16 @@ def test_multiply_prints_and_writes(tmp_path, capsys):
 
 def test_multiply_without_dense_column(capsys):
     # a size above the dense limit gets no dense time but still a GFLOP/s fraction
-    rows, cross, mem = multiply.run(["float64"], [16, multiply.DENSE_MAX * 2], [2], repeats=1,
-                                    min_time=0.0, settle=0.0, refine=False, memory=False)
+    rows, cross, mem = multiply.run(
+        ["float64"],
+        [16, multiply.DENSE_MAX * 2],
+        [2],
+        repeats=1,
+        min_time=0.0,
+        settle=0.0,
+        refine=False,
+        memory=False,
+    )
     big = rows[-1]
     assert "dense_ms" not in big and big["gflops_fraction"] > 0
     assert len(cross) == 1 and cross[0]["n"] == 16
@@ -67,10 +104,26 @@ def test_references_match_dense(ref):
 
 
 def test_targets_verdicts():
-    rows = [{"dtype": "float32", "n": 64, "batch": b, "speedup_vs_dense": s, "rows_over_cols": 1.1,
-             "gflops_fraction": 0.5} for b, s in ((1, 0.5), (16, 20.0))]
-    mem = [{"dtype": "float32", "n": 64, "batch": 16, "monarch_extra_outputs": 0.1,
-            "rows_extra_outputs": 2.5}]
+    rows = [
+        {
+            "dtype": "float32",
+            "n": 64,
+            "batch": b,
+            "speedup_vs_dense": s,
+            "rows_over_cols": 1.1,
+            "gflops_fraction": 0.5,
+        }
+        for b, s in ((1, 0.5), (16, 20.0))
+    ]
+    mem = [
+        {
+            "dtype": "float32",
+            "n": 64,
+            "batch": 16,
+            "monarch_extra_outputs": 0.1,
+            "rows_extra_outputs": 2.5,
+        }
+    ]
     got = {r["target"]: r["verdict"] for r in multiply.targets(rows, mem)}
     assert got["speed-up over dense GEMM"] == "holds"
     assert got["speed-up over dense (fewest columns)"] == "missed"
@@ -87,6 +140,7 @@ def test_measure_settles_each_candidate():
     def make(name):
         def fn():
             calls[name] += 1
+
         return fn
 
     t = measure({"a": make("a"), "b": make("b")}, repeats=2, warmup=1, min_time=0.0, settle=0.01)
@@ -102,15 +156,34 @@ def test_crossover_rule():
 
 
 def test_transforms_prints_and_writes(tmp_path, capsys):
-    rc = transforms.main(["--sizes", "16", "32", "--batches", "1", "3", "--repeats", "1",
-                          "--settle", "0", "--out", str(tmp_path)])
+    rc = transforms.main(
+        [
+            "--sizes",
+            "16",
+            "32",
+            "--batches",
+            "1",
+            "3",
+            "--repeats",
+            "1",
+            "--settle",
+            "0",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     text = capsys.readouterr().out
     assert "structmat_over_library" in text
     assert (tmp_path / "transforms.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     rows = _read(tmp_path / "transforms.csv")
-    assert sorted({r["transform"] for r in rows}) == ["butterfly", "convolution", "dct", "dft",
-                                                       "hadamard"]
+    assert sorted({r["transform"] for r in rows}) == [
+        "butterfly",
+        "convolution",
+        "dct",
+        "dft",
+        "hadamard",
+    ]
     assert len(rows) == 5 * 2 * 2
     for r in rows:
         # every timed result was checked against the library (or dense) result
@@ -133,13 +206,30 @@ def test_module_entry_point(capsys):
     assert bench_main.main([]) == 2
     assert "multiply" in capsys.readouterr().out
     assert bench_main.main(["nosuch"]) == 2
-    assert bench_main.main(["multiply", "--sizes", "16", "--batches", "2", "--dtype", "float64",
-                            "--repeats", "1", "--settle", "0.01"]) == 0
+    assert (
+        bench_main.main(
+            [
+                "multiply",
+                "--sizes",
+                "16",
+                "--batches",
+                "2",
+                "--dtype",
+                "float64",
+                "--repeats",
+                "1",
+                "--settle",
+                "0.01",
+            ]
+        )
+        == 0
+    )
 
 
 def test_cupy_backend_missing_is_reported(capsys):
     try:
         import cupy  # noqa: F401
+
         pytest.skip("CuPy is installed: the GPU run is exercised by the benchmark itself")
     except ImportError:
         pass
@@ -152,8 +242,15 @@ def test_cupy_backend_missing_is_reported(capsys):
 # ----------------------------------------------------------------------------------------------
 
 GEOMETRIES = [  # (n_in, n_out, nblocks): square, non-square splits, rectangular, mixed slab ranks
-    (64, 64, None), (96, 96, 8), (96, 96, (8, 4)), (64, 64, (16, 4)), (30, 30, (5, 3)),
-    (24, 8, (4, 2)), (8, 24, (2, 4)), (100, 20, (5, 2)), (36, 36, (2, 3)),
+    (64, 64, None),
+    (96, 96, 8),
+    (96, 96, (8, 4)),
+    (64, 64, (16, 4)),
+    (30, 30, (5, 3)),
+    (24, 8, (4, 2)),
+    (8, 24, (2, 4)),
+    (100, 20, (5, 2)),
+    (36, 36, (2, 3)),
 ]
 
 
@@ -193,13 +290,18 @@ def test_fast_multiply_paths_exact(xp, dtype, threads, monkeypatch):
             X = rng.integers(-3, 4, (n_in, batch)).astype(dtype)
             Xr = rng.integers(-3, 4, (batch, n_out)).astype(dtype)
             case = (n_in, n_out, nb, batch)
-            np.testing.assert_array_equal(to_numpy(M @ xp.asarray(X)), (D @ X).astype(dtype), str(case))
-            np.testing.assert_array_equal(to_numpy(M.rmatmul(xp.asarray(Xr))), (Xr @ D).astype(dtype),
-                                          str(case))
+            np.testing.assert_array_equal(
+                to_numpy(M @ xp.asarray(X)), (D @ X).astype(dtype), str(case)
+            )
+            np.testing.assert_array_equal(
+                to_numpy(M.rmatmul(xp.asarray(Xr))), (Xr @ D).astype(dtype), str(case)
+            )
             if xp is np:  # operands that are not C-contiguous
                 np.testing.assert_array_equal(M @ np.asfortranarray(X), (D @ X).astype(dtype))
                 np.testing.assert_array_equal(np.asfortranarray(Xr) @ M, (Xr @ D).astype(dtype))
-                np.testing.assert_array_equal(M @ np.repeat(X, 2, axis=1)[:, ::2], (D @ X).astype(dtype))
+                np.testing.assert_array_equal(
+                    M @ np.repeat(X, 2, axis=1)[:, ::2], (D @ X).astype(dtype)
+                )
 
 
 def test_thread_setting_is_validated(monkeypatch):

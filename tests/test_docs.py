@@ -19,8 +19,6 @@ import sys
 from html.parser import HTMLParser
 from urllib.parse import unquote, urlsplit
 
-import pytest
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DOCS = os.path.join(ROOT, "docs")
 
@@ -38,8 +36,10 @@ class _Page(HTMLParser):
         for key, value in attrs:
             if key in ("id", "name") and value:
                 self.ids.add(value)
-            if value and ((key == "href" and tag in ("a", "link")) or
-                          (key == "src" and tag in ("img", "script"))):
+            if value and (
+                (key == "href" and tag in ("a", "link"))
+                or (key == "src" and tag in ("img", "script"))
+            ):
                 self.links.append(value)
 
     def handle_data(self, data):
@@ -60,16 +60,21 @@ def broken_links(site: str) -> list[str]:
     ``index.html``) and its fragment, if any, is the ``id`` of an element of that file.
     External links (with a scheme such as ``https:`` or ``mailto:``) are not followed.
     """
-    pages = {os.path.normpath(p): _parse(p)
-             for p in glob.glob(os.path.join(site, "**", "*.html"), recursive=True)}
+    pages = {
+        os.path.normpath(p): _parse(p)
+        for p in glob.glob(os.path.join(site, "**", "*.html"), recursive=True)
+    }
     broken = []
     for path, page in sorted(pages.items()):
         for link in page.links:
             parts = urlsplit(link)
             if parts.scheme or parts.netloc:
                 continue
-            target = path if not parts.path else os.path.normpath(
-                os.path.join(os.path.dirname(path), unquote(parts.path)))
+            target = (
+                path
+                if not parts.path
+                else os.path.normpath(os.path.join(os.path.dirname(path), unquote(parts.path)))
+            )
             if os.path.isdir(target):
                 target = os.path.join(target, "index.html")
             where = f"{os.path.relpath(path, site)}: {link}"
@@ -89,10 +94,12 @@ def test_broken_links_finds_missing_files_and_fragments(tmp_path):
     (tmp_path / "index.html").write_text(
         '<a href="sub/page.html#here">ok</a> <a href="sub/page.html#gone">bad id</a> '
         '<a href="missing.html">no file</a> <a href="https://example.org/x.html">external</a> '
-        '<img src="sub/pic.png"> <a href="#top">self</a> <p id="top"></p>', encoding="utf-8")
-    (tmp_path / "sub" / "page.html").write_text('<h1 id="here">x</h1>'
-                                                '<a href="../index.html">up</a>',
-                                                encoding="utf-8")
+        '<img src="sub/pic.png"> <a href="#top">self</a> <p id="top"></p>',
+        encoding="utf-8",
+    )
+    (tmp_path / "sub" / "page.html").write_text(
+        '<h1 id="here">x</h1><a href="../index.html">up</a>', encoding="utf-8"
+    )
     assert broken_links(str(tmp_path)) == [
         "index.html: sub/page.html#gone (no id 'gone')",
         "index.html: missing.html (no file missing.html)",
@@ -106,9 +113,24 @@ def test_broken_links_finds_missing_files_and_fragments(tmp_path):
 def test_site_builds_without_warnings_and_links_resolve(tmp_path):
     site = tmp_path / "html"
     proc = subprocess.run(
-        [sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-         "-d", str(tmp_path / "doctrees"), DOCS, str(site)],
-        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "sphinx",
+            "-W",
+            "--keep-going",
+            "-q",
+            "-b",
+            "html",
+            "-d",
+            str(tmp_path / "doctrees"),
+            DOCS,
+            str(site),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, f"sphinx-build failed:\n{proc.stdout}\n{proc.stderr}"
 
@@ -121,6 +143,7 @@ def test_site_builds_without_warnings_and_links_resolve(tmp_path):
     import inspect
 
     import structmat
+
     api_ids = set().union(*(_parse(p).ids for p in (site / "api").glob("*.html")))
     for name in structmat.__all__:
         obj = getattr(structmat, name)
@@ -133,14 +156,17 @@ def test_site_builds_without_warnings_and_links_resolve(tmp_path):
     assert "structmat.projection.solver_options" in projection.ids
 
     from proofs import all_claims
+
     claims = " ".join(_parse(site / "claims.html").text)
     missing = [c.name for c in all_claims() if c.name not in claims]
     assert not missing, f"claims missing from the claims page: {missing}"
     with open(os.path.join(ROOT, "proofs", "report.json"), encoding="utf-8") as fh:
         records = json.load(fh)
     passed = {r["claim"] for r in records} - {
-        r["claim"] for r in records
-        if r["verdict"] != "verified" or r["negative_control"] != "rejected"}
+        r["claim"]
+        for r in records
+        if r["verdict"] != "verified" or r["negative_control"] != "rejected"
+    }
     assert claims.count("verified, controls rejected") == len(passed)
     report = " ".join(_parse(site / "report.html").text)
     assert "Exact verification of the Monarch expressivity claims" in report
@@ -151,8 +177,11 @@ def test_site_builds_without_warnings_and_links_resolve(tmp_path):
         stem = os.path.splitext(os.path.basename(notebook))[0]
         page = site / "gallery" / "_notebooks" / f"{stem}.html"
         assert page.is_file(), f"notebook {stem} is not in the gallery"
-    figures = [link for link in _parse(site / "gallery" / "_notebooks" / "03_projection.html").links
-               if link.endswith(".png")]
+    figures = [
+        link
+        for link in _parse(site / "gallery" / "_notebooks" / "03_projection.html").links
+        if link.endswith(".png")
+    ]
     assert figures, "the stored figures of notebook 03 are not rendered"
 
     broken = broken_links(str(site))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from builtins import type as builtins_type
+
 import array_api_strict
 import numpy as np
 import pytest
@@ -20,7 +22,6 @@ from structmat import (
     Product,
 )
 from structmat.base import check_size
-from builtins import type as builtins_type
 from structmat.ops.monarch import monarch_geometry
 
 NAN_INF = [float("nan"), float("inf"), float("-inf")]
@@ -40,17 +41,34 @@ def with_bad(shape, value):
 # sizes
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value,exc", [(0, ValueError), (-3, ValueError), (2.0, TypeError),
-                                       ("4", TypeError), (True, TypeError), (None, TypeError)])
+
+@pytest.mark.parametrize(
+    "value,exc",
+    [
+        (0, ValueError),
+        (-3, ValueError),
+        (2.0, TypeError),
+        ("4", TypeError),
+        (True, TypeError),
+        (None, TypeError),
+    ],
+)
 def test_check_size(value, exc):
     with pytest.raises(exc, match=r"width must be an integer >= 1"):
         check_size(value, "width")
 
 
-@pytest.mark.parametrize("make", [
-    lambda v: DFT(v), lambda v: DCT(v), lambda v: DST(v), lambda v: Hadamard(v),
-    lambda v: Butterfly.random(v), lambda v: Monarch.random(v),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda v: DFT(v),
+        lambda v: DCT(v),
+        lambda v: DST(v),
+        lambda v: Hadamard(v),
+        lambda v: Butterfly.random(v),
+        lambda v: Monarch.random(v),
+    ],
+)
 def test_sizes_name_n(make):
     with pytest.raises(ValueError, match=r"\bn(_in)? must be an integer >= 1"):
         make(0)
@@ -61,6 +79,7 @@ def test_sizes_name_n(make):
 # ----------------------------------------------------------------------------------------------
 # Hadamard, Butterfly: powers of 2
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [3, 6, 12, 100])
 def test_hadamard_needs_power_of_two(n):
@@ -105,23 +124,35 @@ def test_butterfly_twiddle_ndim_dtype_values():
 # Monarch
 # ----------------------------------------------------------------------------------------------
 
+
 def test_monarch_middle_dimension_mismatch_names_both_products():
-    L, R = ones(3, 4, 5), ones(4, 4, 4)   # l*r = 15, k*q = 16
+    L, R = ones(3, 4, 5), ones(4, 4, 4)  # l*r = 15, k*q = 16
     with pytest.raises(ValueError, match=r"l\*r = 3\*5 = 15.*k\*q = 4\*4 = 16"):
         Monarch(L, R)
 
 
-@pytest.mark.parametrize("L,R,name", [
-    (ones(4, 4), ones(4, 4, 4), "L"), (ones(4, 4, 4), ones(4, 16), "R"),
-    (ones(1, 4, 4, 4), ones(4, 4, 4), "L"), (ones(4, 4, 4), np.ones(()), "R"),
-])
+@pytest.mark.parametrize(
+    "L,R,name",
+    [
+        (ones(4, 4), ones(4, 4, 4), "L"),
+        (ones(4, 4, 4), ones(4, 16), "R"),
+        (ones(1, 4, 4, 4), ones(4, 4, 4), "L"),
+        (ones(4, 4, 4), np.ones(()), "R"),
+    ],
+)
 def test_monarch_wrong_ndim(L, R, name):
     with pytest.raises(ValueError, match=rf"{name} must be a 3-D array"):
         Monarch(L, R)
 
 
-@pytest.mark.parametrize("L,R", [(ones(0, 4, 4), ones(4, 4, 4)), (ones(4, 4, 4), ones(4, 4, 0)),
-                                 (ones(4, 0, 4), ones(0, 4, 4))])
+@pytest.mark.parametrize(
+    "L,R",
+    [
+        (ones(0, 4, 4), ones(4, 4, 4)),
+        (ones(4, 4, 4), ones(4, 4, 0)),
+        (ones(4, 0, 4), ones(0, 4, 4)),
+    ],
+)
 def test_monarch_empty(L, R):
     with pytest.raises(ValueError, match="L and R must have nonzero shapes"):
         Monarch(L, R)
@@ -148,23 +179,29 @@ def test_monarch_parameters_that_are_not_arrays():
         Monarch(ones(4, 4, 4), Hadamard(4))
 
 
-@pytest.mark.parametrize("n_in,n_out,nblocks,valid", [
-    (12, None, 5, r"Valid k: \[1, 2, 3, 4, 6, 12\]; valid l: \[1, 2, 3, 4, 6, 12\]"),
-    (96, 24, 16, r"Valid k: \[1, 2, 3, 4, 6, 8, 12, 24\]"),
-    (12, 8, (3, 2), r"k=3 must divide n_in=12 and the middle dimension 8"),
-    (12, 8, (4, 3), r"l=3 must divide n_out=8"),
-])
+@pytest.mark.parametrize(
+    "n_in,n_out,nblocks,valid",
+    [
+        (12, None, 5, r"Valid k: \[1, 2, 3, 4, 6, 12\]; valid l: \[1, 2, 3, 4, 6, 12\]"),
+        (96, 24, 16, r"Valid k: \[1, 2, 3, 4, 6, 8, 12, 24\]"),
+        (12, 8, (3, 2), r"k=3 must divide n_in=12 and the middle dimension 8"),
+        (12, 8, (4, 3), r"l=3 must divide n_out=8"),
+    ],
+)
 def test_monarch_random_bad_nblocks_lists_choices(n_in, n_out, nblocks, valid):
     with pytest.raises(ValueError, match=r"invalid nblocks.*" + valid):
         Monarch.random(n_in, n_out, nblocks=nblocks)
 
 
-@pytest.mark.parametrize("nblocks,exc,match", [
-    ((1, 2, 3), ValueError, r"nblocks must be an int or a pair \(k, l\)"),
-    (0, ValueError, r"nblocks must be an integer >= 1"),
-    ((2, 0), ValueError, r"nblocks\[1\] must be an integer >= 1"),
-    (2.5, TypeError, r"nblocks must be an integer"),
-])
+@pytest.mark.parametrize(
+    "nblocks,exc,match",
+    [
+        ((1, 2, 3), ValueError, r"nblocks must be an int or a pair \(k, l\)"),
+        (0, ValueError, r"nblocks must be an integer >= 1"),
+        ((2, 0), ValueError, r"nblocks\[1\] must be an integer >= 1"),
+        (2.5, TypeError, r"nblocks must be an integer"),
+    ],
+)
 def test_monarch_geometry_bad_nblocks(nblocks, exc, match):
     with pytest.raises(exc, match=match):
         monarch_geometry(16, None, nblocks)
@@ -181,18 +218,22 @@ def test_monarch_random_bad_sizes_and_dtype():
 # Permutation, Diagonal, BlockDiagonal
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("perm,exc,match", [
-    ([0, 0, 1], ValueError, r"perm must be a permutation of 0..n-1"),
-    ([0, 3, 1], ValueError, r"perm must hold indices in \[0, 3\)"),
-    ([-1, 0, 1], ValueError, r"perm must hold indices in \[0, 3\)"),
-    ([0.0, 1.0], TypeError, r"perm must have an integer dtype"),
-    ([[0, 1], [1, 0]], ValueError, r"perm must be 1-D"),
-    (np.zeros(0, dtype=int), ValueError, r"perm must not be empty"),
-    (np.zeros((1, 0), dtype=int), ValueError, r"perm must be 1-D"),
-    (Hadamard(2), TypeError, r"perm must be an array of indices"),
-    (object(), TypeError, r"perm must have an integer dtype; got object"),
-    (np.zeros(0), TypeError, r"perm must have an integer dtype"),
-])
+
+@pytest.mark.parametrize(
+    "perm,exc,match",
+    [
+        ([0, 0, 1], ValueError, r"perm must be a permutation of 0..n-1"),
+        ([0, 3, 1], ValueError, r"perm must hold indices in \[0, 3\)"),
+        ([-1, 0, 1], ValueError, r"perm must hold indices in \[0, 3\)"),
+        ([0.0, 1.0], TypeError, r"perm must have an integer dtype"),
+        ([[0, 1], [1, 0]], ValueError, r"perm must be 1-D"),
+        (np.zeros(0, dtype=int), ValueError, r"perm must not be empty"),
+        (np.zeros((1, 0), dtype=int), ValueError, r"perm must be 1-D"),
+        (Hadamard(2), TypeError, r"perm must be an array of indices"),
+        (object(), TypeError, r"perm must have an integer dtype; got object"),
+        (np.zeros(0), TypeError, r"perm must have an integer dtype"),
+    ],
+)
 def test_permutation_bad(perm, exc, match):
     with pytest.raises(exc, match=match):
         Permutation(perm)
@@ -209,26 +250,32 @@ def test_transpose_perm_bad(r, c, name):
         Permutation.transpose_perm(r, c)
 
 
-@pytest.mark.parametrize("d,exc,match", [
-    (np.ones((2, 2)), ValueError, r"d must be a 1-D array"),
-    (np.ones(0), ValueError, r"d must not be empty"),
-    (np.ones(3, dtype=np.float16), TypeError, r"d has dtype float16"),
-    (with_bad(4, float("nan")), ValueError, r"d contains NaN or Inf"),
-    (with_bad(4, float("inf")), ValueError, r"d contains NaN or Inf"),
-    ("abc", (TypeError, ValueError), r"\bd\b"),
-])
+@pytest.mark.parametrize(
+    "d,exc,match",
+    [
+        (np.ones((2, 2)), ValueError, r"d must be a 1-D array"),
+        (np.ones(0), ValueError, r"d must not be empty"),
+        (np.ones(3, dtype=np.float16), TypeError, r"d has dtype float16"),
+        (with_bad(4, float("nan")), ValueError, r"d contains NaN or Inf"),
+        (with_bad(4, float("inf")), ValueError, r"d contains NaN or Inf"),
+        ("abc", (TypeError, ValueError), r"\bd\b"),
+    ],
+)
 def test_diagonal_bad(d, exc, match):
     with pytest.raises(exc, match=match):
         Diagonal(d)
 
 
-@pytest.mark.parametrize("blocks,exc,match", [
-    (np.ones((4, 4)), ValueError, r"blocks must be a 3-D array"),
-    (np.ones((0, 2, 2)), ValueError, r"blocks must have a nonzero shape"),
-    (np.ones((2, 0, 2)), ValueError, r"blocks must have a nonzero shape"),
-    (np.ones((2, 2, 2), dtype=np.float16), TypeError, r"blocks has dtype float16"),
-    (with_bad((2, 2, 2), float("-inf")), ValueError, r"blocks contains NaN or Inf"),
-])
+@pytest.mark.parametrize(
+    "blocks,exc,match",
+    [
+        (np.ones((4, 4)), ValueError, r"blocks must be a 3-D array"),
+        (np.ones((0, 2, 2)), ValueError, r"blocks must have a nonzero shape"),
+        (np.ones((2, 0, 2)), ValueError, r"blocks must have a nonzero shape"),
+        (np.ones((2, 2, 2), dtype=np.float16), TypeError, r"blocks has dtype float16"),
+        (with_bad((2, 2, 2), float("-inf")), ValueError, r"blocks contains NaN or Inf"),
+    ],
+)
 def test_blockdiagonal_bad(blocks, exc, match):
     with pytest.raises(exc, match=match):
         BlockDiagonal(blocks)
@@ -237,6 +284,7 @@ def test_blockdiagonal_bad(blocks, exc, match):
 # ----------------------------------------------------------------------------------------------
 # DFT, DCT, DST
 # ----------------------------------------------------------------------------------------------
+
 
 def test_dft_bad():
     with pytest.raises(ValueError, match="norm must be None, 'backward', 'ortho' or 'forward'"):
@@ -248,10 +296,20 @@ def test_dft_bad():
 
 
 @pytest.mark.parametrize("cls", [DCT, DST])
-@pytest.mark.parametrize("type, exc", [(0, ValueError), (5, ValueError), (np.int64(7), ValueError),
-                                       ("2", TypeError), (2.5, TypeError), (2.0, TypeError),
-                                       (True, TypeError), (np.bool_(True), TypeError),
-                                       (None, TypeError)])
+@pytest.mark.parametrize(
+    "type, exc",
+    [
+        (0, ValueError),
+        (5, ValueError),
+        (np.int64(7), ValueError),
+        ("2", TypeError),
+        (2.5, TypeError),
+        (2.0, TypeError),
+        (True, TypeError),
+        (np.bool_(True), TypeError),
+        (None, TypeError),
+    ],
+)
 def test_trig_bad_type(cls, type, exc):
     # checked at construction (2.0 used to be accepted and fail later inside SciPy)
     with pytest.raises(exc, match=r"type must be (an integer \()?1, 2, 3 or 4"):
@@ -283,6 +341,7 @@ def test_dct1_needs_two_points():
 # ----------------------------------------------------------------------------------------------
 # Convolution
 # ----------------------------------------------------------------------------------------------
+
 
 def test_convolution_bad():
     with pytest.raises(ValueError, match=r"circular mode needs n >= len\(kernel\) = 5; got n = 3"):
@@ -323,11 +382,14 @@ def test_wrong_operand_shape(name, make):
         A @ np.ones(n_in + 1)
     with pytest.raises(ValueError, match=rf"X has shape \(3, {n_in + 1}\); expected"):
         A @ np.ones((3, n_in + 1))
-    with pytest.raises(ValueError, match=rf"X has shape \(2, {n_out + 1}\); expected \(\.\.\., {n_out}\)"):
+    with pytest.raises(
+        ValueError, match=rf"X has shape \(2, {n_out + 1}\); expected \(\.\.\., {n_out}\)"
+    ):
         np.ones((2, n_out + 1)) @ A
     with pytest.raises(ValueError, match=r"X has shape .*expected \(\.\.\., "):
-        A.rmatmul(array_api_strict.asarray(np.ones((2, n_out + 1)))) if A.xp is None else \
-            A.rmatmul(np.ones((2, n_out + 1)))
+        A.rmatmul(array_api_strict.asarray(np.ones((2, n_out + 1)))) if A.xp is None else A.rmatmul(
+            np.ones((2, n_out + 1))
+        )
 
 
 @pytest.mark.parametrize("name,make", OPERATORS, ids=[o[0] for o in OPERATORS])
@@ -342,7 +404,9 @@ def test_zero_dim_operand(name, make):
 
 
 @pytest.mark.parametrize("name,make", OPERATORS, ids=[o[0] for o in OPERATORS])
-@pytest.mark.parametrize("bad", ["abc", {"a": 1}, None, object()], ids=["str", "dict", "None", "object"])
+@pytest.mark.parametrize(
+    "bad", ["abc", {"a": 1}, None, object()], ids=["str", "dict", "None", "object"]
+)
 def test_non_array_operand(name, make, bad):
     A = make()
     with pytest.raises(TypeError, match="X must be an array"):
@@ -358,6 +422,7 @@ def test_list_operand_is_accepted():
 # ----------------------------------------------------------------------------------------------
 # dense conversion and composition
 # ----------------------------------------------------------------------------------------------
+
 
 def test_numpy_asarray_refuses_non_numpy_parameters():
     S = Monarch.random(16, seed=0, xp="array_api_strict")
@@ -375,7 +440,9 @@ def test_to_dense_bad_namespace():
 
 
 def test_product_errors():
-    with pytest.raises(ValueError, match=r"factor shapes do not chain: factor 0 is 8x8 but factor 1 is 4x4"):
+    with pytest.raises(
+        ValueError, match=r"factor shapes do not chain: factor 0 is 8x8 but factor 1 is 4x4"
+    ):
         Product(Hadamard(8), Hadamard(4))
     with pytest.raises(ValueError, match=r"factor shapes do not chain"):
         Monarch.random(16, seed=0) @ Monarch.random(12, 8, nblocks=(4, 2), seed=0)

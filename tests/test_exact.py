@@ -13,7 +13,18 @@ import scipy.linalg
 from hypothesis import given
 from hypothesis import strategies as st
 
-from structmat import DCT, DFT, DST, BlockDiagonal, Butterfly, Convolution, Diagonal, Hadamard, Monarch, Permutation
+from structmat import (
+    DCT,
+    DFT,
+    DST,
+    BlockDiagonal,
+    Butterfly,
+    Convolution,
+    Diagonal,
+    Hadamard,
+    Monarch,
+    Permutation,
+)
 from structmat.exact import (
     ExactBlockDiagonal,
     ExactDense,
@@ -52,11 +63,11 @@ from tests.tolerance import assert_close, fft_depth
 def test_cyclotomic_relations(N):
     K = ExactRing(N)
     z = K.zeta(1)
-    assert K.equal(z ** N, K.one)
+    assert K.equal(z**N, K.one)
     if N > 1:
-        assert K.is_zero(sum((K.zeta(k) for k in range(N)), K.zero))   # sum of all N-th roots
+        assert K.is_zero(sum((K.zeta(k) for k in range(N)), K.zero))  # sum of all N-th roots
     assert K.equal(K.conj(z) * z, K.one)
-    for k in range(1, N):                                              # primitive: zeta^k != 1
+    for k in range(1, N):  # primitive: zeta^k != 1
         if N > 1:
             assert not K.equal(K.zeta(k), K.one)
 
@@ -70,18 +81,21 @@ def test_imaginary_unit_in_non_power_of_two_field():
     assert K.equal(s * s, K.from_int(3))
 
 
-@given(st.lists(st.integers(-5, 5), min_size=1, max_size=30), st.lists(st.integers(-3, 3), min_size=1, max_size=8),
-       st.sampled_from([5, 7, 9, 12, 16, 20]))
+@given(
+    st.lists(st.integers(-5, 5), min_size=1, max_size=30),
+    st.lists(st.integers(-3, 3), min_size=1, max_size=8),
+    st.sampled_from([5, 7, 9, 12, 16, 20]),
+)
 def test_canonical_form_is_unique(coeffs, mult, N):
     """p and p + Phi_N * r reduce to the same canonical element; the value is preserved."""
     K = ExactRing(N)
     z = K.ring.gens[0]
-    p = sum((c * z ** i for i, c in enumerate(coeffs)), K.ring.zero)
-    r = sum((c * z ** i for i, c in enumerate(mult)), K.ring.zero)
+    p = sum((c * z**i for i, c in enumerate(coeffs)), K.ring.zero)
+    r = sum((c * z**i for i, c in enumerate(mult)), K.ring.zero)
     a, b = K.reduce(p), K.reduce(p + K.phi * r)
     assert a == b
     zeta = np.exp(2j * np.pi / N)
-    ref = sum(c * zeta ** i for i, c in enumerate(coeffs))
+    ref = sum(c * zeta**i for i, c in enumerate(coeffs))
     assert abs(K.evaluate(a) - ref) <= 1e-9 * max(1.0, abs(ref)) + 1e-9 * len(coeffs)
 
 
@@ -125,7 +139,14 @@ def test_ring_errors():
 
 
 def _close(exact, reference, n, depth=1):
-    assert_close(exact.to_complex(), np.asarray(reference, dtype=complex), "float64", n, depth, what="exact vs float")
+    assert_close(
+        exact.to_complex(),
+        np.asarray(reference, dtype=complex),
+        "float64",
+        n,
+        depth,
+        what="exact vs float",
+    )
 
 
 @pytest.mark.parametrize("n", [1, 2, 5, 8, 12])
@@ -139,7 +160,11 @@ def test_to_exact_dft(n, norm, inverse):
 @pytest.mark.parametrize("n", [1, 2, 8, 16])
 @pytest.mark.parametrize("norm", [None, "ortho"])
 def test_to_exact_hadamard(n, norm):
-    _close(to_exact(Hadamard(n, norm=norm)), scipy.linalg.hadamard(n) / (math.sqrt(n) if norm else 1), n)
+    _close(
+        to_exact(Hadamard(n, norm=norm)),
+        scipy.linalg.hadamard(n) / (math.sqrt(n) if norm else 1),
+        n,
+    )
 
 
 @pytest.mark.parametrize("cls,name", [(DCT, "dct"), (DST, "dst")])
@@ -165,7 +190,9 @@ def test_to_exact_parametrised(rng):
     _close(to_exact(Bf), Bf.to_dense(), 8, 3)
     c = rng.standard_normal(4)
     _close(to_exact(Convolution(c)), scipy.linalg.circulant(c), 4)
-    _close(to_exact(Convolution(c, n=3, mode="full")), Convolution(c, n=3, mode="full").to_dense(), 6)
+    _close(
+        to_exact(Convolution(c, n=3, mode="full")), Convolution(c, n=3, mode="full").to_dense(), 6
+    )
     P = Permutation([2, 0, 3, 1])
     _close(to_exact(P), P.to_dense(), 4)
     prod = DFT(4) @ P
@@ -197,7 +224,9 @@ def _dense_product(*mats):
     return ExactDense(out, K)
 
 
-@pytest.mark.parametrize("geometry", [(2, 2, 2, 2, 2, 2), (3, 2, 2, 2, 3, 3), (2, 6, 6, 3, 4, 4), (2, 3, 6, 3, 2, 2)])
+@pytest.mark.parametrize(
+    "geometry", [(2, 2, 2, 2, 2, 2), (3, 2, 2, 2, 3, 3), (2, 6, 6, 3, 4, 4), (2, 3, 6, 3, 2, 2)]
+)
 def test_monarch_four_steps_equal_factor_product(geometry):
     K = ExactRing(1, monarch_symbol_names(geometry))
     M = symbolic_monarch(K, geometry)
@@ -216,7 +245,9 @@ def test_structured_product_equals_dense_product(rng):
     n = 8
     P = ExactPermutation(rng.permutation(n), K)
     Dg = ExactDiagonal([K.zeta(int(e)) for e in rng.integers(0, 8, n)], K)
-    Bd = ExactBlockDiagonal([[[K.zeta(int(rng.integers(8))) for _ in range(4)] for _ in range(4)] for _ in range(2)], K)
+    Bd = ExactBlockDiagonal(
+        [[[K.zeta(int(rng.integers(8))) for _ in range(4)] for _ in range(4)] for _ in range(2)], K
+    )
     prod = ExactProduct(P, Dg, Bd, P.H)
     assert exact_equal(prod, _dense_product(P, Dg, Bd, P.H))[0]
     other = ExactProduct(P, Bd, Dg, P.H)
@@ -265,9 +296,15 @@ def test_monomial_dft_equals_ring_dft(n):
     rows = MonomialMatrix.dft(n).to_ring(K)
     D = to_exact(DFT(n), K).to_dense().to_list()
     assert all(K.equal(a, b) for ra, rb in zip(rows, D) for a, b in zip(ra, rb))
-    assert_close(MonomialMatrix.dft(n).to_complex(), scipy.linalg.dft(n), "float64", n, fft_depth(n))
-    assert_close(to_monomial(Hadamard(n if n != 6 else 8)).to_complex(), scipy.linalg.hadamard(n if n != 6 else 8),
-                 "float64", n)
+    assert_close(
+        MonomialMatrix.dft(n).to_complex(), scipy.linalg.dft(n), "float64", n, fft_depth(n)
+    )
+    assert_close(
+        to_monomial(Hadamard(n if n != 6 else 8)).to_complex(),
+        scipy.linalg.hadamard(n if n != 6 else 8),
+        "float64",
+        n,
+    )
 
 
 @pytest.mark.parametrize("n,b", [(16, 4), (12, 3), (12, 4), (8, 2)])
@@ -279,8 +316,13 @@ def test_monomial_monarch_matches_exact_monarch(n, b, rng):
     Rc = rng.integers(0, 3, (q, b, b))
     MM = MonomialMonarch(Le, Lc, Re, Rc, N=n)
     K = ExactRing(n)
-    blk = lambda E, C: [[[K.zeta(int(E[a, i, j]), int(C[a, i, j])) for j in range(E.shape[2])]
-                         for i in range(E.shape[1])] for a in range(E.shape[0])]
+    blk = lambda E, C: [
+        [
+            [K.zeta(int(E[a, i, j]), int(C[a, i, j])) for j in range(E.shape[2])]
+            for i in range(E.shape[1])
+        ]
+        for a in range(E.shape[0])
+    ]
     EM = ExactMonarch(blk(Le, Lc), blk(Re, Rc), K)
     D = EM.to_dense().to_list()
     rows = MM.to_ring(K)
@@ -294,7 +336,9 @@ def test_monomial_equal_detects_perturbation():
     F = MonomialMatrix.dft(16)
     ok, diff = monomial_equal(F, F.perturbed(5, 7))
     assert not ok and diff[:2] == (5, 7)
-    assert monomial_equal(F.permute_columns(stride_permutation(4, 4)).permute_columns(stride_permutation(4, 4)), F)[0]
+    assert monomial_equal(
+        F.permute_columns(stride_permutation(4, 4)).permute_columns(stride_permutation(4, 4)), F
+    )[0]
     half = MonomialMatrix.dft(4)
     half.scale = Fraction(1, 2)
     assert not monomial_equal(half, MonomialMatrix.dft(4))[0]
@@ -321,7 +365,9 @@ def test_modular_ranks_and_primes():
     assert pow(g, 48, p) == 1 and pow(g, 24, p) != 1 and pow(g, 16, p) != 1
     ranks, _ = modular_slab_ranks(MonomialMatrix.dft(36), 6)
     assert ranks.min() == ranks.max() == 6
-    ranks, _ = modular_slab_ranks(MonomialMatrix.dft(16).permute_columns(stride_permutation(4, 4)), 4)
+    ranks, _ = modular_slab_ranks(
+        MonomialMatrix.dft(16).permute_columns(stride_permutation(4, 4)), 4
+    )
     assert ranks.max() == 1
 
 
@@ -330,7 +376,9 @@ def test_sums_vanish_both_paths():
     z = sums_vanish(np.array([0, 0, 1, 1]), np.array([0, 4, 1, 3]), np.array([1, 1, 1, 1]), 8, 2)
     assert z.tolist() == [True, False]
     # N = 5: 1 + zeta + ... + zeta^4 = 0 only modulo Phi_5; 1 + zeta != 0
-    z = sums_vanish(np.array([0] * 5 + [1, 1]), np.array([0, 1, 2, 3, 4, 0, 1]), np.ones(7, int), 5, 2)
+    z = sums_vanish(
+        np.array([0] * 5 + [1, 1]), np.array([0, 1, 2, 3, 4, 0, 1]), np.ones(7, int), 5, 2
+    )
     assert z.tolist() == [True, False]
 
 

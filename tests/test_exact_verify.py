@@ -47,10 +47,10 @@ from structmat.exact import (
 
 from .tolerance import rtol
 
-
 # ----------------------------------------------------------------------------------------------
 # helpers
 # ----------------------------------------------------------------------------------------------
+
 
 def _perturb(form: ExactProduct) -> ExactProduct:
     """The same form with one exact entry of its first Monarch factor's R changed by +1."""
@@ -62,8 +62,13 @@ def _perturb(form: ExactProduct) -> ExactProduct:
         ring = form.ring
         if base.has_terms:
             Rt = base.R_terms
-            one = RootSum(Rt.N, np.zeros((1,) + Rt.shape, dtype=np.int64),
-                          np.zeros((1,) + Rt.shape, dtype=np.int64), Rt.scale, Rt.radicand)
+            one = RootSum(
+                Rt.N,
+                np.zeros((1,) + Rt.shape, dtype=np.int64),
+                np.zeros((1,) + Rt.shape, dtype=np.int64),
+                Rt.scale,
+                Rt.radicand,
+            )
             one.coef[0, 0, 0, 0] = 1
             new = ExactMonarch(base.L_terms, Rt + one, ring)
         else:
@@ -101,7 +106,9 @@ def _rejected(form, X):
     assert r.verdict is False and not r, str(r)
     assert r.first_difference is not None
     row, col, a, b = r.first_difference
-    assert isinstance(row, int) and isinstance(col, int) and isinstance(a, str) and isinstance(b, str)
+    assert (
+        isinstance(row, int) and isinstance(col, int) and isinstance(a, str) and isinstance(b, str)
+    )
     assert a != b
     return r
 
@@ -143,6 +150,7 @@ def _factors_agree(E, F, n):
 # DFT: monomial method, every norm, inverse, non-powers of two
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n", [6, 12, 96, 1024])
 @pytest.mark.parametrize("norm", [None, "ortho", "forward"])
 @pytest.mark.parametrize("inverse", [False, True])
@@ -162,8 +170,8 @@ def test_dft_every_split_proved(n, k):
 def test_dft_negative_controls(n):
     E = to_monarch(DFT(n), exact=True)
     _rejected(_perturb(E), DFT(n))
-    _rejected(E, DFT(n, inverse=True, norm="forward"))     # the conjugate matrix
-    _rejected(E, DFT(n, norm="ortho"))                    # same entries, other scale
+    _rejected(E, DFT(n, inverse=True, norm="forward"))  # the conjugate matrix
+    _rejected(E, DFT(n, norm="ortho"))  # same entries, other scale
 
 
 def test_dft_conjugated_root_in_L_is_caught():
@@ -183,6 +191,7 @@ def test_dft_large_sizes_are_fast():
 # ----------------------------------------------------------------------------------------------
 # Hadamard
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [4, 64, 1024])
 @pytest.mark.parametrize("norm", [None, "ortho"])
@@ -209,6 +218,7 @@ def test_hadamard_negative_controls(n):
 # DCT / DST types 2-4
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("cls", [DCT, DST])
 @pytest.mark.parametrize("typ", [2, 3, 4])
 @pytest.mark.parametrize("norm", [None, "ortho"])
@@ -226,16 +236,17 @@ def test_trig_negative_controls(cls, typ):
     _rejected(_perturb(E), X)
     other = DST if cls is DCT else DCT
     _rejected(E, other(8, type=typ, norm="ortho"))
-    _rejected(E, cls(8, type=typ))                         # same kernel, other normalisation
+    _rejected(E, cls(8, type=typ))  # same kernel, other normalisation
 
 
 # ----------------------------------------------------------------------------------------------
 # convolutions: exact kernels (integers, dyadic rationals) and symbolic kernels
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n", [6, 8, 24])
 def test_circular_convolution_proved(n, rng):
-    kernel = rng.integers(-4, 5, n) / 4.0                 # dyadic rationals, read exactly
+    kernel = rng.integers(-4, 5, n) / 4.0  # dyadic rationals, read exactly
     E, r = _proved(Convolution(kernel))
     assert E.form == "MM*"
 
@@ -245,7 +256,9 @@ def test_full_convolution_proved(n, length, rng):
     _proved(Convolution(rng.integers(-3, 4, length).astype(float), n=n, mode="full"))
 
 
-@pytest.mark.parametrize("n,mode,length", [(8, "circular", 8), (12, "circular", 12), (6, "full", 3)])
+@pytest.mark.parametrize(
+    "n,mode,length", [(8, "circular", 8), (12, "circular", 12), (6, "full", 3)]
+)
 def test_symbolic_convolution_proved(n, mode, length):
     X = Convolution(np.zeros(length), n=n, mode=mode)
     E, r = _proved(X, mode="symbolic")
@@ -269,6 +282,7 @@ def test_convolution_negative_controls(rng):
 # ----------------------------------------------------------------------------------------------
 # butterflies, parametrised classes, products and wrappers
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [4, 8, 16])
 @pytest.mark.parametrize("complex_", [False, True])
@@ -305,8 +319,11 @@ def test_products_and_wrappers_proved(rng):
     cases = [
         DFT(4) @ Hadamard(4),
         Hadamard(8) @ DFT(8) @ Permutation(np.arange(8)[::-1].copy()),
-        DFT(12).H, DFT(12).T, DFT(12).conj(),
-        DCT(6, type=2, norm="ortho").T, DST(6, type=4).H,
+        DFT(12).H,
+        DFT(12).T,
+        DFT(12).conj(),
+        DCT(6, type=2, norm="ortho").T,
+        DST(6, type=4).H,
         Convolution(rng.integers(-3, 4, 6).astype(float)).T,
         Convolution(rng.integers(-3, 4, 6) + 1j).H,
         Convolution(np.arange(3.0), n=5, mode="full").conj(),
@@ -321,18 +338,31 @@ def test_products_and_wrappers_proved(rng):
 # exact and float factors agree
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("X", [
-    DFT(12), DFT(15, norm="ortho", inverse=True), Hadamard(16, norm="ortho"),
-    DCT(12, type=2, norm="ortho"), DST(12, type=3), DCT(9, type=4, norm="ortho"),
-    DFT(12).H, DST(6, type=2).T,
-], ids=repr)
+
+@pytest.mark.parametrize(
+    "X",
+    [
+        DFT(12),
+        DFT(15, norm="ortho", inverse=True),
+        Hadamard(16, norm="ortho"),
+        DCT(12, type=2, norm="ortho"),
+        DST(12, type=3),
+        DCT(9, type=4, norm="ortho"),
+        DFT(12).H,
+        DST(6, type=2).T,
+    ],
+    ids=repr,
+)
 def test_exact_and_float_factors_agree(X):
     _factors_agree(to_monarch(X, exact=True), to_monarch(X), X.shape[0])
 
 
 def test_exact_and_float_factors_agree_parametrised(rng):
-    for X in [Convolution(rng.integers(-3, 4, 12) / 8.0), Convolution(np.arange(4.0), n=6, mode="full"),
-              Butterfly(rng.standard_normal((3, 2, 2, 4)))]:
+    for X in [
+        Convolution(rng.integers(-3, 4, 12) / 8.0),
+        Convolution(np.arange(4.0), n=6, mode="full"),
+        Butterfly(rng.standard_normal((3, 2, 2, 4))),
+    ]:
         _factors_agree(to_monarch(X, exact=True), to_monarch(X), X.shape[0])
 
 
@@ -353,6 +383,7 @@ def test_trig_every_split_proved(cls, k):
 # ----------------------------------------------------------------------------------------------
 # API: errors, result object, rings, widths, to_exact on products
 # ----------------------------------------------------------------------------------------------
+
 
 def test_float_factors_are_refused_with_a_pointer_to_exact():
     with pytest.raises(TypeError, match=r"binary fractions are not roots of unity.*exact=True"):
@@ -430,7 +461,7 @@ def test_factors_read_from_floats_are_rejected_with_a_hint():
 def test_exact_equal_lifts_to_a_common_ring():
     from structmat.exact import common_ring, exact_equal
 
-    A = to_exact(DFT(4))                           # Q(zeta_4)
+    A = to_exact(DFT(4))  # Q(zeta_4)
     B = to_exact(DFT(4), ExactRing(12))
     assert exact_equal(A, B)[0]
     assert common_ring(A.ring, ExactRing(6, ["a"])).N == 12
@@ -446,7 +477,9 @@ def test_exact_equal_lifts_to_a_common_ring():
     seed=st.integers(0, 2**32 - 1),
 )
 @settings(max_examples=25, deadline=None)
-def test_dft_any_split_proved_and_any_single_entry_change_rejected(k, p, norm, inverse, which, seed):
+def test_dft_any_split_proved_and_any_single_entry_change_rejected(
+    k, p, norm, inverse, which, seed
+):
     n = k * p
     X = DFT(n, norm=norm, inverse=inverse)
     E = to_monarch(X, nblocks=k, exact=True)
@@ -457,7 +490,7 @@ def test_dft_any_split_proved_and_any_single_entry_change_rejected(k, p, norm, i
     t = Lt if which == "L" else Rt
     e = t.exp.copy()
     idx = tuple(int(rng.integers(0, s)) for s in t.shape)
-    e[(0,) + idx] += int(rng.integers(1, t.N))            # another root of unity at one entry
+    e[(0,) + idx] += int(rng.integers(1, t.N))  # another root of unity at one entry
     t2 = RootSum(t.N, e, t.coef, t.scale, t.radicand)
     bad = ExactMonarch(t2, Rt, E.ring) if which == "L" else ExactMonarch(Lt, t2, E.ring)
     r = verify(ExactProduct(bad, Q), X)
@@ -487,7 +520,9 @@ def test_symbolic_parameters_inside_wrappers_and_products(rng):
         r = verify(E, X)
         assert r.verdict, str(r)
         _rejected(_perturb(E), X)
-    assert "== Butterfly(8).T @ DFT(8, inverse=True" in str(verify(to_monarch((DFT(8) @ B).H, exact=True), (DFT(8) @ B).H))
+    assert "== Butterfly(8).T @ DFT(8, inverse=True" in str(
+        verify(to_monarch((DFT(8) @ B).H, exact=True), (DFT(8) @ B).H)
+    )
 
 
 def test_definition_target_lifts_and_transposes():
@@ -501,9 +536,14 @@ def test_definition_target_lifts_and_transposes():
     L = D.lifted(ExactRing(12))
     assert L.ring.N == 12 and D.lifted(D.ring) is D
     lifted_back = [[str(x) for x in row] for row in L.columns(0, 6).to_list()]
-    direct = [[str(x) for x in row] for row in _DefinitionColumns(DFT(6), ExactRing(12)).columns(0, 6).to_list()]
+    direct = [
+        [str(x) for x in row]
+        for row in _DefinitionColumns(DFT(6), ExactRing(12)).columns(0, 6).to_list()
+    ]
     assert lifted_back == direct
     prod = D.H.to_dense().matmul(D.columns(0, 6)).to_list()
     six = D.ring.from_int(6)
     red = D.ring.reduce
-    assert all(red(prod[i][j]) == (six if i == j else D.ring.zero) for i in range(6) for j in range(6))
+    assert all(
+        red(prod[i][j]) == (six if i == j else D.ring.zero) for i in range(6) for j in range(6)
+    )

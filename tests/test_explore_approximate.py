@@ -38,7 +38,7 @@ def _weights(m, n, seed):
 def _lowrank_error(A, P):
     r = min(P // sum(A.shape), min(A.shape))
     s = np.linalg.svd(A, compute_uv=False)
-    return math.sqrt(float(np.sum(s[r:] ** 2)) / float(np.sum(s ** 2)))
+    return math.sqrt(float(np.sum(s[r:] ** 2)) / float(np.sum(s**2)))
 
 
 @pytest.mark.parametrize("budget", [0.125, 0.25, 0.5, 700])
@@ -78,9 +78,16 @@ def test_candidate_errors_are_those_of_the_built_operators():
 def test_sum_split_is_searched_and_beats_its_parts_on_a_sum():
     rng = np.random.default_rng(5)
     A = scipy.linalg.block_diag(*rng.standard_normal((8, 4, 4))) + np.outer(
-        rng.standard_normal(32), rng.standard_normal(32))
-    res = approximate(A, 0.25, families=["lowrank", "blockdiag", "blockdiag+lowrank"],
-                      splits=(0.25, 0.5, 0.75), tol=1e-8, maxiter=100)
+        rng.standard_normal(32), rng.standard_normal(32)
+    )
+    res = approximate(
+        A,
+        0.25,
+        families=["lowrank", "blockdiag", "blockdiag+lowrank"],
+        splits=(0.25, 0.5, 0.75),
+        tol=1e-8,
+        maxiter=100,
+    )
     splits = {c.split for c in res.candidates if c.family == "blockdiag+lowrank"}
     assert len(splits) >= 2
     assert res.family == "blockdiag+lowrank" and res.error < 1e-5
@@ -112,8 +119,9 @@ def test_report_table_and_rows():
 
 def test_frontier_and_plot(tmp_path):
     A = _weights(32, 32, 11)
-    fr = frontier(A, [0.125, 0.25, 0.5], families=["lowrank", "monarch", "sparse",
-                                                   "monarch+lowrank"])
+    fr = frontier(
+        A, [0.125, 0.25, 0.5], families=["lowrank", "monarch", "sparse", "monarch+lowrank"]
+    )
     assert fr.budgets == [128, 256, 512]
     lr = [c.error for c in fr.points["lowrank"]]
     assert lr == sorted(lr, reverse=True)
@@ -123,8 +131,10 @@ def test_frontier_and_plot(tmp_path):
     assert [c.nparams for c in front] == sorted(c.nparams for c in front)
     assert all(b.error < a.error for a, b in zip(front, front[1:]))
     for best, P in zip(fr.best(), fr.budgets):
-        assert best.error == approximate(A, P, families=list(fr.points)).error or \
-            best.error <= approximate(A, P, families=list(fr.points)).error + 1e-12
+        assert (
+            best.error == approximate(A, P, families=list(fr.points)).error
+            or best.error <= approximate(A, P, families=list(fr.points)).error + 1e-12
+        )
     path = tmp_path / "frontier.png"
     fig = fr.plot(path, title="test")
     ax = fig.axes[0]
@@ -138,19 +148,22 @@ def test_frontier_and_plot(tmp_path):
     assert [p for p in os.listdir(tmp_path) if p.startswith(".tmp")] == []
 
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    ({"budget": 0}, ValueError, "budget must be an integer >= 1"),
-    ({"budget": 1.5}, ValueError, "fractional budget"),
-    ({"budget": True}, TypeError, "budget must be a parameter count"),
-    ({"budget": "half"}, TypeError, "budget must be a parameter count"),
-    ({"budget": 0.5, "families": ["dense"]}, ValueError, "unknown family"),
-    ({"budget": 0.5, "families": []}, ValueError, "at least one"),
-    ({"budget": 3, "families": ["lowrank"]}, ValueError, "no family fits"),
-    ({"budget": 0.5, "splits": (0.0,)}, ValueError, "splits"),
-    ({"budget": 0.5, "min_fill": 2}, ValueError, "min_fill"),
-    ({"budget": 0.5, "maxiter": -1}, ValueError, "maxiter"),
-    ({"budget": 0.5, "exhaustive": 1}, TypeError, "exhaustive"),
-])
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        ({"budget": 0}, ValueError, "budget must be an integer >= 1"),
+        ({"budget": 1.5}, ValueError, "fractional budget"),
+        ({"budget": True}, TypeError, "budget must be a parameter count"),
+        ({"budget": "half"}, TypeError, "budget must be a parameter count"),
+        ({"budget": 0.5, "families": ["dense"]}, ValueError, "unknown family"),
+        ({"budget": 0.5, "families": []}, ValueError, "at least one"),
+        ({"budget": 3, "families": ["lowrank"]}, ValueError, "no family fits"),
+        ({"budget": 0.5, "splits": (0.0,)}, ValueError, "splits"),
+        ({"budget": 0.5, "min_fill": 2}, ValueError, "min_fill"),
+        ({"budget": 0.5, "maxiter": -1}, ValueError, "maxiter"),
+        ({"budget": 0.5, "exhaustive": 1}, TypeError, "exhaustive"),
+    ],
+)
 def test_bad_arguments(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         approximate(np.ones((8, 8)), **kwargs)
@@ -159,7 +172,6 @@ def test_bad_arguments(kwargs, exc, match):
 def test_exhaustive_tries_every_geometry():
     A = _weights(16, 32, 12)
     quick = approximate(A, 0.5, families=["monarch", "kronecker", "block_lowrank"])
-    full = approximate(A, 0.5, families=["monarch", "kronecker", "block_lowrank"],
-                       exhaustive=True)
+    full = approximate(A, 0.5, families=["monarch", "kronecker", "block_lowrank"], exhaustive=True)
     assert len(full.candidates) > len(quick.candidates)
     assert full.error <= quick.error + rtol(np.float64, A.size)

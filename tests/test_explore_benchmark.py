@@ -16,8 +16,20 @@ def _read(path):
 
 
 def test_prints_and_writes(tmp_path, capsys):
-    rc = bench.main(["--sizes", "16", "--iterations", "3", "--repeats", "1", "--budget", "0.5",
-                     "--out", str(tmp_path)])
+    rc = bench.main(
+        [
+            "--sizes",
+            "16",
+            "--iterations",
+            "3",
+            "--repeats",
+            "1",
+            "--budget",
+            "0.5",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "vs one SVD" in out and "Alternating projections" in out
@@ -29,7 +41,7 @@ def test_prints_and_writes(tmp_path, capsys):
         assert abs(ratio - float(r["family_over_svd"])) <= 1e-6 * ratio
     lowrank = next(float(r["error"]) for r in rows if r["family"] == "lowrank")
     s = np.linalg.svd(bench.bench_matrix(16), compute_uv=False)
-    assert abs(lowrank - np.sqrt(np.sum(s[4:] ** 2) / np.sum(s ** 2))) < 1e-12
+    assert abs(lowrank - np.sqrt(np.sum(s[4:] ** 2) / np.sum(s**2))) < 1e-12
     curve = _read(tmp_path / "approximate_iterations.csv")
     for fam in {r["family"] for r in curve}:
         errs = [float(r["error"]) for r in curve if r["family"] == fam]

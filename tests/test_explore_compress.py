@@ -26,7 +26,9 @@ def _matrices(count=22, seed=0):
     out = {}
     for i in range(count):
         m, n = shapes[i % len(shapes)]
-        A = rng.standard_normal((m, 4)) @ rng.standard_normal((4, n)) + 0.1 * rng.standard_normal((m, n))
+        A = rng.standard_normal((m, 4)) @ rng.standard_normal((4, n)) + 0.1 * rng.standard_normal(
+            (m, n)
+        )
         out[f"layers.{i}.weight"] = A.astype(np.float32 if i % 3 == 0 else np.float64)
     return out
 
@@ -60,12 +62,12 @@ def _stable(rows):
 def test_serial_round_trip_matches_approximate(checkpoint, tmp_path):
     d, mats = checkpoint
     res = compress(d / "model.npz", tmp_path / "out", 0.25, FAMS, progress=False, **OPTS)
-    assert [r["name"] for r in res["rows"]] == list(mats)          # bias and int tensor skipped
+    assert [r["name"] for r in res["rows"]] == list(mats)  # bias and int tensor skipped
     assert len(res["computed"]) == len(mats) >= 20 and res["resumed"] == []
     dense = _loaded(tmp_path / "out", res["rows"])
     for r in res["rows"]:
         A = mats[r["name"]]
-        ref = approximate(A, 0.25, FAMS, **OPTS)                    # the same search, directly
+        ref = approximate(A, 0.25, FAMS, **OPTS)  # the same search, directly
         assert r["family"] == ref.family and r["nparams"] == ref.nparams <= 0.25 * A.size
         np.testing.assert_array_equal(dense[r["name"]], ref.operator.to_dense())
         assert dense[r["name"]].dtype == A.dtype
@@ -82,21 +84,34 @@ def test_serial_round_trip_matches_approximate(checkpoint, tmp_path):
 def test_dask_local_cluster_gives_identical_outputs(checkpoint, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     d, mats = checkpoint
-    serial = compress(d / "model.safetensors", tmp_path / "serial", 0.25, FAMS, progress=False,
-                      **OPTS)
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, \
-            distributed.Client(cluster) as client:
+    serial = compress(
+        d / "model.safetensors", tmp_path / "serial", 0.25, FAMS, progress=False, **OPTS
+    )
+    with (
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         assert len(client.scheduler_info()["workers"]) == 2
-        dist = compress(d / "model.safetensors", tmp_path / "dask", 0.25, FAMS,
-                        scheduler=client, progress=False, **OPTS)
+        dist = compress(
+            d / "model.safetensors",
+            tmp_path / "dask",
+            0.25,
+            FAMS,
+            scheduler=client,
+            progress=False,
+            **OPTS,
+        )
     assert _stable(dist["rows"]) == _stable(serial["rows"])
     a, b = _loaded(tmp_path / "serial", serial["rows"]), _loaded(tmp_path / "dask", dist["rows"])
     for name in a:
         np.testing.assert_array_equal(a[name], b[name])
     for name in os.listdir(tmp_path / "serial"):
         if name.endswith(".safetensors"):
-            assert (tmp_path / "serial" / name).read_bytes() == (tmp_path / "dask" / name).read_bytes()
+            assert (tmp_path / "serial" / name).read_bytes() == (
+                tmp_path / "dask" / name
+            ).read_bytes()
 
 
 def test_interrupted_run_resumes_without_redoing(checkpoint, tmp_path):
@@ -110,14 +125,22 @@ def test_interrupted_run_resumes_without_redoing(checkpoint, tmp_path):
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        compress(d / "model.npz", out, 0.25, FAMS, progress=False, on_result=stop_after_five,
-                 **OPTS)
+        compress(
+            d / "model.npz", out, 0.25, FAMS, progress=False, on_result=stop_after_five, **OPTS
+        )
     manifest = json.loads((out / "manifest.json").read_text())
     assert sorted(manifest["done"]) == sorted(seen)
     kept = {n: (out / manifest["done"][n]["file"]).read_bytes() for n in seen}
     again = []
-    res = compress(d / "model.npz", out, 0.25, FAMS, progress=False,
-                   on_result=lambda row: again.append(row["name"]), **OPTS)
+    res = compress(
+        d / "model.npz",
+        out,
+        0.25,
+        FAMS,
+        progress=False,
+        on_result=lambda row: again.append(row["name"]),
+        **OPTS,
+    )
     assert res["resumed"] == seen and set(again) == set(mats) - set(seen)
     assert {n: (out / manifest["done"][n]["file"]).read_bytes() for n in seen} == kept
     full = compress(d / "model.npz", tmp_path / "full", 0.25, FAMS, progress=False, **OPTS)
@@ -135,16 +158,20 @@ def test_existing_data_is_never_overwritten_unasked(small, tmp_path):
     compress(d / "model.npz", tmp_path / "o", 0.25, ["lowrank"], progress=False)
     with pytest.raises(FileExistsError, match="other settings"):
         compress(d / "model.npz", tmp_path / "o", 0.5, ["lowrank"], progress=False)
-    res = compress(d / "model.npz", tmp_path / "o", 0.5, ["lowrank"], progress=False,
-                   overwrite=True)
+    res = compress(
+        d / "model.npz", tmp_path / "o", 0.5, ["lowrank"], progress=False, overwrite=True
+    )
     assert all(r["budget_params"] == r["dense_params"] // 2 for r in res["rows"])
     assert (tmp_path / "mine" / "notes.txt").read_text() == "keep"
 
 
 def test_streaming_readers_against_safetensors(tmp_path):
     rng = np.random.default_rng(1)
-    tensors = {"a": rng.standard_normal((3, 5)).astype(np.float16),
-               "b/c": rng.standard_normal((4, 2)), "v": np.ones(3, np.float32)}
+    tensors = {
+        "a": rng.standard_normal((3, 5)).astype(np.float16),
+        "b/c": rng.standard_normal((4, 2)),
+        "v": np.ones(3, np.float32),
+    }
     path = tmp_path / "t.safetensors"
     safetensors_numpy.save_file(tensors, str(path))
     assert sorted(list_matrices(path)) == [("a", (3, 5), "float16"), ("b/c", (4, 2), "float64")]
@@ -166,13 +193,37 @@ def test_streaming_readers_against_safetensors(tmp_path):
 
 def test_command_line(small, tmp_path, capsys):
     d, mats = small
-    code = cli_main(["compress", str(d / "model.npz"), str(tmp_path / "cli"), "--budget", "50%",
-                     "--families", "lowrank", "sparse", "--quiet"])
+    code = cli_main(
+        [
+            "compress",
+            str(d / "model.npz"),
+            str(tmp_path / "cli"),
+            "--budget",
+            "50%",
+            "--families",
+            "lowrank",
+            "sparse",
+            "--quiet",
+        ]
+    )
     assert code == 0
     files = sorted(f for f in os.listdir(tmp_path / "cli") if f.startswith("layers"))
     assert len(files) == len(mats)
-    assert cli_main(["compress", str(d / "model.npz"), str(tmp_path / "cli"), "--budget",
-                     "0.25", "--families", "lowrank", "--quiet"]) == 2
+    assert (
+        cli_main(
+            [
+                "compress",
+                str(d / "model.npz"),
+                str(tmp_path / "cli"),
+                "--budget",
+                "0.25",
+                "--families",
+                "lowrank",
+                "--quiet",
+            ]
+        )
+        == 2
+    )
     assert "other settings" in capsys.readouterr().err
     assert cli_main(["compress", str(d / "missing.npz"), str(tmp_path / "x"), "--quiet"]) == 2
 

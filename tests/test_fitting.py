@@ -32,7 +32,9 @@ def _slab_problem(rng, geometry, dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float64", "complex128"])
-@pytest.mark.parametrize("n_out, n_in, nb", [(16, 16, None), (96, 96, 8), (24, 36, (4, 3)), (16, 16, (4, 8))])
+@pytest.mark.parametrize(
+    "n_out, n_in, nb", [(16, 16, None), (96, 96, 8), (24, 36, (4, 3)), (16, 16, (4, 8))]
+)
 def test_gradients_match_finite_differences(dtype, n_out, n_in, nb):
     rng = np.random.default_rng(0)
     geometry = monarch_geometry(n_in, n_out, nb)
@@ -71,8 +73,12 @@ def test_gradient_vanishes_at_the_projection(dtype):
         assert np.linalg.norm(gL) <= tol * scale and np.linalg.norm(gR) <= tol * scale
 
 
-@given(geo=geometries(), seed=st.integers(0, 2**16),
-       optimizer=st.sampled_from(["adam", "sgd", "als"]), dtype=st.sampled_from(["float64", "complex128"]))
+@given(
+    geo=geometries(),
+    seed=st.integers(0, 2**16),
+    optimizer=st.sampled_from(["adam", "sgd", "als"]),
+    dtype=st.sampled_from(["float64", "complex128"]),
+)
 def test_gd_never_ends_below_the_projection(geo, seed, optimizer, dtype):
     n_out, n_in, nb = geo
     A = random_matrix(np.random.default_rng(seed), (n_out, n_in), dtype)
@@ -98,10 +104,10 @@ def test_adam_and_sgd_descend():
     A = random_matrix(np.random.default_rng(3), (64, 64), "float64")
     e_opt = projection_error(A, project_to_monarch(A))
     _, h = fit_monarch_gd(A, steps=300, lr=0.05, seed=0)
-    assert h["rel_error"][0] > 1.2 * e_opt                            # a random start
+    assert h["rel_error"][0] > 1.2 * e_opt  # a random start
     assert h["rel_error"][-1] <= e_opt * 1.05
     _, h = fit_monarch_gd(A, steps=100, lr=0.02, seed=0, optimizer="sgd")
-    assert np.all(np.diff(h["loss"]) <= 1e-9 * h["loss"][0])          # small steps: monotone
+    assert np.all(np.diff(h["loss"]) <= 1e-9 * h["loss"][0])  # small steps: monotone
 
 
 def test_starting_at_the_projection_stays_there():
@@ -142,8 +148,9 @@ def test_backends_follow_numpy(xp, dtype):
     for opt in ("adam", "sgd", "als"):
         Mx, hx = fit_monarch_gd(xp.asarray(A), (4, 3), steps=15, lr=0.01, seed=3, optimizer=opt)
         Mn, hn = fit_monarch_gd(A, (4, 3), steps=15, lr=0.01, seed=3, optimizer=opt)
-        assert structmat._backend.namespace_name(structmat._backend.get_namespace(Mx.L)) == \
-            structmat._backend.namespace_name(structmat._backend.get_namespace(xp.asarray(A)))
+        assert structmat._backend.namespace_name(
+            structmat._backend.get_namespace(Mx.L)
+        ) == structmat._backend.namespace_name(structmat._backend.get_namespace(xp.asarray(A)))
         assert Mx.dtype == xp.asarray(A).dtype
         np.testing.assert_allclose(hx["rel_error"], hn["rel_error"], rtol=1e-9)
         np.testing.assert_allclose(to_numpy(Mx.to_dense()), np.asarray(Mn.to_dense()), atol=1e-9)
@@ -185,13 +192,14 @@ def test_bad_arguments():
     with pytest.raises(TypeError, match="complex"):
         fit_monarch_gd(A, init=Monarch.random(16, dtype="complex128"))
     with pytest.raises(ValueError, match="diverged.*lr"):
-        fit_monarch_gd(np.random.default_rng(0).standard_normal((16, 16)), steps=50, lr=1e3,
-                       optimizer="sgd")
+        fit_monarch_gd(
+            np.random.default_rng(0).standard_normal((16, 16)), steps=50, lr=1e3, optimizer="sgd"
+        )
 
 
 def test_progress_only_when_asked_or_on_a_terminal(capsys):
     A = np.random.default_rng(8).standard_normal((16, 16))
-    fit_monarch_gd(A, steps=300)                      # stderr is captured: not a terminal
+    fit_monarch_gd(A, steps=300)  # stderr is captured: not a terminal
     assert capsys.readouterr().err == ""
     fit_monarch_gd(A, steps=5, progress=True)
     err = capsys.readouterr().err
@@ -202,17 +210,22 @@ def test_progress_only_when_asked_or_on_a_terminal(capsys):
 # the benchmark script
 # ----------------------------------------------------------------------------------------------
 
+
 def test_projection_benchmark_smoke(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from benchmarks import projection as bench
 
-    rc = bench.main(["--sizes", "16", "64", "--steps", "5", "--repeats", "1", "--out", str(tmp_path)])
+    rc = bench.main(
+        ["--sizes", "16", "64", "--steps", "5", "--repeats", "1", "--out", str(tmp_path)]
+    )
     assert rc == 0
     out = capsys.readouterr().out
     assert "proj_over_copy" in out and "svd_over_proj" in out
     with open(tmp_path / "projection.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
-    assert [(r["family"], r["n"]) for r in rows] == [(f, n) for n in ("16", "64") for f in bench.FAMILIES]
+    assert [(r["family"], r["n"]) for r in rows] == [
+        (f, n) for n in ("16", "64") for f in bench.FAMILIES
+    ]
     for r in rows:
         # the projection and the SVD of the same slabs give the same (optimal) error
         assert abs(float(r["proj_err"]) - float(r["svd_err"])) <= 1e-4
@@ -232,7 +245,9 @@ def test_projection_benchmark_families():
     for fam in bench.FAMILIES:
         A = bench.make_matrix(fam, 64, rng)
         assert A.shape == (64, 64) and A.dtype in (np.float32, np.complex64)
-    assert bench.block_size(4096) == 64 and bench.block_size(2048) == 32 and bench.block_size(96) == 8
+    assert (
+        bench.block_size(4096) == 64 and bench.block_size(2048) == 32 and bench.block_size(96) == 8
+    )
     sv = np.linalg.svd(bench.make_matrix("heavytail", 64, rng).astype(np.float64), compute_uv=False)
     np.testing.assert_allclose(sv, (np.arange(64) + 1.0) ** -0.5, rtol=1e-4)
     with pytest.raises(ValueError, match="unknown family"):
@@ -243,19 +258,31 @@ def test_projection_benchmark_families():
 # scale: relative errors are relative at every magnitude of A
 # ----------------------------------------------------------------------------------------------
 
+
 def _dense64(M):
     """Dense float64/complex128 copy of a Monarch matrix's ``to_dense`` (exact widening)."""
     return np.asarray(M.to_dense()).astype(np.complex128 if np.iscomplexobj(M.L) else np.float64)
 
 
-@pytest.mark.parametrize("dtype, scale", [
-    ("float32", 1e-30), ("float32", 1e-20), ("float32", 1e20), ("float32", 1e30),
-    ("complex64", 1e-30), ("float64", 1e-200), ("float64", 1e200), ("complex128", 1e-250),
-])
+@pytest.mark.parametrize(
+    "dtype, scale",
+    [
+        ("float32", 1e-30),
+        ("float32", 1e-20),
+        ("float32", 1e20),
+        ("float32", 1e30),
+        ("complex64", 1e-30),
+        ("float64", 1e-200),
+        ("float64", 1e200),
+        ("complex128", 1e-250),
+    ],
+)
 def test_relative_error_is_relative_at_any_scale(dtype, scale):
     rng = np.random.default_rng(11)
     A = random_matrix(rng, (64, 64), dtype)
-    As = (A.astype(np.complex128 if dtype.startswith("complex") else np.float64) * scale).astype(dtype)
+    As = (A.astype(np.complex128 if dtype.startswith("complex") else np.float64) * scale).astype(
+        dtype
+    )
     assert np.all(np.isfinite(As)) and np.any(As != 0)
     _, h_ref = fit_monarch_gd(A, steps=0, seed=3)
     Ms, h = fit_monarch_gd(As, steps=20, lr=0.02, seed=3)
@@ -275,7 +302,9 @@ def test_relative_error_is_relative_at_any_scale(dtype, scale):
         L64 = L64 + 1j * np.ldexp(Ms.L.imag.astype(np.float64), -(e // 2))
         R64 = R64 + 1j * np.ldexp(Ms.R.imag.astype(np.float64), -(e - e // 2))
     M64 = _dense64(Monarch(L64, R64))
-    Au = (np.ldexp(A64.real, -e) + (1j * np.ldexp(A64.imag, -e) if dtype.startswith("complex") else 0))
+    Au = np.ldexp(A64.real, -e) + (
+        1j * np.ldexp(A64.imag, -e) if dtype.startswith("complex") else 0
+    )
     measured = np.linalg.norm(Au - M64) / np.linalg.norm(Au)
     assert abs(measured - h["rel_error"][-1]) <= tol
     assert Ms.dtype == np.dtype(dtype)
@@ -285,7 +314,7 @@ def test_relative_error_is_relative_at_any_scale(dtype, scale):
 def test_subnormal_input(dtype):
     rng = np.random.default_rng(12)
     A = rng.standard_normal((64, 64))
-    j = -140 if dtype == "float32" else -1060           # every entry subnormal
+    j = -140 if dtype == "float32" else -1060  # every entry subnormal
     As = np.ldexp(A, j).astype(dtype)
     tiny = np.finfo(dtype).smallest_normal
     assert np.max(np.abs(As)) < tiny and np.count_nonzero(As) > 0.99 * As.size
@@ -297,20 +326,22 @@ def test_subnormal_input(dtype):
     assert np.all(np.isfinite(np.asarray(M.L))) and np.any(np.asarray(M.L) != 0)
 
 
-@pytest.mark.parametrize("dtype, j", [("float32", -100), ("float32", 77), ("float64", -901),
-                                      ("complex64", 61), ("complex128", 500)])
+@pytest.mark.parametrize(
+    "dtype, j",
+    [("float32", -100), ("float32", 77), ("float64", -901), ("complex64", 61), ("complex128", 500)],
+)
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "als"])
 def test_powers_of_two_scale_exactly(dtype, j, optimizer):
     """The fit of ``2**j A`` is the fit of ``A`` with factors scaled by ``2**(j/2)``, bit for bit."""
     A = random_matrix(np.random.default_rng(13), (24, 36), dtype)
-    As = A * np.asarray(2.0 ** j, dtype=A.real.dtype)
-    assert np.array_equal(As / np.asarray(2.0 ** j, dtype=A.real.dtype), A)      # exact scaling
+    As = A * np.asarray(2.0**j, dtype=A.real.dtype)
+    assert np.array_equal(As / np.asarray(2.0**j, dtype=A.real.dtype), A)  # exact scaling
     M, h = fit_monarch_gd(A, (4, 3), steps=8, lr=0.01, seed=5, optimizer=optimizer)
     Ms, hs = fit_monarch_gd(As, (4, 3), steps=8, lr=0.01, seed=5, optimizer=optimizer)
     assert np.array_equal(h["rel_error"], hs["rel_error"])
     np.testing.assert_array_equal(hs["loss"], np.ldexp(h["loss"], 2 * j))
     jL = (j + fitting._scale_exponent(np, A)) // 2 - fitting._scale_exponent(np, A) // 2
-    np.testing.assert_array_equal(np.asarray(Ms.L), np.asarray(M.L) * 2.0 ** jL)
+    np.testing.assert_array_equal(np.asarray(Ms.L), np.asarray(M.L) * 2.0**jL)
     np.testing.assert_array_equal(np.asarray(Ms.R), np.asarray(M.R) * 2.0 ** (j - jL))
 
 
@@ -319,14 +350,15 @@ def test_start_from_an_init_at_any_scale():
     A = random_matrix(np.random.default_rng(14), (64, 64), "float32")
     P = project_to_monarch(A)
     e_opt = projection_error(A, P)
-    c = 2.0 ** -90
+    c = 2.0**-90
     As = A * np.float32(c)
-    init = Monarch(P.L * np.float32(2.0 ** -45), P.R * np.float32(2.0 ** -45))
+    init = Monarch(P.L * np.float32(2.0**-45), P.R * np.float32(2.0**-45))
     M, h = fit_monarch_gd(As, steps=3, optimizer="als", init=init)
     assert abs(h["rel_error"][0] - e_opt) <= rtol("float32", 64, depth=2)
     assert abs(h["rel_error"][-1] - e_opt) <= rtol("float32", 64, depth=2)
-    np.testing.assert_allclose(h["loss"][0], 0.5 * (e_opt * np.linalg.norm(A.astype(np.float64)) * c) ** 2,
-                               rtol=1e-5)
+    np.testing.assert_allclose(
+        h["loss"][0], 0.5 * (e_opt * np.linalg.norm(A.astype(np.float64)) * c) ** 2, rtol=1e-5
+    )
 
 
 @pytest.mark.parametrize("optimizer", ["adam", "sgd", "als"])
@@ -343,11 +375,14 @@ def test_zero_matrix(optimizer):
 def test_scale_exponent_helper():
     for dtype in ("float32", "float64", "complex64"):
         A = random_matrix(np.random.default_rng(15), (40, 30), dtype)
-        A[0, 0] = 1e3                                    # a spread of magnitudes
+        A[0, 0] = 1e3  # a spread of magnitudes
         for j in (-140, -40, 0, 3, 90):
             with np.errstate(over="ignore"):
-                Aj = (A.astype(np.complex128) * 2.0 ** j).astype(dtype) if dtype == "complex64" \
-                    else (A.astype(np.float64) * 2.0 ** j).astype(dtype)
+                Aj = (
+                    (A.astype(np.complex128) * 2.0**j).astype(dtype)
+                    if dtype == "complex64"
+                    else (A.astype(np.float64) * 2.0**j).astype(dtype)
+                )
             if not np.all(np.isfinite(Aj)):
                 continue
             e = fitting._scale_exponent(np, Aj)
@@ -355,17 +390,19 @@ def test_scale_exponent_helper():
             rms = np.sqrt(np.mean(np.ldexp(W.real, -e) ** 2 + np.ldexp(W.imag, -e) ** 2))
             if e == 0:
                 # moderate scales are fitted as given: rms within 2**+-30 (plus rounding)
-                assert 2.0 ** -30.5 <= rms <= 2.0 ** 30.5, (dtype, j, rms)
+                assert 2.0**-30.5 <= rms <= 2.0**30.5, (dtype, j, rms)
             else:
-                assert 2 ** -0.5 <= rms <= 2 ** 0.5 * (1 + 1e-6), (dtype, j, rms)
+                assert 2**-0.5 <= rms <= 2**0.5 * (1 + 1e-6), (dtype, j, rms)
                 assert abs(e) > fitting._SCALE_FREE
     assert fitting._scale_exponent(np, np.zeros((3, 3))) == 0
     x = np.ones(4, dtype=np.float32)
     # 2**-140 is subnormal in float32 and 2**+-250 outside its range: applied in steps
-    assert np.array_equal(fitting._times_pow2(np, x, -140), np.ldexp(np.ones(4), -140).astype(np.float32))
-    small = x * np.float32(2.0 ** -120)
-    big = fitting._times_pow2(np, small, 200)                 # 2**200 is not a float32
-    assert big.dtype == np.float32 and np.all(big == np.float32(2.0 ** 80))
+    assert np.array_equal(
+        fitting._times_pow2(np, x, -140), np.ldexp(np.ones(4), -140).astype(np.float32)
+    )
+    small = x * np.float32(2.0**-120)
+    big = fitting._times_pow2(np, small, 200)  # 2**200 is not a float32
+    assert big.dtype == np.float32 and np.all(big == np.float32(2.0**80))
     assert np.array_equal(fitting._times_pow2(np, big, -200), small)
 
 
@@ -376,4 +413,6 @@ def test_scaled_input_on_every_backend(xp):
     Mn, hn = fit_monarch_gd(A, steps=5, lr=0.02, seed=2)
     np.testing.assert_allclose(hx["rel_error"], hn["rel_error"], rtol=1e-4)
     assert 1.0 < hx["rel_error"][0] < 2.0
-    np.testing.assert_allclose(to_numpy(Mx.L), np.asarray(Mn.L), rtol=1e-3, atol=1e-3 * np.abs(Mn.L).max())
+    np.testing.assert_allclose(
+        to_numpy(Mx.L), np.asarray(Mn.L), rtol=1e-3, atol=1e-3 * np.abs(Mn.L).max()
+    )

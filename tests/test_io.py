@@ -57,14 +57,16 @@ def test_save_load_round_trip_is_bit_exact(spec, fmt, tmp_path):
     assert sm.save(path, e.A) == path
     back = sm.load(path)
     assert_identical(back, e.A, f"{e.id} via {fmt}")
-    assert sorted(os.listdir(tmp_path)) == [f"op.{fmt}"]   # no temporary file left behind
+    assert sorted(os.listdir(tmp_path)) == [f"op.{fmt}"]  # no temporary file left behind
 
 
 @over_zoo
 def test_pickle_and_deepcopy_round_trip(spec):
     e = spec.build(np)
-    for how, back in (("pickle", pickle.loads(pickle.dumps(e.A))),
-                      ("deepcopy", copy.deepcopy(e.A))):
+    for how, back in (
+        ("pickle", pickle.loads(pickle.dumps(e.A))),
+        ("deepcopy", copy.deepcopy(e.A)),
+    ):
         assert_identical(back, e.A, f"{e.id} {how}")
 
 
@@ -88,8 +90,11 @@ def test_round_trip_torch(tmp_path):
     assert torch.equal(back.L, (0.5 * Mg).L.detach()) and torch.equal(back.R, M.R)
 
 
-@given(data=st.data(), dtype=st.sampled_from(["float32", "float64", "complex64", "complex128"]),
-       nblocks=st.sampled_from([(2, 2), (3, 2), (1, 4), (4, 1), (6, 3)]))
+@given(
+    data=st.data(),
+    dtype=st.sampled_from(["float32", "float64", "complex64", "complex128"]),
+    nblocks=st.sampled_from([(2, 2), (3, 2), (1, 4), (4, 1), (6, 3)]),
+)
 def test_monarch_any_values_round_trip(data, dtype, nblocks, tmp_path_factory):
     """Every finite value (subnormals, -0.0, extremes) survives both containers bit for bit."""
     k, l = nblocks
@@ -104,7 +109,7 @@ def test_monarch_any_values_round_trip(data, dtype, nblocks, tmp_path_factory):
         return a
 
     q = 3
-    l = l if (k * q) % l == 0 else k * q        # l r = k q
+    l = l if (k * q) % l == 0 else k * q  # l r = k q
     M = Monarch(arr((l, 2, k * q // l)), arr((k, q, 2)))
     d = tmp_path_factory.mktemp("hyp")
     for fmt in FORMATS:
@@ -118,6 +123,7 @@ def test_monarch_any_values_round_trip(data, dtype, nblocks, tmp_path_factory):
 # ----------------------------------------------------------------------------------------------
 # writing rules
 # ----------------------------------------------------------------------------------------------
+
 
 def test_save_never_overwrites_unless_asked(tmp_path):
     p = tmp_path / "x.npz"
@@ -143,17 +149,20 @@ def test_format_choice(tmp_path):
     sm.save(tmp_path / "a.safetensors", DFT(4))
     sm.save(tmp_path / "b.bin", DFT(4))
     sm.save(tmp_path / "c.bin", DFT(4), format="safetensors")
-    assert (tmp_path / "b.bin").read_bytes()[:2] == b"PK"            # npz by default
+    assert (tmp_path / "b.bin").read_bytes()[:2] == b"PK"  # npz by default
     assert (tmp_path / "a.safetensors").read_bytes()[:2] != b"PK"
     assert (tmp_path / "c.bin").read_bytes() == (tmp_path / "a.safetensors").read_bytes()
     for name in ("a.safetensors", "b.bin", "c.bin"):
         assert isinstance(sm.load(tmp_path / name), DFT)
 
 
-@pytest.mark.parametrize("kwargs, exc, match", [
-    ({"format": "hdf5"}, ValueError, "format must be 'npz' or 'safetensors'"),
-    ({"overwrite": 1}, TypeError, "overwrite must be True or False"),
-])
+@pytest.mark.parametrize(
+    "kwargs, exc, match",
+    [
+        ({"format": "hdf5"}, ValueError, "format must be 'npz' or 'safetensors'"),
+        ({"overwrite": 1}, TypeError, "overwrite must be True or False"),
+    ],
+)
 def test_save_rejects_bad_arguments(tmp_path, kwargs, exc, match):
     with pytest.raises(exc, match=match):
         sm.save(tmp_path / "a.npz", DFT(4), **kwargs)
@@ -172,6 +181,7 @@ def test_save_rejects_non_operators(tmp_path):
 # damaged and foreign files
 # ----------------------------------------------------------------------------------------------
 
+
 def _op():
     return Monarch.random(16, seed=0) @ Permutation(np.arange(16)[::-1].copy()) + 2j * DFT(16)
 
@@ -181,8 +191,9 @@ def test_truncated_files_raise_value_error(tmp_path, fmt):
     p = tmp_path / f"a.{fmt}"
     sm.save(p, _op())
     data = p.read_bytes()
-    for cut in sorted({0, 3, 8, 12, 40, len(data) // 3, len(data) // 2, len(data) - 30,
-                       len(data) - 1}):
+    for cut in sorted(
+        {0, 3, 8, 12, 40, len(data) // 3, len(data) // 2, len(data) - 30, len(data) - 1}
+    ):
         q = tmp_path / f"cut{cut}"
         q.write_bytes(data[:cut])
         with pytest.raises(ValueError) as info:
@@ -217,21 +228,24 @@ def _doc_of(op):
     return json.loads(_header(root, enc.arrays)), enc.arrays
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda d, a: d.update(version=2), "newer structmat"),
-    (lambda d, a: d.update(version="1"), "invalid format version"),
-    (lambda d, a: d.update(format="other"), "not a structmat operator file"),
-    (lambda d, a: d["root"].update({"class": "os.system"}), "unknown class 'os.system'"),
-    (lambda d, a: d["root"].update(shape=[3, 3]), "the file says"),
-    (lambda d, a: d["root"].update(dtype="float32"), "the file says 'float32'"),
-    (lambda d, a: d["root"]["args"].append({"eval": "1"}), "unsupported value"),
-    (lambda d, a: d["root"].update(extra=1), "a node must be an object"),
-    (lambda d, a: d["arrays"]["a0"].update(shape=[2]), "the header says"),
-    (lambda d, a: d["arrays"]["a0"].update(dtype="object"), "invalid declaration"),
-    (lambda d, a: a.update(extra=np.zeros(2)), "not declared in the header"),
-    (lambda d, a: a.pop("a0"), "declared but missing"),
-    (lambda d, a: d["root"]["args"].__setitem__(0, {"array": "a1"}), "referenced twice"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda d, a: d.update(version=2), "newer structmat"),
+        (lambda d, a: d.update(version="1"), "invalid format version"),
+        (lambda d, a: d.update(format="other"), "not a structmat operator file"),
+        (lambda d, a: d["root"].update({"class": "os.system"}), "unknown class 'os.system'"),
+        (lambda d, a: d["root"].update(shape=[3, 3]), "the file says"),
+        (lambda d, a: d["root"].update(dtype="float32"), "the file says 'float32'"),
+        (lambda d, a: d["root"]["args"].append({"eval": "1"}), "unsupported value"),
+        (lambda d, a: d["root"].update(extra=1), "a node must be an object"),
+        (lambda d, a: d["arrays"]["a0"].update(shape=[2]), "the header says"),
+        (lambda d, a: d["arrays"]["a0"].update(dtype="object"), "invalid declaration"),
+        (lambda d, a: a.update(extra=np.zeros(2)), "not declared in the header"),
+        (lambda d, a: a.pop("a0"), "declared but missing"),
+        (lambda d, a: d["root"]["args"].__setitem__(0, {"array": "a1"}), "referenced twice"),
+    ],
+)
 def test_invalid_headers_raise_value_error(tmp_path, edit, match):
     doc, arrays = _doc_of(Monarch.random(16, seed=0))
     edit(doc, arrays)
@@ -272,6 +286,7 @@ def test_foreign_files_raise_value_error(tmp_path):
 
 def test_pickled_content_is_never_unpickled(tmp_path):
     """An object array (which np.load would unpickle) is refused without running code."""
+
     class Boom:
         def __reduce__(self):
             return (os.system, ("echo executed > " + str(tmp_path / "pwned"),))
@@ -279,8 +294,10 @@ def test_pickled_content_is_never_unpickled(tmp_path):
     doc, arrays = _doc_of(Diagonal(np.ones(2)))
     arrays["a0"] = np.array([Boom()], dtype=object)
     with zipfile.ZipFile(tmp_path / "evil.npz", "w") as zf:
-        for k, a in {**arrays, "__structmat__": np.frombuffer(json.dumps(doc).encode(),
-                                                              dtype=np.uint8)}.items():
+        for k, a in {
+            **arrays,
+            "__structmat__": np.frombuffer(json.dumps(doc).encode(), dtype=np.uint8),
+        }.items():
             buf = io.BytesIO()
             np.lib.format.write_array(buf, a, allow_pickle=True)
             zf.writestr(k + ".npy", buf.getvalue())
@@ -300,6 +317,7 @@ def test_header_helpers_agree_between_containers():
 # ----------------------------------------------------------------------------------------------
 # registry
 # ----------------------------------------------------------------------------------------------
+
 
 class Shifted(sm.StructuredMatrix):
     """A test class: x -> x + c * sum(x) * ones (a rank-one update of the identity)."""
@@ -341,8 +359,9 @@ def test_every_structmat_class_is_registered():
 
     import structmat.ops as ops
 
-    classes = {c for _, c in inspect.getmembers(ops, inspect.isclass)
-               if issubclass(c, sm.StructuredMatrix)}
+    classes = {
+        c for _, c in inspect.getmembers(ops, inspect.isclass) if issubclass(c, sm.StructuredMatrix)
+    }
     classes |= {sm.Product, sm.base.Transpose, sm.base.Adjoint, sm.base.Conjugate}
     missing = classes - set(sm.io.registered().values())
     assert not missing, f"not loadable: {sorted(c.__name__ for c in missing)}"
@@ -351,7 +370,7 @@ def test_every_structmat_class_is_registered():
 def test_warnings_are_not_raised_on_load(tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        M = Monarch.random(7, seed=0)            # degenerate geometry: warns at creation
+        M = Monarch.random(7, seed=0)  # degenerate geometry: warns at creation
     sm.save(tmp_path / "m.npz", M)
     with warnings.catch_warnings():
         warnings.simplefilter("error")

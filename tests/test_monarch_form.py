@@ -68,6 +68,7 @@ def trig_ref(kind, n, typ, norm):
 # DFT
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n", [4, 6, 12, 15, 24, 45, 96, 100])
 @pytest.mark.parametrize("norm", [None, "ortho", "forward"])
 @pytest.mark.parametrize("inverse", [False, True])
@@ -142,17 +143,24 @@ def test_every_composite_n_up_to_512_every_split():
     for n in range(4, 513):
         X = rng.standard_normal((n, 2))
         for k in divisors(n):
-            assert_close(to_monarch(DFT(n), nblocks=k) @ X, scipy.fft.fft(X, axis=0),
-                         "complex128", n, DEPTH)
+            assert_close(
+                to_monarch(DFT(n), nblocks=k) @ X, scipy.fft.fft(X, axis=0), "complex128", n, DEPTH
+            )
             for cls, fn in ((DCT, scipy.fft.dct), (DST, scipy.fft.dst)):
                 for typ in (2, 3, 4):
-                    assert_close(to_monarch(cls(n, typ), nblocks=k) @ X,
-                                 fn(X, type=typ, axis=0), "float64", n, DEPTH)
+                    assert_close(
+                        to_monarch(cls(n, typ), nblocks=k) @ X,
+                        fn(X, type=typ, axis=0),
+                        "float64",
+                        n,
+                        DEPTH,
+                    )
 
 
 # ----------------------------------------------------------------------------------------------
 # DCT / DST
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["dct", "dst"])
 @pytest.mark.parametrize("typ", [2, 3, 4])
@@ -197,8 +205,13 @@ def test_trig_transposes():
     n = 12
     # unnormalised transposes are Transpose wrappers (reversed factors); orthonormal ones are
     # transforms of the transposed type themselves
-    cases = ((DCT(n, 2).T, "PM*"), (DST(n, 3).T, "PM*"), (DST(n, 2).H, "PM*"),
-             (DCT(n, 4, "ortho").T, "MP"), (DST(n, 2, "ortho").T, "MP"))
+    cases = (
+        (DCT(n, 2).T, "PM*"),
+        (DST(n, 3).T, "PM*"),
+        (DST(n, 2).H, "PM*"),
+        (DCT(n, 4, "ortho").T, "MP"),
+        (DST(n, 2, "ortho").T, "MP"),
+    )
     for A, form in cases:
         P = to_monarch(A)
         check_factors(P)
@@ -215,6 +228,7 @@ def test_trig_type1_is_refused_naming_the_types(cls):
 # ----------------------------------------------------------------------------------------------
 # Hadamard and butterfly
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [4, 8, 16, 64, 256])
 @pytest.mark.parametrize("norm", [None, "ortho"])
@@ -257,6 +271,7 @@ def test_butterfly_too_small():
 # convolution
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n", [4, 12, 15, 96])
 @pytest.mark.parametrize("dtype", ["float64", "complex128"])
 def test_circular_convolution(n, dtype):
@@ -280,7 +295,14 @@ def full_ref(c, n):
 
 @pytest.mark.parametrize(
     "n,length,form",
-    [(12, 5, "MM*"), (16, 1, "MM*"), (16, 4, "MPM*"), (7, 5, "MPM*"), (10, 3, "MPM*"), (2, 2, "MPM*")],
+    [
+        (12, 5, "MM*"),
+        (16, 1, "MM*"),
+        (16, 4, "MPM*"),
+        (7, 5, "MPM*"),
+        (10, 3, "MPM*"),
+        (2, 2, "MPM*"),
+    ],
 )
 def test_full_convolution(n, length, form):
     c = np.random.default_rng(length).standard_normal(length)
@@ -315,6 +337,7 @@ def test_full_convolution_needs_two_inputs():
 # ----------------------------------------------------------------------------------------------
 # classes already in Monarch form, products, wrappers
 # ----------------------------------------------------------------------------------------------
+
 
 def test_monarch_permutation_diagonal_are_kept():
     M = Monarch.random(12, seed=0)
@@ -388,14 +411,20 @@ def test_product_multiply_equals_own_fast_multiply(A):
 # float32
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "A,ref",
     [
         (DFT(256, dtype="complex64"), lambda X: scipy.fft.fft(X, axis=0)),
-        (DFT(1000, norm="ortho", inverse=True, dtype="complex64"),
-         lambda X: scipy.fft.ifft(X, axis=0, norm="ortho")),
+        (
+            DFT(1000, norm="ortho", inverse=True, dtype="complex64"),
+            lambda X: scipy.fft.ifft(X, axis=0, norm="ortho"),
+        ),
         (DCT(240, 2, dtype="float32"), lambda X: scipy.fft.dct(X, axis=0)),
-        (DST(240, 3, "ortho", dtype="float32"), lambda X: scipy.fft.dst(X, type=3, norm="ortho", axis=0)),
+        (
+            DST(240, 3, "ortho", dtype="float32"),
+            lambda X: scipy.fft.dst(X, type=3, norm="ortho", axis=0),
+        ),
         (Hadamard(256, dtype="float32"), lambda X: scipy.linalg.hadamard(256) @ X),
     ],
     ids=["dft", "idft", "dct2", "dst3", "hadamard"],
@@ -414,6 +443,7 @@ def test_float32_factors(A, ref):
 # ----------------------------------------------------------------------------------------------
 # namespaces
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     "make",
@@ -451,8 +481,10 @@ def test_xp_moves_parametrised_input_explicitly():
     from structmat import _backend as B
 
     P = to_monarch(Convolution(np.arange(1.0, 13.0)), xp="array_api_strict")
-    assert all(B.namespace_name((f.base if isinstance(f, Adjoint) else f).xp) == "array_api_strict"
-               for f in P.factors)
+    assert all(
+        B.namespace_name((f.base if isinstance(f, Adjoint) else f).xp) == "array_api_strict"
+        for f in P.factors
+    )
     y = P @ array_api_strict.asarray(np.ones(12))
     np.testing.assert_allclose(to_numpy(y).real, np.full(12, 78.0), rtol=1e-12)
 
@@ -460,6 +492,7 @@ def test_xp_moves_parametrised_input_explicitly():
 # ----------------------------------------------------------------------------------------------
 # errors and registration
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [1, 2, 7, 13, 4093])
 def test_prime_dft_is_refused_naming_composite_sizes(n):
@@ -484,8 +517,13 @@ def test_unsupported_inputs_name_what_works():
 
 @pytest.mark.parametrize(
     "nblocks,exc,match",
-    [(5, ValueError, "valid k: \\[2, 3, 4, 6\\]"), ((3, 3), ValueError, "expected \\(3, 4\\)"),
-     (2.0, TypeError, "integer"), ((1, 2, 3), ValueError, "pair"), (12, ValueError, "valid k")],
+    [
+        (5, ValueError, "valid k: \\[2, 3, 4, 6\\]"),
+        ((3, 3), ValueError, "expected \\(3, 4\\)"),
+        (2.0, TypeError, "integer"),
+        ((1, 2, 3), ValueError, "pair"),
+        (12, ValueError, "valid k"),
+    ],
 )
 def test_bad_nblocks(nblocks, exc, match):
     with pytest.raises(exc, match=match):
@@ -506,14 +544,16 @@ def test_output_permutation_folds_or_stays_a_factor(foldable):
     else:
         out_map = rng.permutation(n_out)
     in_perm = rng.permutation(n_in)
-    specs = _specs_with_perms(RootSum.const(L.astype(int)), RootSum.const(R.astype(int)), in_perm, out_map)
+    specs = _specs_with_perms(
+        RootSum.const(L.astype(int)), RootSum.const(R.astype(int)), in_perm, out_map
+    )
     factors = _float_factors(specs, np, "float64")
     assert [type(f) for f in factors] == (
         [Monarch, Permutation] if foldable else [Permutation, Monarch, Permutation]
     )
     dense = np.asarray(Monarch(L, R))
     expected = np.empty_like(dense)
-    expected[out_map] = dense            # Monarch output o lands at y = out_map[o]
+    expected[out_map] = dense  # Monarch output o lands at y = out_map[o]
     expected = expected[:, np.argsort(in_perm)]  # Monarch input c reads x = in_perm[c]
     np.testing.assert_allclose(np.asarray(Product(*factors)), expected, atol=1e-14)
 
@@ -560,11 +600,17 @@ def test_register_a_new_rule():
 # RootSum: the exact closed-form arrays behind both the float and the exact factors
 # ----------------------------------------------------------------------------------------------
 
+
 def _random_rootsum(rng, N, shape, T=3):
     from structmat.monarch_form import RootSum
 
-    return RootSum(N, rng.integers(-2 * N, 2 * N, (T,) + shape), rng.integers(-3, 4, (T,) + shape),
-                   scale=int(rng.integers(1, 5)), radicand=1)
+    return RootSum(
+        N,
+        rng.integers(-2 * N, 2 * N, (T,) + shape),
+        rng.integers(-3, 4, (T,) + shape),
+        scale=int(rng.integers(1, 5)),
+        radicand=1,
+    )
 
 
 @given(N1=st.integers(1, 24), N2=st.integers(1, 24), seed=st.integers(0, 2**32 - 1))
@@ -578,7 +624,9 @@ def test_rootsum_arithmetic_matches_complex_values(N1, N2, seed):
     b = _random_rootsum(rng, N2, (4,))
     b.scale = Fraction(1, int(rng.integers(1, 6)))
     va, vb = a.to_complex(), b.to_complex()
-    tol = rtol("complex128", 64, 4) * max(1.0, float(np.abs(va).max()) * max(1.0, float(np.abs(vb).max())))
+    tol = rtol("complex128", 64, 4) * max(
+        1.0, float(np.abs(va).max()) * max(1.0, float(np.abs(vb).max()))
+    )
     for got, want in [
         ((a * b).to_complex(), va * vb),
         ((a + b).to_complex(), va + vb),

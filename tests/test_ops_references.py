@@ -53,6 +53,7 @@ def rows(A, X, xp):
 # DFT
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n", [1, 2, 7, 8, 12, 15, 16, 97])
 @pytest.mark.parametrize("norm", [None, "backward", "ortho", "forward"])
 @pytest.mark.parametrize("inverse", [False, True])
@@ -64,13 +65,20 @@ def test_dft_vs_scipy_fft(xp, n, norm, inverse):
         Y = F @ xp.asarray(X)
         want = fn(up(X), axis=0, norm=norm)
         # single precision in -> complex64 out, like scipy.fft
-        assert str(Y.dtype).endswith("complex64" if prec in ("float32", "complex64")
-                                     else "complex128")
+        assert str(Y.dtype).endswith(
+            "complex64" if prec in ("float32", "complex64") else "complex128"
+        )
         assert_close(to_numpy(Y), want, Y.dtype, n, fft_depth(n), what=f"DFT {n} {norm} {prec}")
         # rows: X @ F transforms each row (F is symmetric)
         Yr = rows(F, xp.asarray(X.T), xp)
-        assert_close(to_numpy(Yr), fn(up(X.T), axis=1, norm=norm), Yr.dtype, n, fft_depth(n),
-                     what=f"X @ DFT {n} {norm} {prec}")
+        assert_close(
+            to_numpy(Yr),
+            fn(up(X.T), axis=1, norm=norm),
+            Yr.dtype,
+            n,
+            fft_depth(n),
+            what=f"X @ DFT {n} {norm} {prec}",
+        )
 
 
 @pytest.mark.parametrize("n", [3, 8, 10])
@@ -78,13 +86,19 @@ def test_dft_dense_is_scipy_linalg_dft(n):
     assert_close(DFT(n).to_dense(), scipy.linalg.dft(n), np.complex128, n)
     assert_close(DFT(n, "ortho").to_dense(), scipy.linalg.dft(n, scale="sqrtn"), np.complex128, n)
     assert_close(DFT(n, "forward").to_dense(), scipy.linalg.dft(n, scale="n"), np.complex128, n)
-    assert_close(DFT(n, inverse=True).to_dense(), np.linalg.inv(scipy.linalg.dft(n)),
-                 np.complex128, n, fft_depth(n))
+    assert_close(
+        DFT(n, inverse=True).to_dense(),
+        np.linalg.inv(scipy.linalg.dft(n)),
+        np.complex128,
+        n,
+        fft_depth(n),
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # DCT / DST
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("kind", ["dct", "dst"])
 @pytest.mark.parametrize("type", [1, 2, 3, 4])
@@ -98,26 +112,40 @@ def test_trig_vs_scipy(xp, kind, type, norm, n):
         X = draw(rng_for(kind, type, norm, n, prec), (n, 3), prec)
         Y = A @ xp.asarray(X)
         assert str(Y.dtype).endswith(prec)
-        assert_close(to_numpy(Y), fn(up(X), type=type, norm=norm, axis=0), Y.dtype, n, depth,
-                     what=f"{kind}{type} {norm} n={n} {prec}")
+        assert_close(
+            to_numpy(Y),
+            fn(up(X), type=type, norm=norm, axis=0),
+            Y.dtype,
+            n,
+            depth,
+            what=f"{kind}{type} {norm} n={n} {prec}",
+        )
         Yr = rows(A, xp.asarray(X.T), xp)
         want = up(X.T) @ fn(np.eye(n), type=type, norm=norm, axis=0)
-        assert_close(to_numpy(Yr), want, Yr.dtype, n, depth,
-                     what=f"X @ {kind}{type} {norm} n={n} {prec}")
+        assert_close(
+            to_numpy(Yr), want, Yr.dtype, n, depth, what=f"X @ {kind}{type} {norm} n={n} {prec}"
+        )
 
 
 def test_trig_dense_is_scipy_of_identity():
-    for kind, type, norm, n in itertools.product(("dct", "dst"), (1, 2, 3, 4), (None, "ortho"),
-                                                 (4, 9)):
+    for kind, type, norm, n in itertools.product(
+        ("dct", "dst"), (1, 2, 3, 4), (None, "ortho"), (4, 9)
+    ):
         fn = scipy.fft.dct if kind == "dct" else scipy.fft.dst
         A = (DCT if kind == "dct" else DST)(n, type=type, norm=norm)
-        assert_close(np.asarray(A), fn(np.eye(n), type=type, norm=norm, axis=0), np.float64, n,
-                     what=f"{kind}{type} {norm}")
+        assert_close(
+            np.asarray(A),
+            fn(np.eye(n), type=type, norm=norm, axis=0),
+            np.float64,
+            n,
+            what=f"{kind}{type} {norm}",
+        )
 
 
 # ----------------------------------------------------------------------------------------------
 # Hadamard
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("n", [1, 2, 4, 8, 32, 128])
 @pytest.mark.parametrize("norm", [None, "ortho"])
@@ -137,6 +165,7 @@ def test_hadamard_vs_scipy(xp, n, norm):
 # ----------------------------------------------------------------------------------------------
 # Convolution
 # ----------------------------------------------------------------------------------------------
+
 
 def circular_convolve(c: np.ndarray, x: np.ndarray, n: int) -> np.ndarray:
     """Circular convolution of length n: fold ``numpy.convolve`` modulo n (aliases summed)."""
@@ -161,8 +190,14 @@ def test_circular_convolution_vs_numpy(xp, L, n):
         depth = fft_depth(nn)
         assert_close(to_numpy(Y), want, Y.dtype, nn, depth, what=f"circ L={L} n={nn} {prec}")
         Yr = rows(C, xp.asarray(X.T), xp)
-        assert_close(to_numpy(Yr), up(X.T) @ scipy.linalg.circulant(pad), Yr.dtype, nn, depth,
-                     what=f"X @ circ L={L} n={nn} {prec}")
+        assert_close(
+            to_numpy(Yr),
+            up(X.T) @ scipy.linalg.circulant(pad),
+            Yr.dtype,
+            nn,
+            depth,
+            what=f"X @ circ L={L} n={nn} {prec}",
+        )
 
 
 @pytest.mark.parametrize("L,n", [(1, 4), (3, 6), (4, 5), (7, 1), (6, 13)])
@@ -176,16 +211,22 @@ def test_full_convolution_vs_numpy(xp, L, n):
         Y = C @ xp.asarray(X)
         want = np.stack([np.convolve(up(c), up(X[:, j])) for j in range(3)], axis=1)
         nfft = n + L - 1
-        assert_close(to_numpy(Y), want, Y.dtype, nfft, fft_depth(nfft),
-                     what=f"full L={L} n={n} {prec}")
+        assert_close(
+            to_numpy(Y), want, Y.dtype, nfft, fft_depth(nfft), what=f"full L={L} n={n} {prec}"
+        )
         # rows: X @ C is the correlation of each row with the kernel
         Z = draw(rng, (2, nfft), prec)
         Zr = rows(C, xp.asarray(Z), xp)
         # numpy.correlate conjugates its second argument
-        want_r = np.stack([np.correlate(up(Z[i]), np.conj(up(c)), mode="valid")
-                           for i in range(2)])
-        assert_close(to_numpy(Zr), want_r, Zr.dtype, nfft, fft_depth(nfft),
-                     what=f"X @ full L={L} n={n} {prec}")
+        want_r = np.stack([np.correlate(up(Z[i]), np.conj(up(c)), mode="valid") for i in range(2)])
+        assert_close(
+            to_numpy(Zr),
+            want_r,
+            Zr.dtype,
+            nfft,
+            fft_depth(nfft),
+            what=f"X @ full L={L} n={n} {prec}",
+        )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,10 +234,27 @@ def test_full_convolution_vs_numpy(xp, L, n):
 # ----------------------------------------------------------------------------------------------
 
 MONARCH_GEOMETRIES = [
-    (16, None, None), (16, None, 2), (16, None, (2, 8)), (9, None, None), (12, None, None),
-    (12, None, 4), (18, None, (3, 6)), (7, None, None), (7, None, 7), (1, None, None),
-    (64, None, None), (64, None, 4), (96, None, 8), (96, 24, None), (96, 24, 4), (24, 96, None),
-    (24, 96, (6, 3)), (12, 8, (4, 2)), (8, 12, (2, 4)), (30, 20, (5, 2)), (10, 15, 5),
+    (16, None, None),
+    (16, None, 2),
+    (16, None, (2, 8)),
+    (9, None, None),
+    (12, None, None),
+    (12, None, 4),
+    (18, None, (3, 6)),
+    (7, None, None),
+    (7, None, 7),
+    (1, None, None),
+    (64, None, None),
+    (64, None, 4),
+    (96, None, 8),
+    (96, 24, None),
+    (96, 24, 4),
+    (24, 96, None),
+    (24, 96, (6, 3)),
+    (12, 8, (4, 2)),
+    (8, 12, (2, 4)),
+    (30, 20, (5, 2)),
+    (10, 15, 5),
 ]
 
 
@@ -216,8 +274,14 @@ def test_monarch_vs_einsum_reference(xp, n_in, n_out, nblocks):
         dense = monarch_entry_reference(up(L), up(R))
         Z = draw(rng, (2, M.shape[0]), prec)
         Zr = rows(M, xp.asarray(Z), xp)
-        assert_close(to_numpy(Zr), up(Z) @ dense, Zr.dtype, nmax, 2,
-                     what=f"X @ Monarch {n_in}->{n_out} {prec}")
+        assert_close(
+            to_numpy(Zr),
+            up(Z) @ dense,
+            Zr.dtype,
+            nmax,
+            2,
+            what=f"X @ Monarch {n_in}->{n_out} {prec}",
+        )
 
 
 @pytest.mark.parametrize("n_in,n_out,nblocks", MONARCH_GEOMETRIES)
@@ -232,7 +296,7 @@ def test_monarch_entry_formula_and_slab_ranks(n_in, n_out, nblocks):
     ranks = slab_ranks(k, q, l)
     assert ranks.sum() == k * q
     for a, b in itertools.product(range(k), range(l)):
-        slab = dense[b::l, a * p:(a + 1) * p]
+        slab = dense[b::l, a * p : (a + 1) * p]
         sv = np.linalg.svd(slab, compute_uv=False)
         tol = sv[0] * s * p * np.finfo(np.float64).eps if sv.size and sv[0] > 0 else 0.0
         assert int(np.sum(sv > tol)) <= ranks[a, b]
@@ -247,7 +311,7 @@ def test_monarch_square_is_P_L_Pt_R():
     P = np.eye(m * m)[np.arange(m * m).reshape(m, m).T.reshape(-1)]
     want = P @ scipy.linalg.block_diag(*L) @ P.T @ scipy.linalg.block_diag(*R)
     assert_close(np.asarray(M), want, np.float64, m * m, 2)
-    assert M.nparams == 2 * m ** 3 and M.flops() == 4 * (m * m) ** 1.5
+    assert M.nparams == 2 * m**3 and M.flops() == 4 * (m * m) ** 1.5
 
 
 @pytest.mark.slow
@@ -259,15 +323,22 @@ def test_monarch_every_valid_nblocks_exhaustive():
         for k, l in itertools.product(ks, ls):
             M = Monarch.random(n_in, n_out, nblocks=(k, l), seed=k * 100 + l, dtype="complex128")
             dense = monarch_entry_reference(to_numpy(M.L), to_numpy(M.R))
-            assert_close(np.asarray(M), dense, np.complex128, max(n_in, n_out), 2,
-                         what=f"{n_in}->{n_out} ({k}, {l})")
+            assert_close(
+                np.asarray(M),
+                dense,
+                np.complex128,
+                max(n_in, n_out),
+                2,
+                what=f"{n_in}->{n_out} ({k}, {l})",
+            )
 
 
 # ----------------------------------------------------------------------------------------------
 # Butterfly
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n", [2, 4, 8, 16, 64, 512])      # one, two and three fused groups
+
+@pytest.mark.parametrize("n", [2, 4, 8, 16, 64, 512])  # one, two and three fused groups
 def test_butterfly_vs_factor_product(xp, n):
     levels = int(math.log2(n))
     for prec in PRECISIONS:
@@ -278,9 +349,13 @@ def test_butterfly_vs_factor_product(xp, n):
         depth = fft_depth(n)
         assert_close(to_numpy(Bf.to_dense()), ref, tw.dtype, n, depth, what=f"Butterfly {n}")
         for e in range(levels):
-            assert_close(to_numpy(Bf.factor(e).to_dense()),
-                         butterfly_factor_reference(up(tw), e), tw.dtype, n,
-                         what=f"Butterfly factor {e}")
+            assert_close(
+                to_numpy(Bf.factor(e).to_dense()),
+                butterfly_factor_reference(up(tw), e),
+                tw.dtype,
+                n,
+                what=f"Butterfly factor {e}",
+            )
         X = draw(rng, (n, 3), prec)
         Y = Bf @ xp.asarray(X)
         assert_close(to_numpy(Y), ref @ up(X), Y.dtype, n, depth, what=f"Butterfly {n} {prec}")
@@ -315,5 +390,6 @@ def test_dft_of_real_input_is_scipys_real_input_fft(dtype, out):
     assert Y.dtype == np.dtype(out)
     np.testing.assert_array_equal(Y, scipy.fft.fft(X, axis=0))
     np.testing.assert_array_equal(X.T @ DFT(48), scipy.fft.fft(X.T, axis=1))
-    np.testing.assert_array_equal(DFT(48, norm="ortho", inverse=True) @ X,
-                                  scipy.fft.ifft(X, axis=0, norm="ortho"))
+    np.testing.assert_array_equal(
+        DFT(48, norm="ortho", inverse=True) @ X, scipy.fft.ifft(X, axis=0, norm="ortho")
+    )

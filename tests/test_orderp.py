@@ -34,6 +34,7 @@ def _cores_np(A):
 # equal to Monarch
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("n_in, n_out", [(16, 16), (12, 12), (24, 96), (96, 24), (36, 36)])
 def test_monarchp_order2_is_monarch(n_in, n_out):
     """MonarchP([L, R]) is Monarch(L, R) for the paper's geometry (q = l): same arrays."""
@@ -78,6 +79,7 @@ def test_monarchp_is_blocktt_with_rank_one():
 # geometry, random, pickling
 # ----------------------------------------------------------------------------------------------
 
+
 def test_orderp_sizes_minimise_the_parameter_count():
     assert orderp_sizes(16384, 3) == (32, 32, 16)
     assert orderp_sizes(16384, 2) == (128, 128)
@@ -85,32 +87,55 @@ def test_orderp_sizes_minimise_the_parameter_count():
     assert orderp_sizes(8, 3) == (2, 2, 2)
     # the sum of the sizes is the least over all factorisations into 3 factors >= 2
     for n in (60, 72, 96, 210):
-        best = min(a + b + n // (a * b) for a in range(2, n) for b in range(2, n)
-                   if n % (a * b) == 0 and n // (a * b) >= 2)
+        best = min(
+            a + b + n // (a * b)
+            for a in range(2, n)
+            for b in range(2, n)
+            if n % (a * b) == 0 and n // (a * b) >= 2
+        )
         assert sum(orderp_sizes(n, 3)) == best
 
 
-@pytest.mark.parametrize("bad, exc, match", [
-    (lambda: orderp_sizes(7, 2), ValueError, "does not factor"),
-    (lambda: orderp_sizes(8, 1), ValueError, "order must be"),
-    (lambda: MonarchP.random(7, order=2), ValueError, "n=7 does not factor"),
-    (lambda: MonarchP.random((4,), seed=0), ValueError, "at least 2 sizes"),
-    (lambda: MonarchP.random((4, 2.0)), TypeError, r"n_in\[1\]"),
-    (lambda: MonarchP.random((2, 2), (2, 2, 2)), ValueError, "n_out lists 3 sizes"),
-    (lambda: MonarchP([np.ones((2, 2, 2))]), ValueError, "at least 2"),
-    (lambda: MonarchP(np.ones((2, 2, 2))), TypeError, "factors must be a list"),
-    (lambda: MonarchP([np.ones((3, 2, 2)), np.ones((2, 2, 2))]), ValueError,
-     r"cores\[0\] has 3 blocks .* need 2"),
-    (lambda: MonarchP([np.ones((2, 2)), np.ones((2, 2, 2))]), ValueError, r"factors\[0\] must be a 3-D"),
-    (lambda: BlockTT([np.ones((2, 1, 2, 2, 2)), np.ones((2, 3, 2, 2, 1))]), ValueError,
-     "ranks do not chain"),
-    (lambda: BlockTT([np.ones((2, 2, 2, 2, 2)), np.ones((2, 2, 2, 2, 1))]), ValueError,
-     "outer ranks must be 1"),
-    (lambda: BlockTT.random(16, ranks=(2, 2)), ValueError, "ranks must have 1 entries"),
-    (lambda: BlockTT.random(16, ranks=0), ValueError, "ranks must be an integer >= 1"),
-    (lambda: BlockTT([np.full((2, 1, 2, 2, 1), np.nan), np.ones((2, 1, 2, 2, 1))]), ValueError,
-     "NaN"),
-])
+@pytest.mark.parametrize(
+    "bad, exc, match",
+    [
+        (lambda: orderp_sizes(7, 2), ValueError, "does not factor"),
+        (lambda: orderp_sizes(8, 1), ValueError, "order must be"),
+        (lambda: MonarchP.random(7, order=2), ValueError, "n=7 does not factor"),
+        (lambda: MonarchP.random((4,), seed=0), ValueError, "at least 2 sizes"),
+        (lambda: MonarchP.random((4, 2.0)), TypeError, r"n_in\[1\]"),
+        (lambda: MonarchP.random((2, 2), (2, 2, 2)), ValueError, "n_out lists 3 sizes"),
+        (lambda: MonarchP([np.ones((2, 2, 2))]), ValueError, "at least 2"),
+        (lambda: MonarchP(np.ones((2, 2, 2))), TypeError, "factors must be a list"),
+        (
+            lambda: MonarchP([np.ones((3, 2, 2)), np.ones((2, 2, 2))]),
+            ValueError,
+            r"cores\[0\] has 3 blocks .* need 2",
+        ),
+        (
+            lambda: MonarchP([np.ones((2, 2)), np.ones((2, 2, 2))]),
+            ValueError,
+            r"factors\[0\] must be a 3-D",
+        ),
+        (
+            lambda: BlockTT([np.ones((2, 1, 2, 2, 2)), np.ones((2, 3, 2, 2, 1))]),
+            ValueError,
+            "ranks do not chain",
+        ),
+        (
+            lambda: BlockTT([np.ones((2, 2, 2, 2, 2)), np.ones((2, 2, 2, 2, 1))]),
+            ValueError,
+            "outer ranks must be 1",
+        ),
+        (lambda: BlockTT.random(16, ranks=(2, 2)), ValueError, "ranks must have 1 entries"),
+        (lambda: BlockTT.random(16, ranks=0), ValueError, "ranks must be an integer >= 1"),
+        (
+            lambda: BlockTT([np.full((2, 1, 2, 2, 1), np.nan), np.ones((2, 1, 2, 2, 1))]),
+            ValueError,
+            "NaN",
+        ),
+    ],
+)
 def test_errors_name_the_argument(bad, exc, match):
     with pytest.raises(exc, match=match):
         bad()
@@ -167,6 +192,7 @@ def test_strict_backend_pickles_through_numpy_state():
 # properties against the entry formula
 # ----------------------------------------------------------------------------------------------
 
+
 @st.composite
 def blocktt_case(draw):
     c = draw(st.integers(2, 4))
@@ -205,10 +231,21 @@ def test_multiply_matches_the_entry_formula(case):
 # exact order-p forms of the DFT and Hadamard matrices
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("n, sizes", [(8, (2, 2, 2)), (12, (2, 3, 2)), (30, (5, 3, 2)),
-                                      (64, (4, 2, 8)), (48, (2, 2, 3, 4)), (4096, None)])
-@pytest.mark.parametrize("inverse, norm", [(False, None), (True, None), (False, "ortho"),
-                                           (True, "forward")])
+
+@pytest.mark.parametrize(
+    "n, sizes",
+    [
+        (8, (2, 2, 2)),
+        (12, (2, 3, 2)),
+        (30, (5, 3, 2)),
+        (64, (4, 2, 8)),
+        (48, (2, 2, 3, 4)),
+        (4096, None),
+    ],
+)
+@pytest.mark.parametrize(
+    "inverse, norm", [(False, None), (True, None), (False, "ortho"), (True, "forward")]
+)
 def test_dft_order_p_form(n, sizes, inverse, norm):
     from .zoo import dft_reference
 
@@ -236,8 +273,9 @@ def _fft(x, norm, inverse):
     return scipy.fft.ifft(x, norm=norm) if inverse else scipy.fft.fft(x, norm=norm)
 
 
-@pytest.mark.parametrize("n, sizes", [(8, (2, 2, 2)), (64, (2, 8, 4)), (64, (4, 4, 2, 2)),
-                                      (16, (16, 1, 1))])
+@pytest.mark.parametrize(
+    "n, sizes", [(8, (2, 2, 2)), (64, (2, 8, 4)), (64, (4, 4, 2, 2)), (16, (16, 1, 1))]
+)
 @pytest.mark.parametrize("norm", [None, "ortho"])
 def test_hadamard_order_p_form_has_no_permutation(n, sizes, norm):
     from .zoo import hadamard_reference
@@ -255,9 +293,15 @@ def test_order_two_keeps_the_monarch_forms():
         assert np.array_equal(np.asarray(a), np.asarray(b))
 
 
-@pytest.mark.parametrize("X, sizes", [(sm.DFT(8), (2, 2, 2)), (sm.DFT(12, inverse=True), (3, 2, 2)),
-                                      (sm.DFT(8, norm="ortho"), (2, 2, 2)),
-                                      (sm.Hadamard(16, norm="ortho"), (2, 2, 2, 2))])
+@pytest.mark.parametrize(
+    "X, sizes",
+    [
+        (sm.DFT(8), (2, 2, 2)),
+        (sm.DFT(12, inverse=True), (3, 2, 2)),
+        (sm.DFT(8, norm="ortho"), (2, 2, 2)),
+        (sm.Hadamard(16, norm="ortho"), (2, 2, 2, 2)),
+    ],
+)
 def test_exact_order_p_forms_verify(X, sizes):
     from structmat.exact import verify
 
@@ -265,21 +309,40 @@ def test_exact_order_p_forms_verify(X, sizes):
     assert E.shape == X.shape
     r = verify(E, X)
     assert r.verdict, str(r)
-    other = sm.DFT(X.n, inverse=not getattr(X, "inverse", False)) if isinstance(X, sm.DFT) else sm.DFT(X.n)
+    other = (
+        sm.DFT(X.n, inverse=not getattr(X, "inverse", False))
+        if isinstance(X, sm.DFT)
+        else sm.DFT(X.n)
+    )
     assert not verify(E, other).verdict
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: sm.to_monarch(sm.DFT(8), order=1), ValueError, "order must be an integer >= 2"),
-    (lambda: sm.to_monarch(sm.DFT(8), order=3.0), TypeError, "order must be an integer"),
-    (lambda: sm.to_monarch(sm.DFT(8), (2, 4), order=3), ValueError, "not a split of DFT of size 8"),
-    (lambda: sm.to_monarch(sm.DFT(8), 2, order=3), TypeError, "nblocks must be a tuple of 3 sizes"),
-    (lambda: sm.to_monarch(sm.DFT(7), order=3), ValueError, "n=7 does not factor"),
-    (lambda: sm.to_monarch(sm.Hadamard(8), (2, 4, 1), order=3).form, None, None),
-    (lambda: sm.to_monarch(sm.DCT(8), order=3), TypeError, "covers DFT and Hadamard"),
-    (lambda: sm.to_monarch(MonarchP.random((2, 2), seed=0), order=3), ValueError, "order 2, not 3"),
-    (lambda: sm.to_monarch(sm.DFT(8), order=3, exact="symbolic"), ValueError, "exact must be"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (lambda: sm.to_monarch(sm.DFT(8), order=1), ValueError, "order must be an integer >= 2"),
+        (lambda: sm.to_monarch(sm.DFT(8), order=3.0), TypeError, "order must be an integer"),
+        (
+            lambda: sm.to_monarch(sm.DFT(8), (2, 4), order=3),
+            ValueError,
+            "not a split of DFT of size 8",
+        ),
+        (
+            lambda: sm.to_monarch(sm.DFT(8), 2, order=3),
+            TypeError,
+            "nblocks must be a tuple of 3 sizes",
+        ),
+        (lambda: sm.to_monarch(sm.DFT(7), order=3), ValueError, "n=7 does not factor"),
+        (lambda: sm.to_monarch(sm.Hadamard(8), (2, 4, 1), order=3).form, None, None),
+        (lambda: sm.to_monarch(sm.DCT(8), order=3), TypeError, "covers DFT and Hadamard"),
+        (
+            lambda: sm.to_monarch(MonarchP.random((2, 2), seed=0), order=3),
+            ValueError,
+            "order 2, not 3",
+        ),
+        (lambda: sm.to_monarch(sm.DFT(8), order=3, exact="symbolic"), ValueError, "exact must be"),
+    ],
+)
 def test_order_p_errors(call, exc, match):
     if exc is None:
         call()
@@ -298,6 +361,7 @@ def test_monarchp_passes_through_to_monarch():
 # save / load
 # ----------------------------------------------------------------------------------------------
 
+
 def test_save_and_load_round_trip(tmp_path):
     A = MonarchP.random((2, 3, 2), (3, 2, 2), seed=7, dtype="complex128")
     T = BlockTT.random((2, 2, 3), ranks=(2, 3), seed=8, dtype="float32")
@@ -311,6 +375,7 @@ def test_save_and_load_round_trip(tmp_path):
 # ----------------------------------------------------------------------------------------------
 # approximation: the sequential truncated SVD and its bound
 # ----------------------------------------------------------------------------------------------
+
 
 def _slab_optimum(A, out_sizes, in_sizes, rank):
     """Best error of a 2-core block tensor-train matrix: for every slab (i_1, j_0) (a loop over
@@ -355,8 +420,9 @@ def test_tt_svd_error_is_within_its_proven_bound(case):
     on the optimum; with 2 cores the error is the optimum (slab SVDs computed separately)."""
     out_sizes, in_sizes, ranks, kind, seed = case
     A = _matrix(out_sizes, in_sizes, ranks, kind, seed)
-    B_, info = sm.project_to_blocktt(A, ranks=ranks, in_sizes=in_sizes, out_sizes=out_sizes,
-                                     return_info=True)
+    B_, info = sm.project_to_blocktt(
+        A, ranks=ranks, in_sizes=in_sizes, out_sizes=out_sizes, return_info=True
+    )
     assert B_.out_sizes == out_sizes and B_.in_sizes == in_sizes and B_.ranks == ranks
     c = len(in_sizes)
     err = float(np.linalg.norm(A - np.asarray(B_)))
@@ -376,20 +442,22 @@ def test_unfolding_errors_are_lower_bounds_for_other_block_tt_matrices():
     (an independent route to good members of the class) never gets below it."""
     rng = np.random.default_rng(11)
     A = rng.standard_normal((27, 27))
-    _, info = sm.project_to_blocktt(A, ranks=2, in_sizes=(3, 3, 3), out_sizes=(3, 3, 3),
-                                    return_info=True)
+    _, info = sm.project_to_blocktt(
+        A, ranks=2, in_sizes=(3, 3, 3), out_sizes=(3, 3, 3), return_info=True
+    )
     for seed in range(3):
         start = BlockTT.random((3, 3, 3), ranks=2, seed=seed)
         B_, hist = sm.fit_blocktt(A, start, steps=15)
         assert float(np.linalg.norm(A - np.asarray(B_))) >= info.lower_bound * (1 - 1e-12)
-        assert np.all(np.diff(hist["rel_error"]) <= 1e-12)         # ALS never increases the error
+        assert np.all(np.diff(hist["rel_error"]) <= 1e-12)  # ALS never increases the error
 
 
 def test_projection_recovers_a_block_tt_matrix_exactly():
     T = BlockTT.random((2, 3, 4), (3, 2, 2), ranks=(2, 3), seed=3, dtype="complex128")
     A = np.asarray(T)
-    B_, info = sm.project_to_blocktt(A, ranks=(2, 3), in_sizes=(2, 3, 4), out_sizes=(3, 2, 2),
-                                     return_info=True)
+    B_, info = sm.project_to_blocktt(
+        A, ranks=(2, 3), in_sizes=(2, 3, 4), out_sizes=(3, 2, 2), return_info=True
+    )
     assert_close(np.asarray(B_), A, np.complex128, 24, 6)
     assert info.bound <= rtol(np.float64, A.size, 6) * np.linalg.norm(A)
     M = MonarchP.random((4, 2, 4), seed=1, dtype="float32")
@@ -406,7 +474,7 @@ def test_projection_of_the_dft_recovers_its_order_p_form():
     assert info.rel_error <= rtol(np.complex128, 64, 6)
     D = np.asarray(sm.DFT(64))
     _, info_plain = sm.project_to_monarch_p(D, in_sizes=(4, 4, 4), return_info=True)
-    assert info_plain.lower_bound > 0.5 * info_plain.norm      # F itself is far from M_3
+    assert info_plain.lower_bound > 0.5 * info_plain.norm  # F itself is far from M_3
 
 
 def test_projection_on_strict_arrays_and_dtypes():
@@ -418,17 +486,37 @@ def test_projection_on_strict_arrays_and_dtypes():
     assert B_.out_sizes == (4, 2, 2) and B_.in_sizes == (2, 2, 2)
 
 
-@pytest.mark.parametrize("call, exc, match", [
-    (lambda: sm.project_to_blocktt(np.ones((6, 6)), in_sizes=(2, 2)), ValueError, "sizes do not fit"),
-    (lambda: sm.project_to_blocktt(np.ones(6)), ValueError, "2-D"),
-    (lambda: sm.project_to_blocktt(np.ones((4, 4), dtype=np.float16)), TypeError, "float16"),
-    (lambda: sm.project_to_blocktt(np.full((4, 4), np.nan)), ValueError, "NaN"),
-    (lambda: sm.project_to_blocktt(np.ones((8, 8)), cores=3, ranks=(1,)), ValueError, "ranks must have 2"),
-    (lambda: sm.project_to_blocktt(sm.Hadamard(4)), TypeError, "to_dense"),
-    (lambda: sm.fit_blocktt(np.ones((4, 4)), BlockTT.random((2, 2), seed=0), optimizer="sgd"),
-     ValueError, "optimizer"),
-    (lambda: sm.fit_blocktt(np.ones((4, 4)), BlockTT.random((2, 3), seed=0)), ValueError, "shape"),
-])
+@pytest.mark.parametrize(
+    "call, exc, match",
+    [
+        (
+            lambda: sm.project_to_blocktt(np.ones((6, 6)), in_sizes=(2, 2)),
+            ValueError,
+            "sizes do not fit",
+        ),
+        (lambda: sm.project_to_blocktt(np.ones(6)), ValueError, "2-D"),
+        (lambda: sm.project_to_blocktt(np.ones((4, 4), dtype=np.float16)), TypeError, "float16"),
+        (lambda: sm.project_to_blocktt(np.full((4, 4), np.nan)), ValueError, "NaN"),
+        (
+            lambda: sm.project_to_blocktt(np.ones((8, 8)), cores=3, ranks=(1,)),
+            ValueError,
+            "ranks must have 2",
+        ),
+        (lambda: sm.project_to_blocktt(sm.Hadamard(4)), TypeError, "to_dense"),
+        (
+            lambda: sm.fit_blocktt(
+                np.ones((4, 4)), BlockTT.random((2, 2), seed=0), optimizer="sgd"
+            ),
+            ValueError,
+            "optimizer",
+        ),
+        (
+            lambda: sm.fit_blocktt(np.ones((4, 4)), BlockTT.random((2, 3), seed=0)),
+            ValueError,
+            "shape",
+        ),
+    ],
+)
 def test_projection_errors(call, exc, match):
     with pytest.raises(exc, match=match):
         call()
@@ -437,7 +525,9 @@ def test_projection_errors(call, exc, match):
 def test_adam_baseline_decreases_the_error():
     rng = np.random.default_rng(5)
     A = rng.standard_normal((16, 16))
-    _, hist = sm.fit_blocktt(A, BlockTT.random((4, 4), ranks=2, seed=0), steps=150, optimizer="adam")
+    _, hist = sm.fit_blocktt(
+        A, BlockTT.random((4, 4), ranks=2, seed=0), steps=150, optimizer="adam"
+    )
     assert hist["rel_error"][-1] < 0.8 * hist["rel_error"][0]
     assert hist["step"].tolist() == list(range(151))
 
@@ -467,21 +557,50 @@ def test_chunked_threaded_multiply_matches_the_whole_batch(threads, dtype, monke
 # benchmark additions (smoke: tiny sizes; timings are never asserted)
 # ----------------------------------------------------------------------------------------------
 
+
 def test_multiply_benchmark_order_table(tmp_path, capsys):
     pytest.importorskip("matplotlib")
     from benchmarks import multiply
 
     rows = multiply.run_orders(["float32"], (64, 7), (4,), repeats=1, min_time=0.0, settle=0.0)
-    assert [(r["n"], r["order"]) for r in rows] == [(64, 2), (64, 3), (64, 4)]   # 7 does not split
+    assert [(r["n"], r["order"]) for r in rows] == [(64, 2), (64, 3), (64, 4)]  # 7 does not split
     for r in rows:
         M = MonarchP.random(tuple(int(b) for b in r["sizes"].split("x")), seed=0)
         assert r["gflop"] == pytest.approx(M.flops(4) / 1e9)
-        for key in ("ms", "gflops", "dense_gflops", "rate_fraction", "speedup_vs_dense",
-                    "time_over_order2"):
+        for key in (
+            "ms",
+            "gflops",
+            "dense_gflops",
+            "rate_fraction",
+            "speedup_vs_dense",
+            "time_over_order2",
+        ):
             assert math.isfinite(r[key]) and r[key] > 0
-        assert r["flops_over_order2"] == pytest.approx(M.flops(1) / MonarchP.random((8, 8)).flops(1))
-    assert multiply.main(["--sizes", "16", "--batches", "2", "--dtype", "float32", "--repeats", "1",
-                          "--settle", "0", "--orders", "2", "3", "--out", str(tmp_path)]) == 0
+        assert r["flops_over_order2"] == pytest.approx(
+            M.flops(1) / MonarchP.random((8, 8)).flops(1)
+        )
+    assert (
+        multiply.main(
+            [
+                "--sizes",
+                "16",
+                "--batches",
+                "2",
+                "--dtype",
+                "float32",
+                "--repeats",
+                "1",
+                "--settle",
+                "0",
+                "--orders",
+                "2",
+                "3",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     assert "Order-p Monarch" in capsys.readouterr().out
     assert (tmp_path / "orders.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "orders.csv").read_text().count("\n") == 3
@@ -496,14 +615,33 @@ def test_projection_benchmark_blocktt_table(tmp_path):
     assert row["sizes"] == "4x4x4" and row["als_steps"] == 5 and row["adam_steps"] == 5
     assert row["lower_bound"] <= row["tt_err"] * (1 + 1e-9) <= row["upper_bound"] * (1 + 1e-9)
     assert row["als_err"] >= row["lower_bound"] * (1 - 1e-9)
-    assert projection.main(["--sizes", "16", "--steps", "3", "--repeats", "1", "--families",
-                            "gaussian", "--out", str(tmp_path)]) == 0
+    assert (
+        projection.main(
+            [
+                "--sizes",
+                "16",
+                "--steps",
+                "3",
+                "--repeats",
+                "1",
+                "--families",
+                "gaussian",
+                "--out",
+                str(tmp_path),
+            ]
+        )
+        == 0
+    )
     text = (tmp_path / "blocktt.csv").read_text()
     assert text.startswith("family,n,cores,ranks") and text.count("\n") == 3
 
 
-@given(st.lists(st.integers(1, 6), min_size=3, max_size=4), st.booleans(),
-       st.sampled_from([None, "ortho", "forward"]), st.integers(0, 2**31 - 1))
+@given(
+    st.lists(st.integers(1, 6), min_size=3, max_size=4),
+    st.booleans(),
+    st.sampled_from([None, "ortho", "forward"]),
+    st.integers(0, 2**31 - 1),
+)
 def test_dft_order_p_form_for_any_factorisation(sizes, inverse, norm, seed):
     """F_n = MonarchP(F_0..F_{p-1}) Q for every ordered factorisation (p = 3, 4; sizes 1 included),
     against scipy.fft; Q is a permutation and the MonarchP has the given sizes."""

@@ -31,7 +31,7 @@ def test_run_parallel_propagates_errors_and_recovers():
     with pytest.raises(RuntimeError, match="worker failed"):
         _parallel.run_parallel(boom, 2)
     out = []
-    _parallel.run_parallel(lambda: out.append(1), 2)          # the pool still works
+    _parallel.run_parallel(lambda: out.append(1), 2)  # the pool still works
     assert out == [1, 1]
 
 
@@ -65,7 +65,7 @@ def test_num_workers_reads_the_environment(monkeypatch, value, ok):
 def test_blas_single_threaded_limits_and_restores():
     from threadpoolctl import threadpool_info
 
-    np.ones((4, 4)) @ np.ones((4, 4))                          # BLAS loaded
+    np.ones((4, 4)) @ np.ones((4, 4))  # BLAS loaded
     before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     with _parallel.blas_single_threaded():
         inside = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]

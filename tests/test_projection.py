@@ -8,6 +8,7 @@ plain slicing, one
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -16,10 +17,6 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import structmat
-import contextlib
-
-from structmat.projection import certificate, driver, kernel, mmstar, solvers, tridiag
-from structmat.projection import solver_options
 from structmat import (
     DFT,
     Monarch,
@@ -30,6 +27,15 @@ from structmat import (
     projection_error,
 )
 from structmat.ops.monarch import monarch_geometry
+from structmat.projection import (
+    certificate,
+    driver,
+    kernel,
+    mmstar,
+    solver_options,
+    solvers,
+    tridiag,
+)
 
 from .conftest import to_numpy
 from .tolerance import assert_close, rtol
@@ -44,6 +50,7 @@ pytestmark = pytest.mark.filterwarnings("ignore::structmat.StructmatWarning")
 # independent reference
 # ----------------------------------------------------------------------------------------------
 
+
 def reference(A, geometry):
     """(optimal dense M, discarded energy per slab (k, l)) by one full SVD per slab."""
     k, q, p, l, s, r = geometry
@@ -55,10 +62,10 @@ def reference(A, geometry):
     for a in range(k):
         for b in range(l):
             rank = sum(1 for i in range(q) if (a * q + i) % l == b)
-            S = A[b::l, a * p:(a + 1) * p]
+            S = A[b::l, a * p : (a + 1) * p]
             U, sv, Vh = np.linalg.svd(S, full_matrices=False)
             disc[a, b] = float(np.sum(sv[rank:] ** 2))
-            M[b::l, a * p:(a + 1) * p] = (U[:, :rank] * sv[:rank]) @ Vh[:rank]
+            M[b::l, a * p : (a + 1) * p] = (U[:, :rank] * sv[:rank]) @ Vh[:rank]
     return M, disc
 
 
@@ -95,6 +102,7 @@ def err_tol(dtype, n_out, n_in):
 # optimality
 # ----------------------------------------------------------------------------------------------
 
+
 @given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_error_equals_slab_svd_reference(geo, dtype, seed):
     n_out, n_in, nb = geo
@@ -118,8 +126,12 @@ def test_error_equals_slab_svd_reference(geo, dtype, seed):
     assert info.ranks.sum() == geometry[0] * geometry[1]
 
 
-@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
-       batch=st.sampled_from([(), (2,)]))
+@given(
+    geo=geometries(),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**16),
+    batch=st.sampled_from([(), (2,)]),
+)
 def test_slab_singular_values_match_per_slab_svd(geo, dtype, seed, batch):
     n_out, n_in, nb = geo
     A = random_matrix(np.random.default_rng(seed), batch + (n_out, n_in), dtype)
@@ -133,14 +145,22 @@ def test_slab_singular_values_match_per_slab_svd(geo, dtype, seed, batch):
         wide = A1.astype(np.complex128)
         for a in range(k):
             for b in range(l):
-                ref = np.linalg.svd(wide[b::l, a * p:(a + 1) * p], compute_uv=False)
+                ref = np.linalg.svd(wide[b::l, a * p : (a + 1) * p], compute_uv=False)
                 assert_close(sv1[a, b], ref, dtype, max(s, p), depth=2)
         # the discarded values square-sum to the projection's discarded energies
-        disc = np.array([[np.sum(sv1[a, b, ranks[a, b]:].astype(np.float64) ** 2) for b in range(l)]
-                         for a in range(k)])
+        disc = np.array(
+            [
+                [np.sum(sv1[a, b, ranks[a, b] :].astype(np.float64) ** 2) for b in range(l)]
+                for a in range(k)
+            ]
+        )
         norm2 = float(np.sum(np.abs(wide) ** 2))
-        np.testing.assert_allclose(to_numpy(info.discarded).reshape((-1, k, l))[e], disc,
-                                   rtol=0, atol=err_tol(dtype, n_out, n_in) * norm2)
+        np.testing.assert_allclose(
+            to_numpy(info.discarded).reshape((-1, k, l))[e],
+            disc,
+            rtol=0,
+            atol=err_tol(dtype, n_out, n_in) * norm2,
+        )
 
 
 def test_slab_singular_values_backends(xp):
@@ -183,6 +203,7 @@ def test_perturbing_the_factors_never_lowers_the_error(geo, seed, scale):
 # idempotence and invariances
 # ----------------------------------------------------------------------------------------------
 
+
 @given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_projecting_a_monarch_matrix_returns_it(geo, dtype, seed):
     n_out, n_in, nb = geo
@@ -191,7 +212,7 @@ def test_projecting_a_monarch_matrix_returns_it(geo, dtype, seed):
     M, info = project_to_monarch(D, nb, return_info=True)
     assert_close(np.asarray(M.to_dense()), D, dtype, max(n_in, n_out), depth=2, what="idempotence")
     assert projection_error(D, M) <= rtol(dtype, max(n_in, n_out), depth=2)
-    assert info.error <= rtol(dtype, max(n_in, n_out), depth=2)       # measured, not cancelled
+    assert info.error <= rtol(dtype, max(n_in, n_out), depth=2)  # measured, not cancelled
 
 
 def test_idempotent_in_mixed_rank_and_rank_zero_geometries():
@@ -203,15 +224,25 @@ def test_idempotent_in_mixed_rank_and_rank_zero_geometries():
             M0 = Monarch.random(n_in, n_out, nblocks=nb, seed=1, dtype=dtype)
             D = np.asarray(M0.to_dense())
             M, info = project_to_monarch(D, nb, return_info=True)
-            assert_close(np.asarray(M.to_dense()), D, dtype, max(n_in, n_out), depth=2,
-                         what=f"{(n_out, n_in, nb)} ranks {sorted(set(ranks.ravel()))}")
+            assert_close(
+                np.asarray(M.to_dense()),
+                D,
+                dtype,
+                max(n_in, n_out),
+                depth=2,
+                what=f"{(n_out, n_in, nb)} ranks {sorted(set(ranks.ravel()))}",
+            )
     # (16, 16, (4, 8)) has slabs of rank 0: they are reported and kept at zero
     _, info = project_to_monarch(np.ones((16, 16)), (4, 8), return_info=True)
     assert info.solvers["zero"] == 16 and (info.ranks == 0).sum() == 16
 
 
-@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
-       c=st.sampled_from([2.5, -0.3, 1e-3, 1j, 0.6 - 0.8j]))
+@given(
+    geo=geometries(),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**16),
+    c=st.sampled_from([2.5, -0.3, 1e-3, 1j, 0.6 - 0.8j]),
+)
 def test_scaling_the_input_scales_the_projection(geo, dtype, seed, c):
     n_out, n_in, nb = geo
     if isinstance(c, complex) and not dtype.startswith("complex"):
@@ -243,6 +274,7 @@ def test_dft_with_its_input_permutation_is_monarch(n, b, dtype):
 # solvers: Lanczos, certificate, fallback
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", ["float32", "complex64"])
 def test_lanczos_path_is_optimal_at_its_natural_size(dtype):
     # n = 1024: 1024 slabs of 32 x 32, rank 1 -> the Lanczos solver (float32 threshold)
@@ -259,9 +291,9 @@ def test_lanczos_path_is_optimal_at_its_natural_size(dtype):
 def test_lanczos_certificate_and_svd_fallback(opts, steps, expect, dtype):
     opts(lanczos_min_order=4, lanczos_steps=steps)
     rng = np.random.default_rng(3)
-    A = random_matrix(rng, (400, 400), dtype)                 # 400 slabs of 20 x 20
-    A[:20, :20] = 0.0                                          # a zero slab (breakdown at once)
-    A[20:40, 20:40] = 1.0                                      # a rank-1 slab
+    A = random_matrix(rng, (400, 400), dtype)  # 400 slabs of 20 x 20
+    A[:20, :20] = 0.0  # a zero slab (breakdown at once)
+    A[20:40, 20:40] = 1.0  # a rank-1 slab
     M, info = project_to_monarch(A, return_info=True)
     assert info.solvers.get(expect, 0) > 0, info.solvers
     _, disc = reference(A, M.geometry)
@@ -274,11 +306,11 @@ def test_lanczos_certificate_and_svd_fallback(opts, steps, expect, dtype):
 # tasks of a few slabs (partial R-blocks, runs broken by other slab kinds and batch edges).
 FAST_CASES = [
     # (n_out, n_in, nblocks, batch)
-    (400, 400, None, ()),            # 400 square slabs of 20 x 20
-    (200, 800, (20, 10), ()),        # slabs 20 x 40: the Gram of the smaller (left) side
-    (800, 200, (10, 20), ()),        # slabs 40 x 20
-    (96, 96, 8, ()),                 # ranks 1 and 2 mixed: rank-1 slabs are not contiguous
-    (144, 144, None, (2, 3)),        # a batch: runs of slabs break at every matrix
+    (400, 400, None, ()),  # 400 square slabs of 20 x 20
+    (200, 800, (20, 10), ()),  # slabs 20 x 40: the Gram of the smaller (left) side
+    (800, 200, (10, 20), ()),  # slabs 40 x 20
+    (96, 96, 8, ()),  # ranks 1 and 2 mixed: rank-1 slabs are not contiguous
+    (144, 144, None, (2, 3)),  # a batch: runs of slabs break at every matrix
 ]
 
 
@@ -310,7 +342,11 @@ def test_fast_rank1_path_is_optimal(monkeypatch, opts, case, dtype, task_bytes, 
     rank1 = int((info.ranks == 1).sum()) * math.prod(batch)
     assert info.solvers.get("lanczos", 0) + info.solvers.get("svd", 0) == rank1, info.solvers
     mats = [res] if not batch else [m for row in res for m in row]
-    for A1, M, disc in zip(A.reshape((-1, n_out, n_in)), mats, to_numpy(info.discarded).reshape((len(mats),) + info.ranks.shape)):
+    for A1, M, disc in zip(
+        A.reshape((-1, n_out, n_in)),
+        mats,
+        to_numpy(info.discarded).reshape((len(mats),) + info.ranks.shape),
+    ):
         assert M.dtype == A.dtype
         _, disc_ref = reference(A1, M.geometry)
         norm2 = float(np.sum(np.abs(A1.astype(np.complex128)) ** 2))
@@ -331,14 +367,16 @@ def test_fast_path_special_slabs(opts):
     for a in range(0, 20, 3):
         for b in range(0, 20, 4):
             u, v = rng.standard_normal(20), rng.standard_normal(20)
-            A[b::l, a * p:(a + 1) * p] = np.outer(u, v)
-    A[1::l, 2 * p:3 * p] = 0.0
-    A[2::l, 5 * p:6 * p] = np.eye(20) * 3.0
+            A[b::l, a * p : (a + 1) * p] = np.outer(u, v)
+    A[1::l, 2 * p : 3 * p] = 0.0
+    A[2::l, 5 * p : 6 * p] = np.eye(20) * 3.0
     M, info = project_to_monarch(A, return_info=True)
     assert info.solvers.get("lanczos", 0) > 350, info.solvers
     _, disc_ref = reference(A, M.geometry)
     norm2 = float(np.sum(A.astype(np.float64) ** 2))
-    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / norm2)) <= err_tol("float32", 400, 400)
+    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / norm2)) <= err_tol(
+        "float32", 400, 400
+    )
     # the exactly rank-1 slabs are reproduced, and their discarded energy is measured as ~0
     D = np.asarray(M.to_dense())
     assert_close(D[0::l, 0:p], A[0::l, 0:p], "float32", 20, depth=2)
@@ -352,14 +390,19 @@ def test_low_rank_slabs_certify_despite_repeated_ritz_values(dtype):
     # result must still be optimal
     rng = np.random.default_rng(8)
     low = random_matrix(rng, (1024, 8), dtype) @ random_matrix(rng, (8, 1024), dtype)
-    A = (low + 0.01 * np.linalg.norm(low) / 1024 * random_matrix(rng, (1024, 1024), dtype)).astype(dtype)
+    A = (low + 0.01 * np.linalg.norm(low) / 1024 * random_matrix(rng, (1024, 1024), dtype)).astype(
+        dtype
+    )
     M, info = project_to_monarch(A, return_info=True)
     assert info.solvers.get("svd", 0) <= 10 and info.solvers.get("lanczos", 0) >= 1014, info.solvers
     _, disc_ref = reference(A, M.geometry)
     norm2 = float(np.sum(np.abs(A.astype(np.complex128)) ** 2))
-    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / norm2)) <= err_tol(dtype, 1024, 1024)
-    np.testing.assert_allclose(to_numpy(info.discarded), disc_ref, rtol=0,
-                               atol=err_tol(dtype, 1024, 1024) * norm2)
+    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / norm2)) <= err_tol(
+        dtype, 1024, 1024
+    )
+    np.testing.assert_allclose(
+        to_numpy(info.discarded), disc_ref, rtol=0, atol=err_tol(dtype, 1024, 1024) * norm2
+    )
 
 
 def test_fast_path_restarts_and_falls_back(opts):
@@ -369,7 +412,9 @@ def test_fast_path_restarts_and_falls_back(opts):
     M, info = project_to_monarch(A, return_info=True)
     assert info.solvers.get("svd", 0) > 0
     _, disc_ref = reference(A, M.geometry)
-    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / np.sum(A ** 2))) <= err_tol("float64", 400, 400)
+    assert abs(projection_error(A, M) - math.sqrt(disc_ref.sum() / np.sum(A**2))) <= err_tol(
+        "float64", 400, 400
+    )
 
 
 def test_fast_path_does_not_depend_on_the_thread_count(monkeypatch, opts):
@@ -387,8 +432,10 @@ def test_solver_options_are_validated_and_scoped():
         assert o.lanczos_steps == 3
         with solver_options(task_bytes=10):
             from structmat.projection import current_options
+
             assert current_options().lanczos_steps == 3 and current_options().task_bytes == 10
     from structmat.projection import current_options
+
     assert current_options().lanczos_steps is None
     with pytest.raises(TypeError, match="unknown option"):
         with solver_options(steps=3):
@@ -409,7 +456,7 @@ def test_nonfinite_and_overflowing_input_on_every_path(opts):
             with pytest.raises(ValueError, match="NaN or Inf"):
                 project_to_monarch(B)
             with pytest.raises(ValueError, match="NaN or Inf"):
-                project_to_monarch(B, nblocks=(20, 10))         # rank-2 slabs: eigh path
+                project_to_monarch(B, nblocks=(20, 10))  # rank-2 slabs: eigh path
     # entries whose squares overflow the dtype project as well (each slab is scaled by a power
     # of two first): a constant matrix is Monarch, its projection exact
     for value in (3e30, 3e38):
@@ -466,7 +513,7 @@ def test_tridiagonal_top_pair_matches_eigh(rng, opts, dense_max):
         Z = 64
         alpha = rng.standard_normal((K, Z))
         beta = np.abs(rng.standard_normal((K - 1, Z)))
-        beta[:, :8] = 0.0                                      # decoupled (broken-down) cases
+        beta[:, :8] = 0.0  # decoupled (broken-down) cases
         with np.errstate(divide="ignore", invalid="ignore"):
             th1, th2, Y = tridiag._tridiag_top(np, alpha, beta)
         for z in range(Z):
@@ -485,6 +532,7 @@ def test_tridiagonal_top_pair_matches_eigh(rng, opts, dense_max):
 # ----------------------------------------------------------------------------------------------
 # backends and batches
 # ----------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize("dtype", ["float64", "complex64"])
 def test_backends_agree_with_numpy(xp, dtype):
@@ -512,8 +560,12 @@ def B_name(a):
     return structmat._backend.namespace_name(structmat._backend.get_namespace(a))
 
 
-@given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16),
-       batch=st.sampled_from([(1,), (3,), (2, 2)]))
+@given(
+    geo=geometries(),
+    dtype=st.sampled_from(DTYPES),
+    seed=st.integers(0, 2**16),
+    batch=st.sampled_from([(1,), (3,), (2, 2)]),
+)
 def test_batched_input_projects_each_matrix(geo, dtype, seed, batch):
     n_out, n_in, nb = geo
     A = random_matrix(np.random.default_rng(seed), batch + (n_out, n_in), dtype)
@@ -528,15 +580,24 @@ def test_batched_input_projects_each_matrix(geo, dtype, seed, batch):
             Mi = Mi[i]
         assert isinstance(Mi, Monarch)
         single = project_to_monarch(A[idx], nb)
-        assert_close(np.asarray(Mi.to_dense()), np.asarray(single.to_dense()), dtype,
-                     max(n_in, n_out), depth=2, what=f"batch element {idx}")
+        assert_close(
+            np.asarray(Mi.to_dense()),
+            np.asarray(single.to_dense()),
+            dtype,
+            max(n_in, n_out),
+            depth=2,
+            what=f"batch element {idx}",
+        )
         assert abs(errs[idx] - projection_error(A[idx], single)) <= err_tol(dtype, n_out, n_in)
-    np.testing.assert_allclose(info.error, errs, rtol=0, atol=math.sqrt(err_tol(dtype, n_out, n_in)))
+    np.testing.assert_allclose(
+        info.error, errs, rtol=0, atol=math.sqrt(err_tol(dtype, n_out, n_in))
+    )
 
 
 # ----------------------------------------------------------------------------------------------
 # projection_error on its own
 # ----------------------------------------------------------------------------------------------
+
 
 @given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_projection_error_matches_dense(geo, dtype, seed):
@@ -578,6 +639,7 @@ def test_projection_error_namespace_mismatch():
 # bad input
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("fn", [project_to_monarch, monarch_factors])
 def test_bad_inputs(fn):
     good = np.ones((16, 16))
@@ -616,13 +678,14 @@ def test_structured_and_list_inputs():
     F = DFT(16)
     M = project_to_monarch(F)
     assert projection_error(np.asarray(F.to_dense()), M) > 0.5
-    L = project_to_monarch([[1.0, 2.0], [2.0, 4.0]])             # 2 x 2: one slab of rank 1
+    L = project_to_monarch([[1.0, 2.0], [2.0, 4.0]])  # 2 x 2: one slab of rank 1
     assert np.allclose(np.asarray(L.to_dense()), [[1.0, 2.0], [2.0, 4.0]])
 
 
 # ----------------------------------------------------------------------------------------------
 # monarch_factors
 # ----------------------------------------------------------------------------------------------
+
 
 @given(geo=geometries(), dtype=st.sampled_from(DTYPES), seed=st.integers(0, 2**16))
 def test_monarch_factors_recovers_monarch_matrices(geo, dtype, seed):
@@ -655,13 +718,21 @@ def test_monarch_factors_rejects_non_monarch_with_residual():
 # factor_mm_star
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "n, nb, dtype",
     [
-        (16, None, "float64"), (64, None, "float64"), (64, None, "complex128"),
-        (64, (16, 4), "float64"), (64, (4, 16), "complex128"), (36, (9, 4), "float64"),
-        (12, None, "complex128"), (256, None, "float64"), (256, 16, "float32"),
-        (144, None, "complex64"), (64, 4, "float64"),      # an int k: (k, n // k)
+        (16, None, "float64"),
+        (64, None, "float64"),
+        (64, None, "complex128"),
+        (64, (16, 4), "float64"),
+        (64, (4, 16), "complex128"),
+        (36, (9, 4), "float64"),
+        (12, None, "complex128"),
+        (256, None, "float64"),
+        (256, 16, "float32"),
+        (144, None, "complex64"),
+        (64, 4, "float64"),  # an int k: (k, n // k)
     ],
 )
 def test_factor_mm_star_recovers_products(n, nb, dtype):
@@ -681,19 +752,23 @@ def test_factor_mm_star_recovers_products(n, nb, dtype):
         # the factorisation inverts blocks of M~ (conditioning enters): the guarantee is the
         # function's own check, sqrt(eps) n^(1/4); typical products land far below it
         eps = np.finfo(M.dtype).eps
-        assert rel <= math.sqrt(eps) * n ** 0.25, rel
+        assert rel <= math.sqrt(eps) * n**0.25, rel
         worst.append(rel)
-    assert min(worst) <= 1e-2 * math.sqrt(eps) * n ** 0.25   # far below it, typically
+    assert min(worst) <= 1e-2 * math.sqrt(eps) * n**0.25  # far below it, typically
 
 
 def test_nblocks_has_one_meaning():
     # R gets k blocks; L gets k too where the geometry is free, the count the structure
     # fixes where it is not (Monarch forms of transforms, the MM* factorisation)
     from structmat.geometry import parse_nblocks, split_nblocks
+
     assert monarch_geometry(64, nblocks=4)[::3] == (4, 4)
     assert Monarch.random(64, nblocks=4, seed=0).nblocks == (4, 4)
     assert mmstar._mm_star_blocks(64, 4) == (4, 16)
-    assert structmat.to_monarch(structmat.DFT(64), nblocks=4).factors[0].nblocks in ((4, 16), (16, 4))
+    assert structmat.to_monarch(structmat.DFT(64), nblocks=4).factors[0].nblocks in (
+        (4, 16),
+        (16, 4),
+    )
     assert split_nblocks(64, (4, 16), "x") == (4, 16)
     with pytest.raises(ValueError, match="k \\* l == 64"):
         split_nblocks(64, (4, 4), "x")
@@ -721,7 +796,7 @@ def test_factor_mm_star_rejects_matrices_outside_the_class():
     # a Monarch product whose middle factor has zero entries violates the assumption
     A1, A2 = Monarch.random(16, seed=1), Monarch.random(16, seed=2)
     R = np.asarray(A1.R).copy()
-    R[:, 0, :] = 0.0                      # R1 R2^H gets a zero row in every block
+    R[:, 0, :] = 0.0  # R1 R2^H gets a zero row in every block
     M = np.asarray((Monarch(A1.L, R) @ A2.H).to_dense())
     with pytest.raises(ValueError, match="(singular|relative residual)"):
         factor_mm_star(M)
@@ -740,6 +815,7 @@ def test_factor_mm_star_rejects_matrices_outside_the_class():
 # ----------------------------------------------------------------------------------------------
 # the certificate: it must reject what it cannot prove
 # ----------------------------------------------------------------------------------------------
+
 
 def _hidden_top_slabs(n_slabs, m, dtype, rng):
     """Slabs ``S`` (n_slabs, m, m) with ``S^H S = 4 u u^H + e_0 e_0^H``, ``u`` orthogonal to
@@ -760,8 +836,9 @@ def test_certificate_rejects_a_ritz_pair_that_missed_the_top(dtype, rng):
     # "converged" pair; neither the trace bound nor the inertia test may accept it
     m = 48
     S = _hidden_top_slabs(6, m, dtype, rng)
-    mg = certificate._Margins(np.finfo(dtype).eps, m, m, eps_ritz=2.0**-52,
-                       cplx=np.dtype(dtype).kind == "c")
+    mg = certificate._Margins(
+        np.finfo(dtype).eps, m, m, eps_ritz=2.0**-52, cplx=np.dtype(dtype).kind == "c"
+    )
     q0 = np.zeros((6, m), dtype=dtype)
     q0[:, 0] = 1
     starts = kernel._unit_starts(np.random.default_rng(0), 6, m, dtype)
@@ -793,10 +870,11 @@ def test_inertia_test_needs_the_shifted_gram(rng):
 
 def test_cholesky_ok_reports_each_matrix(rng):
     from structmat._lapack import cholesky_ok
+
     for dt in ("float32", "float64", "complex64", "complex128"):
         X = random_matrix(rng, (5, 7, 7), dt)
         H = np.conj(np.swapaxes(X, -1, -2)) @ X + 0.1 * np.eye(7, dtype=dt)
-        H[2] -= 100 * np.eye(7, dtype=dt)                  # indefinite
+        H[2] -= 100 * np.eye(7, dtype=dt)  # indefinite
         assert cholesky_ok(np.ascontiguousarray(H)).tolist() == [True, True, False, True, True]
     with pytest.raises(ValueError, match="C-contiguous"):
         cholesky_ok(np.zeros((2, 3, 4)))
@@ -811,7 +889,7 @@ def test_hidden_top_eigenvalue_is_found_and_certified(dtype, rng):
     S = _hidden_top_slabs(m * m, m, dtype, rng)
     for z in range(m * m):
         a, b = divmod(z, m)
-        A[b::m, a * m:(a + 1) * m] = S[z]
+        A[b::m, a * m : (a + 1) * m] = S[z]
     M, info = project_to_monarch(A, return_info=True)
     assert abs(projection_error(A, M) - math.sqrt(0.2)) <= 1e-6
     assert abs(info.error - math.sqrt(0.2)) <= 1e-6
@@ -842,8 +920,10 @@ def test_info_bounds_are_honest_and_seeded(rng):
 
 def test_every_scale_gives_the_same_relative_answer(rng):
     base = rng.standard_normal((256, 256))
-    for dtype, scales in (("float32", (1e-38, 1e-20, 1.0, 1e20, 1e38)),
-                          ("float64", (1e-300, 1e-150, 1.0, 1e150, 1e300))):
+    for dtype, scales in (
+        ("float32", (1e-38, 1e-20, 1.0, 1e20, 1e38)),
+        ("float64", (1e-300, 1e-150, 1.0, 1e150, 1e300)),
+    ):
         ref = None
         for c in scales:
             A = (base * (c / 8)).astype(dtype)
@@ -855,8 +935,9 @@ def test_every_scale_gives_the_same_relative_answer(rng):
             assert abs(e1 - ref) <= tol and abs(info.error - ref) <= tol, (dtype, c, e1, ref)
             sv, _ = structmat.slab_singular_values(A)
             sv0, _ = structmat.slab_singular_values(base)
-            np.testing.assert_allclose(np.asarray(sv, np.float64) / (c / 8), sv0, rtol=0,
-                                       atol=tol * float(sv0.max()))
+            np.testing.assert_allclose(
+                np.asarray(sv, np.float64) / (c / 8), sv0, rtol=0, atol=tol * float(sv0.max())
+            )
     # subnormal entries: scaled up exactly before the solve
     A = (base * 1e-42).astype(np.float32)
     M, info = project_to_monarch(A, return_info=True)
@@ -880,16 +961,18 @@ def test_generic_path_refuses_a_missed_top_and_falls_back(xp, rng):
     q0 = np.zeros((5, m))
     q0[:, 0] = 1
     mg = certificate._Margins(2.0**-52, m, m, from_gram=True)
-    V, trG, cert, missed, _ = solvers._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
-                                               np.random.default_rng(0), q0=xp.asarray(q0))
+    V, trG, cert, missed, _ = solvers._solve_generic(
+        xp, Sx, 1, True, "lanczos", 8, mg, np.random.default_rng(0), q0=xp.asarray(q0)
+    )
     assert np.all(cert == certificate._SVD), cert
     V = to_numpy(V)
     # the SVD found the hidden direction: |v . u| = 1 with u the top right singular vector
     for z in range(5):
         u = S[z, 0] / np.linalg.norm(S[z, 0])
         assert abs(abs(float(V[z, :, 0] @ u)) - 1) < 1e-10
-    V2, _, cert2, _, _ = solvers._solve_generic(xp, Sx, 1, True, "lanczos", 8, mg,
-                                          np.random.default_rng(0))
+    V2, _, cert2, _, _ = solvers._solve_generic(
+        xp, Sx, 1, True, "lanczos", 8, mg, np.random.default_rng(0)
+    )
     assert np.all(np.isin(cert2, (certificate._TRACE, certificate._INERTIA))), cert2
 
 
@@ -900,9 +983,11 @@ def test_big_endian_input_and_thread_setting(monkeypatch, rng):
         M = project_to_monarch(Ab)
         Mn = project_to_monarch(Ab.astype(Ab.dtype.newbyteorder("=")))
         np.testing.assert_array_equal(np.asarray(M.L), np.asarray(Mn.L))
-        assert projection_error(Ab, M) == projection_error(Ab.astype(Ab.dtype.newbyteorder("=")), Mn)
+        assert projection_error(Ab, M) == projection_error(
+            Ab.astype(Ab.dtype.newbyteorder("=")), Mn
+        )
         sv, _ = structmat.slab_singular_values(Ab)
         assert np.all(np.isfinite(np.asarray(sv)))
     monkeypatch.setenv("STRUCTMAT_NUM_THREADS", "abc")
     with pytest.raises(ValueError, match="STRUCTMAT_NUM_THREADS"):
-        project_to_monarch(A[:16, :16])                  # a small projection checks it too
+        project_to_monarch(A[:16, :16])  # a small projection checks it too

@@ -36,9 +36,20 @@ def test_every_claim_has_two_quick_sizes_a_reference_and_controls():
         assert c.item and c.statement and c.all_controls(), c.name
         for size in c.quick:
             assert c.reason_to_skip(size) is None, (c.name, size)
-    for name in ("library-dft", "library-hadamard", "library-trig", "library-convolution", "library-butterfly",
-                 "mmstar-factorisation", "hd3-mmstar2", "fastfood-mmstar2", "convolution-not-monarch",
-                 "permutation-bbstar", "dct3-mmstar", "dst3-mmstar"):
+    for name in (
+        "library-dft",
+        "library-hadamard",
+        "library-trig",
+        "library-convolution",
+        "library-butterfly",
+        "mmstar-factorisation",
+        "hd3-mmstar2",
+        "fastfood-mmstar2",
+        "convolution-not-monarch",
+        "permutation-bbstar",
+        "dct3-mmstar",
+        "dst3-mmstar",
+    ):
         assert name in CLAIMS, name
 
 
@@ -62,11 +73,15 @@ def test_quick_sizes_need_cyclotomic_fields_with_odd_factors():
 
 
 def test_false_claim_dft_is_monarch_is_refuted():
-    """"F_n ∈ M" with the four-step factors as witness (no permutation): refuted."""
+    """ "F_n ∈ M" with the four-step factors as witness (no permutation): refuted."""
     n, b = 16, 4
     claim = Claim(
-        name="false-dft-in-M", item="-", statement="F_n = Monarch(four-step factors)", method="monomial",
-        quick=(n,), full=(n,),
+        name="false-dft-in-M",
+        item="-",
+        statement="F_n = Monarch(four-step factors)",
+        method="monomial",
+        quick=(n,),
+        full=(n,),
         witness=lambda n: [(b, MonomialMatrix.dft(n), dft_witness(n, b))],
         check=proofs.dft.check_split,
         negative=lambda n: [(b, MonomialMatrix.dft(n), dft_witness(n, b))],
@@ -92,7 +107,9 @@ def test_broken_witness_is_rejected():
     assert not out.ok and "(17, 40)" in out.summary
     # a Hadamard witness with one R block negated is rejected too
     assert proofs.hadamard.check([(2, proofs.hadamard._witness(16, 2))], 16).ok
-    assert not proofs.hadamard.check([(2, proofs.hadamard._witness(16, 2, negate_block=True))], 16).ok
+    assert not proofs.hadamard.check(
+        [(2, proofs.hadamard._witness(16, 2, negate_block=True))], 16
+    ).ok
 
 
 def test_route_permutation_and_coupling(rng):
@@ -120,8 +137,18 @@ def test_check_errors_become_error_verdicts():
     def boom(n):
         raise RuntimeError("witness construction failed")
 
-    c = Claim(name="x", item="-", statement="-", method="-", quick=(1,), full=(1,), witness=boom,
-              check=lambda w, n: Outcome(True, ""), negative=boom, negative_label="-")
+    c = Claim(
+        name="x",
+        item="-",
+        statement="-",
+        method="-",
+        quick=(1,),
+        full=(1,),
+        witness=boom,
+        check=lambda w, n: Outcome(True, ""),
+        negative=boom,
+        negative_label="-",
+    )
     row = run_one(c, 1)
     assert row["verdict"] == "error" and row["negative_control"] == "error"
 
@@ -133,16 +160,35 @@ def test_check_errors_become_error_verdicts():
 
 def test_runner_quick_outputs(tmp_path, capsys):
     rep, js = tmp_path / "r.md", tmp_path / "r.json"
-    code = main(["--quick", "--claim", "dft-monarch,hadamard-monarch", "--claim", "theorem3",
-                 "--max-n", "16", "--report", str(rep), "--json", str(js)])
+    code = main(
+        [
+            "--quick",
+            "--claim",
+            "dft-monarch,hadamard-monarch",
+            "--claim",
+            "theorem3",
+            "--max-n",
+            "16",
+            "--report",
+            str(rep),
+            "--json",
+            str(js),
+        ]
+    )
     assert code == 0
     out = capsys.readouterr().out
     assert "dft-monarch" in out and "negative control" in out
     rows = json.loads(js.read_text())
     assert {r["claim"] for r in rows} == {"dft-monarch", "hadamard-monarch", "theorem3"}
-    assert all({"claim", "n", "method", "seconds", "verdict", "negative_control", "controls"} <= set(r) for r in rows)
+    assert all(
+        {"claim", "n", "method", "seconds", "verdict", "negative_control", "controls"} <= set(r)
+        for r in rows
+    )
     assert all(c["outcome"] == "rejected" and c["step"] for r in rows for c in r["controls"])
-    assert all(r["n"] <= 16 and r["verdict"] == "verified" and r["negative_control"] == "rejected" for r in rows)
+    assert all(
+        r["n"] <= 16 and r["verdict"] == "verified" and r["negative_control"] == "rejected"
+        for r in rows
+    )
     text = rep.read_text()
     assert "| dft-monarch |" in text and "How each check scales" in text
     # atomic writes leave no temporary files behind
@@ -164,25 +210,72 @@ def test_runner_usage_errors(tmp_path, capsys):
     assert main(["--max-n", "0", "--report", str(tmp_path / "b.md")]) == 2
     assert main(["--list"]) == 0
     # nothing runs below the smallest size: non-zero exit
-    assert main(["--quick", "--claim", "dft-monarch", "--max-n", "2", "--report", str(tmp_path / "c.md")]) == 1
+    assert (
+        main(
+            [
+                "--quick",
+                "--claim",
+                "dft-monarch",
+                "--max-n",
+                "2",
+                "--report",
+                str(tmp_path / "c.md"),
+            ]
+        )
+        == 1
+    )
 
 
 def test_runner_exit_code_reports_failures(tmp_path, monkeypatch):
-    bad = Claim(name="always-false", item="-", statement="-", method="-", quick=(1, 2), full=(1, 2),
-                witness=lambda n: n, check=lambda w, n: Outcome(False, "no"), negative=lambda n: n,
-                negative_label="-")
-    accepting = Claim(name="accepts-negative", item="-", statement="-", method="-", quick=(1, 2), full=(1, 2),
-                      witness=lambda n: n, check=lambda w, n: Outcome(True, "yes"), negative=lambda n: n,
-                      negative_label="-")
+    bad = Claim(
+        name="always-false",
+        item="-",
+        statement="-",
+        method="-",
+        quick=(1, 2),
+        full=(1, 2),
+        witness=lambda n: n,
+        check=lambda w, n: Outcome(False, "no"),
+        negative=lambda n: n,
+        negative_label="-",
+    )
+    accepting = Claim(
+        name="accepts-negative",
+        item="-",
+        statement="-",
+        method="-",
+        quick=(1, 2),
+        full=(1, 2),
+        witness=lambda n: n,
+        check=lambda w, n: Outcome(True, "yes"),
+        negative=lambda n: n,
+        negative_label="-",
+    )
     monkeypatch.setattr("proofs.__main__.all_claims", lambda: [bad, accepting])
     js = tmp_path / "f.json"
-    assert main(["--quick", "--claim", "always-false", "--report", str(tmp_path / "f.md"), "--json", str(js)]) == 1
+    assert (
+        main(
+            [
+                "--quick",
+                "--claim",
+                "always-false",
+                "--report",
+                str(tmp_path / "f.md"),
+                "--json",
+                str(js),
+            ]
+        )
+        == 1
+    )
     assert json.loads(js.read_text())[0]["verdict"] == "refuted"
     assert main(["--quick", "--claim", "accepts-negative", "--report", str(tmp_path / "g.md")]) == 1
 
 
 def test_package_main_entry_point(tmp_path):
-    assert proofs.main(["--quick", "--claim", "parameter-counts", "--report", str(tmp_path / "p.md")]) == 0
+    assert (
+        proofs.main(["--quick", "--claim", "parameter-counts", "--report", str(tmp_path / "p.md")])
+        == 0
+    )
     assert os.path.exists(tmp_path / "p.md")
 
 
@@ -216,7 +309,11 @@ def test_convolution_basis_path_agrees_with_symbolic_kernel_at_16():
     # X1(e_s) of the basis path is the coefficient of c_s in the symbolic X1(c)
     for s in (0, 1, 5, 15):
         Ms = X1s[s].to_ring(ring)
-        assert all(ring.equal(_coefficient_of(ring, D[i][j], s), Ms[i][j]) for i in range(n) for j in range(n)), s
+        assert all(
+            ring.equal(_coefficient_of(ring, D[i][j], s), Ms[i][j])
+            for i in range(n)
+            for j in range(n)
+        ), s
     assert check_circulant(sym, n).ok and check_basis((n, b, X2, X1s), n).ok
     assert not check_circulant(circulant_witness(n, "kernel", perturb=True), n).ok
     assert not check_basis(basis_witness(n, perturb=True), n).ok
@@ -243,10 +340,21 @@ def test_convolution_basis_path_other_sizes_and_controls(n):
 
 
 def _tiny_claims():
-    return [Claim(name="tiny", item="-", statement="n is even", method="integers", quick=(2, 4), full=(2, 4, 6),
-                  witness=lambda n: n, check=lambda w, n: Outcome(w % 2 == 0, "parity"),
-                  negative=lambda n: n + 1, negative_label="n + 1",
-                  admits=lambda n: None if n % 2 == 0 else f"n = {n} is odd")]
+    return [
+        Claim(
+            name="tiny",
+            item="-",
+            statement="n is even",
+            method="integers",
+            quick=(2, 4),
+            full=(2, 4, 6),
+            witness=lambda n: n,
+            check=lambda w, n: Outcome(w % 2 == 0, "parity"),
+            negative=lambda n: n + 1,
+            negative_label="n + 1",
+            admits=lambda n: None if n % 2 == 0 else f"n = {n} is odd",
+        )
+    ]
 
 
 @pytest.fixture
@@ -257,10 +365,16 @@ def default_paths(tmp_path, monkeypatch):
     return rep, js
 
 
-def test_filtered_runs_write_nothing_full_runs_write_the_default(default_paths, monkeypatch, capsys):
+def test_filtered_runs_write_nothing_full_runs_write_the_default(
+    default_paths, monkeypatch, capsys
+):
     rep, js = default_paths
-    for args in (["--quick", "--claim", "parameter-counts"], ["--claim", "parameter-counts"], ["--n", "16", "--claim", "parameter-counts"],
-                 ["--max-n", "16", "--claim", "parameter-counts"]):
+    for args in (
+        ["--quick", "--claim", "parameter-counts"],
+        ["--claim", "parameter-counts"],
+        ["--n", "16", "--claim", "parameter-counts"],
+        ["--max-n", "16", "--claim", "parameter-counts"],
+    ):
         assert main(args) == 0, args
         assert not rep.exists() and not js.exists(), args
     monkeypatch.setattr("proofs.__main__.all_claims", _tiny_claims)
@@ -289,8 +403,8 @@ def test_named_sizes_and_skips(tmp_path, monkeypatch, capsys):
     assert rows[8]["verdict"] == rows[10]["verdict"] == "verified"
     assert rows[3]["verdict"] == "skipped" and "odd" in rows[3]["summary"]
     err = capsys.readouterr().err
-    assert "[tiny] n=8" in err and "skipped (n = 3 is odd)" in err   # progress goes to stderr
-    assert main(["--n", "3"]) == 1                                    # nothing ran
+    assert "[tiny] n=8" in err and "skipped (n = 3 is odd)" in err  # progress goes to stderr
+    assert main(["--n", "3"]) == 1  # nothing ran
 
 
 def test_named_sizes_of_real_claims(capsys):
@@ -302,9 +416,17 @@ def test_named_sizes_of_real_claims(capsys):
 def test_usage_errors_before_any_check(tmp_path, capsys):
     blocker = tmp_path / "file.txt"
     blocker.write_text("x")
-    for args in (["--claim", ""], ["--claim", " , "], ["--n", "x"], ["--n", "0"], ["--max-n", "0"],
-                 ["--json", str(blocker / "r.json")], ["--report", str(blocker / "r.md")],
-                 ["--json", str(tmp_path)], ["--json", str(blocker)]):
+    for args in (
+        ["--claim", ""],
+        ["--claim", " , "],
+        ["--n", "x"],
+        ["--n", "0"],
+        ["--max-n", "0"],
+        ["--json", str(blocker / "r.json")],
+        ["--report", str(blocker / "r.md")],
+        ["--json", str(tmp_path)],
+        ["--json", str(blocker)],
+    ):
         assert main(["--quick"] + args) == 2, args
         err = capsys.readouterr().err
         assert err.startswith("error:") and "Traceback" not in err, args
@@ -323,7 +445,19 @@ def test_failed_json_write_is_a_clean_error(tmp_path, monkeypatch, capsys):
 
     monkeypatch.setattr(pm, "atomic_write", flaky)
     rep = tmp_path / "r.md"
-    assert main(["--claim", "parameter-counts", "--report", str(rep), "--json", str(tmp_path / "r.json")]) == 2
+    assert (
+        main(
+            [
+                "--claim",
+                "parameter-counts",
+                "--report",
+                str(rep),
+                "--json",
+                str(tmp_path / "r.json"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert "cannot write" in err and "disk full" in err and "Traceback" not in err
     assert rep.exists()
@@ -334,10 +468,12 @@ def test_list_and_report_cite_the_paper(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "CLAIMS" not in out and "DESIGN" not in out and "Proposition 3.2" in out
     rep = tmp_path / "r.md"
-    assert main(["--claim", "dct-mmstar,permutation-bbstar", "--n", "8,16", "--report", str(rep)]) == 0
+    assert (
+        main(["--claim", "dct-mmstar,permutation-bbstar", "--n", "8,16", "--report", str(rep)]) == 0
+    )
     text = rep.read_text()
     assert "CLAIMS" not in text and "DESIGN" not in text and "ICML 2022" in text
-    assert "width 3 (paper: 2)" in text                  # the DCT witness's width, stated honestly
+    assert "width 3 (paper: 2)" in text  # the DCT witness's width, stated honestly
     assert "step *routing*" in text and "step *width*" in text and "step *target*" in text
 
 
@@ -346,9 +482,20 @@ def test_list_and_report_cite_the_paper(tmp_path, capsys):
 # ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name,n", [("permutation-bbstar", 16), ("fastfood-mmstar2", 4), ("hd3-mmstar2", 4),
-                                    ("mmstar-factorisation", 12), ("library-dft", 12), ("library-trig", 4),
-                                    ("dct-mmstar", 4), ("dst3-mmstar", 4), ("dft-mmstar2", 12)])
+@pytest.mark.parametrize(
+    "name,n",
+    [
+        ("permutation-bbstar", 16),
+        ("fastfood-mmstar2", 4),
+        ("hd3-mmstar2", 4),
+        ("mmstar-factorisation", 12),
+        ("library-dft", 12),
+        ("library-trig", 4),
+        ("dct-mmstar", 4),
+        ("dst3-mmstar", 4),
+        ("dft-mmstar2", 12),
+    ],
+)
 def test_controls_rejected_at_their_step(name, n):
     row = run_one(CLAIMS[name], n)
     assert row["verdict"] == "verified", row["summary"]
@@ -383,7 +530,9 @@ def test_library_targets_match_scipy_numerically():
     ring = ExactRing(8 * n)
     for kind, fn in (("dct", scipy.fft.dct), ("dst", scipy.fft.dst)):
         for typ in (2, 3, 4):
-            T = np.array([[ring.evaluate(x) for x in row] for row in trig_target(kind, typ, n, ring)])
+            T = np.array(
+                [[ring.evaluate(x) for x in row] for row in trig_target(kind, typ, n, ring)]
+            )
             ref = fn(np.eye(n), type=typ, axis=0)
             assert np.allclose(T, ref, atol=1e-12), (kind, typ)
     B = Butterfly.random(8, seed=3)
@@ -408,25 +557,34 @@ def test_library_targets_match_scipy_numerically():
 MUTATIONS = {
     "conjugated root in the DFT's L blocks": (
         "L = cb[:, :, None] * RootSum.root(db[:, :, None] * res_col[None, None, :], K, sign)",
-        "L = cb[:, :, None] * RootSum.root(db[:, :, None] * res_col[None, None, :], K, -sign)"),
+        "L = cb[:, :, None] * RootSum.root(db[:, :, None] * res_col[None, None, :], K, -sign)",
+    ),
     "one R twiddle off by one": (
         "vals = ce[:, None] * RootSum.root(bvec[None, :] * e[:, None], N, sign)",
         "vals = ce[:, None] * RootSum.root(bvec[None, :] * e[:, None] + (e[:, None] == 1) * (bvec[None, :] == 1), "
-        "N, sign)"),
+        "N, sign)",
+    ),
     "flipped sign of the inverse DFT": (
-        "sign = 1 if X.inverse else -1", "sign = -1 if X.inverse else -1"),
+        "sign = 1 if X.inverse else -1",
+        "sign = -1 if X.inverse else -1",
+    ),
     "one negated Hadamard block entry": (
         "Lb = RootSum.root(np.broadcast_to(_sylvester(k), (p, k, k)), 2, sign=1)",
         "Lb = RootSum.root(np.broadcast_to(_sylvester(k), (p, k, k)) "
-        "+ (np.arange(p * k * k).reshape(p, k, k) == p * k * k - 1), 2, sign=1)"),
+        "+ (np.arange(p * k * k).reshape(p, k, k) == p * k * k - 1), 2, sign=1)",
+    ),
     "DCT input twiddle off by one": (
         "c1 = RootSum.root(a2 * (2 * e1 + b2), 4 * N)",
-        "c1 = RootSum.root(a2 * (2 * e1 + b2) + (e1 == 1), 4 * N)"),
+        "c1 = RootSum.root(a2 * (2 * e1 + b2) + (e1 == 1), 4 * N)",
+    ),
     "conjugated DFT blocks of the convolution's left factor": (
         "    one = _dft_blocks(N, N // P1, +1)\n    two = one if P2 == P1 else _dft_blocks(N, N // P2, +1)",
-        "    one = _dft_blocks(N, N // P1, -1)\n    two = _dft_blocks(N, N // P2, +1)"),
+        "    one = _dft_blocks(N, N // P1, -1)\n    two = _dft_blocks(N, N // P2, +1)",
+    ),
     "flipped sign of the DST's second half-sum": (
-        "c2 = c2 * RootSum.root(np.array(3), 4, sign=1)", "c2 = c2 * RootSum.root(np.array(1), 4, sign=1)"),
+        "c2 = c2 * RootSum.root(np.array(3), 4, sign=1)",
+        "c2 = c2 * RootSum.root(np.array(1), 4, sign=1)",
+    ),
 }
 
 
@@ -438,22 +596,31 @@ def _run_copy(tmp, mutation=None):
 
     root = pathlib.Path(proofs.__file__).resolve().parent.parent
     dst = pathlib.Path(tmp)
-    shutil.copytree(root / "structmat", dst / "structmat", ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copytree(root / "proofs", dst / "proofs", ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.json"))
+    shutil.copytree(
+        root / "structmat", dst / "structmat", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    shutil.copytree(
+        root / "proofs",
+        dst / "proofs",
+        ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.json"),
+    )
     if mutation is not None:
         f = dst / "structmat" / "monarch_form.py"
         text = f.read_text()
         old, new = mutation
         assert text.count(old) == 1, f"the mutation target is not unique in monarch_form.py: {old}"
         f.write_text(text.replace(old, new))
-    code = ("import sys, structmat, proofs; "
-            f"assert structmat.__file__.startswith({str(dst)!r}), structmat.__file__; "
-            "from proofs.__main__ import main; "
-            "sys.exit(main(['--quick', '--claim', 'library-dft,library-hadamard,library-trig,library-convolution', "
-            "'--max-n', '16']))")
+    code = (
+        "import sys, structmat, proofs; "
+        f"assert structmat.__file__.startswith({str(dst)!r}), structmat.__file__; "
+        "from proofs.__main__ import main; "
+        "sys.exit(main(['--quick', '--claim', 'library-dft,library-hadamard,library-trig,library-convolution', "
+        "'--max-n', '16']))"
+    )
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    return subprocess.run([sys.executable, "-c", code], cwd=dst, capture_output=True, text=True, env=env,
-                          timeout=300)
+    return subprocess.run(
+        [sys.executable, "-c", code], cwd=dst, capture_output=True, text=True, env=env, timeout=300
+    )
 
 
 def test_mutated_closed_forms_fail_the_quick_proofs(tmp_path):
@@ -475,7 +642,11 @@ def test_cli_verify_one_transform(capsys):
 
     assert cli_main(["verify", "dft", "96"]) == 0
     out = capsys.readouterr().out
-    assert "form MP" in out and "verified: MP == DFT(96) exactly over Q(zeta_96)" in out and " s " in out
+    assert (
+        "form MP" in out
+        and "verified: MP == DFT(96) exactly over Q(zeta_96)" in out
+        and " s " in out
+    )
     assert cli_main(["verify", "dct", "12", "--type", "4"]) == 0
     assert cli_main(["verify", "hadamard", "16", "--nblocks", "2"]) == 0
     assert cli_main(["verify", "convolution", "8", "--symbolic"]) == 0

@@ -153,6 +153,7 @@ def result_dtype(*arrays_):
 # adjoint, composition, transposes
 # ----------------------------------------------------------------------------------------------
 
+
 @fixture_ok
 @given(data=st.data(), dtype=dtypes)
 def test_adjoint_law(xp, data, dtype):
@@ -164,8 +165,9 @@ def test_adjoint_law(xp, data, dtype):
     Ax = to_numpy(A @ xp.asarray(x))
     AHy = to_numpy(A.H @ xp.asarray(y))
     scale = np.linalg.norm(dense(A), 2) * np.linalg.norm(up(x)) * np.linalg.norm(up(y))
-    assert_close_scaled(np.vdot(y, Ax), np.vdot(AHy, x), scale, Ax.dtype, max(A.shape), depth + 1,
-                        what=f"{A!r}")
+    assert_close_scaled(
+        np.vdot(y, Ax), np.vdot(AHy, x), scale, Ax.dtype, max(A.shape), depth + 1, what=f"{A!r}"
+    )
 
 
 @fixture_ok
@@ -177,8 +179,9 @@ def test_composition_is_associative(xp, data, dtype):
     AB = A @ B_
     # a Product, or one matrix where a structure rule applies (Diagonal/Permutation pairs)
     rule = (Diagonal, Permutation)
-    assert isinstance(AB, Product) or any(isinstance(A, c) and isinstance(B_, c) and
-                                          isinstance(AB, c) for c in rule)
+    assert isinstance(AB, Product) or any(
+        isinstance(A, c) and isinstance(B_, c) and isinstance(AB, c) for c in rule
+    )
     assert AB.shape == (A.shape[0], B_.shape[1])
     x = data.draw(arrays((B_.shape[1], 2), dtype))
     lhs = to_numpy(A @ (B_ @ xp.asarray(x)))
@@ -203,6 +206,7 @@ def test_composition_is_associative(xp, data, dtype):
 # ----------------------------------------------------------------------------------------------
 # Monarch: any valid geometry
 # ----------------------------------------------------------------------------------------------
+
 
 @fixture_ok
 @given(geom=monarch_geometries(), dtype=dtypes, data=st.data())
@@ -234,6 +238,7 @@ def test_monarch_random_geometry_matches_einsum(xp, geom, dtype, data):
 # fixed transforms and permutations
 # ----------------------------------------------------------------------------------------------
 
+
 @fixture_ok
 @given(data=st.data(), n=st.integers(1, 12))
 def test_permutation_composition_and_inverse(xp, data, n):
@@ -261,7 +266,7 @@ def test_permutation_composition_and_inverse(xp, data, n):
 @fixture_ok
 @given(data=st.data(), logn=st.integers(0, 6), dtype=dtypes)
 def test_hadamard_involution(xp, data, logn, dtype):
-    n = 2 ** logn
+    n = 2**logn
     X = data.draw(arrays((n, 2), dtype))
     H = Hadamard(n)
     got = to_numpy(H @ (H @ xp.asarray(X)))
@@ -305,21 +310,30 @@ def test_convolution_commutes_with_circular_shift(xp, data, n, dtype):
     # circular convolution is commutative: conv(c, x) = conv(x, c) (c zero-padded to n)
     cpad = np.concatenate([c, np.zeros(n - L, dtype=c.dtype)])
     swapped = to_numpy(Convolution(xp.asarray(x)) @ xp.asarray(cpad))
-    assert_close_scaled(swapped, to_numpy(C @ xp.asarray(x)), scale, lhs.dtype, n, depth,
-                        what="c * x = x * c")
+    assert_close_scaled(
+        swapped, to_numpy(C @ xp.asarray(x)), scale, lhs.dtype, n, depth, what="c * x = x * c"
+    )
 
 
 @fixture_ok
-@given(data=st.data(), n=st.integers(1, 24), type=st.sampled_from([1, 2, 3, 4]),
-       cls=st.sampled_from([DCT, DST]), dtype=dtypes)
+@given(
+    data=st.data(),
+    n=st.integers(1, 24),
+    type=st.sampled_from([1, 2, 3, 4]),
+    cls=st.sampled_from([DCT, DST]),
+    dtype=dtypes,
+)
 def test_ortho_trig_is_orthogonal(xp, data, n, type, cls, dtype):
     if cls is DCT and type == 1 and n < 2:
         n = 2
     A = cls(n, type=type, norm="ortho")
     X = data.draw(arrays((n, 2), dtype))
     depth = 2 * fft_depth(n)
-    for what, got in [("A^T A", A.T @ (A @ xp.asarray(X))), ("A A^T", A @ (A.T @ xp.asarray(X))),
-                      ("A^H A", A.H @ (A @ xp.asarray(X)))]:
+    for what, got in [
+        ("A^T A", A.T @ (A @ xp.asarray(X))),
+        ("A A^T", A @ (A.T @ xp.asarray(X))),
+        ("A^H A", A.H @ (A @ xp.asarray(X))),
+    ]:
         got = to_numpy(got)
         assert_close(got, up(X), got.dtype, n, depth, what=f"{cls.__name__}{type} {what}")
     # orthogonal matrices preserve norms

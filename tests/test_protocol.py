@@ -12,8 +12,8 @@ import scipy.sparse.linalg
 
 import structmat as sm
 from structmat import Diagonal, Monarch, Product, StructuredMatrix
-from structmat.base import Adjoint, Conjugate, Transpose
 from structmat import _backend as B
+from structmat.base import Adjoint, Conjugate, Transpose
 
 from .conftest import to_numpy
 from .tolerance import assert_close, assert_close_scaled
@@ -64,6 +64,7 @@ def _rng(spec, salt):
 # dense views
 # ----------------------------------------------------------------------------------------------
 
+
 @over_zoo
 def test_to_dense_matches_reference(spec, xp):
     e = built(spec, xp)
@@ -83,6 +84,7 @@ def test_to_dense_matches_reference(spec, xp):
 # ----------------------------------------------------------------------------------------------
 # products with arrays
 # ----------------------------------------------------------------------------------------------
+
 
 @over_zoo
 def test_matvec_1d(spec, xp):
@@ -107,8 +109,9 @@ def test_matmat_columns(spec, xp):
     # column by column: each column of A @ X is A @ (that column)
     for j in range(3):
         yj = e.A @ xp.asarray(X[:, j])
-        assert_close(to_numpy(yj), to_numpy(Y)[:, j], Y.dtype, e.n, e.depth,
-                     what=f"{e.id} column {j}")
+        assert_close(
+            to_numpy(yj), to_numpy(Y)[:, j], Y.dtype, e.n, e.depth, what=f"{e.id} column {j}"
+        )
 
 
 @over_zoo
@@ -118,8 +121,14 @@ def test_matmat_batched(spec, xp):
     X = draw(_rng(spec, "batch"), (2, n_in, 3), operand_dtype(e))
     Y = e.A @ xp.asarray(X)
     assert tuple(Y.shape) == (2, n_out, 3)
-    assert_close(to_numpy(Y), np.einsum("ij,bjk->bik", e.ref, X), Y.dtype, e.n, e.depth,
-                 what=f"{e.id} batched A @ X")
+    assert_close(
+        to_numpy(Y),
+        np.einsum("ij,bjk->bik", e.ref, X),
+        Y.dtype,
+        e.n,
+        e.depth,
+        what=f"{e.id} batched A @ X",
+    )
 
 
 @over_zoo
@@ -171,6 +180,7 @@ def test_ndarray_matmul_goes_through_rmatmul(spec, monkeypatch):
 # adjoint, transposes
 # ----------------------------------------------------------------------------------------------
 
+
 @over_zoo
 @pytest.mark.parametrize("kind", ["real", "complex"])
 def test_dot_test(spec, xp, kind):
@@ -178,14 +188,18 @@ def test_dot_test(spec, xp, kind):
     e = built(spec, xp)
     n_out, n_in = e.ref.shape
     prec = 32 if e.dtype in (np.float32, np.complex64) else 64
-    dt = {("real", 32): "float32", ("real", 64): "float64",
-          ("complex", 32): "complex64", ("complex", 64): "complex128"}[(kind, prec)]
+    dt = {
+        ("real", 32): "float32",
+        ("real", 64): "float64",
+        ("complex", 32): "complex64",
+        ("complex", 64): "complex128",
+    }[(kind, prec)]
     rng = _rng(spec, "dot" + kind)
     x, y = draw(rng, n_in, dt), draw(rng, n_out, dt)
     Ax = to_numpy(e.A @ xp.asarray(x))
     AHy = to_numpy(e.A.H @ xp.asarray(y))
-    lhs = np.vdot(y, Ax)    # <A x, y> = y^H (A x)
-    rhs = np.vdot(AHy, x)   # <x, A^H y> = (A^H y)^H x
+    lhs = np.vdot(y, Ax)  # <A x, y> = y^H (A x)
+    rhs = np.vdot(AHy, x)  # <x, A^H y> = (A^H y)^H x
     scale = np.linalg.norm(e.ref, 2) * np.linalg.norm(x) * np.linalg.norm(y)
     assert_close_scaled(lhs, rhs, scale, Ax.dtype, e.n, e.depth + 1, what=f"{e.id} dot test")
 
@@ -194,10 +208,13 @@ def test_dot_test(spec, xp, kind):
 def test_transpose_adjoint_conj(spec, xp):
     e = built(spec, xp)
     rng = _rng(spec, "tr")
-    for name, M, ref in [("T", e.A.T, e.ref.T), ("H", e.A.H, np.conj(e.ref).T),
-                         ("conj", e.A.conj(), np.conj(e.ref)),
-                         ("transpose()", e.A.transpose(), e.ref.T),
-                         ("adjoint()", e.A.adjoint(), np.conj(e.ref).T)]:
+    for name, M, ref in [
+        ("T", e.A.T, e.ref.T),
+        ("H", e.A.H, np.conj(e.ref).T),
+        ("conj", e.A.conj(), np.conj(e.ref)),
+        ("transpose()", e.A.transpose(), e.ref.T),
+        ("adjoint()", e.A.adjoint(), np.conj(e.ref).T),
+    ]:
         assert isinstance(M, StructuredMatrix), f"{e.id}.{name} is not structured"
         assert M.shape == ref.shape
         assert_close(to_numpy(M.to_dense()), ref, e.dtype, e.n, e.depth, what=f"{e.id}.{name}")
@@ -215,8 +232,11 @@ def test_generic_wrappers(spec, xp):
     structured transpose of their own never build them through .T/.H/.conj())."""
     e = built(spec, xp)
     rng = _rng(spec, "wrap")
-    cases = [(Transpose(e.A), e.ref.T), (Adjoint(e.A), np.conj(e.ref).T),
-             (Conjugate(e.A), np.conj(e.ref))]
+    cases = [
+        (Transpose(e.A), e.ref.T),
+        (Adjoint(e.A), np.conj(e.ref).T),
+        (Conjugate(e.A), np.conj(e.ref)),
+    ]
     for W, ref in cases:
         name = type(W).__name__
         assert W.shape == ref.shape and W.nparams == e.A.nparams
@@ -227,18 +247,26 @@ def test_generic_wrappers(spec, xp):
         Z = draw(rng, (3, ref.shape[0]), operand_dtype(e))
         Yr = W.rmatmul(xp.asarray(Z))
         assert_close(to_numpy(Yr), Z @ ref, Yr.dtype, e.n, e.depth, what=f"Z @ {name}({e.id})")
-        for what, M, want in [("T", W.T, ref.T), ("H", W.H, np.conj(ref).T),
-                              ("conj", W.conj(), np.conj(ref))]:
-            assert_close(to_numpy(M.to_dense()), want, e.dtype, e.n, e.depth,
-                         what=f"{name}({e.id}).{what}")
+        for what, M, want in [
+            ("T", W.T, ref.T),
+            ("H", W.H, np.conj(ref).T),
+            ("conj", W.conj(), np.conj(ref)),
+        ]:
+            assert_close(
+                to_numpy(M.to_dense()), want, e.dtype, e.n, e.depth, what=f"{name}({e.id}).{what}"
+            )
     assert_close(to_numpy(e.A.toarray()), e.ref, e.dtype, e.n, e.depth, what="toarray")
 
 
 @over_zoo
 def test_double_transpose_gives_back_the_matrix(spec, xp):
     e = built(spec, xp)
-    for name, M in [("T.T", e.A.T.T), ("H.H", e.A.H.H), ("conj().conj()", e.A.conj().conj()),
-                    ("T.H.conj()", e.A.T.H.conj())]:
+    for name, M in [
+        ("T.T", e.A.T.T),
+        ("H.H", e.A.H.H),
+        ("conj().conj()", e.A.conj().conj()),
+        ("T.H.conj()", e.A.T.H.conj()),
+    ]:
         assert isinstance(M, StructuredMatrix)
         assert M.shape == e.A.shape
         assert_close(to_numpy(M.to_dense()), e.ref, e.dtype, e.n, e.depth, what=f"{e.id}.{name}")
@@ -247,6 +275,7 @@ def test_double_transpose_gives_back_the_matrix(spec, xp):
 # ----------------------------------------------------------------------------------------------
 # composition
 # ----------------------------------------------------------------------------------------------
+
 
 @over_zoo
 def test_composition(spec, xp):
@@ -260,8 +289,14 @@ def test_composition(spec, xp):
     if isinstance(e.A, Diagonal):
         # structure rule: a product of Diagonals is a Diagonal
         assert isinstance(left, Diagonal)
-        assert_close(to_numpy(left.to_dense()), e.ref @ np.diag(d_in), left.dtype, e.n, 2,
-                     what=f"{e.id} Diagonal product")
+        assert_close(
+            to_numpy(left.to_dense()),
+            e.ref @ np.diag(d_in),
+            left.dtype,
+            e.n,
+            2,
+            what=f"{e.id} Diagonal product",
+        )
         return
     assert isinstance(left, Product)
     nA = len(e.A.factors) if isinstance(e.A, Product) else 1
@@ -277,8 +312,14 @@ def test_composition(spec, xp):
     for P in (nested, flat):
         y = P @ xp.asarray(x)
         assert_close(to_numpy(y), ref @ x, y.dtype, e.n, e.depth + 2, what=f"{e.id} product")
-    assert_close(to_numpy(flat.to_dense()), ref, flat.to_dense().dtype, e.n, e.depth + 2,
-                 what=f"{e.id} product dense")
+    assert_close(
+        to_numpy(flat.to_dense()),
+        ref,
+        flat.to_dense().dtype,
+        e.n,
+        e.depth + 2,
+        what=f"{e.id} product dense",
+    )
     # rmatmul with a structured operand composes too
     assert isinstance(e.A.rmatmul(Dout), Product)
 
@@ -286,6 +327,7 @@ def test_composition(spec, xp):
 # ----------------------------------------------------------------------------------------------
 # SciPy and NumPy interoperability
 # ----------------------------------------------------------------------------------------------
+
 
 @over_zoo
 def test_aslinearoperator(spec):
@@ -366,8 +408,14 @@ def test_to_backend_round_trip(spec, xp):
         assert ns(moved.to_dense()) == xp_name(other)
     else:
         assert moved.xp is None
-    assert_close(to_numpy(moved.to_dense()), e.ref, e.dtype, e.n, e.depth,
-                 what=f"{e.id} moved to {xp_name(other)}")
+    assert_close(
+        to_numpy(moved.to_dense()),
+        e.ref,
+        e.dtype,
+        e.n,
+        e.depth,
+        what=f"{e.id} moved to {xp_name(other)}",
+    )
     x = draw(_rng(spec, "mv"), e.ref.shape[1], operand_dtype(e))
     y = moved @ other.asarray(x)
     assert ns(y) == xp_name(other)
@@ -375,13 +423,13 @@ def test_to_backend_round_trip(spec, xp):
     back = moved.to_backend(xp)
     if e.A.xp is not None:
         assert B.namespace_name(back.xp) == xp_name(xp)
-    assert_close(to_numpy(back.to_dense()), e.ref, e.dtype, e.n, e.depth,
-                 what=f"{e.id} round trip")
+    assert_close(to_numpy(back.to_dense()), e.ref, e.dtype, e.n, e.depth, what=f"{e.id} round trip")
 
 
 # ----------------------------------------------------------------------------------------------
 # dtype rules
 # ----------------------------------------------------------------------------------------------
+
 
 def expected_dtype(e, x_dtype: np.dtype) -> np.dtype:
     """NumPy-like promotion: integers compute as float64 (a Permutation keeps them)."""
@@ -431,6 +479,7 @@ def test_float16_is_refused(spec):
 # scipy.sparse.linalg on structured matrices
 # ----------------------------------------------------------------------------------------------
 
+
 def test_lsqr_solves_a_tall_monarch_system():
     """lsqr through the LinearOperator view recovers x from b = M x (M tall, full column rank)."""
     from .tolerance import rtol
@@ -439,8 +488,9 @@ def test_lsqr_solves_a_tall_monarch_system():
     M = Monarch.random(24, 96, seed=rng)
     x = rng.standard_normal(24)
     b = M @ x
-    res = scipy.sparse.linalg.lsqr(M.aslinearoperator(), b, atol=0.0, btol=0.0,
-                                   conlim=0.0, iter_lim=500)
+    res = scipy.sparse.linalg.lsqr(
+        M.aslinearoperator(), b, atol=0.0, btol=0.0, conlim=0.0, iter_lim=500
+    )
     cond = np.linalg.cond(np.asarray(M))
     err = np.linalg.norm(res[0] - x) / np.linalg.norm(x)
     assert err <= cond * rtol(np.float64, 96, 2), (err, cond)
@@ -450,8 +500,9 @@ def test_svds_matches_dense_singular_values():
     rng = np.random.default_rng(8)
     M = Monarch.random(36, seed=rng, dtype="complex128")
     s_ref = np.linalg.svd(np.asarray(M), compute_uv=False)
-    s = scipy.sparse.linalg.svds(M.aslinearoperator(), k=4, return_singular_vectors=False,
-                                 random_state=0)
+    s = scipy.sparse.linalg.svds(
+        M.aslinearoperator(), k=4, return_singular_vectors=False, random_state=0
+    )
     # singular values are perfectly conditioned: |s_i - s_ref_i| <= ||E|| ~ eps ||M||
     assert_close_scaled(np.sort(s)[::-1], s_ref[:4], s_ref[0], np.complex128, 36, 2, what="svds")
 
@@ -465,8 +516,9 @@ def test_gmres_inverts_a_circulant():
     c[0] = 4.0
     C = sm.Convolution(c)
     b = rng.standard_normal(16)
-    x, info = scipy.sparse.linalg.gmres(C.aslinearoperator(), b, rtol=rtol(np.float64, 16),
-                                        atol=0.0)
+    x, info = scipy.sparse.linalg.gmres(
+        C.aslinearoperator(), b, rtol=rtol(np.float64, 16), atol=0.0
+    )
     assert info == 0
     dense = np.asarray(C)
     x_ref = np.linalg.solve(dense, b)

@@ -11,16 +11,20 @@ from structmat.testing import check_operator
 
 from .zoo import SPECS
 
-NAMES = [c.name for c in classes() if c.cls.__module__.startswith("structmat.")
-         and "." not in c.name]
+NAMES = [
+    c.name for c in classes() if c.cls.__module__.startswith("structmat.") and "." not in c.name
+]
 
 
 def test_every_exported_class_is_registered_and_every_registered_class_exported():
-    exported = {name for name in sm.__all__
-                if isinstance(getattr(sm, name), type)
-                and issubclass(getattr(sm, name), sm.StructuredMatrix)
-                and getattr(sm, name) is not sm.StructuredMatrix}
-    assert exported == set(NAMES), (exported ^ set(NAMES))
+    exported = {
+        name
+        for name in sm.__all__
+        if isinstance(getattr(sm, name), type)
+        and issubclass(getattr(sm, name), sm.StructuredMatrix)
+        and getattr(sm, name) is not sm.StructuredMatrix
+    }
+    assert exported == set(NAMES), exported ^ set(NAMES)
 
 
 def test_every_registered_class_is_in_the_zoo():

@@ -18,7 +18,6 @@ import threading
 import warnings
 import zlib
 
-import array_api_compat
 import array_api_strict
 import numpy as np
 import pytest
@@ -37,9 +36,9 @@ from structmat import (
     Monarch,
     Permutation,
     StructmatWarning,
+    _parallel,
 )
 from structmat import _backend as B
-from structmat import _parallel
 from structmat.ops.monarch import geometry_degeneracy, monarch_geometry
 
 from .conftest import to_numpy
@@ -96,6 +95,7 @@ def assert_bit_equal(a, b, what=""):
 # 1. no product returns the caller's operand
 # ----------------------------------------------------------------------------------------------
 
+
 def _products(A, xp, spec, entry):
     """``(name, operand, result)`` for ``A @ x``, ``A @ X``, ``x @ A``, ``X @ A`` and the same
     through ``.T`` and ``.H``."""
@@ -107,8 +107,12 @@ def _products(A, xp, spec, entry):
         X = operand(spec, xp, (n, 3), dt, tag + "X")
         y = operand(spec, xp, (m,), dt, tag + "y")
         Y = operand(spec, xp, (2, m), dt, tag + "Y")
-        out += [(f"{tag} @ x", x, op @ x), (f"{tag} @ X", X, op @ X),
-                (f"y @ {tag}", y, rows_times(op, y, xp)), (f"Y @ {tag}", Y, rows_times(op, Y, xp))]
+        out += [
+            (f"{tag} @ x", x, op @ x),
+            (f"{tag} @ X", X, op @ X),
+            (f"y @ {tag}", y, rows_times(op, y, xp)),
+            (f"Y @ {tag}", Y, rows_times(op, Y, xp)),
+        ]
     return out
 
 
@@ -124,24 +128,39 @@ def test_products_never_share_the_operands_memory(spec, xp):
             assert Y.flags.writeable, what
 
 
-@pytest.mark.parametrize("A", [Hadamard(1), Hadamard(1, norm="ortho"), DFT(1), DCT(1, type=2),
-                               DST(1, type=4), Permutation([0]), Diagonal(np.ones(1)),
-                               BlockDiagonal(np.ones((1, 1, 1))), Convolution(np.ones(1)),
-                               Hadamard(1) @ Hadamard(1), Hadamard(1).T, Permutation([0, 1]).T],
-                         ids=lambda A: repr(A).split(" with")[0].strip("<"))
+@pytest.mark.parametrize(
+    "A",
+    [
+        Hadamard(1),
+        Hadamard(1, norm="ortho"),
+        DFT(1),
+        DCT(1, type=2),
+        DST(1, type=4),
+        Permutation([0]),
+        Diagonal(np.ones(1)),
+        BlockDiagonal(np.ones((1, 1, 1))),
+        Convolution(np.ones(1)),
+        Hadamard(1) @ Hadamard(1),
+        Hadamard(1).T,
+        Permutation([0, 1]).T,
+    ],
+    ids=lambda A: repr(A).split(" with")[0].strip("<"),
+)
 @pytest.mark.parametrize("shape", [(1,), (1, 1), (3, 1, 4)], ids=["1d", "2d", "3d"])
 def test_identity_like_matrices_return_fresh_writable_arrays(A, shape):
     n = A.shape[1]
-    shape = tuple(n if d == 1 and i == len(shape) - (1 if len(shape) == 1 else 2) else d
-                  for i, d in enumerate(shape))
+    shape = tuple(
+        n if d == 1 and i == len(shape) - (1 if len(shape) == 1 else 2) else d
+        for i, d in enumerate(shape)
+    )
     dt = np.complex128 if isinstance(A, DFT) else np.float64
     X = np.arange(1.0, 1.0 + np.prod(shape)).reshape(shape).astype(dt)
-    X.setflags(write=False)                                   # read-only input
+    X.setflags(write=False)  # read-only input
     keep = X.copy()
     Y = A @ X
     assert not np.shares_memory(Y, X) and Y.flags.writeable
-    Y[...] = -7                                                # writing the result ...
-    np.testing.assert_array_equal(X, keep)                     # ... leaves the input alone
+    Y[...] = -7  # writing the result ...
+    np.testing.assert_array_equal(X, keep)  # ... leaves the input alone
     R = np.ones(shape[:-2] + (2, A.shape[0]) if len(shape) > 1 else (A.shape[0],), dtype=dt)
     R.setflags(write=False)
     Z = R @ A
@@ -162,18 +181,25 @@ def test_hadamard_1_regression():
 # 2. parameters are owned
 # ----------------------------------------------------------------------------------------------
 
+
 def _param_cases():
     rng = np.random.default_rng(7)
     perm = rng.permutation(6)
     return [
         ("Diagonal", lambda a: Diagonal(a[0]), [draw(rng, 5, "float64")]),
         ("BlockDiagonal", lambda a: BlockDiagonal(a[0]), [draw(rng, (3, 2, 4), "complex128")]),
-        ("Monarch", lambda a: Monarch(a[0], a[1]),
-         [draw(rng, (4, 4, 4), "float64"), draw(rng, (4, 4, 4), "float64")]),
+        (
+            "Monarch",
+            lambda a: Monarch(a[0], a[1]),
+            [draw(rng, (4, 4, 4), "float64"), draw(rng, (4, 4, 4), "float64")],
+        ),
         ("Butterfly", lambda a: Butterfly(a[0]), [draw(rng, (3, 2, 2, 4), "float32")]),
         ("Convolution-circular", lambda a: Convolution(a[0], n=7), [draw(rng, 4, "float64")]),
-        ("Convolution-full", lambda a: Convolution(a[0], n=5, mode="full"),
-         [draw(rng, 3, "complex128")]),
+        (
+            "Convolution-full",
+            lambda a: Convolution(a[0], n=5, mode="full"),
+            [draw(rng, 3, "complex128")],
+        ),
         ("Permutation", lambda a: Permutation(a[0]), [perm]),
     ]
 
@@ -187,8 +213,8 @@ def test_parameters_are_copied_at_construction(xp, name, make, params):
     n = A.shape[1]
     dt = np.complex128 if np.iscomplexobj(ref) else np.float64
     x = xp.asarray(np.arange(1.0, n + 1.0).astype(dt))
-    before = to_numpy(A @ x)                                   # fills any cache (FFT spectra)
-    for c in caller:                                           # the caller overwrites its arrays
+    before = to_numpy(A @ x)  # fills any cache (FFT spectra)
+    for c in caller:  # the caller overwrites its arrays
         if c.dtype == xp.int64:
             c[...] = xp.asarray(np.arange(c.shape[0])[::-1].copy())
         else:
@@ -250,10 +276,17 @@ def test_big_endian_parameters_are_converted(name, make, params, order):
     assert_bit_equal(A @ x, R @ x, name)
 
 
-@pytest.mark.parametrize("make", [lambda d: Hadamard(4, dtype=d), lambda d: DCT(4, dtype=d),
-                                  lambda d: DST(4, dtype=d), lambda d: Permutation([1, 0], dtype=d),
-                                  lambda d: Monarch.random(16, dtype=d, seed=0),
-                                  lambda d: Butterfly.random(8, dtype=d, seed=0)])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: Hadamard(4, dtype=d),
+        lambda d: DCT(4, dtype=d),
+        lambda d: DST(4, dtype=d),
+        lambda d: Permutation([1, 0], dtype=d),
+        lambda d: Monarch.random(16, dtype=d, seed=0),
+        lambda d: Butterfly.random(8, dtype=d, seed=0),
+    ],
+)
 def test_big_endian_nominal_dtypes(make):
     assert_bit_equal(make(">f8").to_dense(), make("float64").to_dense())
     assert_bit_equal(DFT(4, dtype=">c16").to_dense(), DFT(4).to_dense())
@@ -272,13 +305,21 @@ def test_big_endian_dtype_maps_to_native():
 # 4. integer arguments
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("make, ok", [
-    (lambda v: DFT(v), 8), (lambda v: Hadamard(v), 8), (lambda v: DCT(v), 8),
-    (lambda v: DST(v, type=1), 8), (lambda v: Butterfly.random(v, seed=0), 8),
-    (lambda v: Monarch.random(v, seed=0), 16), (lambda v: Convolution(np.ones(3), n=v), 8),
-    (lambda v: Permutation.transpose_perm(v, 3), 4),
-    (lambda v: Monarch.random(16, nblocks=v, seed=0), 4),
-])
+
+@pytest.mark.parametrize(
+    "make, ok",
+    [
+        (lambda v: DFT(v), 8),
+        (lambda v: Hadamard(v), 8),
+        (lambda v: DCT(v), 8),
+        (lambda v: DST(v, type=1), 8),
+        (lambda v: Butterfly.random(v, seed=0), 8),
+        (lambda v: Monarch.random(v, seed=0), 16),
+        (lambda v: Convolution(np.ones(3), n=v), 8),
+        (lambda v: Permutation.transpose_perm(v, 3), 4),
+        (lambda v: Monarch.random(16, nblocks=v, seed=0), 4),
+    ],
+)
 def test_integer_arguments(make, ok):
     ref = make(ok).to_dense()
     for good in (np.int64(ok), np.int32(ok), np.uint16(ok), np.array(ok)):
@@ -288,8 +329,17 @@ def test_integer_arguments(make, ok):
             make(bad)
 
 
-@pytest.mark.parametrize("bad, exc", [(8.5, TypeError), (4.0, TypeError), (True, TypeError),
-                                      (0, ValueError), (-8, ValueError), (12, ValueError)])
+@pytest.mark.parametrize(
+    "bad, exc",
+    [
+        (8.5, TypeError),
+        (4.0, TypeError),
+        (True, TypeError),
+        (0, ValueError),
+        (-8, ValueError),
+        (12, ValueError),
+    ],
+)
 def test_hadamard_size_is_checked_at_construction(bad, exc):
     with pytest.raises(exc, match=r"\bn must be"):
         Hadamard(bad)
@@ -325,8 +375,9 @@ def test_bad_thread_counts_are_refused_for_every_product_size(monkeypatch, value
         large @ x_large
 
 
-@pytest.mark.parametrize("value, expected", [("3", 3), (" 2 ", 2), ("1", 1), ("", None),
-                                             ("   ", None)])
+@pytest.mark.parametrize(
+    "value, expected", [("3", 3), (" 2 ", 2), ("1", 1), ("", None), ("   ", None)]
+)
 def test_good_thread_counts(monkeypatch, value, expected):
     monkeypatch.delenv("STRUCTMAT_NUM_THREADS", raising=False)
     default = _parallel.num_workers()
@@ -340,6 +391,7 @@ def test_good_thread_counts(monkeypatch, value, expected):
 # ----------------------------------------------------------------------------------------------
 # 6. the BLAS thread limit
 # ----------------------------------------------------------------------------------------------
+
 
 def _blas_threads():
     from threadpoolctl import threadpool_info
@@ -392,20 +444,25 @@ def test_overlapping_blas_limits_restore_the_original_count():
         with _parallel.blas_single_threaded():
             a_in.set()
             b_in.wait(10)
-        a_out.set()                                   # leaves while the other is still inside
+        a_out.set()  # leaves while the other is still inside
 
     def second():
         a_in.wait(10)
         with _parallel.blas_single_threaded():
             b_in.set()
             a_out.wait(10)
-            seen["inside"] = _blas_threads()          # still limited: one user remains
+            seen["inside"] = _blas_threads()  # still limited: one user remains
+
     ts = [threading.Thread(target=first), threading.Thread(target=second)]
     for t in ts:
         t.start()
     for t in ts:
         t.join(20)
-    assert all(n == 1 for _, n in seen["inside"]), (seen, before, [(l.filepath, l.num_threads) for l in _parallel._blas_libraries()])
+    assert all(n == 1 for _, n in seen["inside"]), (
+        seen,
+        before,
+        [(l.filepath, l.num_threads) for l in _parallel._blas_libraries()],
+    )
     assert _blas_threads() == before
 
 
@@ -421,23 +478,37 @@ def test_blas_limit_is_restored_after_an_error():
 # 7. degenerate Monarch geometries
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("call, words", [
-    (lambda: Monarch.random(997, seed=0), ["(1, 1, 997, 1, 997, 1)", "rank at most 1",
-                                           "nblocks=", "zero-padding"]),
-    (lambda: monarch_geometry(3072, 769), ["(48, 1, 64, 1, 769, 48)", "rank at most 48",
-                                           "nblocks=", "zero-padding to 770 x 3072"]),
-    (lambda: monarch_geometry(16, nblocks=8), ["(8, 2, 2, 8, 2, 2)",
-                                               "48 of its 64 slabs are structurally zero",
-                                               "nblocks=(4, 8)"]),
-    (lambda: Monarch.random(64, nblocks=(16, 16), seed=0), ["slabs are structurally zero"]),
-])
+
+@pytest.mark.parametrize(
+    "call, words",
+    [
+        (
+            lambda: Monarch.random(997, seed=0),
+            ["(1, 1, 997, 1, 997, 1)", "rank at most 1", "nblocks=", "zero-padding"],
+        ),
+        (
+            lambda: monarch_geometry(3072, 769),
+            [
+                "(48, 1, 64, 1, 769, 48)",
+                "rank at most 48",
+                "nblocks=",
+                "zero-padding to 770 x 3072",
+            ],
+        ),
+        (
+            lambda: monarch_geometry(16, nblocks=8),
+            ["(8, 2, 2, 8, 2, 2)", "48 of its 64 slabs are structurally zero", "nblocks=(4, 8)"],
+        ),
+        (lambda: Monarch.random(64, nblocks=(16, 16), seed=0), ["slabs are structurally zero"]),
+    ],
+)
 def test_degenerate_geometries_warn(call, words):
     with pytest.warns(StructmatWarning) as caught:
         call()
     msg = str(caught[0].message)
     for w in words:
         assert w in msg, msg
-    assert caught[0].filename == __file__                     # attributed to the caller
+    assert caught[0].filename == __file__  # attributed to the caller
 
 
 def test_degenerate_projection_warns():
@@ -457,9 +528,26 @@ def test_warning_suggestions_are_valid_and_not_degenerate():
             monarch_geometry(16, nblocks=(int(k), int(l)))
 
 
-@pytest.mark.parametrize("args", [(16,), (64,), (8,), (12,), (2048,), (1536, 384), (96, 24),
-                                  (24, 96), (2,), (3,), (16, 16, 4), (96, 96, 8), (12, 8, (4, 2)),
-                                  (4096,), (1000,)])
+@pytest.mark.parametrize(
+    "args",
+    [
+        (16,),
+        (64,),
+        (8,),
+        (12,),
+        (2048,),
+        (1536, 384),
+        (96, 24),
+        (24, 96),
+        (2,),
+        (3,),
+        (16, 16, 4),
+        (96, 96, 8),
+        (12, 8, (4, 2)),
+        (4096,),
+        (1000,),
+    ],
+)
 def test_usual_geometries_do_not_warn(args):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
@@ -482,6 +570,7 @@ def test_geometry_degeneracy_counts_empty_slabs():
 # ----------------------------------------------------------------------------------------------
 # 8. pickling and deep copies
 # ----------------------------------------------------------------------------------------------
+
 
 def _no_modules(obj, path="state"):
     import types
@@ -526,14 +615,13 @@ def test_pickle_and_deepcopy_round_trip_bit_exactly(spec, xp):
         if A.xp is not None:
             # parameters come back in the original namespace
             for name in state["arrays"]:
-                assert B.namespace_name(B.get_namespace(getattr(C, name))) == \
-                    B.namespace_name(A.xp)
+                assert B.namespace_name(B.get_namespace(getattr(C, name))) == B.namespace_name(A.xp)
 
 
 def test_pickled_convolution_rebuilds_its_cache():
     C = Convolution(np.array([1.0, 2.0, 3.0]), n=5)
     x = np.arange(5.0)
-    y = C @ x                                                   # cache filled
+    y = C @ x  # cache filled
     assert "_spectra" not in C.__getstate__()["attributes"]
     D = pickle.loads(pickle.dumps(C))
     assert D._spectra == {}

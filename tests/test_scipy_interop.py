@@ -73,7 +73,7 @@ def test_scipy_protocol_rejects_bad_shapes():
 def _cases():
     rng = np.random.default_rng(2)
     M = Monarch.random(64, seed=3)
-    M_rect = Monarch.random(96, 48, seed=4)            # 48 x 96, underdetermined for lsqr
+    M_rect = Monarch.random(96, 48, seed=4)  # 48 x 96, underdetermined for lsqr
     F = DFT(32, norm="ortho")
     P = Monarch.random(64, seed=1) @ Diagonal(rng.uniform(1.0, 2.0, 64)) @ Hadamard(64)
     return {"Monarch": M, "Monarch-rect": M_rect, "DFT": F, "Product": P}
@@ -115,8 +115,7 @@ def test_svds_matches_dense_singular_values(name):
     dense = np.asarray(A.to_dense())
     s = svds(A, k=3, return_singular_vectors=False, random_state=0, tol=0)
     ref = scipy.linalg.svdvals(dense)[:3]
-    assert_close(np.sort(s)[::-1], ref, "float64", max(A.shape), depth=10,
-                 what=f"{name} svds")
+    assert_close(np.sort(s)[::-1], ref, "float64", max(A.shape), depth=10, what=f"{name} svds")
 
 
 def test_linear_operator_algebra_mixes_with_scipy():

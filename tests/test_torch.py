@@ -45,13 +45,14 @@ GEOMETRIES = [
     (12, 8, (4, 2)),
     (24, 36, (2, 6)),
     (30, 30, (5, 3)),
-    (7, 7, None),        # prime: rank-1 default geometry (degenerate but valid)
+    (7, 7, None),  # prime: rank-1 default geometry (degenerate but valid)
 ]
 
 
 # ----------------------------------------------------------------------------------------------
 # independent references
 # ----------------------------------------------------------------------------------------------
+
 
 def dense_reference(L, R):
     """The Monarch matrix of factors ``L`` (l, s, r) and ``R`` (k, q, p), entry by entry."""
@@ -77,8 +78,8 @@ def projected_reference(W, geometry):
     for a in range(k):
         for b in range(l):
             rank = sum(1 for i in range(q) if (a * q + i) % l == b)
-            U, sv, Vh = np.linalg.svd(A[b::l, a * p:(a + 1) * p], full_matrices=False)
-            M[b::l, a * p:(a + 1) * p] = (U[:, :rank] * sv[:rank]) @ Vh[:rank]
+            U, sv, Vh = np.linalg.svd(A[b::l, a * p : (a + 1) * p], full_matrices=False)
+            M[b::l, a * p : (a + 1) * p] = (U[:, :rank] * sv[:rank]) @ Vh[:rank]
     return M
 
 
@@ -99,6 +100,7 @@ def gen():
 # forward, weight and backward against the entrywise reference
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=str)
 @pytest.mark.parametrize("n_in,n_out,nblocks", GEOMETRIES)
 def test_forward_matches_dense_reference(n_in, n_out, nblocks, dtype, gen):
@@ -108,8 +110,10 @@ def test_forward_matches_dense_reference(n_in, n_out, nblocks, dtype, gen):
     x = randn((3, 5, n_in), dtype, gen)
     y = layer(x)
     assert y.shape == (3, 5, n_out) and y.dtype == dtype
-    W = dense_reference(layer.L.detach().to(torch.complex128 if dtype.is_complex else torch.float64),
-                        layer.R.detach().to(torch.complex128 if dtype.is_complex else torch.float64))
+    W = dense_reference(
+        layer.L.detach().to(torch.complex128 if dtype.is_complex else torch.float64),
+        layer.R.detach().to(torch.complex128 if dtype.is_complex else torch.float64),
+    )
     expected = host(x).astype(np.complex128 if dtype.is_complex else np.float64) @ host(W).T
     expected += host(layer.bias)
     assert_close(host(y), expected, dtype, max(n_in, n_out), depth=2, what="forward")
@@ -133,8 +137,12 @@ def test_backward_matches_dense_reference(n_in, n_out, nblocks, dtype, gen):
     x64 = x.detach().double().requires_grad_()
     ((x64 @ dense_reference(L, R).T + b) * g.double()).sum().backward()
     n = max(n_in, n_out)
-    for name, got, want in [("x", x.grad, x64.grad), ("L", layer.L.grad, L.grad),
-                            ("R", layer.R.grad, R.grad), ("bias", layer.bias.grad, b.grad)]:
+    for name, got, want in [
+        ("x", x.grad, x64.grad),
+        ("L", layer.L.grad, L.grad),
+        ("R", layer.R.grad, R.grad),
+        ("bias", layer.bias.grad, b.grad),
+    ]:
         assert_close(host(got), host(want), dtype, n, depth=3, what=f"grad {name}")
 
 
@@ -142,15 +150,22 @@ def test_backward_matches_dense_reference(n_in, n_out, nblocks, dtype, gen):
 @pytest.mark.parametrize("n_in,n_out,nblocks", [(12, 8, (4, 2)), (8, 12, (2, 4)), (9, 9, None)])
 def test_gradcheck(n_in, n_out, nblocks, dtype, gen):
     k, q, p, l, s, r = monarch_geometry(n_in, n_out, nblocks)
-    args = (randn((2, 3, n_in), dtype, gen), randn((l, s, r), dtype, gen),
-            randn((k, q, p), dtype, gen), randn((n_out,), dtype, gen))
+    args = (
+        randn((2, 3, n_in), dtype, gen),
+        randn((l, s, r), dtype, gen),
+        randn((k, q, p), dtype, gen),
+        randn((n_out,), dtype, gen),
+    )
     args = tuple(a.requires_grad_() for a in args)
     assert torch.autograd.gradcheck(monarch_linear, args)
     assert torch.autograd.gradgradcheck(monarch_linear, args)
 
 
-@given(data=st.data(), n_in=st.sampled_from([4, 6, 8, 9, 12, 16]),
-       n_out=st.sampled_from([4, 6, 8, 9, 12, 16]))
+@given(
+    data=st.data(),
+    n_in=st.sampled_from([4, 6, 8, 9, 12, 16]),
+    n_out=st.sampled_from([4, 6, 8, 9, 12, 16]),
+)
 def test_linearity_and_reference_any_geometry(data, n_in, n_out):
     """For every valid geometry the layer without bias is the linear map of its reference."""
     mid = min(n_in, n_out)
@@ -179,9 +194,11 @@ def test_linearity_and_reference_any_geometry(data, n_in, n_out):
 # conversions
 # ----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64], ids=str)
-@pytest.mark.parametrize("n_in,n_out,nblocks", [(64, 64, None), (64, 32, 4), (48, 96, (4, 8)),
-                                                (64, 64, 2)])
+@pytest.mark.parametrize(
+    "n_in,n_out,nblocks", [(64, 64, None), (64, 32, 4), (48, 96, (4, 8)), (64, 64, 2)]
+)
 def test_from_linear_matches_linear_with_projected_weight(n_in, n_out, nblocks, dtype, gen):
     """Forward and backward equal nn.Linear holding the optimal projection of its weight."""
     torch.manual_seed(2)
@@ -244,7 +261,7 @@ def test_from_dense_drops_autograd_history_and_copies():
     layer = MonarchLinear.from_structmat(M)
     with torch.no_grad():
         layer.R.add_(1.0)
-    assert not np.array_equal(M.R, host(layer.R))       # the Monarch's factors are untouched
+    assert not np.array_equal(M.R, host(layer.R))  # the Monarch's factors are untouched
 
 
 @pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16], ids=str)
@@ -329,6 +346,7 @@ def test_initialisation_matches_linear_output_scale():
 # dtype, device, compile
 # ----------------------------------------------------------------------------------------------
 
+
 def _devices():
     devs = ["cpu"]
     if torch.cuda.is_available():
@@ -411,16 +429,20 @@ def test_torch_compile_inductor(gen):
 # errors
 # ----------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kwargs,exc,match", [
-    (dict(in_features=0, out_features=4), ValueError, "in_features"),
-    (dict(in_features=4.0, out_features=4), TypeError, "in_features"),
-    (dict(in_features=4, out_features="8"), TypeError, "out_features"),
-    (dict(in_features=16, out_features=16, nblocks=3), ValueError, "Valid k"),
-    (dict(in_features=16, out_features=16, nblocks=(2, 2, 2)), ValueError, "nblocks"),
-    (dict(in_features=16, out_features=16, bias=None), TypeError, "bias must be a bool"),
-    (dict(in_features=16, out_features=16, dtype=torch.int32), TypeError, "dtype"),
-    (dict(in_features=16, out_features=16, dtype="float32"), TypeError, "torch.dtype"),
-])
+
+@pytest.mark.parametrize(
+    "kwargs,exc,match",
+    [
+        (dict(in_features=0, out_features=4), ValueError, "in_features"),
+        (dict(in_features=4.0, out_features=4), TypeError, "in_features"),
+        (dict(in_features=4, out_features="8"), TypeError, "out_features"),
+        (dict(in_features=16, out_features=16, nblocks=3), ValueError, "Valid k"),
+        (dict(in_features=16, out_features=16, nblocks=(2, 2, 2)), ValueError, "nblocks"),
+        (dict(in_features=16, out_features=16, bias=None), TypeError, "bias must be a bool"),
+        (dict(in_features=16, out_features=16, dtype=torch.int32), TypeError, "dtype"),
+        (dict(in_features=16, out_features=16, dtype="float32"), TypeError, "torch.dtype"),
+    ],
+)
 def test_constructor_errors(kwargs, exc, match):
     with pytest.raises(exc, match=match):
         MonarchLinear(**kwargs)

@@ -53,11 +53,14 @@ def assert_close(actual, expected, dtype, n: int, depth: int = 1, what: str = ""
     scale = max(float(np.max(np.abs(e))) if e.size else 0.0, 1e-300)
     err = float(np.max(np.abs(a - e))) if a.size else 0.0
     tol = rtol(dtype, n, depth) * scale
-    assert err <= tol, f"{what}: max error {err:.3e} > tolerance {tol:.3e} (dtype {dtype_name(dtype)}, n={n})"
+    assert err <= tol, (
+        f"{what}: max error {err:.3e} > tolerance {tol:.3e} (dtype {dtype_name(dtype)}, n={n})"
+    )
 
 
-def assert_close_scaled(actual, expected, scale: float, dtype, n: int, depth: int = 1,
-                        what: str = "") -> None:
+def assert_close_scaled(
+    actual, expected, scale: float, dtype, n: int, depth: int = 1, what: str = ""
+) -> None:
     """Assert ``|actual - expected| <= rtol(dtype, n, depth) * scale`` entrywise.
 
     For reductions whose value may cancel far below the size of its terms, e.g. an inner
@@ -67,4 +70,6 @@ def assert_close_scaled(actual, expected, scale: float, dtype, n: int, depth: in
     e = np.asarray(expected)
     err = float(np.max(np.abs(a - e))) if a.size else 0.0
     tol = rtol(dtype, n, depth) * max(float(scale), 1e-300)
-    assert err <= tol, f"{what}: error {err:.3e} > tolerance {tol:.3e} (dtype {dtype_name(dtype)}, n={n})"
+    assert err <= tol, (
+        f"{what}: error {err:.3e} > tolerance {tol:.3e} (dtype {dtype_name(dtype)}, n={n})"
+    )

@@ -22,8 +22,9 @@ from __future__ import annotations
 import math
 import warnings
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import scipy.fft
@@ -42,6 +43,7 @@ from structmat import (
     Monarch,
     Permutation,
 )
+
 from .tolerance import fft_depth
 
 REAL_DTYPES = ("float32", "float64")
@@ -51,6 +53,7 @@ COMPLEX_DTYPES = ("complex64", "complex128")
 # ----------------------------------------------------------------------------------------------
 # independent dense references
 # ----------------------------------------------------------------------------------------------
+
 
 def ref_dtype(dtype) -> np.dtype:
     """float64 or complex128: the reference precision for a matrix of ``dtype``."""
@@ -72,7 +75,7 @@ def monarch_entry_reference(L: np.ndarray, R: np.ndarray) -> np.ndarray:
         for i in range(q):
             t = a * q + i
             b, c = t % l, t // l
-            M[b::l, a * p:(a + 1) * p] += np.outer(L[b, :, c], R[a, i, :])
+            M[b::l, a * p : (a + 1) * p] += np.outer(L[b, :, c], R[a, i, :])
     return M
 
 
@@ -81,12 +84,12 @@ def monarch_einsum_reference(L: np.ndarray, R: np.ndarray, X: np.ndarray) -> np.
     k, q, p = R.shape
     l, s, r = L.shape
     nb = X.shape[1]
-    u = np.einsum("aij,ajn->ain", R, X.reshape(k, p, nb))          # 1. u[a, i]
-    u = u.reshape(k * q, nb)                                          # t = a q + i
-    v = np.stack([u[np.arange(r) * l + b] for b in range(l)])         # 2. v[b, c] = u[c l + b]
-    w = np.einsum("bdc,bcn->bdn", L, v)                               # 3. w[b, d]
+    u = np.einsum("aij,ajn->ain", R, X.reshape(k, p, nb))  # 1. u[a, i]
+    u = u.reshape(k * q, nb)  # t = a q + i
+    v = np.stack([u[np.arange(r) * l + b] for b in range(l)])  # 2. v[b, c] = u[c l + b]
+    w = np.einsum("bdc,bcn->bdn", L, v)  # 3. w[b, d]
     y = np.empty((l * s, nb), dtype=w.dtype)
-    for b in range(l):                                                # 4. y[d l + b] = w[b, d]
+    for b in range(l):  # 4. y[d l + b] = w[b, d]
         y[np.arange(s) * l + b] = w[b]
     return y
 
@@ -104,9 +107,9 @@ def butterfly_factor_reference(twiddle: np.ndarray, e: int) -> np.ndarray:
     for g in range(n // k):
         for u in range(2):
             for v in range(2):
-                d = twiddle[e, u, v, g * h:(g + 1) * h]
+                d = twiddle[e, u, v, g * h : (g + 1) * h]
                 r0, c0 = g * k + u * h, g * k + v * h
-                F[r0:r0 + h, c0:c0 + h] = np.diag(d)
+                F[r0 : r0 + h, c0 : c0 + h] = np.diag(d)
     return F
 
 
@@ -156,6 +159,7 @@ def convolution_reference(kernel: np.ndarray, n: int, mode: str) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 # entries
 # ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Entry:
@@ -217,11 +221,14 @@ def _param(xp, a: np.ndarray):
 
 # -- builders (each returns an Entry; the id is filled in by Spec.build) --------------------------
 
+
 def _permutation(n):
     def build(xp, rng):
         perm = rng.permutation(n)
-        return Entry("", Permutation(_param(xp, perm)), np.eye(n)[perm], 1, 0, "Permutation",
-                     keeps_int=True)
+        return Entry(
+            "", Permutation(_param(xp, perm)), np.eye(n)[perm], 1, 0, "Permutation", keeps_int=True
+        )
+
     return build
 
 
@@ -231,14 +238,23 @@ def _transpose_perm(r, c):
         # y = x.reshape(r, c).T.ravel(): row i of P picks the x entry that lands at i
         ref = np.eye(r * c).reshape(r, c, r * c).transpose(1, 0, 2).reshape(r * c, r * c)
         return Entry("", P, ref, 1, 0, "Permutation", keeps_int=True)
+
     return build
 
 
 def _diagonal(n, dtype):
     def build(xp, rng):
         d = draw(rng, n, dtype)
-        return Entry("", Diagonal(_param(xp, d)), np.diag(d.astype(ref_dtype(dtype))), 1, n,
-                     "Diagonal", param_dtype=np.dtype(dtype))
+        return Entry(
+            "",
+            Diagonal(_param(xp, d)),
+            np.diag(d.astype(ref_dtype(dtype))),
+            1,
+            n,
+            "Diagonal",
+            param_dtype=np.dtype(dtype),
+        )
+
     return build
 
 
@@ -246,8 +262,16 @@ def _blockdiag(nb, r, c, dtype):
     def build(xp, rng):
         blocks = draw(rng, (nb, r, c), dtype)
         ref = scipy.linalg.block_diag(*blocks.astype(ref_dtype(dtype)))
-        return Entry("", BlockDiagonal(_param(xp, blocks)), ref, 1, nb * r * c,
-                     "BlockDiagonal", param_dtype=np.dtype(dtype))
+        return Entry(
+            "",
+            BlockDiagonal(_param(xp, blocks)),
+            ref,
+            1,
+            nb * r * c,
+            "BlockDiagonal",
+            param_dtype=np.dtype(dtype),
+        )
+
     return build
 
 
@@ -262,18 +286,21 @@ def _monarch_from(L, R, xp, dtype):
 def _monarch(n_in, n_out=None, nblocks=None, dtype="float64"):
     def build(xp, rng):
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", sm.StructmatWarning)   # degenerate ones are intended
+            warnings.simplefilter("ignore", sm.StructmatWarning)  # degenerate ones are intended
             k, q, p, l, s, r = sm.ops.monarch.monarch_geometry(n_in, n_out, nblocks)
         R = draw(rng, (k, q, p), dtype)
         L = draw(rng, (l, s, r), dtype)
         return _monarch_from(L, R, xp, dtype)
+
     return build
 
 
 def _monarch_raw(Lshape, Rshape, dtype="float64"):
     """Monarch from explicit block shapes (geometries monarch_geometry does not produce)."""
+
     def build(xp, rng):
         return _monarch_from(draw(rng, Lshape, dtype), draw(rng, Rshape, dtype), xp, dtype)
+
     return build
 
 
@@ -282,30 +309,55 @@ def _butterfly(n, dtype):
         s = int(math.log2(n))
         tw = draw(rng, (s, 2, 2, n // 2), dtype)
         ref = butterfly_reference(tw.astype(ref_dtype(dtype)))
-        return Entry("", Butterfly(_param(xp, tw)), ref, fft_depth(n), 2 * n * s, "Butterfly",
-                     param_dtype=np.dtype(dtype))
+        return Entry(
+            "",
+            Butterfly(_param(xp, tw)),
+            ref,
+            fft_depth(n),
+            2 * n * s,
+            "Butterfly",
+            param_dtype=np.dtype(dtype),
+        )
+
     return build
 
 
 def _dft(n, norm=None, inverse=False):
     def build(xp, rng):
-        return Entry("", DFT(n, norm=norm, inverse=inverse), dft_reference(n, norm, inverse),
-                     fft_depth(n), 0, "DFT", complex_out=True)
+        return Entry(
+            "",
+            DFT(n, norm=norm, inverse=inverse),
+            dft_reference(n, norm, inverse),
+            fft_depth(n),
+            0,
+            "DFT",
+            complex_out=True,
+        )
+
     return build
 
 
 def _trig(kind, n, type, norm):
     def build(xp, rng):
         cls = DCT if kind == "dct" else DST
-        return Entry("", cls(n, type=type, norm=norm), trig_reference(kind, n, type, norm),
-                     fft_depth(n), 0, kind.upper())
+        return Entry(
+            "",
+            cls(n, type=type, norm=norm),
+            trig_reference(kind, n, type, norm),
+            fft_depth(n),
+            0,
+            kind.upper(),
+        )
+
     return build
 
 
 def _hadamard(n, norm=None):
     def build(xp, rng):
-        return Entry("", Hadamard(n, norm=norm), hadamard_reference(n, norm), fft_depth(n), 0,
-                     "Hadamard")
+        return Entry(
+            "", Hadamard(n, norm=norm), hadamard_reference(n, norm), fft_depth(n), 0, "Hadamard"
+        )
+
     return build
 
 
@@ -315,13 +367,22 @@ def _convolution(L, n=None, mode="circular", dtype="float64"):
         nn = L if n is None else n
         A = Convolution(_param(xp, c), n=n, mode=mode)
         nfft = nn if mode == "circular" else nn + L - 1
-        return Entry("", A, convolution_reference(c, nn, mode), fft_depth(nfft), L,
-                     "Convolution", param_dtype=np.dtype(dtype))
+        return Entry(
+            "",
+            A,
+            convolution_reference(c, nn, mode),
+            fft_depth(nfft),
+            L,
+            "Convolution",
+            param_dtype=np.dtype(dtype),
+        )
+
     return build
 
 
 def _product(*builders):
     """Product of the entries built by ``builders`` (left to right)."""
+
     def build(xp, rng):
         parts = [b(xp, rng) for b in builders]
         A = parts[0].A
@@ -331,14 +392,23 @@ def _product(*builders):
         for p in parts[1:]:
             ref = ref @ p.ref
         pdts = [p.param_dtype for p in parts if p.param_dtype is not None]
-        return Entry("", A, ref, sum(p.depth for p in parts), sum(p.nparams for p in parts),
-                     "Product", param_dtype=np.result_type(*pdts) if pdts else None,
-                     complex_out=any(p.complex_out for p in parts))
+        return Entry(
+            "",
+            A,
+            ref,
+            sum(p.depth for p in parts),
+            sum(p.nparams for p in parts),
+            "Product",
+            param_dtype=np.result_type(*pdts) if pdts else None,
+            complex_out=any(p.complex_out for p in parts),
+        )
+
     return build
 
 
 def _wrapped(builder, how):
     """``.T``, ``.H`` or ``.conj()`` of the entry built by ``builder``."""
+
     def build(xp, rng):
         e = builder(xp, rng)
         if how == "T":
@@ -347,14 +417,25 @@ def _wrapped(builder, how):
             A, ref = e.A.H, np.conj(e.ref).T
         else:
             A, ref = e.A.conj(), np.conj(e.ref)
-        return Entry("", A, ref, e.depth, e.nparams, e.family, param_dtype=e.param_dtype,
-                     complex_out=e.complex_out, keeps_int=e.keeps_int)
+        return Entry(
+            "",
+            A,
+            ref,
+            e.depth,
+            e.nparams,
+            e.family,
+            param_dtype=e.param_dtype,
+            complex_out=e.complex_out,
+            keeps_int=e.keeps_int,
+        )
+
     return build
 
 
 # ----------------------------------------------------------------------------------------------
 # the zoo
 # ----------------------------------------------------------------------------------------------
+
 
 def _specs() -> list[Spec]:
     s: list[Spec] = []
@@ -391,17 +472,26 @@ def _specs() -> list[Spec]:
     add("Monarch-n7-prime", _monarch(7), "Monarch")
     add("Monarch-n7-nblocks7", _monarch(7, nblocks=7), "Monarch")
     add("Monarch-raw-L6x2x2-R3x4x5", _monarch_raw((6, 2, 2), (3, 4, 5)), "Monarch")
-    add("Monarch-raw-L2x3x6-R4x3x2-complex128",
-        _monarch_raw((2, 3, 6), (4, 3, 2), "complex128"), "Monarch")
+    add(
+        "Monarch-raw-L2x3x6-R4x3x2-complex128",
+        _monarch_raw((2, 3, 6), (4, 3, 2), "complex128"),
+        "Monarch",
+    )
 
     add("Butterfly-n2-float64", _butterfly(2, "float64"), "Butterfly")
     add("Butterfly-n8-float64", _butterfly(8, "float64"), "Butterfly")
     add("Butterfly-n16-complex128", _butterfly(16, "complex128"), "Butterfly")
     add("Butterfly-n8-float32", _butterfly(8, "float32"), "Butterfly")
 
-    for n, norm, inv in [(1, None, False), (7, None, False), (8, "ortho", False),
-                         (12, "forward", False), (7, None, True), (8, "ortho", True),
-                         (6, "forward", True)]:
+    for n, norm, inv in [
+        (1, None, False),
+        (7, None, False),
+        (8, "ortho", False),
+        (12, "forward", False),
+        (7, None, True),
+        (8, "ortho", True),
+        (6, "forward", True),
+    ]:
         tag = f"DFT-n{n}-{norm}" + ("-inverse" if inv else "")
         add(tag, _dft(n, norm, inv), "DFT")
 
@@ -409,8 +499,11 @@ def _specs() -> list[Spec]:
         for type in (1, 2, 3, 4):
             for norm in (None, "ortho"):
                 for n in (7, 8):
-                    add(f"{kind.upper()}{type}-n{n}-{norm}", _trig(kind, n, type, norm),
-                        kind.upper())
+                    add(
+                        f"{kind.upper()}{type}-n{n}-{norm}",
+                        _trig(kind, n, type, norm),
+                        kind.upper(),
+                    )
     add("DCT1-n2-None", _trig("dct", 2, 1, None), "DCT")
     add("DST1-n1-ortho", _trig("dst", 1, 1, "ortho"), "DST")
 
@@ -423,47 +516,73 @@ def _specs() -> list[Spec]:
     add("Convolution-circular-L6-complex128", _convolution(6, dtype="complex128"), "Convolution")
     add("Convolution-circular-L3-n7-float32", _convolution(3, n=7, dtype="float32"), "Convolution")
     add("Convolution-full-L3-n6", _convolution(3, n=6, mode="full"), "Convolution")
-    add("Convolution-full-L4-n5-complex128",
-        _convolution(4, n=5, mode="full", dtype="complex128"), "Convolution")
+    add(
+        "Convolution-full-L4-n5-complex128",
+        _convolution(4, n=5, mode="full", dtype="complex128"),
+        "Convolution",
+    )
     add("Convolution-full-L7-n1", _convolution(7, n=1, mode="full"), "Convolution")
 
-    add("Product-Monarch-Permutation-Diagonal",
-        _product(_monarch(16), _permutation(16), _diagonal(16, "float64")), "Product")
-    add("Product-DFT-Diagonal-Hadamard",
-        _product(_dft(8), _diagonal(8, "complex128"), _hadamard(8)), "Product")
-    add("Product-rectangular-chain",
+    add(
+        "Product-Monarch-Permutation-Diagonal",
+        _product(_monarch(16), _permutation(16), _diagonal(16, "float64")),
+        "Product",
+    )
+    add(
+        "Product-DFT-Diagonal-Hadamard",
+        _product(_dft(8), _diagonal(8, "complex128"), _hadamard(8)),
+        "Product",
+    )
+    add(
+        "Product-rectangular-chain",
         _product(_monarch(96, 24), _blockdiag(4, 24, 6, "float64"), _convolution(3, n=24)),
-        "Product")
-    add("Product-DCT-Butterfly-float32",
-        _product(_trig("dct", 8, 2, "ortho"), _butterfly(8, "float32")), "Product")
+        "Product",
+    )
+    add(
+        "Product-DCT-Butterfly-float32",
+        _product(_trig("dct", 8, 2, "ortho"), _butterfly(8, "float32")),
+        "Product",
+    )
 
     add("Transpose-Monarch-96to24", _wrapped(_monarch(96, 24), "T"), "Monarch")
-    add("Adjoint-Monarch-n16-complex128", _wrapped(_monarch(16, dtype="complex128"), "H"),
-        "Monarch")
-    add("Conj-Monarch-raw-complex128",
-        _wrapped(_monarch_raw((2, 3, 6), (4, 3, 2), "complex128"), "conj"), "Monarch")
+    add(
+        "Adjoint-Monarch-n16-complex128", _wrapped(_monarch(16, dtype="complex128"), "H"), "Monarch"
+    )
+    add(
+        "Conj-Monarch-raw-complex128",
+        _wrapped(_monarch_raw((2, 3, 6), (4, 3, 2), "complex128"), "conj"),
+        "Monarch",
+    )
     add("Transpose-Butterfly-n8", _wrapped(_butterfly(8, "float64"), "T"), "Butterfly")
-    add("Adjoint-Butterfly-n8-complex128", _wrapped(_butterfly(8, "complex128"), "H"),
-        "Butterfly")
-    add("Conj-Butterfly-n4-complex128", _wrapped(_butterfly(4, "complex128"), "conj"),
-        "Butterfly")
-    add("Transpose-Convolution-full", _wrapped(_convolution(3, n=6, mode="full"), "T"),
-        "Convolution")
-    add("Adjoint-Convolution-circular-complex128",
-        _wrapped(_convolution(5, n=8, dtype="complex128"), "H"), "Convolution")
+    add("Adjoint-Butterfly-n8-complex128", _wrapped(_butterfly(8, "complex128"), "H"), "Butterfly")
+    add("Conj-Butterfly-n4-complex128", _wrapped(_butterfly(4, "complex128"), "conj"), "Butterfly")
+    add(
+        "Transpose-Convolution-full",
+        _wrapped(_convolution(3, n=6, mode="full"), "T"),
+        "Convolution",
+    )
+    add(
+        "Adjoint-Convolution-circular-complex128",
+        _wrapped(_convolution(5, n=8, dtype="complex128"), "H"),
+        "Convolution",
+    )
     add("Transpose-DCT2-n7", _wrapped(_trig("dct", 7, 2, None), "T"), "DCT")
     add("Transpose-DST3-n8-ortho", _wrapped(_trig("dst", 8, 3, "ortho"), "T"), "DST")
     add("Adjoint-DFT-n7", _wrapped(_dft(7), "H"), "DFT")
     add("Conj-DFT-n8-ortho", _wrapped(_dft(8, "ortho"), "conj"), "DFT")
-    add("Transpose-BlockDiagonal", _wrapped(_blockdiag(3, 2, 4, "float64"), "T"),
-        "BlockDiagonal")
+    add("Transpose-BlockDiagonal", _wrapped(_blockdiag(3, 2, 4, "float64"), "T"), "BlockDiagonal")
     add("Adjoint-Diagonal-complex128", _wrapped(_diagonal(5, "complex128"), "H"), "Diagonal")
     add("Transpose-Permutation-n7", _wrapped(_permutation(7), "T"), "Permutation")
-    add("Adjoint-Product-DFT-Diagonal-Hadamard",
-        _wrapped(_product(_dft(8), _diagonal(8, "complex128"), _hadamard(8)), "H"), "Product")
-    add("Transpose-Product-rectangular",
+    add(
+        "Adjoint-Product-DFT-Diagonal-Hadamard",
+        _wrapped(_product(_dft(8), _diagonal(8, "complex128"), _hadamard(8)), "H"),
+        "Product",
+    )
+    add(
+        "Transpose-Product-rectangular",
         _wrapped(_product(_monarch(12, 8, nblocks=(4, 2)), _blockdiag(2, 6, 3, "float64")), "T"),
-        "Product")
+        "Product",
+    )
     return s
 
 

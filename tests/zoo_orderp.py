@@ -27,14 +27,14 @@ def blocktt_entry_reference(cores: list[np.ndarray], out_sizes, in_sizes) -> np.
     """
     c = len(cores)
     n_out, n_in = math.prod(out_sizes), math.prod(in_sizes)
-    I = np.array(np.unravel_index(np.arange(n_out), out_sizes))     # (c, n_out) digits
-    J = np.array(np.unravel_index(np.arange(n_in), in_sizes))       # (c, n_in)
+    I = np.array(np.unravel_index(np.arange(n_out), out_sizes))  # (c, n_out) digits
+    J = np.array(np.unravel_index(np.arange(n_in), in_sizes))  # (c, n_in)
     ii = np.repeat(np.arange(n_out), n_in)
     jj = np.tile(np.arange(n_in), n_out)
     dt = np.result_type(*[G.dtype for G in cores], np.float64)
     chain = np.ones((ii.size, 1, 1), dtype=dt)
     for t in range(c):
-        dims = tuple(out_sizes[t + 1:]) + tuple(in_sizes[:t])
+        dims = tuple(out_sizes[t + 1 :]) + tuple(in_sizes[:t])
         digits = [I[s][ii] for s in range(t + 1, c)] + [J[s][jj] for s in range(t)]
         ctx = np.ravel_multi_index(digits, dims) if dims else np.zeros(ii.size, dtype=np.int64)
         chain = chain @ cores[t][ctx, :, I[t][ii], J[t][jj], :]
@@ -44,17 +44,35 @@ def blocktt_entry_reference(cores: list[np.ndarray], out_sizes, in_sizes) -> np.
 def _blocks_shapes(out_sizes, in_sizes, ranks):
     full = (1,) + tuple(ranks) + (1,)
     c = len(out_sizes)
-    return [(math.prod(out_sizes[t + 1:]) * math.prod(in_sizes[:t]), full[t], out_sizes[t],
-             in_sizes[t], full[t + 1]) for t in range(c)]
+    return [
+        (
+            math.prod(out_sizes[t + 1 :]) * math.prod(in_sizes[:t]),
+            full[t],
+            out_sizes[t],
+            in_sizes[t],
+            full[t + 1],
+        )
+        for t in range(c)
+    ]
 
 
 def _blocktt(out_sizes, in_sizes, ranks, dtype="float64"):
     def build(xp, rng):
         cores = [draw(rng, s, dtype) for s in _blocks_shapes(out_sizes, in_sizes, ranks)]
-        ref = blocktt_entry_reference([G.astype(ref_dtype(dtype)) for G in cores], out_sizes, in_sizes)
+        ref = blocktt_entry_reference(
+            [G.astype(ref_dtype(dtype)) for G in cores], out_sizes, in_sizes
+        )
         A = BlockTT([_param(xp, G) for G in cores])
-        return Entry("", A, ref, len(cores), sum(G.size for G in cores), "BlockTT",
-                     param_dtype=np.dtype(dtype))
+        return Entry(
+            "",
+            A,
+            ref,
+            len(cores),
+            sum(G.size for G in cores),
+            "BlockTT",
+            param_dtype=np.dtype(dtype),
+        )
+
     return build
 
 
@@ -62,10 +80,20 @@ def _monarchp(out_sizes, in_sizes, dtype="float64"):
     def build(xp, rng):
         shapes = _blocks_shapes(out_sizes, in_sizes, (1,) * (len(out_sizes) - 1))
         cores = [draw(rng, s, dtype) for s in shapes]
-        ref = blocktt_entry_reference([G.astype(ref_dtype(dtype)) for G in cores], out_sizes, in_sizes)
+        ref = blocktt_entry_reference(
+            [G.astype(ref_dtype(dtype)) for G in cores], out_sizes, in_sizes
+        )
         A = MonarchP([_param(xp, G[:, 0, :, :, 0].copy()) for G in cores])
-        return Entry("", A, ref, len(cores), sum(G.size for G in cores), "MonarchP",
-                     param_dtype=np.dtype(dtype))
+        return Entry(
+            "",
+            A,
+            ref,
+            len(cores),
+            sum(G.size for G in cores),
+            "MonarchP",
+            param_dtype=np.dtype(dtype),
+        )
+
     return build
 
 
@@ -80,16 +108,30 @@ def specs() -> list[Spec]:
     add("MonarchP-p3-n27-complex128", _monarchp((3, 3, 3), (3, 3, 3), "complex128"), "MonarchP")
     add("MonarchP-p4-n16-float32", _monarchp((2, 2, 2, 2), (2, 2, 2, 2), "float32"), "MonarchP")
     add("MonarchP-p2-n16", _monarchp((4, 4), (4, 4)), "MonarchP")
-    add("MonarchP-p3-size1-axis-complex64", _monarchp((2, 1, 3), (3, 2, 1), "complex64"), "MonarchP")
+    add(
+        "MonarchP-p3-size1-axis-complex64", _monarchp((2, 1, 3), (3, 2, 1), "complex64"), "MonarchP"
+    )
     add("BlockTT-c2-rank2-n16", _blocktt((4, 4), (4, 4), (2,)), "BlockTT")
     add("BlockTT-c3-ranks2x3-12to8", _blocktt((2, 2, 2), (2, 3, 2), (2, 3)), "BlockTT")
-    add("BlockTT-c3-rank2-complex128", _blocktt((2, 3, 2), (3, 2, 2), (2, 2), "complex128"),
-        "BlockTT")
-    add("BlockTT-c4-rank2-float32", _blocktt((2, 2, 2, 2), (2, 2, 2, 2), (2, 2, 2), "float32"),
-        "BlockTT")
+    add(
+        "BlockTT-c3-rank2-complex128",
+        _blocktt((2, 3, 2), (3, 2, 2), (2, 2), "complex128"),
+        "BlockTT",
+    )
+    add(
+        "BlockTT-c4-rank2-float32",
+        _blocktt((2, 2, 2, 2), (2, 2, 2, 2), (2, 2, 2), "float32"),
+        "BlockTT",
+    )
     add("Transpose-MonarchP-24to12", _wrapped(_monarchp((3, 2, 2), (2, 3, 4)), "T"), "MonarchP")
-    add("Adjoint-BlockTT-complex128",
-        _wrapped(_blocktt((2, 3, 2), (3, 2, 2), (2, 2), "complex128"), "H"), "BlockTT")
-    add("Conj-MonarchP-complex128", _wrapped(_monarchp((3, 3, 3), (3, 3, 3), "complex128"), "conj"),
-        "MonarchP")
+    add(
+        "Adjoint-BlockTT-complex128",
+        _wrapped(_blocktt((2, 3, 2), (3, 2, 2), (2, 2), "complex128"), "H"),
+        "BlockTT",
+    )
+    add(
+        "Conj-MonarchP-complex128",
+        _wrapped(_monarchp((3, 3, 3), (3, 3, 3), "complex128"), "conj"),
+        "MonarchP",
+    )
     return s

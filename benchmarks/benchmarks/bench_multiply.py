@@ -21,8 +21,12 @@ class MonarchMultiply:
         self.X = random_array(self.xp, (n, batch), dtype, seed=1)
         self.Xrows = self.xp.ascontiguousarray(self.X.T)
         # warm-up: BLAS threads, allocator, CuPy kernels; the Monarch product last
-        warm_up(lambda: self.A @ self.X, lambda: self.Xrows @ self.M, lambda: self.M @ self.X,
-                sync=self.sync)
+        warm_up(
+            lambda: self.A @ self.X,
+            lambda: self.Xrows @ self.M,
+            lambda: self.M @ self.X,
+            sync=self.sync,
+        )
 
     def time_monarch_columns(self, name, n, batch, dtype):
         self.M @ self.X

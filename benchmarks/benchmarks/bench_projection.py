@@ -48,8 +48,11 @@ class ProjectToMonarchBlocks:
             raise NotImplementedError("structmat.project_to_monarch is not available")
         self.xp, self.sync = backend(name)
         self.A = random_array(self.xp, (1024, 1024), "float64", seed=0)
-        warm_up(lambda: structmat.project_to_monarch(self.A, nblocks=nblocks), seconds=0.0,
-                sync=self.sync)
+        warm_up(
+            lambda: structmat.project_to_monarch(self.A, nblocks=nblocks),
+            seconds=0.0,
+            sync=self.sync,
+        )
 
     def time_project(self, name, nblocks):
         structmat.project_to_monarch(self.A, nblocks=nblocks)

@@ -36,7 +36,9 @@ def _make(name, n, xp):
     if name == "convolution":
         kernel = random_array(xp, (n,), "float32", seed=2)
         spec = fft.rfft(kernel)[:, None]
-        return structmat.Convolution(kernel), lambda X: fft.irfft(fft.rfft(X, axis=0) * spec, n=n, axis=0)
+        return structmat.Convolution(kernel), lambda X: fft.irfft(
+            fft.rfft(X, axis=0) * spec, n=n, axis=0
+        )
     raise ValueError(name)
 
 
@@ -51,8 +53,12 @@ class Transforms:
         self.T, self.library = _make(transform, n, self.xp)
         self.D = self.T.to_dense(self.xp)
         self.X = random_array(self.xp, (n, batch), "float32", seed=1)
-        warm_up(lambda: self.D @ self.X, lambda: self.library(self.X), lambda: self.T @ self.X,
-                sync=self.sync)
+        warm_up(
+            lambda: self.D @ self.X,
+            lambda: self.library(self.X),
+            lambda: self.T @ self.X,
+            sync=self.sync,
+        )
 
     def time_structmat(self, name, transform, n, batch):
         self.T @ self.X

@@ -64,7 +64,7 @@ def _host(a: Any) -> np.ndarray:
     """An explicit host copy of a parameter array (exact conversion reads parameters once)."""
     if isinstance(a, np.ndarray):
         return a
-    if hasattr(a, "get"):            # CuPy: explicit device -> host copy
+    if hasattr(a, "get"):  # CuPy: explicit device -> host copy
         return a.get()
     return np.asarray(B.move(a, np))
 
@@ -76,6 +76,7 @@ def _is_complex_array(a: np.ndarray) -> bool:
 # ----------------------------------------------------------------------------------------------
 # exact normalisations of DCT/DST (SciPy's definitions; values r * sqrt(m))
 # ----------------------------------------------------------------------------------------------
+
 
 def trig_exact_scalings(kind: str, type: int, n: int, norm: str | None):
     """Exact input weights ``w`` and output scales ``f`` of SciPy's DCT/DST.
@@ -177,7 +178,7 @@ def _conductor_hadamard(op):
 def _conductor_dct(op):
     N = _trig_kernel_conductor(op)
     w, f = trig_exact_scalings(op._kind, op.type, op.n, op.norm)
-    for r, m in w + f:
+    for _r, m in w + f:
         N = _lcm(N, sqrt_conductor(m))
     return N
 
@@ -247,7 +248,9 @@ def _scaled(ring: ExactRing, r: Fraction, m: Fraction):
 def _exact_array(a: np.ndarray, ring: ExactRing):
     """Nested lists of exact ring elements from a float/complex NumPy array."""
     if np.iscomplexobj(a):
-        return np.vectorize(lambda v: ring.from_complex_float(complex(v)), otypes=[object])(a).tolist()
+        return np.vectorize(lambda v: ring.from_complex_float(complex(v)), otypes=[object])(
+            a
+        ).tolist()
     return np.vectorize(lambda v: ring.from_int(float(v)), otypes=[object])(a).tolist()
 
 
@@ -285,7 +288,9 @@ def to_exact(op: Any, ring: ExactRing | None = None) -> ExactMatrix:
     if ring is None:
         ring = ExactRing(need)
     elif ring.N % need:
-        raise ValueError(f"ring conductor must be a multiple of {need} for {type(op).__name__}; got {ring.N}")
+        raise ValueError(
+            f"ring conductor must be a multiple of {need} for {type(op).__name__}; got {ring.N}"
+        )
     return _exact(op, ring, ring.N)
 
 
@@ -301,7 +306,10 @@ def _exact_dft(op, ring, N):
     s = _scaled(ring, r, m)
     step = N // n
     sign = 1 if op.inverse else -1
-    rows = [[ring.reduce(ring.zeta(sign * step * ((j * k) % n)) * s) for k in range(n)] for j in range(n)]
+    rows = [
+        [ring.reduce(ring.zeta(sign * step * ((j * k) % n)) * s) for k in range(n)]
+        for j in range(n)
+    ]
     return ExactDense(rows, ring)
 
 
@@ -319,7 +327,7 @@ def _exact_dct(op, ring, N):
     trig_name, a, b, mfun = B.TRIG_KERNELS[(op._kind, op.type)]
     n = op.n
     M = mfun(n)
-    unit = N // (8 * M)                     # zeta_{8M} = zeta_N^unit
+    unit = N // (8 * M)  # zeta_{8M} = zeta_N^unit
     w, f = trig_exact_scalings(op._kind, op.type, n, op.norm)
     ws = [_scaled(ring, *x) for x in w]
     fs = [_scaled(ring, *x) for x in f]
@@ -438,13 +446,17 @@ def to_monomial(op: Any) -> MonomialMatrix:
     if isinstance(op, DFT):
         r, m = _dft_scale(op)
         if m != 1:
-            raise ValueError("norm='ortho' has the irrational scale 1/sqrt(n); use to_exact or norm=None")
+            raise ValueError(
+                "norm='ortho' has the irrational scale 1/sqrt(n); use to_exact or norm=None"
+            )
         F = MonomialMatrix.dft(op.n, inverse=op.inverse)
         F.scale = r
         return F
     if isinstance(op, Hadamard):
         if op.norm == "ortho":
-            raise ValueError("norm='ortho' has the irrational scale 1/sqrt(n) for odd log2(n); use to_exact")
+            raise ValueError(
+                "norm='ortho' has the irrational scale 1/sqrt(n) for odd log2(n); use to_exact"
+            )
         return MonomialMatrix.hadamard(op.n)
     if isinstance(op, Permutation):
         return MonomialMatrix.permutation(_host(op.perm))
@@ -454,6 +466,7 @@ def to_monomial(op: Any) -> MonomialMatrix:
 # ----------------------------------------------------------------------------------------------
 # symbolic builders
 # ----------------------------------------------------------------------------------------------
+
 
 def monarch_symbol_names(geometry, prefix: str = "") -> list[str]:
     """Symbol names ``{prefix}L{b}_{d}_{c}`` and ``{prefix}R{a}_{i}_{j}`` of a symbolic Monarch.
@@ -484,8 +497,14 @@ def symbolic_monarch(ring: ExactRing, geometry, prefix: str = "") -> ExactMonarc
     L0_1_0*R0_0_1
     """
     k, q, p, l, s, r = geometry
-    L = [[[ring.symbol(f"{prefix}L{b}_{d}_{c}") for c in range(r)] for d in range(s)] for b in range(l)]
-    R = [[[ring.symbol(f"{prefix}R{a}_{i}_{j}") for j in range(p)] for i in range(q)] for a in range(k)]
+    L = [
+        [[ring.symbol(f"{prefix}L{b}_{d}_{c}") for c in range(r)] for d in range(s)]
+        for b in range(l)
+    ]
+    R = [
+        [[ring.symbol(f"{prefix}R{a}_{i}_{j}") for j in range(p)] for i in range(q)]
+        for a in range(k)
+    ]
     return ExactMonarch(L, R, ring)
 
 
@@ -503,10 +522,18 @@ def butterfly_symbol_names(n: int, prefix: str = "t") -> list[str]:
     if n < 2 or n & (n - 1):
         raise ValueError(f"n must be a power of 2 >= 2; got {n}")
     s = n.bit_length() - 1
-    return [f"{prefix}{e}_{u}{v}_{i}" for e in range(s) for u in range(2) for v in range(2) for i in range(n // 2)]
+    return [
+        f"{prefix}{e}_{u}{v}_{i}"
+        for e in range(s)
+        for u in range(2)
+        for v in range(2)
+        for i in range(n // 2)
+    ]
 
 
-def symbolic_butterfly_factors(ring: ExactRing, n: int, prefix: str = "t") -> list[ExactBlockDiagonal]:
+def symbolic_butterfly_factors(
+    ring: ExactRing, n: int, prefix: str = "t"
+) -> list[ExactBlockDiagonal]:
     """The butterfly factor matrices ``[B_2, B_4, ..., B_n]`` with symbolic twiddles.
 
     ``B_k`` (``k = 2^(e+1)``) is block-diagonal with ``n/k`` butterfly factors

@@ -226,11 +226,12 @@ def _(X, nblocks, mode):
 
 # -- butterfly ---------------------------------------------------------------------------------
 
+
 def _sparse_rows(B: ExactBlockDiagonal) -> list[dict]:
     r, c = B.block_shape
     rows: list[dict] = []
     for b, blk in enumerate(B.blocks):
-        for i, row in enumerate(blk.to_list()):
+        for row in blk.to_list():
             rows.append({b * c + j: x for j, x in enumerate(row) if x})
     return rows
 
@@ -256,7 +257,8 @@ def _(X, nblocks, mode):
     """``B = U · diag(R)``: the levels with blocks of size ``<= b`` multiply to the block-diagonal
     ``R`` (k blocks b × b), the others to ``U``, which couples only indices equal mod ``b``:
     ``L[b', d, a] = U[d b + b', a b + b']``.  Exact products of the exact level factors."""
-    from ..monarch_form import _divisors, _split
+    from ..geometry import divisors
+    from ..monarch_form import _split
     from .convert import (
         butterfly_symbol_names,
         required_conductor,
@@ -265,9 +267,11 @@ def _(X, nblocks, mode):
     )
 
     n = X.n
-    valid = [d for d in _divisors(n) if 1 < d < n]
+    valid = [d for d in divisors(n) if 1 < d < n]
     if not valid:
-        raise ValueError(f"Butterfly(n={n}) has no nontrivial Monarch split; to_monarch needs n = 2^a >= 4")
+        raise ValueError(
+            f"Butterfly(n={n}) has no nontrivial Monarch split; to_monarch needs n = 2^a >= 4"
+        )
     k = _split(n, nblocks, "Butterfly", valid)
     b = n // k
     e_split = b.bit_length() - 1
@@ -279,15 +283,18 @@ def _(X, nblocks, mode):
         ring = ExactRing(required_conductor(X))
         levels = [to_exact(X.factor(e), ring) for e in range(s)]
     rows = [_sparse_rows(lv) for lv in levels]
-    Rm = _sparse_product(rows[:e_split][::-1], ring)       # B_b ... B_2
-    Um = _sparse_product(rows[e_split:][::-1], ring)       # B_n ... B_2b
+    Rm = _sparse_product(rows[:e_split][::-1], ring)  # B_b ... B_2
+    Um = _sparse_product(rows[e_split:][::-1], ring)  # B_n ... B_2b
     z = ring.zero
     R = [[[Rm[a * b + i].get(a * b + j, z) for j in range(b)] for i in range(b)] for a in range(k)]
-    L = [[[Um[d * b + bb].get(a * b + bb, z) for a in range(k)] for d in range(k)] for bb in range(b)]
+    L = [
+        [[Um[d * b + bb].get(a * b + bb, z) for a in range(k)] for d in range(k)] for bb in range(b)
+    ]
     return [ExactMonarch(L, R, ring)]
 
 
 # -- convolution -------------------------------------------------------------------------------
+
 
 @_exact_rules.register(Convolution)
 def _(X, nblocks, mode):
@@ -318,8 +325,13 @@ def _(X, nblocks, mode):
             acc += cs * ring.zeta(-f * ((u * s_) % N))
         spec.append(ring.reduce(acc * invN))
     R1e = rootsum_entries(R1, ring)
-    R1x = [[[ring.reduce(R1e[a][i][j] * spec[int(q1[a * P1 + j])]) for j in range(P1)]
-            for i in range(len(R1e[a]))] for a in range(K1)]
+    R1x = [
+        [
+            [ring.reduce(R1e[a][i][j] * spec[int(q1[a * P1 + j])]) for j in range(P1)]
+            for i in range(len(R1e[a]))
+        ]
+        for a in range(K1)
+    ]
     X1 = ExactMonarch(rootsum_entries(L1[:, : n_out // P1, :], ring), R1x, ring)
     X2 = ExactMonarch(L2[:, : n // P2, :], R2, ring)
     out: list = [X1]

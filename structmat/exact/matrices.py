@@ -22,7 +22,8 @@ that is ``M = P_out · diag(L) · P_mid · diag(R)`` with ``P_mid = transpose_pe
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from sympy.polys.matrices import DomainMatrix
@@ -53,7 +54,10 @@ __all__ = [
 # dense helpers
 # ----------------------------------------------------------------------------------------------
 
-def dense_from_rows(rows: Sequence[Sequence[Any]], ring: ExactRing, shape: tuple[int, int] | None = None) -> DomainMatrix:
+
+def dense_from_rows(
+    rows: Sequence[Sequence[Any]], ring: ExactRing, shape: tuple[int, int] | None = None
+) -> DomainMatrix:
     """A ``DomainMatrix`` over ``ring`` from rows of ring elements (or ints/Fractions).
 
     Examples
@@ -108,6 +112,7 @@ def stride_permutation(r: int, c: int) -> np.ndarray:
 # closed forms (arrays of sums of roots of unity) as ring elements
 # ----------------------------------------------------------------------------------------------
 
+
 def _is_rootsum(x: Any) -> bool:
     from ..monarch_form import RootSum
 
@@ -149,7 +154,9 @@ def rootsum_entries(t: Any, ring: ExactRing) -> Any:
     from .cyclo import cyclotomic_sqrt
 
     if ring.N % rootsum_conductor(t):
-        raise ValueError(f"the ring's conductor {ring.N} is not a multiple of {rootsum_conductor(t)}")
+        raise ValueError(
+            f"the ring's conductor {ring.N} is not a multiple of {rootsum_conductor(t)}"
+        )
     f = ring.N // t.N
     nz = ring.ring.ngens - 1
     tail = (0,) * nz
@@ -200,6 +207,7 @@ def lift_element(x: Any, src: ExactRing, dst: ExactRing) -> Any:
 # the protocol
 # ----------------------------------------------------------------------------------------------
 
+
 class ExactMatrix:
     """Base class of the structured exact matrices.
 
@@ -222,7 +230,7 @@ class ExactMatrix:
         raise NotImplementedError
 
     @property
-    def H(self) -> "ExactMatrix":  # pragma: no cover - abstract
+    def H(self) -> ExactMatrix:  # pragma: no cover - abstract
         raise NotImplementedError
 
     def to_dense(self) -> DomainMatrix:
@@ -233,7 +241,10 @@ class ExactMatrix:
         """Columns ``start:stop`` of the dense matrix, at the structured cost."""
         n = self.shape[1]
         eye = DomainMatrix(
-            [[self.ring.one if i == j else self.ring.zero for j in range(start, stop)] for i in range(n)],
+            [
+                [self.ring.one if i == j else self.ring.zero for j in range(start, stop)]
+                for i in range(n)
+            ],
             (n, stop - start),
             self.ring.domain,
         )
@@ -244,22 +255,26 @@ class ExactMatrix:
         D = self.to_dense().to_list()
         return np.array([[self.ring.evaluate(x, values) for x in row] for row in D], dtype=complex)
 
-    def conj(self) -> "ExactMatrix":
+    def conj(self) -> ExactMatrix:
         """The entrywise complex conjugate."""
         return ExactDense(self.to_dense(), self.ring).conj()
 
-    def lifted(self, ring: ExactRing) -> "ExactMatrix":
+    def lifted(self, ring: ExactRing) -> ExactMatrix:
         """The same matrix over a larger ring (conductor a multiple, symbols a superset)."""
         return self if ring is self.ring else ExactDense(self.to_dense(), self.ring).lifted(ring)
 
-    def __matmul__(self, other: "ExactMatrix") -> "ExactProduct":
+    def __matmul__(self, other: ExactMatrix) -> ExactProduct:
         if not isinstance(other, ExactMatrix):
-            raise TypeError(f"can only compose with another ExactMatrix; got {type(other).__name__}")
+            raise TypeError(
+                f"can only compose with another ExactMatrix; got {type(other).__name__}"
+            )
         return ExactProduct(self, other)
 
     def _check_ring(self, X: DomainMatrix, what: str = "X") -> None:
         if X.domain != self.ring.domain:
-            raise TypeError(f"{what} has domain {X.domain}, expected the ring's domain {self.ring.domain}")
+            raise TypeError(
+                f"{what} has domain {X.domain}, expected the ring's domain {self.ring.domain}"
+            )
         if X.shape[0] != self.shape[1]:
             raise ValueError(f"{what} has {X.shape[0]} rows; expected {self.shape[1]}")
 
@@ -307,7 +322,9 @@ class ExactDense(ExactMatrix):
     def H(self):
         rows = self.M.to_list()
         n, m = self.shape
-        return ExactDense([[self.ring.conj(rows[i][j]) for i in range(n)] for j in range(m)], self.ring)
+        return ExactDense(
+            [[self.ring.conj(rows[i][j]) for i in range(n)] for j in range(m)], self.ring
+        )
 
     @property
     def T(self):
@@ -319,7 +336,9 @@ class ExactDense(ExactMatrix):
     def lifted(self, ring):
         if ring is self.ring:
             return self
-        return ExactDense([[lift_element(x, self.ring, ring) for x in row] for row in self.M.to_list()], ring)
+        return ExactDense(
+            [[lift_element(x, self.ring, ring) for x in row] for row in self.M.to_list()], ring
+        )
 
 
 class ExactPermutation(ExactMatrix):
@@ -449,10 +468,12 @@ class ExactBlockDiagonal(ExactMatrix):
         rows = X.to_list()
         out_rows = []
         for b, B in enumerate(self.blocks):
-            chunk = DomainMatrix(rows[b * c:(b + 1) * c], (c, X.shape[1]), X.domain)
+            chunk = DomainMatrix(rows[b * c : (b + 1) * c], (c, X.shape[1]), X.domain)
             out_rows.extend(_mm(B, chunk).to_list())
         red = self.ring.reduce
-        return DomainMatrix([[red(x) for x in row] for row in out_rows], (self.shape[0], X.shape[1]), X.domain)
+        return DomainMatrix(
+            [[red(x) for x in row] for row in out_rows], (self.shape[0], X.shape[1]), X.domain
+        )
 
     @property
     def H(self):
@@ -465,14 +486,19 @@ class ExactBlockDiagonal(ExactMatrix):
 
     def conj(self):
         return ExactBlockDiagonal(
-            [[[self.ring.conj(x) for x in row] for row in B.to_list()] for B in self.blocks], self.ring
+            [[[self.ring.conj(x) for x in row] for row in B.to_list()] for B in self.blocks],
+            self.ring,
         )
 
     def lifted(self, ring):
         if ring is self.ring:
             return self
         return ExactBlockDiagonal(
-            [[[lift_element(x, self.ring, ring) for x in row] for row in B.to_list()] for B in self.blocks], ring
+            [
+                [[lift_element(x, self.ring, ring) for x in row] for row in B.to_list()]
+                for B in self.blocks
+            ],
+            ring,
         )
 
 
@@ -505,7 +531,9 @@ class ExactMonarch(ExactMatrix):
                     raise ValueError(f"{name} must have shape (blocks, rows, cols); got {t.shape}")
                 need = rootsum_conductor(t)
                 if ring.N % need:
-                    raise ValueError(f"{name} needs a ring conductor multiple of {need}; got {ring.N}")
+                    raise ValueError(
+                        f"{name} needs a ring conductor multiple of {need}; got {ring.N}"
+                    )
             self.L_terms, self.R_terms = L, R
             l, s_, r = L.shape
             k, q, p = R.shape
@@ -526,14 +554,14 @@ class ExactMonarch(ExactMatrix):
         self.P_out = ExactPermutation(stride_permutation(l, s_), ring)
 
     @property
-    def Lbd(self) -> "ExactBlockDiagonal":
+    def Lbd(self) -> ExactBlockDiagonal:
         """``L`` as an :class:`ExactBlockDiagonal` (built from the closed form on first use)."""
         if self._Lbd is None:
             self._Lbd = ExactBlockDiagonal(rootsum_entries(self.L_terms, self.ring), self.ring)
         return self._Lbd
 
     @property
-    def Rbd(self) -> "ExactBlockDiagonal":
+    def Rbd(self) -> ExactBlockDiagonal:
         """``R`` as an :class:`ExactBlockDiagonal` (built from the closed form on first use)."""
         if self._Rbd is None:
             self._Rbd = ExactBlockDiagonal(rootsum_entries(self.R_terms, self.ring), self.ring)
@@ -544,13 +572,13 @@ class ExactMonarch(ExactMatrix):
         """Whether the blocks are held as closed-form arrays of sums of roots of unity."""
         return self.L_terms is not None
 
-    def conj(self) -> "ExactMonarch":
+    def conj(self) -> ExactMonarch:
         """The entrywise complex conjugate (a Monarch of the same geometry)."""
         if self.has_terms:
             return ExactMonarch(self.L_terms.conj(), self.R_terms.conj(), self.ring)
         return ExactMonarch(self.Lbd.conj(), self.Rbd.conj(), self.ring)
 
-    def lifted(self, ring: ExactRing) -> "ExactMonarch":
+    def lifted(self, ring: ExactRing) -> ExactMonarch:
         """The same matrix over ``ring`` (a larger conductor and/or more symbols)."""
         if ring is self.ring:
             return self
@@ -559,7 +587,7 @@ class ExactMonarch(ExactMatrix):
         return ExactMonarch(self.Lbd.lifted(ring), self.Rbd.lifted(ring), ring)
 
     @classmethod
-    def identity(cls, n: int, ring: ExactRing, nblocks: int | None = None) -> "ExactMonarch":
+    def identity(cls, n: int, ring: ExactRing, nblocks: int | None = None) -> ExactMonarch:
         """The identity as a Monarch matrix with ``nblocks`` blocks (default ``sqrt(n)``)."""
         b = math.isqrt(n) if nblocks is None else int(nblocks)
         if b < 1 or n % b or (nblocks is None and b * b != n):
@@ -590,7 +618,7 @@ class ExactMonarch(ExactMatrix):
         # step 1: u[a, i] = sum_j R[a, i, j] x[a p + j]  -> rows t = a q + i
         U = []
         for a, Ra in enumerate(self.R):
-            chunk = DomainMatrix(rows[a * p:(a + 1) * p], (p, ncol), X.domain)
+            chunk = DomainMatrix(rows[a * p : (a + 1) * p], (p, ncol), X.domain)
             U.extend(_mm(Ra, chunk).to_list())
         # step 2: v[b, c] = u[c l + b]
         # step 3: w[b, d] = sum_c L[b, d, c] v[b, c]
@@ -740,6 +768,7 @@ def _token(f: ExactMatrix) -> str | None:
 # ----------------------------------------------------------------------------------------------
 # comparisons
 # ----------------------------------------------------------------------------------------------
+
 
 def common_ring(*rings: ExactRing) -> ExactRing:
     """The smallest ring of this kind holding all ``rings``: conductor the lcm of theirs, symbols

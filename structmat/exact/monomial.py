@@ -22,8 +22,9 @@ by the SymPy ring (remainder modulo ``Phi_N``).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -66,7 +67,7 @@ def canonical_monomials(exp: np.ndarray, coef: np.ndarray, N: int) -> tuple[np.n
     if exp.size:
         lo, hi = int(exp.min()), int(exp.max())
         if lo >= 0 and hi < 2 * N:
-            if hi >= N:     # one subtraction is cheaper than a division
+            if hi >= N:  # one subtraction is cheaper than a division
                 exp = exp - N * (exp >= N)
         elif lo < 0 or hi >= N:
             exp = np.mod(exp, N)
@@ -127,7 +128,7 @@ class MonomialMatrix:
 
     # -- constructors ------------------------------------------------------------------------
     @classmethod
-    def from_arrays(cls, exp, coef, N: int, scale: Any = 1, name: str = "") -> "MonomialMatrix":
+    def from_arrays(cls, exp, coef, N: int, scale: Any = 1, name: str = "") -> MonomialMatrix:
         """A monomial matrix from full ``exp`` and ``coef`` arrays."""
         e, c = canonical_monomials(np.asarray(exp), np.asarray(coef), N)
         if e.ndim != 2 or e.shape != c.shape:
@@ -135,7 +136,7 @@ class MonomialMatrix:
         return cls(e.shape, N, lambda r0, r1: (e[r0:r1], c[r0:r1]), scale, name)
 
     @classmethod
-    def dft(cls, n: int, inverse: bool = False, conductor: int | None = None) -> "MonomialMatrix":
+    def dft(cls, n: int, inverse: bool = False, conductor: int | None = None) -> MonomialMatrix:
         """``F[j, k] = zeta_n^(-jk)`` (``scipy.linalg.dft``); ``inverse`` flips the sign.
 
         The scale is 1 (unnormalised); ``conductor`` may be any multiple of ``n``.
@@ -155,7 +156,7 @@ class MonomialMatrix:
         return cls((n, n), N, fn, 1, f"F_{n}" + ("^-1" if inverse else ""))
 
     @classmethod
-    def hadamard(cls, n: int) -> "MonomialMatrix":
+    def hadamard(cls, n: int) -> MonomialMatrix:
         """Sylvester Hadamard ``H[i, j] = (-1)^popcount(i & j)`` over ``Q(zeta_2)``."""
         if n < 1 or n & (n - 1):
             raise ValueError(f"n must be a power of 2; got {n}")
@@ -173,7 +174,7 @@ class MonomialMatrix:
         return cls((n, n), 2, fn, 1, f"H_{n}")
 
     @classmethod
-    def permutation(cls, perm, N: int = 2) -> "MonomialMatrix":
+    def permutation(cls, perm, N: int = 2) -> MonomialMatrix:
         """The permutation matrix ``(P x)[i] = x[perm[i]]``."""
         perm = np.asarray(perm, dtype=np.int64)
         n = perm.size
@@ -186,7 +187,7 @@ class MonomialMatrix:
         return cls((n, n), N, fn, 1, "P")
 
     # -- structured products with permutations -------------------------------------------------
-    def permute_columns(self, perm) -> "MonomialMatrix":
+    def permute_columns(self, perm) -> MonomialMatrix:
         """``A @ P`` for ``(P x)[i] = x[perm[i]]``: column ``perm[i]`` of the result is column
         ``i`` of ``A``."""
         perm = np.asarray(perm, dtype=np.int64)
@@ -199,7 +200,7 @@ class MonomialMatrix:
 
         return MonomialMatrix(self.shape, self.N, fn, self.scale, f"{self.name}·P")
 
-    def permute_rows(self, perm) -> "MonomialMatrix":
+    def permute_rows(self, perm) -> MonomialMatrix:
         """``P @ A`` for ``(P x)[i] = x[perm[i]]``: row ``i`` is row ``perm[i]`` of ``A``."""
         perm = np.asarray(perm, dtype=np.int64)
         src = self
@@ -224,7 +225,7 @@ class MonomialMatrix:
 
         return MonomialMatrix(self.shape, self.N, fn, self.scale, f"P·{self.name}")
 
-    def perturbed(self, row: int, col: int, de: int = 1) -> "MonomialMatrix":
+    def perturbed(self, row: int, col: int, de: int = 1) -> MonomialMatrix:
         """The same matrix with entry ``(row, col)`` multiplied by ``zeta^de`` (or set to 1 if
         zero): a negative control."""
         src = self
@@ -250,7 +251,10 @@ class MonomialMatrix:
         e, c = self.dense()
         s = ring.from_int(self.scale)
         return [
-            [ring.reduce(ring.zeta(int(e[i, j]) * f, int(c[i, j])) * s) for j in range(self.shape[1])]
+            [
+                ring.reduce(ring.zeta(int(e[i, j]) * f, int(c[i, j])) * s)
+                for j in range(self.shape[1])
+            ]
             for i in range(self.shape[0])
         ]
 
@@ -313,12 +317,12 @@ class MonomialMonarch(MonomialMatrix):
         def fn(r0, r1):
             rows = np.arange(r0, r1, dtype=np.int64)
             d, b = rows // l, rows % l
-            i = conn[:, b].T                                   # (rows, k): connecting index
+            i = conn[:, b].T  # (rows, k): connecting index
             valid = i >= 0
             ii = np.where(valid, i, 0)
             c = (a_idx * q + ii) // l
-            le = Le[b[:, None], d[:, None], c]                 # (rows, k)
-            re = Re[a_idx, ii, :]                              # (rows, k, p): contiguous gathers
+            le = Le[b[:, None], d[:, None], c]  # (rows, k)
+            re = Re[a_idx, ii, :]  # (rows, k, p): contiguous gathers
             e = (le[:, :, None] + re).reshape(rows.size, k * p)
             if ones:
                 return e, np.ones_like(e)
@@ -366,8 +370,10 @@ def monomial_equal(A: MonomialMatrix, B: MonomialMatrix, chunk: int | None = Non
         if not same.all():
             i, j = np.argwhere(~same)[0]
             return False, (
-                int(r0 + i), int(j),
-                (int(ca[i, j]), int(ea[i, j])), (int(cb[i, j]), int(eb[i, j])),
+                int(r0 + i),
+                int(j),
+                (int(ca[i, j]), int(ea[i, j])),
+                (int(cb[i, j]), int(eb[i, j])),
             )
     return True, None
 
@@ -402,12 +408,12 @@ def slab_rank_one(A: MonomialMatrix, b: int):
     n_rows, n_cols = A.shape
     if n_rows % b or n_cols % b:
         raise ValueError(f"b={b} must divide both dimensions {A.shape}")
-    q_rows, q = n_rows // b, n_cols // b
+    q = n_cols // b
     N = A.N
     for r0 in range(b):
         rows = np.arange(r0, n_rows, b)
         e, c = _rows_at(A, rows)
-        E, C = _slab_view(e, c, b, q)                          # (q, q_rows, b)
+        E, C = _slab_view(e, c, b, q)  # (q, q_rows, b)
         nz = C.reshape(q, -1) != 0
         has = nz.any(axis=1)
         piv = np.argmax(nz, axis=1)
@@ -431,7 +437,10 @@ def slab_rank_one(A: MonomialMatrix, b: int):
                 "slab": (int(r0), int(sl)),
                 "rows": (int(rows[pr[sl]]), int(rows[i])),
                 "cols": (int(sl * b + pc[sl]), int(sl * b + j)),
-                "products": ((int(lc[sl, i, j]), int(le[sl, i, j])), (int(rc[sl, i, j]), int(re[sl, i, j]))),
+                "products": (
+                    (int(lc[sl, i, j]), int(le[sl, i, j])),
+                    (int(rc[sl, i, j]), int(re[sl, i, j])),
+                ),
                 "N": N,
             }
     return True, None
@@ -476,11 +485,11 @@ def _batched_rank_mod_p(M: np.ndarray, p: int) -> np.ndarray:
         pr = prow[bidx]
         used[bidx, pr] = True
         rank[bidx] += 1
-        piv = M[bidx, pr, :]                                  # (h, C)
+        piv = M[bidx, pr, :]  # (h, C)
         inv = np.array([pow(int(v), p - 2, p) for v in piv[:, col]], dtype=np.int64)
         piv = (piv * inv[:, None]) % p
         M[bidx, pr, :] = piv
-        factors = M[bidx, :, col].copy()                      # (h, R)
+        factors = M[bidx, :, col].copy()  # (h, R)
         factors[np.arange(bidx.size), pr] = 0
         M[bidx] = (M[bidx] - (factors[:, :, None] * piv[:, None, :]) % p) % p
     return rank
@@ -517,7 +526,9 @@ def modular_slab_ranks(A: MonomialMatrix, b: int, p: int | None = None) -> tuple
     return out, p
 
 
-def sums_vanish(entry: np.ndarray, exp: np.ndarray, coef: np.ndarray, N: int, n_entries: int) -> np.ndarray:
+def sums_vanish(
+    entry: np.ndarray, exp: np.ndarray, coef: np.ndarray, N: int, n_entries: int
+) -> np.ndarray:
     """For each entry id, whether ``sum coef * zeta_N^exp`` over its terms is exactly zero.
 
     Examples

@@ -23,8 +23,9 @@ from __future__ import annotations
 import cmath
 import math
 import numbers
+from collections.abc import Iterable, Mapping, Sequence
 from fractions import Fraction
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from sympy import QQ, Symbol, cyclotomic_poly
 from sympy.polys.orderings import lex
@@ -66,8 +67,14 @@ class ExactRing:
     True
     """
 
-    def __init__(self, conductor: int = 1, symbols: Sequence[str] = (), complex_symbols: bool = False):
-        if isinstance(conductor, bool) or not isinstance(conductor, numbers.Integral) or conductor < 1:
+    def __init__(
+        self, conductor: int = 1, symbols: Sequence[str] = (), complex_symbols: bool = False
+    ):
+        if (
+            isinstance(conductor, bool)
+            or not isinstance(conductor, numbers.Integral)
+            or conductor < 1
+        ):
             raise ValueError(f"conductor must be an integer >= 1; got {conductor!r}")
         names = [str(s) for s in symbols]
         if len(set(names)) != len(names):
@@ -230,7 +237,7 @@ class ExactRing:
             return None
         if len(p) != 1:
             raise ValueError(f"not a monomial c * zeta^e: {p.as_expr()}")
-        (monom, c), = p.items()
+        ((monom, c),) = p.items()
         if any(monom[1:]):
             raise ValueError(f"not a constant of the cyclotomic field: {p.as_expr()}")
         e = monom[0]
@@ -265,7 +272,7 @@ class ExactRing:
         """A SymPy expression for display (``z`` stands for ``zeta_N``)."""
         return p.as_expr()
 
-    def extend(self, conductor: int | None = None, symbols: Iterable[str] = ()) -> "ExactRing":
+    def extend(self, conductor: int | None = None, symbols: Iterable[str] = ()) -> ExactRing:
         """A ring containing this one: conductor a multiple of ``N``, more symbols."""
         N = self.N if conductor is None else int(conductor)
         if N % self.N:
@@ -273,7 +280,7 @@ class ExactRing:
         names = list(self.symbol_names) + [s for s in symbols if s not in self._index]
         return ExactRing(N, names, complex_symbols=self.complex_symbols)
 
-    def lift(self, p, target: "ExactRing"):
+    def lift(self, p, target: ExactRing):
         """Map ``p`` into ``target`` (``zeta_N = zeta_M^(M/N)``; symbols by name)."""
         if target is self:
             return p
@@ -292,7 +299,7 @@ class ExactRing:
         for monom, c in p.items():
             key = [0] * nt
             key[0] = monom[0] * factor
-            for j, e in zip(pos, monom[1:1 + (2 * k if self.complex_symbols else k)]):
+            for j, e in zip(pos, monom[1 : 1 + (2 * k if self.complex_symbols else k)]):
                 key[j] = e
             out[tuple(key)] = c
         return target.reduce(target.ring.from_dict(out))

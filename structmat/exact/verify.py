@@ -72,10 +72,14 @@ from .ring import ExactRing
 
 __all__ = ["VerifyResult", "verify"]
 
-_MONOMIAL = ("monomial: entrywise comparison of canonical roots of unity c·ζ_N^e (exact integer "
-             "exponents mod N, row chunks)")
-_TERMS = ("terms: entrywise comparison of sums of roots of unity written in a basis of Q(ζ_N) "
-          "(exact integer coordinates, row chunks)")
+_MONOMIAL = (
+    "monomial: entrywise comparison of canonical roots of unity c·ζ_N^e (exact integer "
+    "exponents mod N, row chunks)"
+)
+_TERMS = (
+    "terms: entrywise comparison of sums of roots of unity written in a basis of Q(ζ_N) "
+    "(exact integer coordinates, row chunks)"
+)
 _DENSE = "dense: entrywise comparison of both exact matrices over the field (canonical forms)"
 
 
@@ -231,37 +235,70 @@ def verify(form: Any, X: Any) -> VerifyResult:
             f"the exact form with to_monarch(X, exact=True)"
         )
     if not isinstance(form, ExactMatrix):
-        raise TypeError(f"form must be an exact matrix (to_monarch(X, exact=True)); got {type(form).__name__}")
+        raise TypeError(
+            f"form must be an exact matrix (to_monarch(X, exact=True)); got {type(form).__name__}"
+        )
     if not isinstance(X, (StructuredMatrix, ExactMatrix)):
-        raise TypeError(f"X must be a structmat StructuredMatrix or an exact matrix; got {type(X).__name__}")
+        raise TypeError(
+            f"X must be a structmat StructuredMatrix or an exact matrix; got {type(X).__name__}"
+        )
     target = _describe(X)
     fstr = getattr(form, "form", None)
     if tuple(form.shape) != tuple(X.shape):
-        return VerifyResult(False, "shape comparison", _field(form.ring), time.perf_counter() - t0,
-                            None, target, fstr)
+        return VerifyResult(
+            False,
+            "shape comparison",
+            _field(form.ring),
+            time.perf_counter() - t0,
+            None,
+            target,
+            fstr,
+        )
     try:
         mono = _monomial_check(form, X)
-    except OverflowError:          # coefficients beyond int64: the dense method below decides
+    except OverflowError:  # coefficients beyond int64: the dense method below decides
         mono = None
     if mono is not None:
         ok, diff, N = mono
-        return VerifyResult(ok, _MONOMIAL, f"Q(zeta_{N})" if N > 1 else "Q",
-                            time.perf_counter() - t0, diff, target, fstr)
+        return VerifyResult(
+            ok,
+            _MONOMIAL,
+            f"Q(zeta_{N})" if N > 1 else "Q",
+            time.perf_counter() - t0,
+            diff,
+            target,
+            fstr,
+        )
     try:
         terms = _terms_check(form, X)
     except OverflowError:
         terms = None
     if terms is not None:
         ok, diff, N = terms
-        return VerifyResult(ok, _TERMS, f"Q(zeta_{N})" if N > 1 else "Q",
-                            time.perf_counter() - t0, diff, target, fstr)
+        return VerifyResult(
+            ok,
+            _TERMS,
+            f"Q(zeta_{N})" if N > 1 else "Q",
+            time.perf_counter() - t0,
+            diff,
+            target,
+            fstr,
+        )
     ring, lhs, rhs = _common(form, X)
     ok, diff = exact_equal(lhs, rhs)
     if diff is not None and diff[0] != "shape":
         r, c, a, b = diff
         diff = (int(r), int(c), str(ring.to_expr(a)), str(ring.to_expr(b)))
-    return VerifyResult(ok, _DENSE, _field(ring), time.perf_counter() - t0, diff, target, fstr,
-                        "" if ok else _float_hint(form, X))
+    return VerifyResult(
+        ok,
+        _DENSE,
+        _field(ring),
+        time.perf_counter() - t0,
+        diff,
+        target,
+        fstr,
+        "" if ok else _float_hint(form, X),
+    )
 
 
 def _float_hint(form: ExactMatrix, X: Any) -> str:
@@ -275,14 +312,17 @@ def _float_hint(form: ExactMatrix, X: Any) -> str:
     for f in factors:
         base = getattr(f, "base", f)
         if isinstance(base, ExactMonarch) and not base.has_terms:
-            return ("a Monarch factor holds rationals read from floating point (binary fractions "
-                    "are not roots of unity); build the form with to_monarch(X, exact=True)")
+            return (
+                "a Monarch factor holds rationals read from floating point (binary fractions "
+                "are not roots of unity); build the form with to_monarch(X, exact=True)"
+            )
     return ""
 
 
 # ----------------------------------------------------------------------------------------------
 # the monomial method
 # ----------------------------------------------------------------------------------------------
+
 
 def _squarefree(q: Fraction) -> tuple[Fraction, int]:
     """``√q = r · √m`` with ``r`` rational and ``m`` a square-free integer."""
@@ -315,13 +355,14 @@ def _form_monomial(form: ExactMatrix):
         N *= 2
     Lt, Rt = Lt.lift(N), Rt.lift(N)
     try:
-        A: MonomialMatrix = MonomialMonarch(Lt.exp[0], Lt.coef[0], Rt.exp[0], Rt.coef[0], N,
-                                            scale=Lt.scale * Rt.scale)
+        A: MonomialMatrix = MonomialMonarch(
+            Lt.exp[0], Lt.coef[0], Rt.exp[0], Rt.coef[0], N, scale=Lt.scale * Rt.scale
+        )
     except ValueError:  # slabs of rank > 1
         return None
     for f in reversed(factors[: idx[0]]):
         A = A.permute_rows(f.perm)
-    for f in factors[idx[0] + 1:]:
+    for f in factors[idx[0] + 1 :]:
         A = A.permute_columns(f.perm)
     return A, Lt.radicand * Rt.radicand
 
@@ -375,8 +416,16 @@ def _monomial_check(form: ExactMatrix, X: Any):
         bad = (ca != 0) | (cb != 0)
         if bad.any():
             i, j = np.argwhere(bad)[0]
-            return False, (int(r0 + i), int(j), _mono_str(A, ca[i, j], ea[i, j], sa),
-                           _mono_str(B, cb[i, j], eb[i, j], sb)), N
+            return (
+                False,
+                (
+                    int(r0 + i),
+                    int(j),
+                    _mono_str(A, ca[i, j], ea[i, j], sa),
+                    _mono_str(B, cb[i, j], eb[i, j], sb),
+                ),
+                N,
+            )
     return True, None, N
 
 
@@ -396,6 +445,7 @@ def _mono_str(A: MonomialMatrix, c: int, e: int, sqf: int) -> str:
 # the terms method: sums of roots of unity reduced to a basis of Q(zeta_N), vectorised
 # ----------------------------------------------------------------------------------------------
 
+
 def _crt_components(N: int) -> list[tuple[int, int, int, int]]:
     """``(q, p, m, u)`` per prime power ``q = p^a`` of ``N``: ``m = q / p`` and ``u`` with
     ``ζ_N^e = Π ζ_q^{e u mod q}`` (``u = (N/q)^{-1} mod q``)."""
@@ -403,13 +453,15 @@ def _crt_components(N: int) -> list[tuple[int, int, int, int]]:
 
     out = []
     for p_, a in sorted(factorint(N).items()):
-        q = p_ ** a
+        q = p_**a
         u = pow(N // q, -1, q) if q > 1 else 0
         out.append((q, p_, q // p_, u))
     return out
 
 
-def _vanish(entry: np.ndarray, exp: np.ndarray, coef: np.ndarray, N: int, n_entries: int) -> np.ndarray:
+def _vanish(
+    entry: np.ndarray, exp: np.ndarray, coef: np.ndarray, N: int, n_entries: int
+) -> np.ndarray:
     """For each entry id, whether ``Σ coef · ζ_N^exp`` over its terms is exactly zero.
 
     Each ``ζ_N^e`` is written in the basis ``Π_q {ζ_q^x : x < φ(q)}`` of ``Q(ζ_N)`` (tensor
@@ -441,7 +493,7 @@ def _vanish(entry: np.ndarray, exp: np.ndarray, coef: np.ndarray, N: int, n_entr
         c = np.concatenate([lo_c, hi_c])
         e = np.concatenate([lo_e, hi_e])
     width = 1
-    for q, p_, m, u in _crt_components(N) if N > 1 else []:
+    for q, _p, m, _u in _crt_components(N) if N > 1 else []:
         width *= q - m
     key = ent * width + idx
     uk, inv = np.unique(key, return_inverse=True)
@@ -463,7 +515,7 @@ def _gauss_sqrt(s: int) -> RootSum:
         else:
             k = np.arange(p_, dtype=np.int64)
             g = RootSum(p_, ((k * k) % p_)[:, None], np.ones((p_, 1), dtype=np.int64)).reshape(())
-            if p_ % 4 == 3:                              # G(p) = i √p
+            if p_ % 4 == 3:  # G(p) = i √p
                 g = g * RootSum(4, [[3]], [[1]]).reshape(())
         out = (out * g).simplify()
     return out
@@ -501,9 +553,9 @@ def _rows_of_monarch(L: RootSum, R: RootSum, geometry, rows: np.ndarray) -> Root
             continue
         ic = np.where(valid, i, 0)
         c = (a[None, :] * q + ic) // l
-        Lv = L[b[:, None], d[:, None], np.minimum(c, r - 1)]            # (rows, k)
+        Lv = L[b[:, None], d[:, None], np.minimum(c, r - 1)]  # (rows, k)
         Lv = Lv._like(Lv.exp, Lv.coef * valid)
-        Rv = R[a[None, :], ic, :]                                          # (rows, k, p)
+        Rv = R[a[None, :], ic, :]  # (rows, k, p)
         prod = Lv[:, :, None] * Rv
         parts.append(prod.reshape(rows.size, k * p))
     out = parts[0]
@@ -523,10 +575,10 @@ def _form_rows(form: ExactMatrix):
         return None
     n_rows, n_cols = form.shape
     rowmap = np.arange(n_rows, dtype=np.int64)
-    for f in factors[: idx[0]]:                 # (P A)[i] = A[perm[i]]
+    for f in factors[: idx[0]]:  # (P A)[i] = A[perm[i]]
         rowmap = f.perm[rowmap]
     colmap = np.arange(n_cols, dtype=np.int64)
-    for f in reversed(factors[idx[0] + 1:]):
+    for f in reversed(factors[idx[0] + 1 :]):
         colmap = np.argsort(f.perm)[colmap]
 
     def rows(r0, r1):
@@ -581,10 +633,19 @@ def _target_rows(X: Any):
         def rows(r0, r1):
             y = np.arange(r0, r1, dtype=np.int64)[:, None]
             Xp = ((4 * y + a4) * (4 * xs[None, :] + b4)) // 4
-            K = RootSum(M8, np.stack([Xp, -Xp]), np.stack([np.ones_like(Xp), np.ones_like(Xp)]), Fraction(1, 2))
+            K = RootSum(
+                M8,
+                np.stack([Xp, -Xp]),
+                np.stack([np.ones_like(Xp), np.ones_like(Xp)]),
+                Fraction(1, 2),
+            )
             if trig_name == "sin":
-                K = RootSum(M8, np.stack([Xp, -Xp]), np.stack([np.ones_like(Xp), -np.ones_like(Xp)]),
-                            Fraction(1, 2)) * RootSum(4, [[3]], [[1]]).reshape(())
+                K = RootSum(
+                    M8,
+                    np.stack([Xp, -Xp]),
+                    np.stack([np.ones_like(Xp), -np.ones_like(Xp)]),
+                    Fraction(1, 2),
+                ) * RootSum(4, [[3]], [[1]]).reshape(())
             return Fo[r0:r1][:, None] * K * W[None, :]
 
         return rows
@@ -620,7 +681,9 @@ def _terms_check(form: ExactMatrix, X: Any):
         D = _difference(A, T)
         N_all = _lcm(N_all, _rs_cond(D))
         n_ent = (r1 - r0) * n_cols
-        ent = np.broadcast_to(np.arange(n_ent, dtype=np.int64).reshape(r1 - r0, n_cols), D.exp.shape)
+        ent = np.broadcast_to(
+            np.arange(n_ent, dtype=np.int64).reshape(r1 - r0, n_cols), D.exp.shape
+        )
         zero = _vanish(ent, D.exp, D.coef, D.N, n_ent)
         if not zero.all():
             k = int(np.argmin(zero))
@@ -643,6 +706,7 @@ def _rs_cond(t: RootSum) -> int:
 # ----------------------------------------------------------------------------------------------
 # the dense method
 # ----------------------------------------------------------------------------------------------
+
 
 def _common(form: ExactMatrix, X: Any):
     """``(ring, lhs, rhs)``: both sides over one ring (lcm of conductors, all symbols)."""
@@ -674,9 +738,13 @@ class _DefinitionColumns(ExactMatrix):
 
         e, c = self.T.rows(start, stop)
         red, s = self.ring.reduce, self.s
-        cols = [[red(self._root(ei, ci) * s) if ci else self.ring.zero for ei, ci in zip(er, cr)]
-                for er, cr in zip(e.tolist(), c.tolist())]
-        return DomainMatrix([list(r) for r in zip(*cols)], (self.shape[0], stop - start), self.ring.domain)
+        cols = [
+            [red(self._root(ei, ci) * s) if ci else self.ring.zero for ei, ci in zip(er, cr)]
+            for er, cr in zip(e.tolist(), c.tolist())
+        ]
+        return DomainMatrix(
+            [list(r) for r in zip(*cols)], (self.shape[0], stop - start), self.ring.domain
+        )
 
     def _root(self, e: int, c: int):
         """``c · ζ_M^e`` (``M`` the definition's conductor) as an element of the ring."""
@@ -684,9 +752,11 @@ class _DefinitionColumns(ExactMatrix):
         order = frac.denominator
         if self.ring.N % order == 0:
             return self.ring.zeta(frac.numerator * (self.ring.N // order), int(c))
-        if order == 2:                                   # -1 in any ring
+        if order == 2:  # -1 in any ring
             return self.ring.from_int(-int(c))
-        raise ValueError(f"zeta_{order} is not in the ring Q(zeta_{self.ring.N})")  # pragma: no cover
+        raise ValueError(
+            f"zeta_{order} is not in the ring Q(zeta_{self.ring.N})"
+        )  # pragma: no cover
 
     def apply(self, X):
         return _mm_dense(self.columns(0, self.shape[1]), X)

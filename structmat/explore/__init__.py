@@ -19,6 +19,7 @@ from .approximate import (
     frontier,
     parse_budget,
 )
+from .compress import CompressResult, compress, list_matrices, read_matrix
 from .families import (
     AlternatingInfo,
     alternating_projections,
@@ -34,7 +35,6 @@ from .families import (
     relative_error,
 )
 from .plot import plot_frontier
-from .compress import CompressResult, compress, list_matrices, read_matrix
 
 __all__ = [
     "AlternatingInfo",

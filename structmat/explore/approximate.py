@@ -15,8 +15,17 @@ from ..ops.sparse import Sparse
 from ..ops.sum import Sum
 from . import families as F
 
-__all__ = ["FAMILIES", "SINGLE_FAMILIES", "SUM_FAMILIES", "Candidate", "Approximation",
-           "Frontier", "approximate", "frontier", "parse_budget"]
+__all__ = [
+    "FAMILIES",
+    "SINGLE_FAMILIES",
+    "SUM_FAMILIES",
+    "Candidate",
+    "Approximation",
+    "Frontier",
+    "approximate",
+    "frontier",
+    "parse_budget",
+]
 
 #: families with one part, each with its optimal algorithm
 SINGLE_FAMILIES = ("lowrank", "monarch", "blockdiag", "block_lowrank", "kronecker", "sparse")
@@ -71,10 +80,15 @@ class Candidate:
 
     def as_row(self) -> dict:
         """A flat dictionary (for CSV reports)."""
-        return {"family": self.family, "config": _config_text(self.config),
-                "nparams": self.nparams, "error": self.error, "seconds": self.seconds,
-                "split": "" if self.split is None else f"{self.split[0]}+{self.split[1]}",
-                "iterations": "" if self.iterations is None else self.iterations}
+        return {
+            "family": self.family,
+            "config": _config_text(self.config),
+            "nparams": self.nparams,
+            "error": self.error,
+            "seconds": self.seconds,
+            "split": "" if self.split is None else f"{self.split[0]}+{self.split[1]}",
+            "iterations": "" if self.iterations is None else self.iterations,
+        }
 
 
 def _config_text(config: dict) -> str:
@@ -140,8 +154,10 @@ class Approximation:
         rows = sorted(self.best_per_family().values(), key=lambda c: c.error)
         lines = [f"{'family':<18} {'params':>9} {'error':>8} {'time s':>7}  config"]
         for c in rows:
-            lines.append(f"{c.family:<18} {c.nparams:>9} {c.error:>8.4f} {c.seconds:>7.3f}  "
-                         f"{_config_text(c.config)}")
+            lines.append(
+                f"{c.family:<18} {c.nparams:>9} {c.error:>8.4f} {c.seconds:>7.3f}  "
+                f"{_config_text(c.config)}"
+            )
         return "\n".join(lines)
 
 
@@ -155,8 +171,10 @@ def parse_budget(budget: Any, size: int) -> int:
     (250, 300)
     """
     if isinstance(budget, (bool, np.bool_)):
-        raise TypeError(f"budget must be a parameter count (int >= 1) or a fraction of A.size "
-                        f"(float in (0, 1]); got {budget!r}")
+        raise TypeError(
+            f"budget must be a parameter count (int >= 1) or a fraction of A.size "
+            f"(float in (0, 1]); got {budget!r}"
+        )
     if isinstance(budget, (int, np.integer)):
         return check_size(int(budget), "budget")
     if isinstance(budget, (float, np.floating)):
@@ -164,8 +182,10 @@ def parse_budget(budget: Any, size: int) -> int:
         if not (0.0 < b <= 1.0):
             raise ValueError(f"a fractional budget must lie in (0, 1]; got {b}")
         return max(1, int(math.floor(b * size)))
-    raise TypeError(f"budget must be a parameter count (int >= 1) or a fraction of A.size "
-                    f"(float in (0, 1]); got {type(budget).__name__}")
+    raise TypeError(
+        f"budget must be a parameter count (int >= 1) or a fraction of A.size "
+        f"(float in (0, 1]); got {type(budget).__name__}"
+    )
 
 
 def _check_families(families: Any) -> tuple[str, ...]:
@@ -188,8 +208,15 @@ def _check_families(families: Any) -> tuple[str, ...]:
 class _Matrix:
     """One matrix with every decomposition the families share, computed once on demand."""
 
-    def __init__(self, W: np.ndarray, min_fill: float, splits: tuple, tol: float, maxiter: int,
-                 exhaustive: bool = False):
+    def __init__(
+        self,
+        W: np.ndarray,
+        min_fill: float,
+        splits: tuple,
+        tol: float,
+        maxiter: int,
+        exhaustive: bool = False,
+    ):
         self.W = W
         self.exhaustive = exhaustive
         self.m, self.n = W.shape
@@ -230,8 +257,9 @@ class _Matrix:
         if r < 1:
             return
         s, dt = self._timed("svd", lambda: np.linalg.svd(self.W, compute_uv=False))
-        yield Candidate("lowrank", {"rank": r}, r * (self.m + self.n),
-                        self._err_from_tail(self._tail(s, r)), dt)
+        yield Candidate(
+            "lowrank", {"rank": r}, r * (self.m + self.n), self._err_from_tail(self._tail(s, r)), dt
+        )
 
     def monarch_configs(self, budget: int, fill: bool = True):
         mid = min(self.m, self.n)
@@ -272,8 +300,10 @@ class _Matrix:
                 yield nb, p
 
     def blockdiag_error(self, nb: int) -> tuple[float, float]:
-        val, dt = self._timed(("bd", nb), lambda: float(np.sum(
-            np.abs(F._blockdiag_blocks(self.W, nb)).astype(np.float64) ** 2)))
+        val, dt = self._timed(
+            ("bd", nb),
+            lambda: float(np.sum(np.abs(F._blockdiag_blocks(self.W, nb)).astype(np.float64) ** 2)),
+        )
         return self._err_from_tail(self.norm_sq - val), dt
 
     def blockdiag(self, budget: int):
@@ -285,50 +315,66 @@ class _Matrix:
         for gr in F.divisors(self.m):
             for gc in F.divisors(self.n):
                 if gr == gc == 1:
-                    continue                                # plain low rank
+                    continue  # plain low rank
                 if not self.exhaustive and gr != gc:
                     continue
                 tm, tn = self.m // gr, self.n // gc
                 k = min(budget // (gc * self.m + gr * self.n), min(tm, tn))
                 if k < 1 or k == min(tm, tn):
-                    continue                                # full-rank tiles: no saving
+                    continue  # full-rank tiles: no saving
                 p = k * (gc * self.m + gr * self.n)
                 if not self.fits(p, budget):
                     continue
-                s, dt = self._timed(("tiles", gr, gc), lambda: np.linalg.svd(
-                    F._tiles(self.W, gr, gc), compute_uv=False))
-                yield Candidate("block_lowrank", {"tiles": (gr, gc), "rank": k}, p,
-                                self._err_from_tail(self._tail(s, k)), dt)
+                s, dt = self._timed(
+                    ("tiles", gr, gc),
+                    lambda gr=gr, gc=gc: np.linalg.svd(F._tiles(self.W, gr, gc), compute_uv=False),
+                )
+                yield Candidate(
+                    "block_lowrank",
+                    {"tiles": (gr, gc), "rank": k},
+                    p,
+                    self._err_from_tail(self._tail(s, k)),
+                    dt,
+                )
 
     def kronecker(self, budget: int):
         for m1 in F.divisors(self.m):
             if self.exhaustive:
                 n1s = F.divisors(self.n)
-            else:                                           # B keeps the aspect of A
+            else:  # B keeps the aspect of A
                 want = m1 * self.n / self.m
                 n1s = [min(F.divisors(self.n), key=lambda d: (abs(math.log(d / want)), d))]
             for n1 in n1s:
                 m2, n2 = self.m // m1, self.n // n1
                 if (m1 == 1 and n2 == 1) or (n1 == 1 and m2 == 1):
-                    continue                                # an outer product: plain low rank
+                    continue  # an outer product: plain low rank
                 per = m1 * n1 + m2 * n2
                 t = min(budget // per, min(m1 * n1, m2 * n2))
                 if t < 1 or min(m1 * n1, m2 * n2) == 1:
-                    continue                                # a scaled copy of A: no saving
+                    continue  # a scaled copy of A: no saving
                 p = t * per
                 if not self.fits(p, budget):
                     continue
-                s, dt = self._timed(("kron", m1, n1), lambda: np.linalg.svd(
-                    F._rearrange(self.W, m1, n1), compute_uv=False))
-                yield Candidate("kronecker", {"factor_shape": (m1, n1), "nterms": t}, p,
-                                self._err_from_tail(self._tail(s, t)), dt)
+                s, dt = self._timed(
+                    ("kron", m1, n1),
+                    lambda m1=m1, n1=n1: np.linalg.svd(
+                        F._rearrange(self.W, m1, n1), compute_uv=False
+                    ),
+                )
+                yield Candidate(
+                    "kronecker",
+                    {"factor_shape": (m1, n1), "nterms": t},
+                    p,
+                    self._err_from_tail(self._tail(s, t)),
+                    dt,
+                )
 
     def sparse_error(self, nnz: int) -> tuple[float, float]:
         dt = 0.0
         if self._sorted_sq is None:
             t0 = time.perf_counter()
             sq = np.sort((np.abs(self.W).astype(np.float64) ** 2).ravel())
-            self._sorted_sq = np.concatenate([[0.0], np.cumsum(sq)])   # energy of the smallest j
+            self._sorted_sq = np.concatenate([[0.0], np.cumsum(sq)])  # energy of the smallest j
             dt = time.perf_counter() - t0
         drop = self.W.size - nnz
         return self._err_from_tail(float(self._sorted_sq[drop])), dt
@@ -390,9 +436,15 @@ class _Matrix:
             lead[4] += time.perf_counter() - t0
         for it, cfg, p_struct, r, seconds in runs:
             p_lr = r * (self.m + self.n)
-            c = Candidate(family, {"part": cfg, "rank": r}, p_struct + p_lr,
-                          it.info.errors[-1], seconds, split=(p_struct, p_lr),
-                          iterations=it.info.iterations)
+            c = Candidate(
+                family,
+                {"part": cfg, "rank": r},
+                p_struct + p_lr,
+                it.info.errors[-1],
+                seconds,
+                split=(p_struct, p_lr),
+                iterations=it.info.iterations,
+            )
             self._runs[id(c)] = (part, it)
             yield c
 
@@ -424,8 +476,11 @@ class _Matrix:
 def _check_common(min_fill, splits, tol, maxiter, exhaustive=False):
     if not isinstance(exhaustive, (bool, np.bool_)):
         raise TypeError(f"exhaustive must be a bool; got {exhaustive!r}")
-    if isinstance(min_fill, (bool, np.bool_)) or not isinstance(min_fill, (int, float, np.floating)) \
-            or not 0.0 <= float(min_fill) <= 1.0:
+    if (
+        isinstance(min_fill, (bool, np.bool_))
+        or not isinstance(min_fill, (int, float, np.floating))
+        or not 0.0 <= float(min_fill) <= 1.0
+    ):
         raise ValueError(f"min_fill must be a float in [0, 1]; got {min_fill!r}")
     try:
         sp = tuple(float(f) for f in splits)
@@ -433,8 +488,11 @@ def _check_common(min_fill, splits, tol, maxiter, exhaustive=False):
         raise TypeError(f"splits must be a sequence of floats in (0, 1); got {splits!r}") from None
     if not sp or any(not 0.0 < f < 1.0 for f in sp):
         raise ValueError(f"splits must be a non-empty sequence of floats in (0, 1); got {splits!r}")
-    if isinstance(tol, (bool, np.bool_)) or not isinstance(tol, (int, float, np.floating)) \
-            or not 0.0 <= float(tol) < 1.0:
+    if (
+        isinstance(tol, (bool, np.bool_))
+        or not isinstance(tol, (int, float, np.floating))
+        or not 0.0 <= float(tol) < 1.0
+    ):
         raise ValueError(f"tol must be a float in [0, 1); got {tol!r}")
     return float(min_fill), sp, float(tol), check_size(maxiter, "maxiter", minimum=0)
 
@@ -445,9 +503,18 @@ def _zero_result(W: np.ndarray, budget: int) -> Approximation:
     return Approximation(op, "sparse", c.config, 0, 0.0, budget, [c])
 
 
-def approximate(A: Any, budget: Any, families: Any = None, dtype: Any = None, *,
-                splits: Any = (0.25, 0.5, 0.75), min_fill: float = 0.25, tol: float = 1e-3,
-                maxiter: int = 20, exhaustive: bool = False) -> Approximation:
+def approximate(
+    A: Any,
+    budget: Any,
+    families: Any = None,
+    dtype: Any = None,
+    *,
+    splits: Any = (0.25, 0.5, 0.75),
+    min_fill: float = 0.25,
+    tol: float = 1e-3,
+    maxiter: int = 20,
+    exhaustive: bool = False,
+) -> Approximation:
     """The best structured approximation of ``A`` with at most ``budget`` parameters.
 
     Every family of ``families`` is tried in each of its configurations that fit the budget:
@@ -582,17 +649,27 @@ class Frontier:
             out.append(min(cs, key=lambda c: c.error) if cs else None)
         return out
 
-    def plot(self, path: Any = None, *, ax: Any = None, title: str | None = None,
-             overwrite: bool = False):
+    def plot(
+        self, path: Any = None, *, ax: Any = None, title: str | None = None, overwrite: bool = False
+    ):
         """Plot error against parameters (see :func:`structmat.explore.plot_frontier`)."""
         from .plot import plot_frontier
 
         return plot_frontier(self, path, ax=ax, title=title, overwrite=overwrite)
 
 
-def frontier(A: Any, budgets: Any, families: Any = None, dtype: Any = None, *,
-             splits: Any = (0.25, 0.5, 0.75), min_fill: float = 0.25, tol: float = 1e-3,
-             maxiter: int = 20, exhaustive: bool = False) -> Frontier:
+def frontier(
+    A: Any,
+    budgets: Any,
+    families: Any = None,
+    dtype: Any = None,
+    *,
+    splits: Any = (0.25, 0.5, 0.75),
+    min_fill: float = 0.25,
+    tol: float = 1e-3,
+    maxiter: int = 20,
+    exhaustive: bool = False,
+) -> Frontier:
     """The error-vs-parameters frontier of every family over ``budgets``.
 
     Decompositions are shared between budgets (one SVD per tiling, rearrangement and Monarch
@@ -628,5 +705,5 @@ def frontier(A: Any, budgets: Any, families: Any = None, dtype: Any = None, *,
         for fam in fams:
             cs = ctx.candidates(fam, P) if ctx.norm_sq > 0 else []
             points[fam].append(min(cs, key=lambda c: (c.error, c.nparams)) if cs else None)
-        ctx._runs.clear()                       # nothing is built: drop the iterates
+        ctx._runs.clear()  # nothing is built: drop the iterates
     return Frontier(Ps, points, int(W.size))

@@ -38,13 +38,20 @@ import time
 import urllib.parse
 import zipfile
 from collections import deque
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import numpy as np
 
 from ..base import check_size
-from .approximate import (Candidate, Frontier, _check_families, _config_text, approximate,
-                          parse_budget)
+from .approximate import (
+    Candidate,
+    Frontier,
+    _check_families,
+    _config_text,
+    approximate,
+    parse_budget,
+)
 from .plot import atomic_write_bytes, plot_frontier
 
 __all__ = ["compress", "list_matrices", "read_matrix", "CompressResult"]
@@ -57,6 +64,7 @@ _MANIFEST_FORMAT = "structmat-compress"
 # ----------------------------------------------------------------------------------------------
 # streaming readers
 # ----------------------------------------------------------------------------------------------
+
 
 def _format_of(path: pathlib.Path) -> str:
     with open(path, "rb") as fh:
@@ -116,14 +124,15 @@ def list_matrices(path: Any) -> list[tuple[str, tuple, str]]:
     out = []
     if fmt == "safetensors":
         header, _ = _safetensors_header(p)
-        entries = [(k, v) for k, v in header.items()
-                   if k != "__metadata__" and isinstance(v, dict)]
-        entries.sort(key=lambda kv: tuple(kv[1].get("data_offsets", (0, 0))))   # file order
+        entries = [(k, v) for k, v in header.items() if k != "__metadata__" and isinstance(v, dict)]
+        entries.sort(key=lambda kv: tuple(kv[1].get("data_offsets", (0, 0))))  # file order
         for name, meta in entries:
             dt = meta.get("dtype")
             shape = tuple(meta.get("shape", ()))
             if dt in _ST_DTYPES and len(shape) == 2 and min(shape) > 0:
-                out.append((name, shape, dt.lower() if dt == "BF16" else np.dtype(_ST_DTYPES[dt]).name))
+                out.append(
+                    (name, shape, dt.lower() if dt == "BF16" else np.dtype(_ST_DTYPES[dt]).name)
+                )
         return out
     with zipfile.ZipFile(p) as zf:
         for member in zf.namelist():
@@ -174,7 +183,9 @@ def read_matrix(path: Any, name: str) -> np.ndarray:
             bits = np.frombuffer(raw, dtype="<u2").astype(np.uint32) << 16
             arr = bits.view(np.float32).reshape(shape)
         else:
-            arr = np.frombuffer(raw, dtype=np.dtype(_ST_DTYPES[dt]).newbyteorder("<")).reshape(shape)
+            arr = np.frombuffer(raw, dtype=np.dtype(_ST_DTYPES[dt]).newbyteorder("<")).reshape(
+                shape
+            )
     if arr.dtype == np.float16:
         arr = arr.astype(np.float32)
     return np.array(arr, dtype=arr.dtype.newbyteorder("="), copy=True)
@@ -184,13 +195,21 @@ def read_matrix(path: Any, name: str) -> np.ndarray:
 # the per-matrix task (runs on a worker)
 # ----------------------------------------------------------------------------------------------
 
-def _task(name: str, A: np.ndarray, budget: Any, families: tuple, dtype: Any,
-          frontier_budgets: tuple, options: dict) -> dict:
+
+def _task(
+    name: str,
+    A: np.ndarray,
+    budget: Any,
+    families: tuple,
+    dtype: Any,
+    frontier_budgets: tuple,
+    options: dict,
+) -> dict:
     t0 = time.perf_counter()
     res = approximate(A, budget, families=families, dtype=dtype, **options)
     best = res.best_per_family()
     lowrank = best.get("lowrank")
-    if lowrank is None:                         # low rank's error at the same budget
+    if lowrank is None:  # low rank's error at the same budget
         try:
             lowrank = approximate(A, budget, families=["lowrank"], dtype=dtype).candidates[0]
         except ValueError:
@@ -209,20 +228,26 @@ def _task(name: str, A: np.ndarray, budget: Any, families: tuple, dtype: Any,
             continue
         points[repr(b)] = [P, {f: (c.nparams, c.error) for f, c in other.best_per_family().items()}]
     row = {
-        "name": name, "rows": A.shape[0], "cols": A.shape[1], "dense_params": int(A.size),
-        "budget_params": res.budget, "family": res.family,
+        "name": name,
+        "rows": A.shape[0],
+        "cols": A.shape[1],
+        "dense_params": int(A.size),
+        "budget_params": res.budget,
+        "family": res.family,
         "config": _config_text(res.config),
-        "nparams": res.nparams, "error": res.error,
+        "nparams": res.nparams,
+        "error": res.error,
         "lowrank_error": "" if lowrank is None else lowrank.error,
-        "candidates": len(res.candidates), "seconds": time.perf_counter() - t0,
+        "candidates": len(res.candidates),
+        "seconds": time.perf_counter() - t0,
     }
-    return {"row": row, "operator": res.operator, "norm_sq": norm_sq,
-            "points": points}
+    return {"row": row, "operator": res.operator, "norm_sq": norm_sq, "points": points}
 
 
 # ----------------------------------------------------------------------------------------------
 # output directory
 # ----------------------------------------------------------------------------------------------
+
 
 def _file_name(name: str, ext: str) -> str:
     safe = urllib.parse.quote(name, safe="._-")
@@ -256,9 +281,15 @@ class CompressResult(dict):
 
 def _settings(src: pathlib.Path, budget, families, dtype, frontier_budgets, options) -> dict:
     st = src.stat()
-    return {"source": src.name, "source_bytes": st.st_size, "budget": budget,
-            "families": list(families), "dtype": None if dtype is None else np.dtype(dtype).name,
-            "frontier_budgets": list(frontier_budgets), "options": options}
+    return {
+        "source": src.name,
+        "source_bytes": st.st_size,
+        "budget": budget,
+        "families": list(families),
+        "dtype": None if dtype is None else np.dtype(dtype).name,
+        "frontier_budgets": list(frontier_budgets),
+        "options": options,
+    }
 
 
 def _summary(rows: list[dict]) -> str:
@@ -267,16 +298,21 @@ def _summary(rows: list[dict]) -> str:
     fams: dict = {}
     for r in rows:
         fams[r["family"]] = fams.get(r["family"], 0) + 1
-    lines = [f"{'matrix':<40} {'shape':>11} {'family':<18} {'params':>9} {'error':>8} "
-             f"{'lowrank':>8}"]
+    lines = [
+        f"{'matrix':<40} {'shape':>11} {'family':<18} {'params':>9} {'error':>8} {'lowrank':>8}"
+    ]
     for r in rows:
         lr = r["lowrank_error"]
         lr = f"{lr:8.4f}" if isinstance(lr, float) else f"{'-':>8}"
-        lines.append(f"{r['name'][:40]:<40} {str(r['rows']) + 'x' + str(r['cols']):>11} "
-                     f"{r['family']:<18} {r['nparams']:>9} {r['error']:>8.4f} {lr}")
-    lines.append(f"{len(rows)} matrices: {kept} of {dense} parameters "
-                 f"({100.0 * kept / max(dense, 1):.1f} %); families: "
-                 + ", ".join(f"{f} {n}" for f, n in sorted(fams.items())))
+        lines.append(
+            f"{r['name'][:40]:<40} {str(r['rows']) + 'x' + str(r['cols']):>11} "
+            f"{r['family']:<18} {r['nparams']:>9} {r['error']:>8.4f} {lr}"
+        )
+    lines.append(
+        f"{len(rows)} matrices: {kept} of {dense} parameters "
+        f"({100.0 * kept / max(dense, 1):.1f} %); families: "
+        + ", ".join(f"{f} {n}" for f, n in sorted(fams.items()))
+    )
     return "\n".join(lines)
 
 
@@ -295,8 +331,9 @@ def _checkpoint_frontier(results: list[dict], families: tuple) -> Frontier:
         for f in families:
             if all(f in r["points"][key][1] for r in results):
                 P = sum(r["points"][key][1][f][0] for r in results)
-                err = math.sqrt(sum(r["points"][key][1][f][1] ** 2 * r["norm_sq"]
-                                    for r in results) / total_sq)
+                err = math.sqrt(
+                    sum(r["points"][key][1][f][1] ** 2 * r["norm_sq"] for r in results) / total_sq
+                )
                 points[f].append(Candidate(f, {}, P, err, 0.0))
             else:
                 points[f].append(None)
@@ -308,6 +345,7 @@ def _checkpoint_frontier(results: list[dict], families: tuple) -> Frontier:
 # the driver
 # ----------------------------------------------------------------------------------------------
 
+
 def _serial(jobs: Iterator, submit_args: Callable) -> Iterator:
     for name in jobs:
         yield name, _task(*submit_args(name))
@@ -318,15 +356,16 @@ def _distributed(jobs: list, submit_args: Callable, scheduler: Any) -> Iterator:
 
     own_cluster = None
     if isinstance(scheduler, str) and scheduler == "local":
-        own_cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                   dashboard_address=None)
+        own_cluster = LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None
+        )
         client = Client(own_cluster)
         close = True
     elif isinstance(scheduler, str):
         client = Client(scheduler)
         close = True
     else:
-        client = scheduler                       # a dask.distributed.Client or LocalCluster
+        client = scheduler  # a dask.distributed.Client or LocalCluster
         if not isinstance(client, Client):
             client = Client(scheduler)
             close = True
@@ -358,10 +397,21 @@ def _distributed(jobs: list, submit_args: Callable, scheduler: Any) -> Iterator:
             own_cluster.close()
 
 
-def compress(src: Any, out: Any, budget: Any = 0.25, families: Any = None, *,
-             dtype: Any = None, scheduler: Any = None, frontier_budgets: Any = (),
-             min_size: int = 2, overwrite: bool = False, progress: bool = True,
-             on_result: Callable | None = None, **options: Any) -> CompressResult:
+def compress(
+    src: Any,
+    out: Any,
+    budget: Any = 0.25,
+    families: Any = None,
+    *,
+    dtype: Any = None,
+    scheduler: Any = None,
+    frontier_budgets: Any = (),
+    min_size: int = 2,
+    overwrite: bool = False,
+    progress: bool = True,
+    on_result: Callable | None = None,
+    **options: Any,
+) -> CompressResult:
     """Approximate every matrix of a checkpoint and write the factors and a report to ``out``.
 
     Parameters
@@ -425,15 +475,17 @@ def compress(src: Any, out: Any, budget: Any = 0.25, families: Any = None, *,
     min_size = check_size(min_size, "min_size")
     fb = tuple(frontier_budgets)
     for b in (budget,) + fb:
-        parse_budget(b, 10 ** 12)                   # type and range checks
+        parse_budget(b, 10**12)  # type and range checks
     if scheduler is not None and not isinstance(scheduler, str):
         try:
             from dask.distributed import Client, LocalCluster
-        except ImportError:                        # pragma: no cover - dask is optional
+        except ImportError:  # pragma: no cover - dask is optional
             raise TypeError("scheduler must be None, 'local' or a scheduler address") from None
         if not isinstance(scheduler, (Client, LocalCluster)):
-            raise TypeError(f"scheduler must be None, 'local', an address string or a "
-                            f"dask.distributed Client; got {type(scheduler).__name__}")
+            raise TypeError(
+                f"scheduler must be None, 'local', an address string or a "
+                f"dask.distributed Client; got {type(scheduler).__name__}"
+            )
     outp = pathlib.Path(os.fspath(out))
     settings = _settings(srcp, budget, fams, dtype, fb, {k: options[k] for k in sorted(options)})
     outp.mkdir(parents=True, exist_ok=True)
@@ -451,10 +503,13 @@ def compress(src: Any, out: Any, budget: Any = 0.25, families: Any = None, *,
         elif not overwrite:
             raise FileExistsError(
                 f"{outp} holds a run with other settings ({old.get('settings')}); pass "
-                f"overwrite=True (--overwrite) to replace it, or choose another directory")
+                f"overwrite=True (--overwrite) to replace it, or choose another directory"
+            )
     elif any(outp.iterdir()) and not overwrite:
-        raise FileExistsError(f"{outp} is not empty and holds no compress manifest; pass "
-                              f"overwrite=True (--overwrite) or choose an empty directory")
+        raise FileExistsError(
+            f"{outp} is not empty and holds no compress manifest; pass "
+            f"overwrite=True (--overwrite) or choose an empty directory"
+        )
     ext = "safetensors" if fmt == "safetensors" else "npz"
     matrices = [m for m in list_matrices(srcp) if min(m[1]) >= min_size]
     if not matrices:
@@ -475,30 +530,39 @@ def compress(src: Any, out: Any, budget: Any = 0.25, families: Any = None, *,
         try:
             from tqdm.auto import tqdm
 
-            bar = tqdm(total=len(matrices), initial=len(resumed), unit="matrix",
-                       desc="structmat compress")
-        except ImportError:                        # pragma: no cover - tqdm is optional
+            bar = tqdm(
+                total=len(matrices), initial=len(resumed), unit="matrix", desc="structmat compress"
+            )
+        except ImportError:  # pragma: no cover - tqdm is optional
             bar = None
     from ..io import save
 
-    runner = _serial(todo, submit_args) if scheduler is None else _distributed(
-        todo, submit_args, scheduler)
+    runner = (
+        _serial(todo, submit_args)
+        if scheduler is None
+        else _distributed(todo, submit_args, scheduler)
+    )
     computed = []
     try:
         for name, res in runner:
             fname = _file_name(name, ext)
             save(outp / fname, res["operator"], format=fmt, overwrite=True)
-            entry = {"file": fname, "row": res["row"], "norm_sq": res["norm_sq"],
-                     "points": res["points"]}
+            entry = {
+                "file": fname,
+                "row": res["row"],
+                "norm_sq": res["norm_sq"],
+                "points": res["points"],
+            }
             results[name] = entry
             done[name] = entry
-            _write_json(manifest_path, {"format": _MANIFEST_FORMAT, "version": 1,
-                                        "settings": settings, "done": done})
+            _write_json(
+                manifest_path,
+                {"format": _MANIFEST_FORMAT, "version": 1, "settings": settings, "done": done},
+            )
             computed.append(name)
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix_str(f"{name[:24]} {res['row']['family']} "
-                                    f"{res['row']['error']:.3f}")
+                bar.set_postfix_str(f"{name[:24]} {res['row']['family']} {res['row']['error']:.3f}")
             if on_result is not None:
                 on_result(res["row"])
     finally:
@@ -507,8 +571,21 @@ def compress(src: Any, out: Any, budget: Any = 0.25, families: Any = None, *,
     ordered = [results[name] for name, _, _ in matrices]
     rows = [dict(e["row"], file=e["file"]) for e in ordered]
     buf = io.StringIO()
-    fields = ["name", "rows", "cols", "dense_params", "budget_params", "family", "config",
-              "nparams", "error", "lowrank_error", "candidates", "seconds", "file"]
+    fields = [
+        "name",
+        "rows",
+        "cols",
+        "dense_params",
+        "budget_params",
+        "family",
+        "config",
+        "nparams",
+        "error",
+        "lowrank_error",
+        "candidates",
+        "seconds",
+        "file",
+    ]
     w = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     w.writeheader()
     for r in rows:
@@ -517,10 +594,12 @@ def compress(src: Any, out: Any, budget: Any = 0.25, families: Any = None, *,
     summary = _summary(rows)
     atomic_write_bytes(outp / "summary.txt", (summary + "\n").encode(), overwrite=True)
     fr = _checkpoint_frontier(ordered, fams)
-    fig = plot_frontier(fr, outp / "frontier.png", overwrite=True,
-                        title=f"{srcp.name}: {len(rows)} matrices")
+    fig = plot_frontier(
+        fr, outp / "frontier.png", overwrite=True, title=f"{srcp.name}: {len(rows)} matrices"
+    )
     import matplotlib.pyplot as plt
 
     plt.close(fig)
-    return CompressResult(rows=rows, computed=computed, resumed=resumed, out=str(outp),
-                          summary=summary, frontier=fr)
+    return CompressResult(
+        rows=rows, computed=computed, resumed=resumed, out=str(outp), summary=summary, frontier=fr
+    )

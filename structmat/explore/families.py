@@ -71,6 +71,7 @@ __all__ = [
 # input handling
 # ----------------------------------------------------------------------------------------------
 
+
 def as_matrix(A: Any, dtype: Any = None, name: str = "A") -> np.ndarray:
     """``A`` as a finite 2-D NumPy array of a floating dtype (``dtype``, or ``A``'s own).
 
@@ -95,13 +96,17 @@ def as_matrix(A: Any, dtype: Any = None, name: str = "A") -> np.ndarray:
         except ValueError as exc:
             raise TypeError(f"{name} must be a 2-D array; got a ragged {type(A).__name__}") from exc
     else:
-        raise TypeError(f"{name} must be a 2-D array (NumPy, CuPy, array-API or a structured "
-                        f"matrix); got {type(A).__name__}")
+        raise TypeError(
+            f"{name} must be a 2-D array (NumPy, CuPy, array-API or a structured "
+            f"matrix); got {type(A).__name__}"
+        )
     if arr.dtype.kind in "iu":
         arr = arr.astype(np.float64)
     if arr.dtype.kind not in "fc" or arr.dtype == np.float16:
-        raise TypeError(f"{name} has dtype {arr.dtype}; expected float32, float64, complex64 or "
-                        f"complex128 (integers are read as float64)")
+        raise TypeError(
+            f"{name} has dtype {arr.dtype}; expected float32, float64, complex64 or "
+            f"complex128 (integers are read as float64)"
+        )
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D matrix; got shape {arr.shape}")
     if arr.size == 0:
@@ -149,6 +154,7 @@ def _check_rank(rank: Any, name: str, limit: int) -> int:
 # dense kernels (shared with the explorer; all return dense approximations)
 # ----------------------------------------------------------------------------------------------
 
+
 def _svd(A: np.ndarray):
     """Thin SVD through LAPACK's divide and conquer (falling back to the QR iteration)."""
     try:
@@ -166,7 +172,7 @@ def _lowrank_parts(A: np.ndarray, r: int):
 def _blockdiag_blocks(A: np.ndarray, nb: int) -> np.ndarray:
     m, n = A.shape
     r, c = m // nb, n // nb
-    return np.stack([A[i * r:(i + 1) * r, i * c:(i + 1) * c] for i in range(nb)])
+    return np.stack([A[i * r : (i + 1) * r, i * c : (i + 1) * c] for i in range(nb)])
 
 
 def _blockdiag_dense(blocks: np.ndarray) -> np.ndarray:
@@ -193,7 +199,7 @@ def _sparse_parts(A: np.ndarray, nnz: int):
     elif nnz == 0:
         keep = np.zeros(0, dtype=np.int64)
     else:
-        keep = np.argpartition(flat, flat.size - nnz)[flat.size - nnz:]
+        keep = np.argpartition(flat, flat.size - nnz)[flat.size - nnz :]
     keep = np.sort(keep)
     n = A.shape[1]
     return keep // n, keep % n, A.ravel()[keep]
@@ -210,7 +216,7 @@ def _monarch_project(A: np.ndarray, nblocks: Any):
     from ..projection import project_to_monarch
 
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", StructmatWarning)   # degenerate geometries are scored
+        warnings.simplefilter("ignore", StructmatWarning)  # degenerate geometries are scored
         return project_to_monarch(A, nblocks, return_info=True)
 
 
@@ -236,6 +242,7 @@ def monarch_nparams(n_out: int, n_in: int, nblocks: Any) -> int:
 # ----------------------------------------------------------------------------------------------
 # single families
 # ----------------------------------------------------------------------------------------------
+
 
 def best_lowrank(A: Any, rank: int, *, dtype: Any = None) -> LowRank:
     """The best rank-``rank`` approximation (truncated SVD; optimal by Eckart–Young).
@@ -304,8 +311,9 @@ def best_blockdiag(A: Any, nblocks: int, *, dtype: Any = None) -> BlockDiagonal:
     m, n = W.shape
     if m % nb or n % nb:
         common = [d for d in divisors(math.gcd(m, n))]
-        raise ValueError(f"nblocks must divide both dimensions {m} and {n}; got {nb} "
-                         f"(valid: {common})")
+        raise ValueError(
+            f"nblocks must divide both dimensions {m} and {n}; got {nb} (valid: {common})"
+        )
     return BlockDiagonal(_blockdiag_blocks(W, nb))
 
 
@@ -341,16 +349,18 @@ def best_block_lowrank(A: Any, tiles: Any, rank: int, *, dtype: Any = None) -> P
     gr = check_size(tiles[0], "tiles[0]")
     gc = check_size(tiles[1], "tiles[1]")
     if m % gr or n % gc:
-        raise ValueError(f"tiles ({gr}, {gc}) must divide the shape ({m}, {n}); valid g_r: "
-                         f"{divisors(m)}, valid g_c: {divisors(n)}")
+        raise ValueError(
+            f"tiles ({gr}, {gc}) must divide the shape ({m}, {n}); valid g_r: "
+            f"{divisors(m)}, valid g_c: {divisors(n)}"
+        )
     tm, tn = m // gr, n // gc
     k = _check_rank(rank, "rank", min(tm, tn))
-    T = _tiles(W, gr, gc)                                     # (gr, gc, tm, tn)
+    T = _tiles(W, gr, gc)  # (gr, gc, tm, tn)
     U, s, Vh = np.linalg.svd(T, full_matrices=False)
     root = np.sqrt(s[..., :k]).astype(W.dtype)
-    Uk = U[..., :k] * root[..., None, :]                      # (gr, gc, tm, k)
-    Vk = root[..., :, None] * Vh[..., :k, :]                  # (gr, gc, k, tn)
-    left = Uk.transpose(0, 2, 1, 3).reshape(gr, tm, gc * k)   # block i: [U_i0 ... U_i,gc-1]
+    Uk = U[..., :k] * root[..., None, :]  # (gr, gc, tm, k)
+    Vk = root[..., :, None] * Vh[..., :k, :]  # (gr, gc, k, tn)
+    left = Uk.transpose(0, 2, 1, 3).reshape(gr, tm, gc * k)  # block i: [U_i0 ... U_i,gc-1]
     right = Vk.transpose(1, 0, 2, 3).reshape(gc, gr * k, tn)  # block j: rows (i, t)
     # the right factor's output is ordered (j, i, t); the left factor reads (i, j, t)
     i, j, t = np.meshgrid(np.arange(gr), np.arange(gc), np.arange(k), indexing="ij")
@@ -389,8 +399,10 @@ def best_kronecker(A: Any, factor_shape: Any, nterms: int, *, dtype: Any = None)
     m1 = check_size(factor_shape[0], "factor_shape[0]")
     n1 = check_size(factor_shape[1], "factor_shape[1]")
     if m % m1 or n % n1:
-        raise ValueError(f"factor_shape ({m1}, {n1}) must divide the shape ({m}, {n}); valid "
-                         f"m1: {divisors(m)}, valid n1: {divisors(n)}")
+        raise ValueError(
+            f"factor_shape ({m1}, {n1}) must divide the shape ({m}, {n}); valid "
+            f"m1: {divisors(m)}, valid n1: {divisors(n)}"
+        )
     m2, n2 = m // m1, n // n1
     t = _check_rank(nterms, "nterms", min(m1 * n1, m2 * n2))
     U, s, Vh = _svd(_rearrange(W, m1, n1))
@@ -427,6 +439,7 @@ def best_sparse(A: Any, nnz: int, *, dtype: Any = None) -> Sparse:
 # ----------------------------------------------------------------------------------------------
 # structured + low rank
 # ----------------------------------------------------------------------------------------------
+
 
 @dataclass
 class AlternatingInfo:
@@ -472,7 +485,7 @@ def _part_projector(part: str, W: np.ndarray, nblocks: Any, nnz: Any):
     """``(project(X) -> dense, build(X) -> operator)`` for the structured part."""
     m, n = W.shape
     if part == "monarch":
-        monarch_nparams(m, n, nblocks)                    # validates nblocks
+        monarch_nparams(m, n, nblocks)  # validates nblocks
 
         def project(X):
             M, _ = _monarch_project(X, nblocks)
@@ -480,6 +493,7 @@ def _part_projector(part: str, W: np.ndarray, nblocks: Any, nnz: Any):
 
         def build(X):
             return _monarch_project(X, nblocks)[0]
+
         return project, build
     if part == "blockdiag":
         nb = check_size(nblocks, "nblocks")
@@ -491,6 +505,7 @@ def _part_projector(part: str, W: np.ndarray, nblocks: Any, nnz: Any):
 
         def build(X):
             return BlockDiagonal(_blockdiag_blocks(X, nb))
+
         return project, build
     if part == "sparse":
         if nnz is None:
@@ -505,6 +520,7 @@ def _part_projector(part: str, W: np.ndarray, nblocks: Any, nnz: Any):
         def build(X):
             rows, cols, vals = _sparse_parts(X, k)
             return Sparse(rows, cols, vals, X.shape)
+
         return project, build
     raise ValueError(f"part must be one of {', '.join(_PARTS)}; got {part!r}")
 
@@ -524,7 +540,7 @@ class _Alternation:
         W = self.W
         self.U, self.V = _lowrank_parts(W - self.S, self.rank)
         self.L = self.U @ self.V
-        self.source = W - self.L            # the argument of the last structured projection
+        self.source = W - self.L  # the argument of the last structured projection
         self.S = self.project(self.source)
         err = float(np.linalg.norm(self.source - self.S)) / self.scale
         self.info.errors.append(err)
@@ -546,9 +562,17 @@ class _Alternation:
                 break
 
 
-def alternating_projections(A: Any, part: str, rank: int, *, nblocks: Any = None,
-                            nnz: int | None = None, tol: float = 1e-4, maxiter: int = 50,
-                            dtype: Any = None) -> tuple[Sum, AlternatingInfo]:
+def alternating_projections(
+    A: Any,
+    part: str,
+    rank: int,
+    *,
+    nblocks: Any = None,
+    nnz: int | None = None,
+    tol: float = 1e-4,
+    maxiter: int = 50,
+    dtype: Any = None,
+) -> tuple[Sum, AlternatingInfo]:
     """Approximate ``A`` by a structured part plus a rank-``rank`` part, ``S + L``.
 
     Starting from ``L_0 = SVD_r(A)`` (the best rank-``r`` part alone) and

@@ -44,8 +44,9 @@ def atomic_write_bytes(path: Any, data: bytes, overwrite: bool = False) -> str:
     return path
 
 
-def plot_frontier(fr: Any, path: Any = None, *, ax: Any = None, title: str | None = None,
-                  overwrite: bool = False):
+def plot_frontier(
+    fr: Any, path: Any = None, *, ax: Any = None, title: str | None = None, overwrite: bool = False
+):
     """Plot a :class:`~structmat.explore.Frontier`: error against parameters.
 
     One line per family (its best candidate at each budget, plotted at the parameters it
@@ -91,26 +92,42 @@ def plot_frontier(fr: Any, path: Any = None, *, ax: Any = None, title: str | Non
     else:
         fig = ax.figure
     if not hasattr(fr, "points") or not hasattr(fr, "pareto"):
-        raise TypeError(f"fr must be a Frontier (from structmat.explore.frontier); got "
-                        f"{type(fr).__name__}")
+        raise TypeError(
+            f"fr must be a Frontier (from structmat.explore.frontier); got {type(fr).__name__}"
+        )
     for family, cands in fr.points.items():
         pts = sorted({(c.nparams, c.error) for c in cands if c is not None})
         if not pts:
             continue
-        ax.plot([p for p, _ in pts], [e for _, e in pts], marker="o", markersize=3,
-                linewidth=1.2, label=family)
+        ax.plot(
+            [p for p, _ in pts],
+            [e for _, e in pts],
+            marker="o",
+            markersize=3,
+            linewidth=1.2,
+            label=family,
+        )
     front = fr.pareto()
     if front:
         # a staircase: the best error reachable with at most that many parameters
-        ax.plot([c.nparams for c in front], [c.error for c in front], color="black",
-                linestyle="--", linewidth=2.5, alpha=0.6, label="Pareto front", zorder=0,
-                drawstyle="steps-post")
+        ax.plot(
+            [c.nparams for c in front],
+            [c.error for c in front],
+            color="black",
+            linestyle="--",
+            linewidth=2.5,
+            alpha=0.6,
+            label="Pareto front",
+            zorder=0,
+            drawstyle="steps-post",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("parameters")
     ax.set_ylabel("relative Frobenius error")
     size = fr.size
-    sec = ax.secondary_xaxis("top", functions=(lambda x: 100.0 * x / size,
-                                               lambda p: p * size / 100.0))
+    sec = ax.secondary_xaxis(
+        "top", functions=(lambda x: 100.0 * x / size, lambda p: p * size / 100.0)
+    )
     from matplotlib.ticker import FuncFormatter
 
     pct = FuncFormatter(lambda v, _pos: f"{v:g}")

@@ -23,8 +23,9 @@ from .approximate import approximate, parse_budget
 __all__ = ["train_digits_mlp", "measure"]
 
 
-def train_digits_mlp(hidden: Any = (384, 384, 384), *, alpha: float = 1e-3, max_iter: int = 200,
-                     seed: int = 0) -> tuple[dict, float]:
+def train_digits_mlp(
+    hidden: Any = (384, 384, 384), *, alpha: float = 1e-3, max_iter: int = 200, seed: int = 0
+) -> tuple[dict, float]:
     """Train ``MLPClassifier(hidden)`` on the digits; return its weights and the test accuracy.
 
     Parameters
@@ -63,18 +64,25 @@ def train_digits_mlp(hidden: Any = (384, 384, 384), *, alpha: float = 1e-3, max_
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
     Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=0.25, random_state=seed, stratify=y)
-    net = MLPClassifier(hidden_layer_sizes=widths, alpha=float(alpha), max_iter=max_iter,
-                        random_state=seed)
+    net = MLPClassifier(
+        hidden_layer_sizes=widths, alpha=float(alpha), max_iter=max_iter, random_state=seed
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         net.fit(Xtr, ytr)
-    weights = {f"layer{i}": np.ascontiguousarray(W.T, dtype=np.float64)
-               for i, W in enumerate(net.coefs_)}
+    weights = {
+        f"layer{i}": np.ascontiguousarray(W.T, dtype=np.float64) for i, W in enumerate(net.coefs_)
+    }
     return weights, float(net.score(Xte, yte))
 
 
-def measure(weights: dict, budgets: Any = (0.125, 0.25, 0.5), families: Any = None,
-            min_size: int = 32, **kwargs: Any) -> list[dict]:
+def measure(
+    weights: dict,
+    budgets: Any = (0.125, 0.25, 0.5),
+    families: Any = None,
+    min_size: int = 32,
+    **kwargs: Any,
+) -> list[dict]:
     """For every matrix and budget: the best family, its error, and low rank's error.
 
     Matrices with a side below ``min_size`` are skipped.  ``kwargs`` go to
@@ -104,33 +112,46 @@ def measure(weights: dict, budgets: Any = (0.125, 0.25, 0.5), families: Any = No
             t0 = time.perf_counter()
             res = approximate(W, b, families=families, **kwargs)
             lr = [c.error for c in res.candidates if c.family == "lowrank"]
-            rows.append({
-                "matrix": name, "shape": tuple(W.shape), "budget": b,
-                "nparams": parse_budget(b, W.size), "best_family": res.family,
-                "best_config": res.table().splitlines()[1].split(None, 3)[-1]
-                if len(res.table().splitlines()) > 1 else "",
-                "best_error": res.error, "lowrank_error": lr[0] if lr else None,
-                "seconds": time.perf_counter() - t0,
-            })
+            rows.append(
+                {
+                    "matrix": name,
+                    "shape": tuple(W.shape),
+                    "budget": b,
+                    "nparams": parse_budget(b, W.size),
+                    "best_family": res.family,
+                    "best_config": res.table().splitlines()[1].split(None, 3)[-1]
+                    if len(res.table().splitlines()) > 1
+                    else "",
+                    "best_error": res.error,
+                    "lowrank_error": lr[0] if lr else None,
+                    "seconds": time.perf_counter() - t0,
+                }
+            )
     return rows
 
 
 def _markdown(rows: list[dict]) -> str:
-    lines = ["| matrix | shape | budget | best family | best error | low rank error | time s |",
-             "| --- | --- | --- | --- | --- | --- | --- |"]
+    lines = [
+        "| matrix | shape | budget | best family | best error | low rank error | time s |",
+        "| --- | --- | --- | --- | --- | --- | --- |",
+    ]
     for r in rows:
         b = r["budget"]
         btxt = f"{100 * b:g} %" if isinstance(b, float) else str(b)
         lr = "–" if r["lowrank_error"] is None else f"{r['lowrank_error']:.4f}"
-        lines.append(f"| {r['matrix']} | {r['shape'][0]}×{r['shape'][1]} | {btxt} | "
-                     f"{r['best_family']} | {r['best_error']:.4f} | {lr} | {r['seconds']:.1f} |")
+        lines.append(
+            f"| {r['matrix']} | {r['shape'][0]}×{r['shape'][1]} | {btxt} | "
+            f"{r['best_family']} | {r['best_error']:.4f} | {lr} | {r['seconds']:.1f} |"
+        )
     return "\n".join(lines)
 
 
 def _main(argv: list | None = None) -> int:
     """Command line: train, measure, print a Markdown table."""
-    ap = argparse.ArgumentParser(prog="python -m structmat.explore.trained",
-                                 description="Explorer figures on an MLP trained on digits.")
+    ap = argparse.ArgumentParser(
+        prog="python -m structmat.explore.trained",
+        description="Explorer figures on an MLP trained on digits.",
+    )
     ap.add_argument("--hidden", type=int, nargs="+", default=[384, 384, 384])
     ap.add_argument("--alpha", type=float, default=1e-3)
     ap.add_argument("--max-iter", type=int, default=200)
@@ -138,10 +159,13 @@ def _main(argv: list | None = None) -> int:
     ap.add_argument("--budgets", type=float, nargs="+", default=[0.125, 0.25, 0.5])
     args = ap.parse_args(argv)
     t0 = time.perf_counter()
-    weights, acc = train_digits_mlp(args.hidden, alpha=args.alpha, max_iter=args.max_iter,
-                                    seed=args.seed)
-    print(f"MLP {args.hidden} on digits: test accuracy {acc:.3f} "
-          f"(trained in {time.perf_counter() - t0:.1f} s)")
+    weights, acc = train_digits_mlp(
+        args.hidden, alpha=args.alpha, max_iter=args.max_iter, seed=args.seed
+    )
+    print(
+        f"MLP {args.hidden} on digits: test accuracy {acc:.3f} "
+        f"(trained in {time.perf_counter() - t0:.1f} s)"
+    )
     rows = measure(weights, budgets=args.budgets)
     print(_markdown(rows))
     wins = {}

@@ -36,7 +36,9 @@ class BlockDiagonal(StructuredMatrix):
         arr, xp = as_param_array(blocks, "blocks", ndim=3)
         nb, r, c = arr.shape
         if nb == 0 or r == 0 or c == 0:
-            raise ValueError(f"blocks must have a nonzero shape (nblocks, rows, cols); got {tuple(arr.shape)}")
+            raise ValueError(
+                f"blocks must have a nonzero shape (nblocks, rows, cols); got {tuple(arr.shape)}"
+            )
         self.blocks = arr
         self._xp = xp
         self._dtype = arr.dtype

@@ -30,7 +30,8 @@ for :class:`~structmat.Monarch`.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -56,7 +57,7 @@ def _factorisations(n: int, parts: int, smallest: int = 2) -> list[tuple[int, ..
         return [(n,)] if n >= smallest else []
     out = []
     d = smallest
-    while d ** parts <= n:
+    while d**parts <= n:
         if n % d == 0:
             for rest in _factorisations(n // d, parts - 1, d):
                 out.append((d,) + rest)
@@ -114,7 +115,7 @@ def _geometry(out_sizes, in_sizes, ranks) -> list[tuple[int, int, int, int, int]
     c = len(out_sizes)
     out = []
     for t in range(c):
-        nb = math.prod(out_sizes[t + 1:]) * math.prod(in_sizes[:t])
+        nb = math.prod(out_sizes[t + 1 :]) * math.prod(in_sizes[:t])
         out.append((nb, ranks[t], out_sizes[t], in_sizes[t], ranks[t + 1]))
     return out
 
@@ -238,8 +239,16 @@ class BlockTT(StructuredMatrix):
         return _geometry(self.out_sizes, self.in_sizes, (1,) + self.ranks + (1,))
 
     @classmethod
-    def random(cls, n_in: Any, n_out: Any = None, ranks: Any = 1, cores: int | None = None,
-               seed: Any = None, dtype: Any = "float64", xp: Any = None) -> "BlockTT":
+    def random(
+        cls,
+        n_in: Any,
+        n_out: Any = None,
+        ranks: Any = 1,
+        cores: int | None = None,
+        seed: Any = None,
+        dtype: Any = "float64",
+        xp: Any = None,
+    ) -> BlockTT:
         """A block tensor-train matrix with independent Gaussian entries.
 
         Blocks are scaled by ``1/sqrt(fan-in)`` so that ``A @ x`` has about the norm of ``x``.
@@ -270,7 +279,9 @@ class BlockTT(StructuredMatrix):
         c = len(in_sizes)
         if isinstance(ranks, (tuple, list)):
             if len(ranks) != c - 1:
-                raise ValueError(f"ranks must have {c - 1} entries (one per link of {c} cores); got {tuple(ranks)!r}")
+                raise ValueError(
+                    f"ranks must have {c - 1} entries (one per link of {c} cores); got {tuple(ranks)!r}"
+                )
             rk = tuple(check_size(r, f"ranks[{t}]") for t, r in enumerate(ranks))
         else:
             rk = (check_size(ranks, "ranks"),) * (c - 1)
@@ -300,9 +311,9 @@ class BlockTT(StructuredMatrix):
     # shared by a few threads with BLAS single-threaded (each GEMM of a chunk is too short for
     # BLAS's own threads, whose synchronisation dominates on a busy machine).  Other
     # namespaces (CuPy, array_api_strict) take the whole batch at once.
-    _CHUNK_BYTES = 2 << 20          # target size of one chunk's largest intermediate
-    _CHUNK_RANGE = (32, 256)        # columns (rows) per chunk
-    _PARALLEL_FLOPS = 1 << 24       # products below this run on the calling thread only
+    _CHUNK_BYTES = 2 << 20  # target size of one chunk's largest intermediate
+    _CHUNK_RANGE = (32, 256)  # columns (rows) per chunk
+    _PARALLEL_FLOPS = 1 << 24  # products below this run on the calling thread only
 
     def _chunked(self, X, axis: int, kernel):
         """``kernel`` applied to chunks of ``X`` along ``axis`` (NumPy), or to all of ``X``."""
@@ -353,10 +364,10 @@ class BlockTT(StructuredMatrix):
         for t in range(self.ncores - 1, -1, -1):
             nblk, r0, m, n, r1 = self.geometry[t]
             G = getattr(self, f"core{t}").astype(dt, copy=False)
-            I_t = math.prod(self.out_sizes[t + 1:])
+            I_t = math.prod(self.out_sizes[t + 1 :])
             J_t = nblk // I_t
-            Y = np.empty((m, I_t, J_t, r0, nb), dtype=dt)           # (i_t, i_>t, j_<t, α_t, B)
-            out = Y.reshape(m, nblk, r0, nb).transpose(1, 2, 0, 3)     # [block, α_t, i_t, B]
+            Y = np.empty((m, I_t, J_t, r0, nb), dtype=dt)  # (i_t, i_>t, j_<t, α_t, B)
+            out = Y.reshape(m, nblk, r0, nb).transpose(1, 2, 0, 3)  # [block, α_t, i_t, B]
             np.matmul(G.reshape(nblk, r0, m, n * r1), S.reshape(nblk, 1, n * r1, nb), out=out)
             S = Y.reshape(m * nblk * r0, nb)
         return S
@@ -370,8 +381,8 @@ class BlockTT(StructuredMatrix):
         for t in range(self.ncores - 1, -1, -1):
             nblk, r0, m, n, r1 = geo[t]
             G = Gs[t] if Gs[t].dtype == X.dtype else xp.astype(Gs[t], X.dtype)
-            Y = xp.matmul(G, xp.reshape(S, (nblk, n * r1, nb)))       # (I_t J_t, r_t m_t, B)
-            I_t = math.prod(self.out_sizes[t + 1:])
+            Y = xp.matmul(G, xp.reshape(S, (nblk, n * r1, nb)))  # (I_t J_t, r_t m_t, B)
+            I_t = math.prod(self.out_sizes[t + 1 :])
             J_t = nblk // I_t
             # (i_>t, j_<t, α_t, i_t, B) -> (i_t, i_>t, j_<t, α_t, B): the next core's layout
             Y = xp.permute_dims(xp.reshape(Y, (I_t, J_t, r0, m, nb)), (3, 0, 1, 2, 4))
@@ -390,8 +401,8 @@ class BlockTT(StructuredMatrix):
         for t in range(c):
             nblk, r0, m, n, r1 = geo[t]
             G = Gs[t] if Gs[t].dtype == X.dtype else xp.astype(Gs[t], X.dtype)
-            Z = xp.matmul(xp.reshape(S, (nblk, N, r0 * m)), G)          # (I_t J_t, N, n_t r_t+1)
-            I_t = math.prod(self.out_sizes[t + 1:])
+            Z = xp.matmul(xp.reshape(S, (nblk, N, r0 * m)), G)  # (I_t J_t, N, n_t r_t+1)
+            I_t = math.prod(self.out_sizes[t + 1 :])
             J_t = nblk // I_t
             if t == c - 1:
                 # (j_<c-1, N, j_c-1) -> (N, j)
@@ -407,13 +418,15 @@ class BlockTT(StructuredMatrix):
         if not self._is_complex():
             return self
         xp = self._xp
-        return type(self)._from_blocks([xp.conj(G) for G in self._blocks()], self.out_sizes,
-                                       self.in_sizes, self.ranks)
+        return type(self)._from_blocks(
+            [xp.conj(G) for G in self._blocks()], self.out_sizes, self.in_sizes, self.ranks
+        )
 
     def to_backend(self, xp):
         ns = B.resolve_xp(xp)
-        return type(self)._from_blocks([B.move(G, ns) for G in self._blocks()], self.out_sizes,
-                                       self.in_sizes, self.ranks)
+        return type(self)._from_blocks(
+            [B.move(G, ns) for G in self._blocks()], self.out_sizes, self.in_sizes, self.ranks
+        )
 
     def _repr_extra(self) -> str:
         return f", out_sizes={self.out_sizes}, in_sizes={self.in_sizes}, ranks={self.ranks}"

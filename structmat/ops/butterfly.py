@@ -63,7 +63,7 @@ class Butterfly(StructuredMatrix):
         self._shape = (n, n)
 
     @classmethod
-    def random(cls, n: int, seed: Any = None, dtype: Any = "float64", xp: Any = None) -> "Butterfly":
+    def random(cls, n: int, seed: Any = None, dtype: Any = "float64", xp: Any = None) -> Butterfly:
         """A butterfly matrix with Gaussian twiddles of variance 1/2 (norm-preserving on average).
 
         Examples
@@ -95,7 +95,7 @@ class Butterfly(StructuredMatrix):
     def flops(self, batch: int = 1) -> int:
         return 2 * self.nparams * batch
 
-    def factor(self, e: int) -> "StructuredMatrix":
+    def factor(self, e: int) -> StructuredMatrix:
         """The butterfly factor matrix of block size ``2^(e+1)`` as a :class:`BlockDiagonal`."""
         from .blockdiag import BlockDiagonal
 
@@ -105,8 +105,8 @@ class Butterfly(StructuredMatrix):
         t = xp.reshape(self.twiddle[e, ...], (2, 2, n // k, k // 2))
         eye = xp.eye(k // 2, dtype=self._dtype, device=B.device_of(self.twiddle))
         # blocks[g, u*h + i, v*h + i'] = t[u, v, g, i] * [i == i']
-        blk = t[:, :, :, :, None] * eye[None, None, None, :, :]          # (2, 2, g, h, h)
-        blk = xp.permute_dims(blk, (2, 0, 3, 1, 4))                       # (g, u, i, v, i')
+        blk = t[:, :, :, :, None] * eye[None, None, None, :, :]  # (2, 2, g, h, h)
+        blk = xp.permute_dims(blk, (2, 0, 3, 1, 4))  # (g, u, i, v, i')
         return BlockDiagonal(xp.reshape(blk, (n // k, k, k)))
 
     #: butterfly levels fused into one group: a dense ``2^g x 2^g`` block per index group
@@ -154,12 +154,12 @@ class Butterfly(StructuredMatrix):
         out = []
         for lo in range(0, s, self._GROUP_LEVELS):
             hi = min(s, lo + self._GROUP_LEVELS)
-            P, L = 2 ** (hi - lo), 2 ** lo
+            P, L = 2 ** (hi - lo), 2**lo
             H = n // (P * L)
             eye = xp.eye(P, dtype=dtype, device=B.device_of(self.twiddle))
             Z = xp.reshape(xp.broadcast_to(eye[None, :, None, :], (H, P, L, P)), (n, P))
-            Z = self._levels(Z, lo, hi)                      # columns c: M[h, l][:, c]
-            M = xp.permute_dims(xp.reshape(Z, (H, P, L, P)), (0, 2, 1, 3))   # [h, l, m, c]
+            Z = self._levels(Z, lo, hi)  # columns c: M[h, l][:, c]
+            M = xp.permute_dims(xp.reshape(Z, (H, P, L, P)), (0, 2, 1, 3))  # [h, l, m, c]
             out.append((lo, hi, M))
         cache[key] = out
         return out
@@ -171,11 +171,11 @@ class Butterfly(StructuredMatrix):
         Bc = X.shape[1]
         numpy = B.is_numpy(xp)
         groups = self._groups(X.dtype)
-        for lo, hi, M in (reversed(groups) if transpose else groups):
+        for _lo, _hi, M in reversed(groups) if transpose else groups:
             H, L, P = M.shape[0], M.shape[1], M.shape[2]
             if transpose:
                 M = xp.permute_dims(M, (0, 1, 3, 2))
-            Xv = xp.permute_dims(xp.reshape(X, (H, P, L, Bc)), (0, 2, 1, 3))   # (H, L, P, B)
+            Xv = xp.permute_dims(xp.reshape(X, (H, P, L, Bc)), (0, 2, 1, 3))  # (H, L, P, B)
             if numpy:
                 # BLAS reads and writes the strided views directly (row stride L B)
                 Y = np.empty((n, Bc), dtype=X.dtype)

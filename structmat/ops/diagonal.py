@@ -83,7 +83,10 @@ class Diagonal(StructuredMatrix):
 
     def _matmul_structured(self, other):
         """``D1 @ D2`` of one namespace is the Diagonal of ``d1 * d2`` (else a Product)."""
-        if (isinstance(other, Diagonal) and other.shape == self.shape
-                and B.namespace_name(other.xp) == B.namespace_name(self._xp)):
+        if (
+            isinstance(other, Diagonal)
+            and other.shape == self.shape
+            and B.namespace_name(other.xp) == B.namespace_name(self._xp)
+        ):
             return Diagonal(self.d * other.d)
         return super()._matmul_structured(other)

@@ -47,7 +47,9 @@ class DFT(StructuredMatrix):
     True
     """
 
-    def __init__(self, n: int, norm: str | None = None, inverse: bool = False, dtype: Any = "complex128"):
+    def __init__(
+        self, n: int, norm: str | None = None, inverse: bool = False, dtype: Any = "complex128"
+    ):
         self.n = check_size(n, "n")
         if norm is None:
             norm = "backward"

@@ -47,8 +47,8 @@ def _fwht(xp, X, n: int, axis: int):
     while done < bits:
         t = min(_RADIX_BITS, bits - done)
         c = 1 << t
-        inner = 1 << done              # index bits below this chunk
-        outer = n // (inner * c)       # index bits above it
+        inner = 1 << done  # index bits below this chunk
+        outer = n // (inner * c)  # index bits above it
         Hc = _small_hadamard(xp, c, X.dtype, device=B.device_of(X))
         V = xp.reshape(X, (pre_total * outer, c, inner * post_total))
         X = xp.reshape(xp.matmul(Hc, V), shape)
@@ -82,7 +82,9 @@ class Hadamard(StructuredMatrix):
     def __init__(self, n: int, norm: str | None = None, dtype: Any = "float64"):
         n = check_size(n, "n")
         if n & (n - 1):
-            raise ValueError(f"n must be a power of 2 (1, 2, 4, 8, ...) for a Hadamard matrix; got {n}")
+            raise ValueError(
+                f"n must be a power of 2 (1, 2, 4, 8, ...) for a Hadamard matrix; got {n}"
+            )
         if norm not in (None, "ortho"):
             raise ValueError(f"norm must be None or 'ortho'; got {norm!r}")
         self.n = n

@@ -20,8 +20,8 @@ def _kron_apply(xp, Bf, Cf, X):
     _, m2, n2 = Cf.shape
     b = X.shape[1]
     Xr = xp.reshape(X, (1, n1, n2, b))
-    Z = xp.matmul(Cf[:, None, :, :], Xr)                  # (r, n1, m2, b)
-    Y = xp.matmul(Bf, xp.reshape(Z, (r, n1, m2 * b)))     # (r, m1, m2 b)
+    Z = xp.matmul(Cf[:, None, :, :], Xr)  # (r, n1, m2, b)
+    Y = xp.matmul(Bf, xp.reshape(Z, (r, n1, m2 * b)))  # (r, m1, m2 b)
     return xp.reshape(xp.sum(Y, axis=0), (m1 * m2, b))
 
 
@@ -116,8 +116,9 @@ class Kronecker(StructuredMatrix):
 
     def _adjoint(self):
         xp = self._xp
-        return Kronecker(xp.conj(xp.permute_dims(self.B, (0, 2, 1))),
-                         xp.conj(xp.permute_dims(self.C, (0, 2, 1))))
+        return Kronecker(
+            xp.conj(xp.permute_dims(self.B, (0, 2, 1))), xp.conj(xp.permute_dims(self.C, (0, 2, 1)))
+        )
 
     def _conj(self):
         if not self._is_complex():

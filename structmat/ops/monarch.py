@@ -74,7 +74,9 @@ class Monarch(StructuredMatrix):
         k, q, p = Ra.shape
         l, s, r = La.shape
         if min(k, q, p, l, s, r) == 0:
-            raise ValueError(f"L and R must have nonzero shapes; got L {tuple(La.shape)}, R {tuple(Ra.shape)}")
+            raise ValueError(
+                f"L and R must have nonzero shapes; got L {tuple(La.shape)}, R {tuple(Ra.shape)}"
+            )
         if l * r != k * q:
             raise ValueError(
                 f"middle dimensions differ: L has l*r = {l}*{r} = {l * r} but R has "
@@ -119,7 +121,7 @@ class Monarch(StructuredMatrix):
         seed: Any = None,
         dtype: Any = "float64",
         xp: Any = None,
-    ) -> "Monarch":
+    ) -> Monarch:
         """A Monarch matrix with independent Gaussian block entries.
 
         Blocks are scaled so that ``M @ x`` has about the norm of ``x``.
@@ -175,11 +177,11 @@ class Monarch(StructuredMatrix):
     # the GIL inside matmul), with chunks small enough that BLAS keeps every call on its calling
     # thread (_SERIAL_GEMM); complex dtypes and blocks too large for that (chunks narrower than
     # _CHUNK_RANGE[0]) keep BLAS's own threading.
-    _CHUNK_BYTES = 2 << 20      # target size of one chunk's intermediate (about an L2 cache)
-    _CHUNK_RANGE = (64, 256)    # columns (rows) per chunk: fewer make the GEMMs inefficient
-    _ALIGN = 16                 # threaded chunks are multiples of this many columns
-    _SERIAL_GEMM = 1 << 18      # multiply-adds per call that OpenBLAS runs without threads
-    _PARALLEL_FLOPS = 1 << 24   # products below this run on the calling thread only
+    _CHUNK_BYTES = 2 << 20  # target size of one chunk's intermediate (about an L2 cache)
+    _CHUNK_RANGE = (64, 256)  # columns (rows) per chunk: fewer make the GEMMs inefficient
+    _ALIGN = 16  # threaded chunks are multiples of this many columns
+    _SERIAL_GEMM = 1 << 18  # multiply-adds per call that OpenBLAS runs without threads
+    _PARALLEL_FLOPS = 1 << 24  # products below this run on the calling thread only
 
     def _schedule(self, nb: int, width: int, dtype):
         """``(chunk, threads, next_start)`` for a batch of ``nb`` columns (rows).
@@ -225,16 +227,18 @@ class Monarch(StructuredMatrix):
         k, q, p, l, s, r = self.geometry
         nb = X.shape[1]
         if not B.is_numpy(xp):
-            U = xp.matmul(self.R, xp.reshape(X, (k, p, nb)))          # (k, q, nb): rows t = a q + i
-            V = xp.permute_dims(xp.reshape(U, (r, l, nb)), (1, 0, 2))  # (l, r, nb): v[b, c] = u[c l + b]
-            W = xp.matmul(self.L, V)                                    # (l, s, nb)
+            U = xp.matmul(self.R, xp.reshape(X, (k, p, nb)))  # (k, q, nb): rows t = a q + i
+            V = xp.permute_dims(
+                xp.reshape(U, (r, l, nb)), (1, 0, 2)
+            )  # (l, r, nb): v[b, c] = u[c l + b]
+            W = xp.matmul(self.L, V)  # (l, s, nb)
             return xp.reshape(xp.permute_dims(W, (1, 0, 2)), (s * l, nb))
         dt = X.dtype
         R = self.R.astype(dt, copy=False)
         L = self.L.astype(dt, copy=False)
-        X3 = X.reshape(k, p, nb)                                        # x[a p + j, c]
-        Y = np.empty((s, l, nb), dtype=dt)                              # y[d l + b, c]
-        Yt = Y.transpose(1, 0, 2)                                       # w[b, d, c], strided
+        X3 = X.reshape(k, p, nb)  # x[a p + j, c]
+        Y = np.empty((s, l, nb), dtype=dt)  # y[d l + b, c]
+        Yt = Y.transpose(1, 0, 2)  # w[b, d, c], strided
         chunk, threads, next_start = self._schedule(nb, k * q, dt)
 
         def work():
@@ -242,9 +246,9 @@ class Monarch(StructuredMatrix):
             buf = np.empty(k * q * chunk if c0 is not None else 0, dtype=dt)
             while c0 is not None:
                 c1 = min(nb, c0 + chunk)
-                U = buf[: k * q * (c1 - c0)].reshape(k, q, c1 - c0)    # u[a, i, c], t = a q + i
+                U = buf[: k * q * (c1 - c0)].reshape(k, q, c1 - c0)  # u[a, i, c], t = a q + i
                 np.matmul(R, X3[:, :, c0:c1], out=U)
-                V = U.reshape(r, l, c1 - c0).transpose(1, 0, 2)        # v[b, c', c] = u[c' l + b, c]
+                V = U.reshape(r, l, c1 - c0).transpose(1, 0, 2)  # v[b, c', c] = u[c' l + b, c]
                 np.matmul(L, V, out=Yt[:, :, c0:c1])
                 c0 = next_start()
 
@@ -257,16 +261,16 @@ class Monarch(StructuredMatrix):
         N = X.shape[0]
         if not B.is_numpy(xp):
             Xb = xp.permute_dims(xp.reshape(X, (N, s, l)), (2, 0, 1))  # (l, N, s)
-            W = xp.matmul(Xb, self.L)                                   # (l, N, r): [b, N, c]
-            U = xp.reshape(xp.permute_dims(W, (1, 2, 0)), (N, k, q))    # rows of u, t = c l + b
-            Z = xp.matmul(xp.permute_dims(U, (1, 0, 2)), self.R)        # (k, N, p)
+            W = xp.matmul(Xb, self.L)  # (l, N, r): [b, N, c]
+            U = xp.reshape(xp.permute_dims(W, (1, 2, 0)), (N, k, q))  # rows of u, t = c l + b
+            Z = xp.matmul(xp.permute_dims(U, (1, 0, 2)), self.R)  # (k, N, p)
             return xp.reshape(xp.permute_dims(Z, (1, 0, 2)), (N, k * p))
         dt = X.dtype
         R = self.R.astype(dt, copy=False)
         L = self.L.astype(dt, copy=False)
-        X3 = X.reshape(N, s, l)                                         # x[N, d l + b]
-        Z = np.empty((N, k, p), dtype=dt)                               # z[N, a p + j]
-        Zt = Z.transpose(1, 0, 2)                                       # (k, N, p), strided
+        X3 = X.reshape(N, s, l)  # x[N, d l + b]
+        Z = np.empty((N, k, p), dtype=dt)  # z[N, a p + j]
+        Zt = Z.transpose(1, 0, 2)  # (k, N, p), strided
         chunk, threads, next_start = self._schedule(N, l * max(r, s), dt)
 
         def work():
@@ -277,12 +281,12 @@ class Monarch(StructuredMatrix):
             wbuf = np.empty(chunk * l * r if n0 is not None else 0, dtype=dt)
             while n0 is not None:
                 m = min(N, n0 + chunk) - n0
-                Xc = xbuf[: m * l * s].reshape(m, l, s)                 # x[N, b, d]
-                np.copyto(Xc, X3[n0:n0 + m].transpose(0, 2, 1))
-                W = wbuf[: m * l * r].reshape(r, l, m)                  # w[t = c l + b, N]
+                Xc = xbuf[: m * l * s].reshape(m, l, s)  # x[N, b, d]
+                np.copyto(Xc, X3[n0 : n0 + m].transpose(0, 2, 1))
+                W = wbuf[: m * l * r].reshape(r, l, m)  # w[t = c l + b, N]
                 np.matmul(Xc.transpose(1, 0, 2), L, out=W.transpose(1, 2, 0))
-                U = W.reshape(k, q, m).transpose(0, 2, 1)               # u[a, N, i], t = a q + i
-                np.matmul(U, R, out=Zt[:, n0:n0 + m, :])
+                U = W.reshape(k, q, m).transpose(0, 2, 1)  # u[a, N, i], t = a q + i
+                np.matmul(U, R, out=Zt[:, n0 : n0 + m, :])
                 n0 = next_start()
 
         _parallel.run_parallel(work, threads)

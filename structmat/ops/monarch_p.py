@@ -23,14 +23,12 @@ square matrix with equal sizes ``b = n^{1/p}``.
 
 from __future__ import annotations
 
-import math
-from typing import Any, Sequence
-
-import numpy as np
+from collections.abc import Sequence
+from typing import Any
 
 from .. import _backend as B
 from ..base import as_param_array
-from .blocktt import BlockTT, _geometry, _resolve_sizes, orderp_sizes
+from .blocktt import BlockTT, orderp_sizes
 
 __all__ = ["MonarchP", "orderp_sizes"]
 
@@ -61,7 +59,9 @@ class MonarchP(BlockTT):
         if isinstance(factors, (str, bytes)) or not isinstance(factors, (tuple, list)):
             raise TypeError(f"factors must be a list of 3-D arrays; got {type(factors).__name__}")
         if len(factors) < 2:
-            raise ValueError(f"factors must hold at least 2 arrays (order p >= 2); got {len(factors)}")
+            raise ValueError(
+                f"factors must hold at least 2 arrays (order p >= 2); got {len(factors)}"
+            )
         arrs, xp = [], None
         for t, F in enumerate(factors):
             a, xp = as_param_array(F, f"factors[{t}]", ndim=3, xp=xp)
@@ -98,8 +98,15 @@ class MonarchP(BlockTT):
         return tuple(self._blocks())
 
     @classmethod
-    def random(cls, n_in: Any, n_out: Any = None, order: int | None = None, seed: Any = None,
-               dtype: Any = "float64", xp: Any = None) -> "MonarchP":
+    def random(
+        cls,
+        n_in: Any,
+        n_out: Any = None,
+        order: int | None = None,
+        seed: Any = None,
+        dtype: Any = "float64",
+        xp: Any = None,
+    ) -> MonarchP:
         """An order-``p`` Monarch matrix with independent Gaussian block entries.
 
         Parameters
@@ -121,8 +128,9 @@ class MonarchP(BlockTT):
         >>> A.shape, [f.shape for f in A.factors]
         ((16384, 16384), [(512, 32, 32), (512, 32, 32), (1024, 16, 16)])
         """
-        return super().random.__func__(cls, n_in, n_out, ranks=1, cores=order, seed=seed,
-                                       dtype=dtype, xp=xp)
+        return super().random.__func__(
+            cls, n_in, n_out, ranks=1, cores=order, seed=seed, dtype=dtype, xp=xp
+        )
 
     @classmethod
     def _random_from_cores(cls, arrs):

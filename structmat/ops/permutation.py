@@ -55,7 +55,9 @@ class Permutation(StructuredMatrix):
             try:
                 arr = xp.asarray(perm)
             except Exception as exc:
-                raise TypeError(f"perm must be an array of integers; got {type(perm).__name__}") from exc
+                raise TypeError(
+                    f"perm must be an array of integers; got {type(perm).__name__}"
+                ) from exc
         if not xp.isdtype(arr.dtype, "integral"):
             raise TypeError(f"perm must have an integer dtype; got {arr.dtype}")
         if arr.ndim != 1:
@@ -79,7 +81,7 @@ class Permutation(StructuredMatrix):
         self._inv = None
 
     @classmethod
-    def transpose_perm(cls, r: int, c: int, xp: Any = None) -> "Permutation":
+    def transpose_perm(cls, r: int, c: int, xp: Any = None) -> Permutation:
         """The stride permutation: reads ``x`` as an ``r x c`` row-major array, returns its
         transpose flattened (``y = x.reshape(r, c).T.ravel()``).
 
@@ -136,8 +138,9 @@ class Permutation(StructuredMatrix):
     def _dense(self, xp):
         n = self._shape[0]
         perm = B.move(self.perm, xp)
-        eye = xp.eye(n, dtype=B.float_dtype_for(xp, getattr(xp, self._dtype.name)),
-                     device=B.device_of(perm))
+        eye = xp.eye(
+            n, dtype=B.float_dtype_for(xp, getattr(xp, self._dtype.name)), device=B.device_of(perm)
+        )
         return xp.take(eye, perm, axis=0)
 
     def to_backend(self, xp):
@@ -153,8 +156,11 @@ class Permutation(StructuredMatrix):
         ``(P1 @ P2 @ x)[i] = (P2 @ x)[perm1[i]] = x[perm2[perm1[i]]]``; the nominal dtype is
         the promotion of both.
         """
-        if (isinstance(other, Permutation) and other.shape == self.shape
-                and B.namespace_name(other.xp) == B.namespace_name(self._xp)):
+        if (
+            isinstance(other, Permutation)
+            and other.shape == self.shape
+            and B.namespace_name(other.xp) == B.namespace_name(self._xp)
+        ):
             xp = self._xp
             dt = np.result_type(self._dtype, other._dtype)
             return Permutation(xp.take(other.perm, self.perm, axis=0), dtype=dt)

@@ -29,8 +29,10 @@ def _index_array(value: Any, name: str, bound: int, nnz: int | None) -> np.ndarr
     if nnz is not None and arr.shape[0] != nnz:
         raise ValueError(f"{name} must have one entry per value ({nnz}); got {arr.shape[0]}")
     if arr.size and (int(arr.min()) < 0 or int(arr.max()) >= bound):
-        raise ValueError(f"{name} entries must lie in [0, {bound}); got range "
-                         f"[{int(arr.min())}, {int(arr.max())}]")
+        raise ValueError(
+            f"{name} entries must lie in [0, {bound}); got range "
+            f"[{int(arr.min())}, {int(arr.max())}]"
+        )
     return np.array(arr, dtype=np.int64, copy=True)
 
 
@@ -139,20 +141,27 @@ class Sparse(StructuredMatrix):
             if B.is_numpy(self._xp):
                 import scipy.sparse
 
-                csr = scipy.sparse.csr_array((self.values, (self.rows, self.cols)),
-                                             shape=self._shape)
+                csr = scipy.sparse.csr_array(
+                    (self.values, (self.rows, self.cols)), shape=self._shape
+                )
                 self._plan = ("scipy", csr, csr.T.tocsr())
             else:
                 xp = self._xp
                 dev = B.device_of(self.values)
                 padded = self._padded_values()
                 tables = []
-                for major, minor, n_major in ((self.rows, self.cols, n_out),
-                                              (self.cols, self.rows, n_in)):
+                for major, minor, n_major in (
+                    (self.rows, self.cols, n_out),
+                    (self.cols, self.rows, n_in),
+                ):
                     idx, src = _ell(major, minor, n_major)
                     vals = xp.take(padded, xp.asarray(np.reshape(src, (-1,)), device=dev), axis=0)
-                    tables.append((xp.asarray(np.reshape(idx, (-1,)), device=dev),
-                                   xp.reshape(vals, idx.shape)))
+                    tables.append(
+                        (
+                            xp.asarray(np.reshape(idx, (-1,)), device=dev),
+                            xp.reshape(vals, idx.shape),
+                        )
+                    )
                 self._plan = ("ell", tables[0], tables[1])
         return self._plan
 
@@ -181,8 +190,9 @@ class Sparse(StructuredMatrix):
         return Sparse(self.cols, self.rows, self.values, (self._shape[1], self._shape[0]))
 
     def _adjoint(self):
-        return Sparse(self.cols, self.rows, self._xp.conj(self.values),
-                      (self._shape[1], self._shape[0]))
+        return Sparse(
+            self.cols, self.rows, self._xp.conj(self.values), (self._shape[1], self._shape[0])
+        )
 
     def _conj(self):
         if not self._is_complex():

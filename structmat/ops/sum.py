@@ -80,8 +80,10 @@ def _common_xp(terms, what: str):
     names = {B.namespace_name(x) for x in xps}
     if len(names) > 1:
         a, b = sorted(names)[:2]
-        raise TypeError(f"{what} mix array namespaces: {a} and {b}; move them to one backend "
-                        f"first (e.g. with .to_backend(...))")
+        raise TypeError(
+            f"{what} mix array namespaces: {a} and {b}; move them to one backend "
+            f"first (e.g. with .to_backend(...))"
+        )
     return xps[0] if xps else None
 
 

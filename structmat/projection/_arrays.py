@@ -29,10 +29,14 @@ def _as_dense(A: Any, name: str = "A", check_finite: bool = True) -> tuple[Any, 
         try:
             A = xp.asarray(A)
         except Exception as exc:
-            raise TypeError(f"{name} must be an array of shape (..., n_out, n_in); got a ragged "
-                            f"{type(A).__name__}") from exc
+            raise TypeError(
+                f"{name} must be an array of shape (..., n_out, n_in); got a ragged "
+                f"{type(A).__name__}"
+            ) from exc
     else:
-        raise TypeError(f"{name} must be an array of shape (..., n_out, n_in); got {type(A).__name__}")
+        raise TypeError(
+            f"{name} must be an array of shape (..., n_out, n_in); got {type(A).__name__}"
+        )
     if A.ndim < 2:
         raise ValueError(
             f"{name} must be a matrix (n_out, n_in) or a stack of matrices (..., n_out, n_in); "
@@ -104,7 +108,7 @@ def _nest(items: list, shape: tuple[int, ...]):
     if len(shape) <= 1:
         return list(items)
     step = math.prod(shape[1:])
-    return [_nest(items[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+    return [_nest(items[i * step : (i + 1) * step], shape[1:]) for i in range(shape[0])]
 
 
 def _flatten(items: Any, depth: int) -> list:
@@ -152,7 +156,9 @@ def _matmul(xp, X, Y):
     dt = np.result_type(X.dtype, Y.dtype)
     xr, xi = np.ascontiguousarray(X.real), np.ascontiguousarray(np.imag(X))
     yr, yi = np.ascontiguousarray(Y.real), np.ascontiguousarray(np.imag(Y))
-    out = np.empty(np.broadcast_shapes(X.shape[:-1] + (1,), Y.shape[:-2] + (1, Y.shape[-1])), dtype=dt)
+    out = np.empty(
+        np.broadcast_shapes(X.shape[:-1] + (1,), Y.shape[:-2] + (1, Y.shape[-1])), dtype=dt
+    )
     out.real = np.matmul(xr, yr) - np.matmul(xi, yi)
     out.imag = np.matmul(xr, yi) + np.matmul(xi, yr)
     return out
@@ -187,7 +193,7 @@ def _ldexp(xp, x, e: np.ndarray, axes: int = 2):
         return np.ldexp(x, ee).astype(x.dtype, copy=False)
     rdt = B.real_dtype_for(xp, x.dtype)
     rest = e.astype(np.int64)
-    while np.any(rest):                         # powers of two of at most 2^+-60 per step
+    while np.any(rest):  # powers of two of at most 2^+-60 per step
         part = np.clip(rest, -60, 60)
         rest = rest - part
         f = xp.asarray(np.ldexp(1.0, part), dtype=rdt)

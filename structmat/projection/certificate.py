@@ -38,8 +38,16 @@ class _Margins:
       dtype anyway.
     """
 
-    def __init__(self, eps: float, s: int, p: int, *, eps_ritz: float | None = None,
-                 cplx: bool = False, from_gram: bool = False):
+    def __init__(
+        self,
+        eps: float,
+        s: int,
+        p: int,
+        *,
+        eps_ritz: float | None = None,
+        cplx: bool = False,
+        from_gram: bool = False,
+    ):
         m = min(s, p)
         n = max(s, p)
         c = 2.0 if cplx else 1.0
@@ -94,8 +102,9 @@ class _Margins:
         (``G`` positive semidefinite, Ky Fan), with the rounding margins."""
         return trG * (1.0 + self.e_gram) - np.sum(theta - self.e_theta * trG[:, None], axis=1)
 
-    def inertia_shift(self, theta: np.ndarray, r: np.ndarray, trG: np.ndarray,
-                      budget: np.ndarray) -> np.ndarray:
+    def inertia_shift(
+        self, theta: np.ndarray, r: np.ndarray, trG: np.ndarray, budget: np.ndarray
+    ) -> np.ndarray:
         """The shift ``mu`` of the inertia test of a rank-1 Ritz pair: the largest for which
         :meth:`missed` is half the budget (the closer ``mu`` to ``theta``, the easier the test
         that no other eigenvalue lies above it)."""
@@ -115,8 +124,15 @@ class _Margins:
         assembly); ``c`` is their sum times 1.25, plus an underflow allowance.
         """
         g1 = self.g_chol
-        return 1.25 * (g1 / (1.0 - g1) * np.abs(trH) + (self.e_gram + 6 * self.u) * trG
-                       + 2 * self.u * math.sqrt(self.m) * np.abs(mu)) + 1e-300
+        return (
+            1.25
+            * (
+                g1 / (1.0 - g1) * np.abs(trH)
+                + (self.e_gram + 6 * self.u) * trG
+                + 2 * self.u * math.sqrt(self.m) * np.abs(mu)
+            )
+            + 1e-300
+        )
 
 
 def _inertia_ok(Ht: np.ndarray, c: np.ndarray) -> np.ndarray:

@@ -48,8 +48,18 @@ from .slabs import _gather_slabs, _Plan
 from .solvers import _solve_generic
 
 
-def _redo_fast1(xp, S5, zs: np.ndarray, right: bool, mg: _Margins, starts, q0, steps: int,
-                scale: bool, restart_steps: int):
+def _redo_fast1(
+    xp,
+    S5,
+    zs: np.ndarray,
+    right: bool,
+    mg: _Margins,
+    starts,
+    q0,
+    steps: int,
+    scale: bool,
+    restart_steps: int,
+):
     """Solve again, on a stack of just these slabs, the rank-1 slabs the fast pass did not
     certify: scaled into the energy range (``scale``) or restarted from ``q0``; a full SVD for
     those that still fail.  Returns ``(result dict, exponents)`` as :func:`_lanczos1_numpy`."""
@@ -65,11 +75,18 @@ def _redo_fast1(xp, S5, zs: np.ndarray, right: bool, mg: _Margins, starts, q0, s
         # a fresh run gets the restart that the first pass gave the in-range slabs
         again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
         if again.size:
-            res2 = _lanczos1_numpy(Sr[again][None, None], np.arange(again.size), right,
-                                   restart_steps, mg, starts[again], q0=res["V"][again, :, 0])
+            res2 = _lanczos1_numpy(
+                Sr[again][None, None],
+                np.arange(again.size),
+                right,
+                restart_steps,
+                mg,
+                starts[again],
+                q0=res["V"][again, :, 0],
+            )
             for key in ("V", "W", "trG", "theta", "direct", "missed", "cert"):
                 res[key][again] = res2[key]
-    zero = (res["trG"] == 0) & ~res["oor"]      # slabs whose entries are all zero
+    zero = (res["trG"] == 0) & ~res["oor"]  # slabs whose entries are all zero
     res["cert"][zero] = _ZERO
     res["missed"][zero] = 0.0
     res["V"][zero] = 0
@@ -78,7 +95,7 @@ def _redo_fast1(xp, S5, zs: np.ndarray, right: bool, mg: _Margins, starts, q0, s
     still = np.nonzero(res["cert"] == _FAIL)[0]
     if still.size:
         m = res["V"].shape[1]
-        with _parallel.blas_single_threaded():       # tiny problems: BLAS threads only spin
+        with _parallel.blas_single_threaded():  # tiny problems: BLAS threads only spin
             U_, sv_, Vh_ = np.linalg.svd(Sr[still], full_matrices=False)
         if right:
             res["V"][still] = np.conj(Vh_[:, :1, :]).swapaxes(-1, -2)
@@ -139,7 +156,7 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
     counts["exact"] = counts.get("exact", 0) + int(kinds_exact.sum())
     counts["zero"] = counts.get("zero", 0) + int(kinds_zero.sum())
 
-    groups = []          # (zs, V (xp), SB (xp) or None, kept energies (host) or None)
+    groups = []  # (zs, V (xp), SB (xp) or None, kept energies (host) or None)
     for rho in plan.solve_ranks:
         zs = np.nonzero(~kinds_exact & ~kinds_zero & (eff == rho))[0]
         method = plan.solver_for(rho, mp, steps)
@@ -158,9 +175,18 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
                     continue
                 # out-of-range slabs start afresh, scaled into the range; the others restart
                 # from their Ritz vector with a third of the steps
-                r2, e2 = _redo_fast1(xp, S5, zs[part], plan.right, mg_fast, starts[part],
-                                     None if fresh else V[part, :, 0],
-                                     steps if fresh else restart_steps, fresh, restart_steps)
+                r2, e2 = _redo_fast1(
+                    xp,
+                    S5,
+                    zs[part],
+                    plan.right,
+                    mg_fast,
+                    starts[part],
+                    None if fresh else V[part, :, 0],
+                    steps if fresh else restart_steps,
+                    fresh,
+                    restart_steps,
+                )
                 V[part] = r2["V"]
                 W[part] = r2["W"]
                 g_tr[part] = r2["trG"]
@@ -170,7 +196,8 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
                 g_mis[part] = r2["missed"]
                 g_exp[part] = e2
             counts["lanczos"] = counts.get("lanczos", 0) + int(
-                np.isin(g_cert, (_TRACE, _INERTIA)).sum())
+                np.isin(g_cert, (_TRACE, _INERTIA)).sum()
+            )
             counts["svd"] = counts.get("svd", 0) + int((g_cert == _SVD).sum())
             counts["zero"] = counts.get("zero", 0) + int((g_cert == _ZERO).sum())
             SB = W[:, :, None] if plan.right else W[:, None, :]
@@ -183,8 +210,9 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
             if ge is None:
                 raise _NonFinite
             Sg = _ldexp(xp, Sg, -ge)
-            V, g_tr, g_cert, g_mis, g_sd = _solve_generic(xp, Sg, rho, plan.right, method,
-                                                          steps, mg, rng)
+            V, g_tr, g_cert, g_mis, g_sd = _solve_generic(
+                xp, Sg, rho, plan.right, method, steps, mg, rng
+            )
             zero2 = g_tr == 0
             g_cert[zero2] = _ZERO
             g_mis[zero2] = 0.0
@@ -212,7 +240,7 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
         missed[zs] = np.where(g_cert == _ZERO, 0.0, g_mis)
         disc[zs] = groups[-1][4]
         sexp[zs] = groups[-1][3]
-    if np.any(cert == _FAIL):                                   # pragma: no cover - invariant
+    if np.any(cert == _FAIL):  # pragma: no cover - invariant
         raise AssertionError("a slab left the projection uncertified")
 
     # factors: split each singular value evenly between L and R (sqrt(sigma) each), in the
@@ -223,7 +251,7 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
     one = xp.ones((), dtype=B.real_dtype_for(xp, dt))
     for zs, V, SB, ge, _, _ in groups:
         rho = int(V.shape[-1])
-        sig = xp.linalg.vector_norm(SB, axis=-2 if plan.right else -1)       # (Z', rho)
+        sig = xp.linalg.vector_norm(SB, axis=-2 if plan.right else -1)  # (Z', rho)
         use = (sig > 0) & xp.isfinite(sig)
         f = xp.where(use, 1.0 / xp.sqrt(xp.where(use, sig, one)), one)
         fc = xp.astype(f, dt)
@@ -248,12 +276,18 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
         ze = np.nonzero(kinds_exact)[0]
         Se = _gather_slabs(xp, S5, ze)
         if plan.right:
-            Lc = Se[..., :rmax] if rmax <= p else xp.concat(
-                [Se, xp.zeros((ze.size, s, rmax - p), dtype=dt)], axis=-1)
+            Lc = (
+                Se[..., :rmax]
+                if rmax <= p
+                else xp.concat([Se, xp.zeros((ze.size, s, rmax - p), dtype=dt)], axis=-1)
+            )
             Rr = xp.broadcast_to(xp.eye(rmax, p, dtype=dt)[None, ...], (ze.size, rmax, p))
         else:
-            Rr = Se[..., :rmax, :] if rmax <= s else xp.concat(
-                [Se, xp.zeros((ze.size, rmax - s, p), dtype=dt)], axis=-2)
+            Rr = (
+                Se[..., :rmax, :]
+                if rmax <= s
+                else xp.concat([Se, xp.zeros((ze.size, rmax - s, p), dtype=dt)], axis=-2)
+            )
             Lc = xp.broadcast_to(xp.eye(s, rmax, dtype=dt)[None, ...], (ze.size, s, rmax))
         Lparts.append(Lc)
         Rparts.append(Rr)
@@ -356,7 +390,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     if not isinstance(return_info, (bool, np.bool_)):
         raise TypeError(f"return_info must be a bool; got {return_info!r}")
     rng = _make_rng(seed)
-    _parallel.num_workers()            # a bad STRUCTMAT_NUM_THREADS fails here, at any size
+    _parallel.num_workers()  # a bad STRUCTMAT_NUM_THREADS fails here, at any size
     n_out, n_in = int(A.shape[-2]), int(A.shape[-1])
     geometry = monarch_geometry(n_in, n_out, nblocks)
     k, q, p, l, s, r = geometry
@@ -371,7 +405,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     counts: dict[str, int] = {}
     Ls, Rs, Es = [], [], []
     for start in range(0, nb, per_chunk):
-        S5 = slab_view(xp, A3[start:min(nb, start + per_chunk), ...], geometry)
+        S5 = slab_view(xp, A3[start : min(nb, start + per_chunk), ...], geometry)
         try:
             Lc, Rr, en = _project_chunk(xp, S5, plan, rng, counts)
         except _NonFinite:
@@ -384,7 +418,9 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     # gather the factor blocks from the per-slab columns / rows
     zrow_L = xp.zeros((1, s), dtype=dt)
     zrow_R = xp.zeros((1, p), dtype=dt)
-    poolL = xp.concat([xp.reshape(xp.matrix_transpose(Lcols), (nb * k * l * plan.rho_max, s)), zrow_L], axis=0)
+    poolL = xp.concat(
+        [xp.reshape(xp.matrix_transpose(Lcols), (nb * k * l * plan.rho_max, s)), zrow_L], axis=0
+    )
     poolR = xp.concat([xp.reshape(Rrows, (nb * k * l * plan.rho_max, p)), zrow_R], axis=0)
     idxL = xp.asarray(plan.gather_index(nb, plan.posL))
     idxR = xp.asarray(plan.gather_index(nb, plan.posR))

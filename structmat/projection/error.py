@@ -112,7 +112,7 @@ def slab_singular_values(A: Any, nblocks: Any = None):
     batch = tuple(int(d) for d in A.shape[:-2])
     nb = math.prod(batch)
     S5 = slab_view(xp, xp.reshape(A, (nb, n_out, n_in)), geometry)
-    S = xp.reshape(S5, (nb * k * l, s, p))            # one copy into slab order
+    S = xp.reshape(S5, (nb * k * l, s, p))  # one copy into slab order
     # each slab scaled by a power of two into [0.5, 1) max-abs and the values scaled back:
     # exact at any input scale (results beyond the dtype's range saturate)
     e = _pow2_exponents(xp, S)
@@ -159,17 +159,23 @@ def projection_error(A: Any, M: Any):
     if B.is_array(M) or isinstance(M, StructuredMatrix) and not batch:
         if isinstance(M, StructuredMatrix):
             if M.xp is not None and B.namespace_name(M.xp) != B.namespace_name(xp):
-                raise TypeError(f"A is a {B.namespace_name(xp)} array but M has "
-                                f"{B.namespace_name(M.xp)} parameters")
+                raise TypeError(
+                    f"A is a {B.namespace_name(xp)} array but M has "
+                    f"{B.namespace_name(M.xp)} parameters"
+                )
             if tuple(M.shape) != shape2:
-                raise ValueError(f"M has shape {tuple(M.shape)}; expected {shape2} (the shape of A)")
+                raise ValueError(
+                    f"M has shape {tuple(M.shape)}; expected {shape2} (the shape of A)"
+                )
         if isinstance(M, Monarch):
             mats = [M]
         else:
             Md = M.to_dense(xp) if isinstance(M, StructuredMatrix) else M
             if B.is_array(Md) and B.namespace_name(B.get_namespace(Md)) != B.namespace_name(xp):
-                raise TypeError(f"A and M mix array namespaces: {B.namespace_name(xp)} and "
-                                f"{B.namespace_name(B.get_namespace(Md))}")
+                raise TypeError(
+                    f"A and M mix array namespaces: {B.namespace_name(xp)} and "
+                    f"{B.namespace_name(B.get_namespace(Md))}"
+                )
             if tuple(Md.shape) != tuple(A.shape):
                 raise ValueError(f"M has shape {tuple(Md.shape)}; expected {tuple(A.shape)}")
             if not B.all_finite(xp, Md):
@@ -178,8 +184,9 @@ def projection_error(A: Any, M: Any):
             # ratio is unchanged and no square under- or overflows
             Md3 = xp.reshape(Md, (nb,) + shape2)
             eA = _pow2_exponents(xp, A3)
-            eA = np.where(_host(xp.max(xp.abs(A3), axis=(-2, -1))) > 0, eA,
-                          _pow2_exponents(xp, Md3))
+            eA = np.where(
+                _host(xp.max(xp.abs(A3), axis=(-2, -1))) > 0, eA, _pow2_exponents(xp, Md3)
+            )
             dt = _wide(xp, xp.result_type(A.dtype, Md.dtype))
             As = _ldexp(xp, xp.astype(A3, dt), -eA)
             diff = As - _ldexp(xp, xp.astype(Md3, dt), -eA)
@@ -193,12 +200,16 @@ def projection_error(A: Any, M: Any):
     nums, dens = [], []
     for e, Me in enumerate(mats):
         if not isinstance(Me, StructuredMatrix):
-            raise TypeError(f"M must hold Monarch (or structured) matrices; got {type(Me).__name__}")
+            raise TypeError(
+                f"M must hold Monarch (or structured) matrices; got {type(Me).__name__}"
+            )
         if tuple(Me.shape) != shape2:
             raise ValueError(f"M has shape {tuple(Me.shape)}; expected {shape2} (the shape of A)")
         if Me.xp is not None and B.namespace_name(Me.xp) != B.namespace_name(xp):
-            raise TypeError(f"A is a {B.namespace_name(xp)} array but M has "
-                            f"{B.namespace_name(Me.xp)} parameters")
+            raise TypeError(
+                f"A is a {B.namespace_name(xp)} array but M has "
+                f"{B.namespace_name(Me.xp)} parameters"
+            )
         if isinstance(Me, Monarch):
             num, den = _residual_sq(xp, A3[e, ...], Me)
         else:

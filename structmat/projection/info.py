@@ -1,5 +1,4 @@
-"""The report of a projection: :class:`ProjectionInfo`.
-"""
+"""The report of a projection: :class:`ProjectionInfo`."""
 
 from __future__ import annotations
 

@@ -53,8 +53,9 @@ def _unit_starts(rng: np.random.Generator, n: int, m: int, dt) -> np.ndarray:
     return r / np.where(nr > 0, nr, 1).astype(rdt)[:, None]
 
 
-def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, starts,
-                    q0=None) -> dict:
+def _lanczos1_numpy(
+    S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, starts, q0=None
+) -> dict:
     """Rank-1 slabs on NumPy: Gram, Lanczos, Ritz pair and certificate, cache-blocked, threaded.
 
     The generic path (:func:`_solve_lanczos1` on all Gram matrices at once) streams every
@@ -104,19 +105,19 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
 
     def slabs(task):
         t0, t1, e, a, na, b, nbb = task
-        X = S5[e, a:a + na, b:b + nbb]                          # (na, nbb, s, p)
+        X = S5[e, a : a + na, b : b + nbb]  # (na, nbb, s, p)
         return X if right else X.swapaxes(-1, -2)
 
     def gram_t(X, out):
         """``G^T = conj(G)`` of the slabs ``X`` into ``out``."""
         if not cplx:
             np.matmul(X.swapaxes(-1, -2), X, out=out)
-        elif right:                                             # G = S^H S: G^T = S^T conj(S)
+        elif right:  # G = S^H S: G^T = S^T conj(S)
             np.matmul(X.swapaxes(-1, -2), np.conj(X), out=out)
-        else:                                                   # G = S S^H: G^T = conj(S) S^T
+        else:  # G = S S^H: G^T = conj(S) S^T
             np.matmul(np.conj(X).swapaxes(-1, -2), X, out=out)
 
-    Q = np.empty((steps, n, m), dtype=dt)         # step-major: each step's vectors contiguous
+    Q = np.empty((steps, n, m), dtype=dt)  # step-major: each step's vectors contiguous
     alpha = np.zeros((steps, n), dtype=rdt)
     beta = np.zeros((steps, n), dtype=rdt)
     trG = np.empty(n, dtype=rdt)
@@ -140,7 +141,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
             _lanczos_tasks()
 
     def _lanczos_tasks():
-        gbuf = None if keep else np.empty(cap * m * m, dtype=dt)   # reused: stays cache-warm
+        gbuf = None if keep else np.empty(cap * m * m, dtype=dt)  # reused: stays cache-warm
         wbuf = np.empty(cap * m, dtype=dt)
         tbuf = np.empty(cap * m, dtype=dt)
         dbuf = np.empty(cap, dtype=bool)
@@ -152,7 +153,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
             if keep:
                 Gt = Gkeep[t0:t1].reshape(bshape + (m, m))
             else:
-                Gt = gbuf[:c * m * m].reshape(bshape + (m, m))
+                Gt = gbuf[: c * m * m].reshape(bshape + (m, m))
             gram_t(X, Gt)
             dg = np.diagonal(Gt, axis1=-2, axis2=-1).real.copy()
             tr = np.sum(dg, axis=-1)
@@ -183,14 +184,14 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
             else:
                 q[...] = q0[t0:t1].reshape(q.shape)
                 q /= np.sqrt(dot_re(q, q))[..., None]
-            w3 = wbuf[:c * m].reshape(bshape + (1, m))
+            w3 = wbuf[: c * m].reshape(bshape + (1, m))
             w = w3[..., 0, :]
-            tm = tbuf[:c * m].reshape(bshape + (m,))
+            tm = tbuf[: c * m].reshape(bshape + (m,))
             dd = dbuf[:c].reshape(bshape)
-            b = None                                            # beta of the previous step
+            b = None  # beta of the previous step
             for j in range(steps):
                 q = Qt[j]
-                np.matmul(q[..., None, :], Gt, out=w3)             # (G q)^T = q^T G^T
+                np.matmul(q[..., None, :], Gt, out=w3)  # (G q)^T = q^T G^T
                 a = dot_re(q, w, out=alpha[j, t0:t1].reshape(bshape))
                 np.multiply(q, a[..., None], out=tm)
                 w -= tm
@@ -220,7 +221,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
         alpha64 = alpha.astype(np.float64)
         beta64 = beta[:-1].astype(np.float64)
         _, _, Y = _tridiag_top(xp, alpha64, beta64)
-    Yc = np.ascontiguousarray(np.nan_to_num(Y.T).astype(dt))      # (n, steps)
+    Yc = np.ascontiguousarray(np.nan_to_num(Y.T).astype(dt))  # (n, steps)
     V = np.empty((n, m, 1), dtype=dt)
     W = np.empty((n, (s if right else p)), dtype=dt)
     theta = np.empty(n, dtype=np.float64)
@@ -244,7 +245,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
         """``u = W``, ``theta``, residual norm of the unit vectors ``vs`` (..., m) on the slabs
         ``Xs`` (..., s', p'), in the dtype of ``Xs``; ``theta`` and the residual as float64."""
         vin = vs if right or not cplx else np.conj(vs)
-        u = np.matmul(Xs, vin[..., None])                       # (..., m', 1)
+        u = np.matmul(Xs, vin[..., None])  # (..., m', 1)
         uc = np.conj(u) if cplx else u
         gv = np.matmul(Xs.swapaxes(-1, -2), uc)[..., 0]
         if cplx and right:
@@ -268,7 +269,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
         mu = mgx.inertia_shift(th[:, None], r[:, None], tg, bud)
         okm = (mu > 0) & np.isfinite(mu)
         mu = np.where(okm, mu, 0.0)
-        trH = m * mu + tg + th                        # bounds |trace H|
+        trH = m * mu + tg + th  # bounds |trace H|
         di = np.arange(m)
         Gn[:, di, di] += (mu - mgx.inertia_margin(trH, tg, mu)).astype(rdt)[:, None]
         ok = _lapack.rank1_cholesky_ok(Gn, vs, th) & okm
@@ -283,7 +284,7 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
 
     def neg_gram(Xs, buf):
         """``-conj(G)`` of the slabs ``Xs`` (c, s', p') into ``buf``."""
-        G = buf[:Xs.shape[0] * m * m].reshape(Xs.shape[0], m, m)
+        G = buf[: Xs.shape[0] * m * m].reshape(Xs.shape[0], m, m)
         gram_t(Xs, G)
         np.negative(G, out=G)
         return G
@@ -294,12 +295,12 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
             t0, t1, _, _, na, _, nbb = task = tasks[t]
             c = t1 - t0
             bshape = (na, nbb)
-            X = slabs(task)                                          # (na, nbb, s', p') view
+            X = slabs(task)  # (na, nbb, s', p') view
 
-            def pick(idx):                               # slabs at task positions idx (copy)
+            def pick(idx, X=X, nbb=nbb):  # slabs at task positions idx (copy)
                 return X[idx // nbb, idx % nbb]
 
-            v = np.matmul(Yc[t0:t1, None, :], Q[:, t0:t1].swapaxes(0, 1))[:, 0, :]   # (c, m)
+            v = np.matmul(Yc[t0:t1, None, :], Q[:, t0:t1].swapaxes(0, 1))[:, 0, :]  # (c, m)
             nv = np.sqrt(dot_re(v, v))
             v /= np.where(nv > 0, nv, 1)[:, None]
             V[t0:t1, :, 0] = v
@@ -359,8 +360,9 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
                 rest = np.nonzero(~ok2)[0]
                 if rest.size:
                     G = neg_gram(Xs[rest], gbuf)
-                    oki, misi = inertia(G, v[ci[rest]], th2[rest], r2[rest], tg2[rest],
-                                        bud2[rest], mg)
+                    oki, misi = inertia(
+                        G, v[ci[rest]], th2[rest], r2[rest], tg2[rest], bud2[rest], mg
+                    )
                     mis2[rest[oki]] = misi[oki]
                     ok2[rest[oki]] = True
                     cert[t0:t1][ci[rest[oki]]] = _INERTIA
@@ -372,5 +374,13 @@ def _lanczos1_numpy(S5, zs: np.ndarray, right: bool, steps: int, mg: _Margins, s
     with _parallel.blas_single_threaded():
         _parallel.run_parallel(ritz_work, threads)
     cert[oor] = _FAIL
-    return {"V": V, "W": W, "trG": trG64, "theta": theta, "direct": direct,
-            "missed": missed, "cert": cert, "oor": oor}
+    return {
+        "V": V,
+        "W": W,
+        "trG": trG64,
+        "theta": theta,
+        "direct": direct,
+        "missed": missed,
+        "cert": cert,
+        "oor": oor,
+    }

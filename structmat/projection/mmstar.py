@@ -1,5 +1,4 @@
-"""The factorisation of a matrix of the class 𝓜𝓜* (:func:`factor_mm_star`).
-"""
+"""The factorisation of a matrix of the class 𝓜𝓜* (:func:`factor_mm_star`)."""
 
 from __future__ import annotations
 
@@ -113,10 +112,10 @@ def factor_mm_star(M: Any, nblocks: Any = None, *, rtol: float | None = None, se
         raise ValueError("M contains NaN or Inf entries")
     Mw = _ldexp(xp, xp.reshape(xp.astype(A, wdt), (1, n, n)), -e_m)[0, ...]
     # M~[b, b'] = M[{d l + b}, {d' l + b'}]  (k x k blocks, s = k)
-    Mt = xp.permute_dims(xp.reshape(Mw, (k, l, k, l)), (1, 3, 0, 2))      # (l, l, k, k)
+    Mt = xp.permute_dims(xp.reshape(Mw, (k, l, k, l)), (1, 3, 0, 2))  # (l, l, k, k)
     # pivot block row i* and column j*: the best-conditioned ones (the algorithm inverts the
     # blocks of one block row and one block column)
-    sv = xp.linalg.svdvals(Mt)                                             # (l, l, k)
+    sv = xp.linalg.svdvals(Mt)  # (l, l, k)
     inv_cond = _host(sv[..., -1] / xp.where(sv[..., 0] > 0, sv[..., 0], xp.ones_like(sv[..., 0])))
     j0 = int(np.argmax(inv_cond.min(axis=0)))
     i0 = int(np.argmax(inv_cond.min(axis=1)))
@@ -125,23 +124,27 @@ def factor_mm_star(M: Any, nblocks: Any = None, *, rtol: float | None = None, se
             "M is not factorable as M1 M2^H: every block row and column of M~ = P^T M P has a "
             "singular block (M singular, or the middle factor has zero entries)"
         )
-    col = Mt[:, j0, ...]                                                   # M~_{b j0}
-    row = Mt[i0, ...]                                                      # M~_{i0 b'}
+    col = Mt[:, j0, ...]  # M~_{b j0}
+    row = Mt[i0, ...]  # M~_{i0 b'}
     piv = xp.broadcast_to(Mt[i0, j0, ...][None, ...], (l, k, k))
     try:
         Ainv = xp.linalg.inv(col)
-        C = xp.linalg.solve(row, piv)                                      # M~_{i0 b'}^-1 M~_{i0 j0}
+        C = xp.linalg.solve(row, piv)  # M~_{i0 b'}^-1 M~_{i0 j0}
     except np.linalg.LinAlgError as exc:
-        raise ValueError("M is not factorable as M1 M2^H: singular pivot blocks (M singular, or "
-                         f"the middle factor has zero entries): {exc}") from exc
-    X = xp.matmul(xp.matmul(Ainv[:, None, ...], Mt), C[None, ...])         # (l, l, k, k)
+        raise ValueError(
+            "M is not factorable as M1 M2^H: singular pivot blocks (M singular, or "
+            f"the middle factor has zero entries): {exc}"
+        ) from exc
+    X = xp.matmul(xp.matmul(Ainv[:, None, ...], Mt), C[None, ...])  # (l, l, k, k)
     if not B.all_finite(xp, X):
-        raise ValueError("M is not factorable as M1 M2^H: singular pivot blocks (non-finite "
-                         "intermediate results)")
+        raise ValueError(
+            "M is not factorable as M1 M2^H: singular pivot blocks (non-finite "
+            "intermediate results)"
+        )
     rng = np.random.default_rng(seed)
     coef = xp.astype(xp.asarray(rng.standard_normal((l, l)), dtype=xp.float64), wdt)
     # normalise the X_bb' so that no single (badly conditioned) one dominates the combination
-    xn = xp.linalg.matrix_norm(X)                                          # (l, l)
+    xn = xp.linalg.matrix_norm(X)  # (l, l)
     coef = coef / xp.astype(xp.where(xn > 0, xn, xp.ones_like(xn)), wdt)
     Xc = xp.sum(coef[:, :, None, None] * X, axis=(0, 1))
     _, W = _eig(xp, Xc)
@@ -150,28 +153,35 @@ def factor_mm_star(M: Any, nblocks: Any = None, *, rtol: float | None = None, se
     W = xp.astype(W, wdt)
     W = W / xp.linalg.vector_norm(W, axis=0)[None, :]
     # algebraic solution (gauge: D_{b j0} = I, L1_b = M~_{b j0} W, L2'_{j0} = W^-1)
-    L1 = xp.matmul(col, W)                                                 # (l, k, k)
+    L1 = xp.matmul(col, W)  # (l, k, k)
     try:
         Winv = xp.linalg.inv(W)
-        L2t = xp.linalg.solve(xp.matmul(col[i0:i0 + 1, ...], W), row)     # L1_{i0}^-1 M~_{i0 b'}
+        L2t = xp.linalg.solve(xp.matmul(col[i0 : i0 + 1, ...], W), row)  # L1_{i0}^-1 M~_{i0 b'}
     except np.linalg.LinAlgError as exc:
-        raise ValueError("M is not factorable as M1 M2^H: its blocks have no common "
-                         f"eigenbasis ({exc})") from exc
-    D = xp.sum(xp.matrix_transpose(Winv)[None, None, ...] * xp.matmul(X, W[None, None, ...]), axis=-2)
+        raise ValueError(
+            f"M is not factorable as M1 M2^H: its blocks have no common eigenbasis ({exc})"
+        ) from exc
+    D = xp.sum(
+        xp.matrix_transpose(Winv)[None, None, ...] * xp.matmul(X, W[None, None, ...]), axis=-2
+    )
     # the i0 row was gauged to D_{i0 b'} = I by the solve above; the others follow from X
     # least-squares polishing (alternating over L1, L2', D): the algebraic solution inverts
     # blocks whose conditioning grows with n; a few sweeps bring the fit to rounding level
-    tol = math.sqrt(_eps(xp, out_dt)) * n ** 0.25 if rtol is None else float(rtol)
+    tol = math.sqrt(_eps(xp, out_dt)) * n**0.25 if rtol is None else float(rtol)
     try:
         L1, D, L2t = _mm_star_polish(xp, Mt, L1, D, L2t, target=_rounding_tol(xp, wdt, n))
     except np.linalg.LinAlgError as exc:
-        raise ValueError(f"M is not in MM* for nblocks=({k}, {l}): the least-squares fit of "
-                         f"its factors is singular ({exc})") from exc
+        raise ValueError(
+            f"M is not in MM* for nblocks=({k}, {l}): the least-squares fit of "
+            f"its factors is singular ({exc})"
+        ) from exc
     if not (B.all_finite(xp, L1) and B.all_finite(xp, D) and B.all_finite(xp, L2t)):
-        raise ValueError("M is not factorable as M1 M2^H: the factorisation diverged "
-                         "(singular blocks or a defective simultaneous eigenbasis)")
-    Rm = xp.permute_dims(D, (2, 0, 1))                                     # R[c, b, b'] (k, l, l)
-    L2 = _H(xp, L2t)                                                       # M2 = Monarch(L2, I)
+        raise ValueError(
+            "M is not factorable as M1 M2^H: the factorisation diverged "
+            "(singular blocks or a defective simultaneous eigenbasis)"
+        )
+    Rm = xp.permute_dims(D, (2, 0, 1))  # R[c, b, b'] (k, l, l)
+    L2 = _H(xp, L2t)  # M2 = Monarch(L2, I)
     eye = xp.broadcast_to(xp.eye(l, dtype=wdt)[None, ...], (k, l, l))
     M1 = Monarch(xp.astype(L1, out_dt), xp.astype(Rm, out_dt))
     M2 = Monarch(xp.astype(L2, out_dt), xp.astype(eye, out_dt))
@@ -214,21 +224,23 @@ def _mm_star_polish(xp, Mt, L1, D, L2t, target: float, max_sweeps: int = 100):
         if fit <= target:
             break
         # L1_b = (sum_b' M~_bb' L2'^H_b' conj(D_bb')) (sum_b' D_bb' P_b' conj(D_bb'))^-1
-        P2 = xp.matmul(L2t, _H(xp, L2t))                                   # (l, k, k)
+        P2 = xp.matmul(L2t, _H(xp, L2t))  # (l, k, k)
         Dc = _conj(xp, D)
         gram = xp.sum(D[:, :, :, None] * P2[None, ...] * Dc[:, :, None, :], axis=1)
         rhs = xp.sum(xp.matmul(Mt, _H(xp, L2t)[None, ...]) * Dc[:, :, None, :], axis=1)
-        L1 = xp.matrix_transpose(xp.linalg.solve(xp.matrix_transpose(gram), xp.matrix_transpose(rhs)))
+        L1 = xp.matrix_transpose(
+            xp.linalg.solve(xp.matrix_transpose(gram), xp.matrix_transpose(rhs))
+        )
         # L2'_b' = (sum_b conj(D) P1_b D)^-1 (sum_b conj(D_bb') L1_b^H M~_bb')
-        P1 = xp.matmul(_H(xp, L1), L1)                                     # (l, k, k)
+        P1 = xp.matmul(_H(xp, L1), L1)  # (l, k, k)
         gram = xp.sum(Dc[:, :, :, None] * P1[:, None, ...] * D[:, :, None, :], axis=0)
         rhs = xp.sum(Dc[:, :, :, None] * xp.matmul(_H(xp, L1)[:, None, ...], Mt), axis=0)
         L2t = xp.linalg.solve(gram, rhs)
         # D_bb' from (L1^H L1 o conj(L2' L2'^H)) d = diag(L1^H M~ L2'^H)
         P2 = xp.matmul(L2t, _H(xp, L2t))
-        hmat = P1[:, None, ...] * _conj(xp, P2)[None, ...]                 # (l, l, k, k)
+        hmat = P1[:, None, ...] * _conj(xp, P2)[None, ...]  # (l, l, k, k)
         proj = xp.matmul(xp.matmul(_H(xp, L1)[:, None, ...], Mt), _H(xp, L2t)[None, ...])
-        diag = xp.linalg.diagonal(proj)                                    # (l, l, k)
+        diag = xp.linalg.diagonal(proj)  # (l, l, k)
         D = xp.linalg.solve(hmat, diag[..., None])[..., 0]
         new_fit = _mm_star_fit(xp, Mt, L1, D, L2t)
         if not new_fit < 0.95 * fit:

@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 
@@ -76,8 +76,11 @@ class SolverOptions:
                 raise ValueError(f"{f.name} must be {what} integer; got {v!r}")
 
 
+# the default is immutable (a frozen dataclass), so sharing it between contexts is safe
 _CURRENT: contextvars.ContextVar[SolverOptions] = contextvars.ContextVar(
-    "structmat_solver_options", default=SolverOptions())
+    "structmat_solver_options",
+    default=SolverOptions(),  # noqa: B039
+)
 
 
 def current_options() -> SolverOptions:
@@ -124,8 +127,9 @@ def solver_options(**changes) -> Iterator[SolverOptions]:
     names = {f.name for f in dataclasses.fields(SolverOptions)}
     bad = sorted(set(changes) - names)
     if bad:
-        raise TypeError(f"solver_options got unknown option(s) {bad}; expected some of "
-                        f"{sorted(names)}")
+        raise TypeError(
+            f"solver_options got unknown option(s) {bad}; expected some of {sorted(names)}"
+        )
     token = _CURRENT.set(dataclasses.replace(_CURRENT.get(), **changes))
     try:
         yield _CURRENT.get()

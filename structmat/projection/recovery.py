@@ -1,5 +1,4 @@
-"""Exact recovery of the factors of a matrix that is Monarch (:func:`monarch_factors`).
-"""
+"""Exact recovery of the factors of a matrix that is Monarch (:func:`monarch_factors`)."""
 
 from __future__ import annotations
 

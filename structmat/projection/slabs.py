@@ -25,7 +25,7 @@ class _Plan:
         self.geometry = geometry
         self.ranks = slab_ranks(k, q, l)
         self.mp = min(s, p)
-        self.right = p <= s          # Gram S^H S (p x p) when True, S S^H (s x s) otherwise
+        self.right = p <= s  # Gram S^H S (p x p) when True, S S^H (s x s) otherwise
         eff = np.minimum(self.ranks, self.mp)
         self.eff = eff
         self.rho_max = int(eff.max())
@@ -37,8 +37,8 @@ class _Plan:
         # slab's order (more middle indices than the slab has rows or columns) stay zero
         z, m = slab_columns(geometry)
         pos = np.where(m < eff.reshape(-1)[z], z * self.rho_max + m, -1)
-        self.posR = pos                                   # R[a, i] <- pool[pos[a q + i]]
-        self.posL = pos[l_middle_index(geometry)]         # L[b, :, c] <- pool[posL[b r + c]]
+        self.posR = pos  # R[a, i] <- pool[pos[a q + i]]
+        self.posL = pos[l_middle_index(geometry)]  # L[b, :, c] <- pool[posL[b r + c]]
 
     def solver_for(self, rho: int, m: int, steps: int) -> str:
         """``"lanczos"`` for rank-1 slabs of order >= 32 with ``steps`` <= 0.625 of the order
@@ -63,8 +63,5 @@ def _gather_slabs(xp, S5, zs: np.ndarray):
     nb, k, l = S5.shape[:3]
     ee, aa, bb = np.unravel_index(zs, (nb, k, l))
     if B.is_numpy(xp):
-        return S5[ee, aa, bb]                       # one gather in C
+        return S5[ee, aa, bb]  # one gather in C
     return xp.stack([S5[int(e_), int(a_), int(b_), ...] for e_, a_, b_ in zip(ee, aa, bb)])
-
-
-

@@ -31,7 +31,7 @@ def _start_vectors(xp, G, r, i=None, mix: float = 0.1):
     if i is None:
         i = xp.argmax(_real(xp, xp.linalg.diagonal(G)), axis=-1)
     onehot = xp.astype(xp.arange(m)[None, :] == i[:, None], G.dtype)
-    col = xp.vecdot(onehot[:, None, :], G)                         # G e_i (G Hermitian)
+    col = xp.vecdot(onehot[:, None, :], G)  # G e_i (G Hermitian)
     nc = xp.linalg.vector_norm(col, axis=-1)
     col = col / xp.astype(xp.where(nc > 0, nc, xp.ones_like(nc)), G.dtype)[:, None]
     q = col + mix * r
@@ -96,7 +96,7 @@ def _solve_lanczos1(xp, G, steps: int, rng, q0=None):
 def _solve_eigh(xp, G, rho: int):
     w, Y = xp.linalg.eigh(G)
     m = G.shape[-1]
-    V = xp.flip(Y[..., m - rho:], axis=-1)
+    V = xp.flip(Y[..., m - rho :], axis=-1)
     return V, w[..., m - rho - 1]
 
 
@@ -108,8 +108,9 @@ def _gram_times(xp, G, V):
     return xp.matmul(G, V)
 
 
-def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _Margins, rng,
-                   q0=None):
+def _solve_generic(
+    xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _Margins, rng, q0=None
+):
     """Solve a stack of slabs scaled into the safe range (not the NumPy rank-1 fast path).
 
     Returns ``(V (Z, m, rho), trG, cert, missed)``; slabs whose certificate fails get a full
@@ -120,14 +121,14 @@ def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _
     Z, m = int(G.shape[0]), int(G.shape[-1])
     cert = np.zeros(Z, dtype=np.int8)
     missed = np.full(Z, np.inf)
-    sdisc = np.full(Z, np.nan)       # discarded energies of SVD slabs, from their values
+    sdisc = np.full(Z, np.nan)  # discarded energies of SVD slabs, from their values
     if method == "lanczos":
         V, _, _ = _solve_lanczos1(xp, G, steps, rng, q0=q0)
         mu_e = None
     else:
         with _parallel.blas_single_threaded():
             w, Y = xp.linalg.eigh(G)
-        V = xp.flip(Y[..., m - rho:], axis=-1)
+        V = xp.flip(Y[..., m - rho :], axis=-1)
         # the eigensolver's own enclosure: its eigenvalues are those of G_c + E with
         # ||E|| <= 8 m eps ||G_c|| (backward stability of the symmetric eigensolvers)
         w_next = _host(w[..., m - rho - 1]).astype(np.float64)
@@ -159,8 +160,11 @@ def _solve_generic(xp, Sg, rho: int, right: bool, method: str, steps: int, mg: _
                 th = xp.asarray(theta[cand, 0], dtype=rdt)
                 muc = xp.asarray(mu[cand], dtype=rdt)
                 eye = xp.eye(m, dtype=G.dtype)
-                H = (xp.astype(muc, G.dtype)[:, None, None] * eye - Gc
-                     + xp.astype(th, G.dtype)[:, None, None] * xp.matmul(Vc, _H(xp, Vc)))
+                H = (
+                    xp.astype(muc, G.dtype)[:, None, None] * eye
+                    - Gc
+                    + xp.astype(th, G.dtype)[:, None, None] * xp.matmul(Vc, _H(xp, Vc))
+                )
                 lam = _host(xp.linalg.eigvalsh(H)[..., 0]).astype(np.float64)
                 hf = _host(xp.linalg.matrix_norm(H)).astype(np.float64)
                 marg = mg.inertia_margin(hf, trG[cand], mu[cand]) + 8.0 * m * mg.eps * hf

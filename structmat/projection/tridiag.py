@@ -136,6 +136,10 @@ def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
         Y = xp.stack(out)
         Y = Y / xp.linalg.vector_norm(Y, axis=0)
         y = [Y[i, ...] for i in range(K)]
-    TY = alpha * Y + xp.concat([beta * Y[1:, ...], zero], axis=0) + xp.concat([zero, beta * Y[:-1, ...]], axis=0)
+    TY = (
+        alpha * Y
+        + xp.concat([beta * Y[1:, ...], zero], axis=0)
+        + xp.concat([zero, beta * Y[:-1, ...]], axis=0)
+    )
     theta1 = xp.sum(Y * TY, axis=0)
     return theta1 * scale, hi2[1, ...] * scale, Y
