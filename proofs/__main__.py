@@ -367,9 +367,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         report_path = Path(args.report) if args.report else (DEFAULT_REPORT if full_run else None)
         json_path = Path(args.json) if args.json else (DEFAULT_JSON if full_run else None)
-        if args.report:
+        if report_path is not None and args.report:
             check_writable(report_path, args.force, "--report")
-        if args.json:
+        if json_path is not None and args.json:
             check_writable(json_path, args.force, "--json")
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)

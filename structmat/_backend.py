@@ -15,6 +15,7 @@ FFT-type transforms are dispatched here, in one place:
 
 from __future__ import annotations
 
+import importlib
 import math
 from types import ModuleType
 from typing import Any
@@ -114,18 +115,19 @@ def resolve_xp(xp: Any) -> ModuleType:
         return array_api_compat.array_namespace(np.empty(0))
     if isinstance(xp, str):
         name = xp.lower()
+        mod: ModuleType
         if name in ("numpy", "np"):
-            import numpy as mod
+            mod = importlib.import_module("numpy")
         elif name == "cupy":
             try:
-                import cupy as mod  # noqa: F401
+                mod = importlib.import_module("cupy")
             except ImportError as exc:  # pragma: no cover - depends on the machine
                 raise TypeError("xp='cupy' requested but CuPy is not installed") from exc
         elif name in ("array_api_strict", "strict"):
-            import array_api_strict as mod
+            mod = importlib.import_module("array_api_strict")
         elif name == "torch":
             try:
-                import torch as mod  # noqa: F401
+                mod = importlib.import_module("torch")
             except ImportError as exc:
                 raise TypeError(
                     "xp='torch' requested but PyTorch is not installed (pip install torch)"

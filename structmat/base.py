@@ -33,6 +33,7 @@ import math
 import numbers
 import os
 import sys
+import types
 import warnings
 from types import ModuleType
 from typing import Any
@@ -76,7 +77,7 @@ _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 
 def warn(message: str, category: type = StructmatWarning) -> None:
     """Issue ``message``, attributed to the first caller outside the structmat package."""
-    frame = sys._getframe(0)
+    frame: types.FrameType | None = sys._getframe(0)
     level = 1
     while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR + os.sep):
         frame = frame.f_back

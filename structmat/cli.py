@@ -83,7 +83,7 @@ def tour(batch: int = 64, quick: bool = False, file=None) -> list[dict]:
         D = A.to_dense()
         Y = A @ X
         Yd = D @ X
-        err = float(np.linalg.norm(Y - Yd) / max(np.linalg.norm(Yd), 1e-300))
+        err = float(np.linalg.norm(Y - Yd)) / max(float(np.linalg.norm(Yd)), 1e-300)
         t_s = _median_time(lambda A=A, X=X: A @ X)
         t_d = _median_time(lambda D=D, X=X: D @ X)
         row = {

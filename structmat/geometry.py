@@ -185,8 +185,10 @@ def monarch_geometry(
         if warn:
             warn_if_degenerate(geometry)
         return geometry
-    k, l = parse_nblocks(nblocks)
-    l = k if l is None else l
+    kl = parse_nblocks(nblocks)
+    assert kl is not None  # None was handled above
+    k, l_ = kl
+    l = k if l_ is None else l_
     mid = min(n_in, n_out)
     bad = []
     if n_in % k or mid % k:

@@ -285,7 +285,7 @@ def _npz_bytes(header: str, arrays: dict[str, np.ndarray]) -> bytes:
     buf = _io.BytesIO()
     members = dict(arrays)
     members[_HEADER_KEY] = np.frombuffer(header.encode("utf-8"), dtype=np.uint8)
-    np.savez(buf, **members)
+    np.savez(buf, **members)  # type: ignore[arg-type]  # member names, not allow_pickle
     return buf.getvalue()
 
 

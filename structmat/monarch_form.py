@@ -100,7 +100,7 @@ import functools
 import math
 import numbers
 from fractions import Fraction
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 import numpy as np
 
@@ -232,17 +232,17 @@ class RootSum:
     def __init__(self, N: int, exp: Any, coef: Any, scale: Any = 1, radicand: Any = 1):
         if isinstance(N, bool) or not isinstance(N, numbers.Integral) or N < 1:
             raise ValueError(f"N must be an integer >= 1; got {N!r}")
-        self.N = int(N)
+        self.N: int = int(N)
         e = np.asarray(exp, dtype=np.int64)
         c = np.asarray(coef, dtype=np.int64)
         if e.shape != c.shape or e.ndim < 1:
             raise ValueError("exp and coef must have the same shape (T, *shape)")
         if e.size and (int(e.min()) < 0 or int(e.max()) >= self.N):
             e = np.mod(e, self.N)
-        self.exp = e
-        self.coef = c
-        self.scale = Fraction(scale)
-        self.radicand = Fraction(radicand)
+        self.exp: np.ndarray = e
+        self.coef: np.ndarray = c
+        self.scale: Fraction = Fraction(scale)
+        self.radicand: Fraction = Fraction(radicand)
         if self.radicand <= 0:
             raise ValueError(f"radicand must be positive; got {radicand}")
 
@@ -832,7 +832,9 @@ def _trig_form(kind: str, typ: int, n: int, norm, k: int):
     ext = (np.concatenate([e1, e2]), np.concatenate([j, j]), _concat([c1, c2]))
     # partner residues a <-> -a - 2β (mod K); self-partnered residues (two of them when 2β is
     # even) share one group
-    groups, kinds, selfs = [], [], []
+    groups: list[tuple[int, ...]] = []
+    kinds: list[str] = []
+    selfs: list[int] = []
     for a in range(K):
         partner = (-a - b2) % K
         if partner == a:
@@ -1020,7 +1022,7 @@ def monarch_width(form: Any) -> MonarchWidth:
 
 def to_monarch(
     X: Any, nblocks: Any = None, *, xp: Any = None, exact: Any = False, order: Any = None
-) -> Product:
+) -> Any:
     """Write ``X`` exactly as a product of Monarch, permutation and diagonal factors.
 
     Parameters
@@ -1121,8 +1123,8 @@ def to_monarch(
     return Product(*factors, form="".join(tokens))
 
 
-to_monarch.register = _rules.register
-to_monarch.registry = _rules.registry
+to_monarch.register = _rules.register  # type: ignore[attr-defined]
+to_monarch.registry = _rules.registry  # type: ignore[attr-defined]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -1158,10 +1160,10 @@ def _(X, nblocks, xp):
 
 def _flip(factors, conj: bool):
     """Factors of the transpose (``conj=False``) or adjoint (``conj=True``), reversed."""
-    out = []
+    out: list[StructuredMatrix] = []
     for f in reversed(factors):
         if isinstance(f, Monarch):
-            out.append(_star(f if conj else f.conj()))
+            out.append(_star(f if conj else cast(Monarch, f.conj())))
         elif isinstance(f, Adjoint):
             out.append(f.base if conj else f.base.conj())
         elif isinstance(f, Permutation):

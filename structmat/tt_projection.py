@@ -97,7 +97,7 @@ def _ranks_arg(ranks: Any, c: int) -> tuple[int, ...]:
     return (check_size(ranks, "ranks"),) * (c - 1)
 
 
-def _dense_arg(A: Any) -> tuple[np.ndarray, Any]:
+def _dense_arg(A: Any) -> tuple[np.ndarray, Any, np.dtype]:
     """``A`` as a float64/complex128 NumPy array and its namespace (for the result)."""
     if hasattr(A, "_structmat_operator"):
         raise TypeError("A must be a dense array; use A.to_dense() for a structured matrix")
@@ -178,9 +178,9 @@ def _unfolding(A: np.ndarray, outs, ins, k: int) -> np.ndarray:
 def _tt_svd(A: np.ndarray, outs, ins, ranks) -> list[np.ndarray]:
     """Cores ``(nblocks_t, r_t, m_t, n_t, r_{t+1})`` of the sequential truncated SVD."""
     c = len(outs)
-    full = (1,) + tuple(ranks) + (1,)
+    full: tuple[int, ...] = (1,) + tuple(ranks) + (1,)
     # W axes: (J = j_<t, α_t, i_t, ..., i_{c-1}, j_t, ..., j_{c-1})
-    W = A.reshape((1, 1) + tuple(outs) + tuple(ins))
+    W: np.ndarray = A.reshape((1, 1) + tuple(outs) + tuple(ins))
     cores = []
     for t in range(c - 1):
         nt = c - t  # digits left on each side
@@ -416,7 +416,7 @@ def fit_blocktt(
     def dense(cs):
         return _right_envs(cs, outs, ins)[0].reshape(n_out, n_in)
 
-    hist = {
+    hist: dict[str, list] = {
         "step": [0],
         "time": [0.0],
         "rel_error": [float(np.linalg.norm(dense(cores) - work)) / norm],

@@ -196,7 +196,7 @@ def _(X, nblocks, mode):
 
 
 def _flip(factors, conj: bool):
-    out = []
+    out: list[ExactMatrix] = []
     for f in reversed(factors):
         if isinstance(f, ExactMonarch):
             out.append(ExactAdjoint(f if conj else f.conj()))

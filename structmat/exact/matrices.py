@@ -519,9 +519,10 @@ class ExactMonarch(ExactMatrix):
     True
     """
 
-    def __init__(self, L: Sequence[Any], R: Sequence[Any], ring: ExactRing):
+    def __init__(self, L: Any, R: Any, ring: ExactRing):
         self.ring = ring
-        self.L_terms = self.R_terms = None
+        self.L_terms: Any = None
+        self.R_terms: Any = None
         self._Lbd = self._Rbd = None
         if _is_rootsum(L) or _is_rootsum(R):
             if not (_is_rootsum(L) and _is_rootsum(R)):
@@ -681,7 +682,7 @@ class ExactProduct(ExactMatrix):
                     f"factor shapes do not chain: factor {i} is {flat[i].shape} and factor "
                     f"{i + 1} is {flat[i + 1].shape}"
                 )
-        self.factors_list = flat
+        self.factors_list: list = flat
         self.ring = ring
         self.shape = (flat[0].shape[0], flat[-1].shape[1])
 
@@ -706,7 +707,7 @@ class ExactProduct(ExactMatrix):
         ``"M*"`` adjoint of one, ``"P"`` permutation, ``"D"`` diagonal), or ``None`` when
         another kind of factor occurs."""
         tokens = [_token(f) for f in self.factors_list]
-        return None if None in tokens else "".join(tokens)
+        return None if None in tokens else "".join(t for t in tokens if t is not None)
 
     def conj(self):
         return ExactProduct(*[f.conj() for f in self.factors_list])

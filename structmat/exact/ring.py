@@ -81,15 +81,15 @@ class ExactRing:
             raise ValueError("symbols must be distinct names")
         if "z" in names:
             raise ValueError("symbols must not use the name 'z' (reserved for zeta_N)")
-        self.N = int(conductor)
-        self.symbol_names = tuple(names)
-        self.complex_symbols = bool(complex_symbols)
+        self.N: int = int(conductor)
+        self.symbol_names: tuple[str, ...] = tuple(names)
+        self.complex_symbols: bool = bool(complex_symbols)
         gens = ["z"] + names
         if self.complex_symbols:
             gens += [f"conj({s})" for s in names]
-        self.ring = PolyRing([Symbol(g) for g in gens], QQ, lex)
-        self.domain = self.ring.to_domain()
-        self._index = {name: i + 1 for i, name in enumerate(names)}
+        self.ring: Any = PolyRing([Symbol(g) for g in gens], QQ, lex)
+        self.domain: Any = self.ring.to_domain()
+        self._index: dict[str, int] = {name: i + 1 for i, name in enumerate(names)}
         k = len(names)
         if self.complex_symbols:
             # generator permutation of conjugation: z stays (its exponent is negated), x <-> conj(x)
@@ -102,9 +102,9 @@ class ExactRing:
             self.phi = z - 1
         else:
             self.phi = self.ring(cyclotomic_poly(self.N, Symbol("z")))
-        self.degree = self.phi.degree(z) if self.N > 1 else 1
-        self.zero = self.ring.zero
-        self.one = self.ring.one
+        self.degree: int = self.phi.degree(z) if self.N > 1 else 1
+        self.zero: Any = self.ring.zero
+        self.one: Any = self.ring.one
 
     # -- construction --------------------------------------------------------------------------
     def __repr__(self) -> str:

@@ -308,7 +308,7 @@ def _float_hint(form: ExactMatrix, X: Any) -> str:
 
     if not isinstance(X, (DFT, DCT, DST, Hadamard)):
         return ""
-    factors = list(form.factors) if isinstance(form, ExactProduct) else [form]
+    factors: list[Any] = list(form.factors) if isinstance(form, ExactProduct) else [form]
     for f in factors:
         base = getattr(f, "base", f)
         if isinstance(base, ExactMonarch) and not base.has_terms:
@@ -340,7 +340,7 @@ def _squarefree(q: Fraction) -> tuple[Fraction, int]:
 def _form_monomial(form: ExactMatrix):
     """``(MonomialMatrix, radicand)`` of a form made of permutations and one Monarch with
     single-root-of-unity blocks and rank-one slabs, else ``None``."""
-    factors = list(form.factors) if isinstance(form, ExactProduct) else [form]
+    factors: list[Any] = list(form.factors) if isinstance(form, ExactProduct) else [form]
     idx = [i for i, f in enumerate(factors) if isinstance(f, ExactMonarch)]
     if len(idx) != 1 or not all(isinstance(f, (ExactMonarch, ExactPermutation)) for f in factors):
         return None
@@ -566,7 +566,7 @@ def _rows_of_monarch(L: RootSum, R: RootSum, geometry, rows: np.ndarray) -> Root
 
 def _form_rows(form: ExactMatrix):
     """``rows(r0, r1) -> RootSum`` for a form of permutations and one closed-form Monarch."""
-    factors = list(form.factors) if isinstance(form, ExactProduct) else [form]
+    factors: list[Any] = list(form.factors) if isinstance(form, ExactProduct) else [form]
     idx = [i for i, f in enumerate(factors) if isinstance(f, ExactMonarch)]
     if len(idx) != 1 or not all(isinstance(f, (ExactMonarch, ExactPermutation)) for f in factors):
         return None

@@ -227,7 +227,7 @@ class _Matrix:
         self.maxiter = maxiter
         self._sv: dict = {}
         self._monarch: dict = {}
-        self._sorted_sq = None
+        self._sorted_sq: np.ndarray | None = None
         self._runs: dict = {}
         self.probe = 3
 
@@ -263,7 +263,7 @@ class _Matrix:
 
     def monarch_configs(self, budget: int, fill: bool = True):
         mid = min(self.m, self.n)
-        out = [None]
+        out: list[tuple[int, int] | None] = [None]
         for k in F.divisors(self.n):
             if mid % k:
                 continue

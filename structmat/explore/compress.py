@@ -38,7 +38,7 @@ import time
 import urllib.parse
 import zipfile
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,12 @@ from .plot import atomic_write_bytes, plot_frontier
 
 __all__ = ["compress", "list_matrices", "read_matrix", "CompressResult"]
 
-_ST_DTYPES = {"F64": np.float64, "F32": np.float32, "F16": np.float16, "BF16": "bfloat16"}
+_ST_DTYPES: dict[str, Any] = {
+    "F64": np.float64,
+    "F32": np.float32,
+    "F16": np.float16,
+    "BF16": "bfloat16",
+}
 _MANIFEST = "manifest.json"
 _MANIFEST_FORMAT = "structmat-compress"
 
@@ -346,7 +351,7 @@ def _checkpoint_frontier(results: list[dict], families: tuple) -> Frontier:
 # ----------------------------------------------------------------------------------------------
 
 
-def _serial(jobs: Iterator, submit_args: Callable) -> Iterator:
+def _serial(jobs: Iterable, submit_args: Callable) -> Iterator:
     for name in jobs:
         yield name, _task(*submit_args(name))
 

@@ -168,7 +168,7 @@ def _main(argv: list | None = None) -> int:
     )
     rows = measure(weights, budgets=args.budgets)
     print(_markdown(rows))
-    wins = {}
+    wins: dict = {}
     for r in rows:
         if r["lowrank_error"] is not None:
             key = f"{100 * r['budget']:g} %"

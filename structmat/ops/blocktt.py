@@ -223,6 +223,7 @@ class BlockTT(StructuredMatrix):
         [(3, 1, 2, 2, 2), (2, 2, 3, 3, 1)]
         """
         xp = self._xp
+        assert xp is not None  # parameters fix the namespace
         geo = _geometry(self.out_sizes, self.in_sizes, (1,) + self.ranks + (1,))
         return tuple(xp.reshape(G, g) for G, g in zip(self._blocks(), geo))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,8 @@ class Butterfly(StructuredMatrix):
     >>> bool(np.allclose(Bf @ np.eye(8), Bf.to_dense()))
     True
     """
+
+    _xp: ModuleType  # parameters always fix the namespace
 
     def __init__(self, twiddle: Any):
         tw, xp = as_param_array(twiddle, "twiddle", ndim=4)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -41,6 +42,8 @@ class Convolution(StructuredMatrix):
     >>> Convolution(c, n=2, mode="full") @ np.array([1.0, 1.0])
     array([1., 3., 5., 3.])
     """
+
+    _xp: ModuleType  # parameters always fix the namespace
 
     #: FFT spectra of the kernel, computed on first use (not part of the pickled state)
     _CACHES = {"_spectra": dict}

@@ -98,7 +98,7 @@ class MonarchP(BlockTT):
         return tuple(self._blocks())
 
     @classmethod
-    def random(
+    def random(  # type: ignore[override]  # ``order`` replaces BlockTT's ranks and cores
         cls,
         n_in: Any,
         n_out: Any = None,
@@ -128,7 +128,7 @@ class MonarchP(BlockTT):
         >>> A.shape, [f.shape for f in A.factors]
         ((16384, 16384), [(512, 32, 32), (512, 32, 32), (1024, 16, 16)])
         """
-        return super().random.__func__(
+        return super().random.__func__(  # type: ignore[attr-defined]  # BlockTT's, for cls
             cls, n_in, n_out, ranks=1, cores=order, seed=seed, dtype=dtype, xp=xp
         )
 

@@ -53,7 +53,7 @@ def check_scalar(alpha: Any, name: str = "alpha") -> int | float | complex:
     elif isinstance(value, numbers.Real):
         out = float(value)
     else:
-        out = complex(value)
+        out = complex(value)  # type: ignore[call-overload]  # numbers.Complex
     if not np.isfinite(out):
         raise ValueError(f"{name} must be a finite number; got {out!r}")
     return out
@@ -246,7 +246,8 @@ class Scaled(StructuredMatrix):
 
     def _init_derived(self) -> None:
         self._xp = self.base.xp
-        self._shape = tuple(self.base.shape)
+        n_out, n_in = self.base.shape
+        self._shape = (int(n_out), int(n_in))
         name = dtype_name(self.base.dtype)
         if isinstance(self.alpha, complex):
             name = np.result_type(np.dtype(name), np.complex64).name

@@ -168,7 +168,7 @@ class _NonFinite(Exception):
     """Some slab holds NaN or Inf entries."""
 
 
-def _pow2_exponents(xp, S) -> np.ndarray:
+def _pow2_exponents(xp, S) -> np.ndarray | None:
     """Per-slab exponents ``e`` (host int64) with ``max |S[z]| * 2**-e`` in ``[0.5, 1)``; 0 for
     zero slabs; ``None`` when some entry is NaN or Inf."""
     mx = _host(xp.max(xp.abs(S), axis=(-2, -1))).astype(np.float64)

@@ -66,9 +66,10 @@ def _redo_fast1(
     Sr = _gather_slabs(xp, S5, zs)
     er = np.zeros(zs.size, dtype=np.int64)
     if scale:
-        er = _pow2_exponents(xp, Sr)
-        if er is None:
+        got = _pow2_exponents(xp, Sr)
+        if got is None:
             raise _NonFinite
+        er = got
         Sr = _ldexp(xp, Sr, -er)
     res = _lanczos1_numpy(Sr[None, None], np.arange(zs.size), right, steps, mg, starts, q0=q0)
     if scale:

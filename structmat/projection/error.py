@@ -116,6 +116,7 @@ def slab_singular_values(A: Any, nblocks: Any = None):
     # each slab scaled by a power of two into [0.5, 1) max-abs and the values scaled back:
     # exact at any input scale (results beyond the dtype's range saturate)
     e = _pow2_exponents(xp, S)
+    assert e is not None  # the input was checked finite
     with np.errstate(over="ignore", under="ignore"):
         sv = _ldexp(xp, xp.linalg.svdvals(_ldexp(xp, S, -e)), e, axes=1)
     return xp.reshape(sv, batch + (k, l, min(s, p))), slab_ranks(k, q, l)
@@ -183,10 +184,9 @@ def projection_error(A: Any, M: Any):
             # both scaled by the same power of two (that of A, or of M where A is zero): the
             # ratio is unchanged and no square under- or overflows
             Md3 = xp.reshape(Md, (nb,) + shape2)
-            eA = _pow2_exponents(xp, A3)
-            eA = np.where(
-                _host(xp.max(xp.abs(A3), axis=(-2, -1))) > 0, eA, _pow2_exponents(xp, Md3)
-            )
+            eA0, eM = _pow2_exponents(xp, A3), _pow2_exponents(xp, Md3)
+            assert eA0 is not None and eM is not None  # both were checked finite
+            eA = np.where(_host(xp.max(xp.abs(A3), axis=(-2, -1))) > 0, eA0, eM)
             dt = _wide(xp, xp.result_type(A.dtype, Md.dtype))
             As = _ldexp(xp, xp.astype(A3, dt), -eA)
             diff = As - _ldexp(xp, xp.astype(Md3, dt), -eA)

@@ -73,7 +73,7 @@ class ProjectionInfo:
     discarded: Any
     norm_sq: Any
     solvers: dict
-    certificates: np.ndarray = None
+    certificates: np.ndarray | None = None
     missed: Any = None
     exponent: int = 0
 

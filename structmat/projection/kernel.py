@@ -15,7 +15,7 @@ from .options import current_options
 from .tridiag import _tridiag_top
 
 
-def _fast_tasks(zs: np.ndarray, grid: tuple[int, int, int], cap: int) -> list[tuple[int, ...]]:
+def _fast_tasks(zs: np.ndarray, grid: tuple[int, int, int], cap: int) -> list[tuple]:
     """Cut the sorted flat slab indices ``zs`` over ``grid = (nb, k, l)`` into tasks.
 
     A task ``(t0, t1, e, a, na, b, nbb)`` covers positions ``t0:t1`` of ``zs``, which are the

@@ -4,6 +4,8 @@ projections of the slab Gram matrices): vectorised Sturm bisection and inverse i
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import _backend as B
@@ -124,7 +126,8 @@ def _tridiag_top(xp, alpha, beta, iters: int = 14, inv_iters: int = 3):
         d.append(xp.maximum((sig - alpha[i, ...]) - b2[i - 1, ...] / d[i - 1], tiny))
     lfac = [beta[i, ...] / d[i] for i in range(K - 1)]
     y = [xp.ones((Z,), dtype=f64)] * K
-    Y = None
+    assert inv_iters >= 1
+    Y: Any = None
     for _ in range(inv_iters):
         z = [y[0]]
         for i in range(1, K):
