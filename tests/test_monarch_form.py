@@ -532,7 +532,9 @@ def test_bad_nblocks(nblocks, exc, match):
 
 @pytest.mark.parametrize("foldable", [True, False])
 def test_output_permutation_folds_or_stays_a_factor(foldable):
-    from structmat.monarch_form import RootSum, _float_factors, _specs_with_perms
+    from structmat.monarch_form import RootSum
+    from structmat.monarch_form.closed import _float_factors
+    from structmat.monarch_form.fourstep import _specs_with_perms
 
     rng = np.random.default_rng(4)
     k, q, p, l, s, r = 3, 4, 2, 2, 6, 6  # l divides q: block-to-block maps fold

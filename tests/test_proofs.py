@@ -605,11 +605,16 @@ def _run_copy(tmp, mutation=None):
         ignore=shutil.ignore_patterns("__pycache__", "*.md", "*.json"),
     )
     if mutation is not None:
-        f = dst / "structmat" / "monarch_form.py"
-        text = f.read_text()
         old, new = mutation
-        assert text.count(old) == 1, f"the mutation target is not unique in monarch_form.py: {old}"
-        f.write_text(text.replace(old, new))
+        hits = [
+            f
+            for f in sorted((dst / "structmat" / "monarch_form").glob("*.py"))
+            if old in f.read_text()
+        ]
+        assert len(hits) == 1 and hits[0].read_text().count(old) == 1, (
+            f"the mutation target is not unique in structmat/monarch_form/: {old}"
+        )
+        hits[0].write_text(hits[0].read_text().replace(old, new))
     code = (
         "import sys, structmat, proofs; "
         f"assert structmat.__file__.startswith({str(dst)!r}), structmat.__file__; "

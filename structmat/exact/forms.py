@@ -258,7 +258,7 @@ def _(X, nblocks, mode):
     ``R`` (k blocks b × b), the others to ``U``, which couples only indices equal mod ``b``:
     ``L[b', d, a] = U[d b + b', a b + b']``.  Exact products of the exact level factors."""
     from ..geometry import divisors
-    from ..monarch_form import _split
+    from ..monarch_form.common import _split
     from .convert import (
         butterfly_symbol_names,
         required_conductor,
@@ -300,7 +300,7 @@ def _(X, nblocks, mode):
 def _(X, nblocks, mode):
     """``C = X₁ Π X₂ᴴ`` with the DFT blocks of the float rule and the spectrum
     ``(F c)[u] = Σ_s c_s ζ_N^{-u s}`` computed exactly (rationals or symbols)."""
-    from ..monarch_form import _conv_form
+    from ..monarch_form.rules import _conv_form
     from .convert import _exact_array, _host, _is_complex_array
 
     n = X.n

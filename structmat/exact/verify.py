@@ -621,7 +621,7 @@ def _target_rows(X: Any):
         M8 = 8 * mfun(n)
         w, f = trig_exact_scalings(X._kind, X.type, n, X.norm)
         to_rs = lambda vals: [RootSum.sqrt_rational(m) * RootSum.const(1, r) for r, m in vals]  # noqa: E731
-        from ..monarch_form import _stack
+        from ..monarch_form.rootsum import _stack
 
         try:
             W, Fo = _stack(to_rs(w)), _stack(to_rs(f))
