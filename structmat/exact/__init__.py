@@ -24,6 +24,7 @@ Examples
 """
 
 from ..monarch_form import MonarchWidth, RootSum, monarch_width
+from .compare import common_ring, exact_equal, rank_at_most_one
 from .convert import (
     butterfly_symbol_names,
     monarch_symbol_names,
@@ -35,6 +36,13 @@ from .convert import (
     trig_exact_scalings,
 )
 from .cyclo import cyclotomic_sqrt, find_prime, root_of_unity_mod, sqrt_conductor
+from .elements import (
+    dense_from_rows,
+    lift_element,
+    rootsum_conductor,
+    rootsum_entries,
+    stride_permutation,
+)
 from .forms import exact_monarch, kernel_symbol_names
 from .matrices import (
     ExactAdjoint,
@@ -45,14 +53,6 @@ from .matrices import (
     ExactMonarch,
     ExactPermutation,
     ExactProduct,
-    common_ring,
-    dense_from_rows,
-    exact_equal,
-    lift_element,
-    rank_at_most_one,
-    rootsum_conductor,
-    rootsum_entries,
-    stride_permutation,
 )
 from .monomial import (
     MonomialMatrix,

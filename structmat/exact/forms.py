@@ -35,6 +35,7 @@ from ..ops import (
     Monarch,
     Permutation,
 )
+from .elements import rootsum_conductor, rootsum_entries
 from .matrices import (
     ExactAdjoint,
     ExactBlockDiagonal,
@@ -42,8 +43,6 @@ from .matrices import (
     ExactMonarch,
     ExactPermutation,
     ExactProduct,
-    rootsum_conductor,
-    rootsum_entries,
 )
 from .ring import ExactRing
 

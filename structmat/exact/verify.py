@@ -59,14 +59,8 @@ import numpy as np
 from ..base import StructuredMatrix
 from ..monarch_form import RootSum
 from ..ops import DFT, Butterfly, Convolution, Hadamard, Permutation
-from .matrices import (
-    ExactDense,
-    ExactMatrix,
-    ExactMonarch,
-    ExactPermutation,
-    ExactProduct,
-    exact_equal,
-)
+from .compare import exact_equal
+from .matrices import ExactDense, ExactMatrix, ExactMonarch, ExactPermutation, ExactProduct
 from .monomial import MonomialMatrix, MonomialMonarch, monomial_equal
 from .ring import ExactRing
 
@@ -689,7 +683,7 @@ def _terms_check(form: ExactMatrix, X: Any):
             k = int(np.argmin(zero))
             i, j = divmod(k, n_cols)
             ring = ExactRing(_lcm(D.N, _lcm(_rs_cond(A), _rs_cond(T))))
-            from .matrices import rootsum_entries
+            from .elements import rootsum_entries
 
             a = rootsum_entries(A[i, j], ring)
             b = rootsum_entries(T[i, j], ring)
@@ -698,7 +692,7 @@ def _terms_check(form: ExactMatrix, X: Any):
 
 
 def _rs_cond(t: RootSum) -> int:
-    from .matrices import rootsum_conductor
+    from .elements import rootsum_conductor
 
     return rootsum_conductor(t)
 
@@ -710,8 +704,8 @@ def _rs_cond(t: RootSum) -> int:
 
 def _common(form: ExactMatrix, X: Any):
     """``(ring, lhs, rhs)``: both sides over one ring (lcm of conductors, all symbols)."""
+    from .compare import common_ring
     from .convert import required_conductor
-    from .matrices import common_ring
 
     other = X.ring if isinstance(X, ExactMatrix) else ExactRing(required_conductor(X))
     ring = common_ring(form.ring, other)
