@@ -530,7 +530,7 @@ def test_definition_target_lifts_and_transposes():
     # its adjoint is the conjugate transpose (the inverse DFT up to n)
     from structmat import DFT
     from structmat.exact import ExactRing
-    from structmat.exact.verify import _DefinitionColumns
+    from structmat.exact.method_dense import _DefinitionColumns
 
     D = _DefinitionColumns(DFT(6), ExactRing(6))
     L = D.lifted(ExactRing(12))
