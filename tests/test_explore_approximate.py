@@ -64,7 +64,7 @@ def test_never_worse_than_any_single_family(shape, budget):
 
 
 def test_candidate_errors_are_those_of_the_built_operators():
-    from structmat.explore.approximate import _Matrix
+    from structmat.explore.search import _Matrix
 
     A = _weights(24, 24, 3)
     ctx = _Matrix(A, 0.25, (0.25, 0.5, 0.75), 1e-3, 10)

@@ -44,15 +44,9 @@ from typing import Any
 import numpy as np
 
 from ..base import check_size
-from .approximate import (
-    Candidate,
-    Frontier,
-    _check_families,
-    _config_text,
-    approximate,
-    parse_budget,
-)
+from .approximate import Frontier, _check_families, approximate, parse_budget
 from .plot import atomic_write_bytes, plot_frontier
+from .results import Candidate, _config_text
 
 __all__ = ["compress", "list_matrices", "read_matrix", "CompressResult"]
 
