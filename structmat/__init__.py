@@ -1,8 +1,7 @@
 """structmat: structured matrices (Monarch, butterfly, DFT, DCT/DST, Hadamard, convolution)
 as array classes on NumPy or CuPy."""
 
-from . import explore as explore
-from . import io as io
+from . import explore as explore, io as io
 from .base import Product, StructmatWarning, StructuredMatrix
 from .explore import approximate, frontier
 from .fitting import fit_monarch_gd

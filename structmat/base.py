@@ -40,7 +40,18 @@ from typing import Any
 
 import numpy as np
 
-from . import _backend as B
+from . import _algebra as algebra_impl, _backend as B, _linop as linop_impl, _state as state_impl
+from ._validate import (  # re-exported: the classes import them from here
+    _as_int as _as_int,
+    _own_result as _own_result,
+    _to_numpy_dtype as _to_numpy_dtype,
+    as_param_array as as_param_array,
+    check_int as check_int,
+    check_size as check_size,
+    dtype_in as dtype_in,
+    dtype_name as dtype_name,
+    nominal_dtype as nominal_dtype,
+)
 
 __all__ = [
     "StructmatWarning",
@@ -83,176 +94,6 @@ def warn(message: str, category: type = StructmatWarning) -> None:
         frame = frame.f_back
         level += 1
     warnings.warn(message, category, stacklevel=level)
-
-
-# ----------------------------------------------------------------------------------------------
-# validation helpers shared by the ops modules
-# ----------------------------------------------------------------------------------------------
-
-
-def _as_int(value: Any) -> int | None:
-    """``value`` as an ``int`` if it is an integer (Python or NumPy, not bool), else ``None``."""
-    if isinstance(value, (bool, np.bool_)):
-        return None
-    if isinstance(value, numbers.Integral):
-        return int(value)
-    if isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind in "iu":
-        return int(value)
-    return None
-
-
-def check_size(value: Any, name: str, minimum: int = 1) -> int:
-    """Validate an integer size argument and return it as ``int``.
-
-    Python and NumPy integers (``np.int64(8)``) are accepted; floats (even integer-valued
-    ones such as ``4.0``), booleans and strings raise ``TypeError``, values below ``minimum``
-    ``ValueError``; both messages name the argument.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> from structmat.base import check_size
-    >>> check_size(np.int64(8), "n")
-    8
-    >>> check_size(4.0, "n")
-    Traceback (most recent call last):
-    ...
-    TypeError: n must be an integer >= 1; got 4.0 (a float; pass an int)
-    """
-    as_int = _as_int(value)
-    if as_int is None:
-        hint = " (a float; pass an int)" if isinstance(value, (float, np.floating)) else ""
-        raise TypeError(f"{name} must be an integer >= {minimum}; got {value!r}{hint}")
-    if as_int < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}; got {as_int}")
-    return as_int
-
-
-def check_int(value: Any, name: str, choices: tuple[int, ...]) -> int:
-    """Validate an integer argument with a fixed set of allowed values; return it as ``int``.
-
-    Examples
-    --------
-    >>> from structmat.base import check_int
-    >>> check_int(2, "type", (1, 2, 3, 4))
-    2
-    >>> check_int(2.0, "type", (1, 2, 3, 4))
-    Traceback (most recent call last):
-    ...
-    TypeError: type must be an integer (1, 2, 3 or 4); got 2.0 (a float; pass an int)
-    """
-    words = [str(c) for c in choices]
-    allowed = words[0] if len(words) == 1 else ", ".join(words[:-1]) + " or " + words[-1]
-    as_int = _as_int(value)
-    if as_int is None:
-        hint = " (a float; pass an int)" if isinstance(value, (float, np.floating)) else ""
-        raise TypeError(f"{name} must be an integer ({allowed}); got {value!r}{hint}")
-    if as_int not in choices:
-        raise ValueError(f"{name} must be {allowed}; got {as_int}")
-    return as_int
-
-
-def as_param_array(
-    value: Any,
-    name: str,
-    ndim: int,
-    xp: ModuleType | None = None,
-    dtype: Any = None,
-    check_finite: bool = True,
-) -> tuple[Any, ModuleType]:
-    """Validate a parameter array and return ``(array, namespace)``.
-
-    Lists and scalars are converted with ``xp`` (NumPy when ``xp`` is None); integer input
-    becomes float64; float16 is refused; NaN/Inf raise ``ValueError``; NumPy input in
-    non-native byte order is converted.  The result never shares memory with ``value``: the
-    matrix owns its parameters.
-    """
-    if hasattr(value, "_structmat_operator"):
-        raise TypeError(
-            f"{name} must be an array, not a structured matrix ({type(value).__name__})"
-        )
-    if B.is_array(value):
-        ns = B.get_namespace(value)
-        if xp is not None and B.namespace_name(xp) != B.namespace_name(ns):
-            raise TypeError(
-                f"{name} is a {B.namespace_name(ns)} array but the other parameters are "
-                f"{B.namespace_name(xp)} arrays"
-            )
-        arr = B.native_byteorder(value)
-    else:
-        ns = B.resolve_xp(xp) if xp is not None else B.resolve_xp(None)
-        try:
-            arr = ns.asarray(value)
-        except Exception as exc:
-            raise TypeError(
-                f"{name} must be an array-like of numbers; got {type(value).__name__}"
-            ) from exc
-    # dtype first: a non-numeric object (a 0-d object array) is a type error, not a shape one
-    target = B.float_dtype_for(ns, arr.dtype, what=name) if dtype is None else dtype
-    if arr.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D array; got shape {tuple(arr.shape)}")
-    if target != arr.dtype:
-        arr = ns.astype(arr, target)
-    if check_finite and not B.all_finite(ns, arr):
-        raise ValueError(f"{name} contains NaN or Inf entries")
-    if B.is_array(value) and B.shares_memory(arr, value):
-        arr = B.fresh_copy(arr)
-    return arr, ns
-
-
-def nominal_dtype(
-    dtype: Any,
-    allowed: tuple[str, ...] = ("float32", "float64", "complex64", "complex128"),
-    what: str = "dtype",
-) -> np.dtype:
-    """Validate a dtype argument (a name, a NumPy dtype or type); return the native NumPy dtype.
-
-    Byte order is ignored (``">f8"`` is float64).
-
-    Examples
-    --------
-    >>> from structmat.base import nominal_dtype
-    >>> nominal_dtype(">f4")
-    dtype('float32')
-    """
-    try:
-        dt = np.dtype(dtype)
-    except TypeError:
-        try:
-            dt = np.dtype(dtype_name(dtype))
-        except TypeError:
-            dt = None
-    if dt is None or dt.name not in allowed:
-        raise TypeError(f"{what} must be {', '.join(allowed[:-1])} or {allowed[-1]}; got {dtype!r}")
-    return np.dtype(dt.name)
-
-
-def dtype_name(dtype: Any) -> str:
-    """Backend-neutral name of a dtype (``"float32"``, ``"complex128"``, ...)."""
-    try:
-        return np.dtype(dtype).name
-    except TypeError:
-        return str(dtype).rsplit(".", 1)[-1]
-
-
-def dtype_in(xp: ModuleType, dtype: Any) -> Any:
-    """The dtype of namespace ``xp`` with the same name as ``dtype``."""
-    return getattr(xp, dtype_name(dtype))
-
-
-def _to_numpy_dtype(dtype: Any) -> np.dtype:
-    return np.dtype(dtype_name(dtype))
-
-
-def _own_result(Y: Any, caller: Any) -> Any:
-    """``Y``, copied when it may share memory with the caller's operand.
-
-    Size-1 and identity-like shortcuts (``Hadamard(1)``, a product of such factors, a
-    transpose of them) return their input or a view of it; the caller must get a new array.
-    """
-    if B.is_array(caller) and B.shares_memory(Y, caller):
-        return B.fresh_copy(Y)
-    return Y
 
 
 # ----------------------------------------------------------------------------------------------
@@ -464,186 +305,6 @@ class StructuredMatrix:
         """
         return Product(self, other)
 
-    # -- SciPy's LinearOperator protocol --------------------------------------------------------
-    def _scipy_vector(self, x, n: int, name: str):
-        """Validate a SciPy-style vector: shape ``(n,)`` or ``(n, 1)``."""
-        shape = tuple(getattr(x, "shape", np.shape(x)))
-        if shape not in ((n,), (n, 1)):
-            raise ValueError(f"{name} must have shape ({n},) or ({n}, 1); got {shape}")
-        return shape
-
-    def matvec(self, x):
-        """``A @ x`` for a vector ``x`` of shape ``(n_in,)`` or ``(n_in, 1)`` (SciPy's meaning).
-
-        With :meth:`rmatvec`, :meth:`rmatmat`, :attr:`shape` and :attr:`dtype` this makes every
-        matrix usable where SciPy expects a linear operator:
-        ``scipy.sparse.linalg.aslinearoperator(A)``, ``lsqr(A, b)``, ``gmres(A, b)``,
-        ``svds(A, k)``.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from structmat import Diagonal
-        >>> Diagonal(np.array([1.0, 2.0])).matvec(np.ones((2, 1)))
-        array([[1.],
-               [2.]])
-        """
-        self._scipy_vector(x, self._shape[1], "x")
-        return self.matmat(x)
-
-    def rmatvec(self, x):
-        """``A^H @ x`` (conjugate transpose) for ``x`` of shape ``(n_out,)`` or ``(n_out, 1)``.
-
-        SciPy's meaning; for the plain row product ``x @ A`` use ``x @ A`` or :meth:`rmatmul`.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from structmat import DFT
-        >>> bool(np.allclose(DFT(4).rmatvec(np.ones(4)), [4, 0, 0, 0]))
-        True
-        """
-        self._scipy_vector(x, self._shape[0], "x")
-        return self.H.matmat(x)
-
-    def rmatmat(self, X):
-        """``A^H @ X`` (conjugate transpose) for ``X`` of shape ``(n_out, k)`` (SciPy's meaning).
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from structmat import Diagonal
-        >>> Diagonal(np.array([1j, 2.0])).rmatmat(np.ones((2, 1)))
-        array([[0.-1.j],
-               [2.+0.j]])
-        """
-        shape = tuple(getattr(X, "shape", np.shape(X)))
-        if len(shape) != 2 or shape[0] != self._shape[0]:
-            raise ValueError(f"X must have shape ({self._shape[0]}, k); got {shape}")
-        return self.H.matmat(X)
-
-    # -- operator algebra -----------------------------------------------------------------------
-    def _scaled(self, alpha) -> StructuredMatrix:
-        """``alpha * A`` for a validated Python scalar; classes that absorb it override this."""
-        from .ops.sum import Scaled
-
-        return Scaled(alpha, self)
-
-    def _algebra_operand(self, other, op: str):
-        if isinstance(other, StructuredMatrix):
-            return other
-        if B.is_array(other) or isinstance(other, (numbers.Number, list, tuple, np.ndarray)):
-            raise TypeError(
-                f"A {op} {type(other).__name__}: a structured matrix {op} a scalar or dense array "
-                f"is not defined; {op} takes two structured matrices of one shape (wrap a "
-                f"dense array, e.g. as BlockDiagonal(X[None]), or a multiple of the identity as "
-                f"Diagonal(c * ones))"
-            )
-        return None
-
-    def __mul__(self, alpha):
-        """``A * alpha``: the scalar multiple (``alpha`` a Python/NumPy number).
-
-        ``A * X`` for an array or a structured ``X`` raises ``TypeError``: there is no
-        entrywise product; ``A @ X`` is the matrix product.
-        """
-        if isinstance(alpha, StructuredMatrix) or B.is_array(alpha) and getattr(alpha, "ndim", 0):
-            raise TypeError(
-                f"A * {type(alpha).__name__}: only scalar multiples are defined for structured "
-                f"matrices; use A @ X for the matrix product"
-            )
-        from .ops.sum import check_scalar
-
-        return self._scaled(check_scalar(alpha, "alpha"))
-
-    def __rmul__(self, alpha):
-        return self.__mul__(alpha)
-
-    def __truediv__(self, alpha):
-        """``A / alpha``: the scalar multiple by ``1 / alpha``."""
-        from .ops.sum import check_scalar
-
-        if isinstance(alpha, StructuredMatrix) or B.is_array(alpha) and getattr(alpha, "ndim", 0):
-            raise TypeError(f"A / {type(alpha).__name__}: only division by a scalar is defined")
-        value = check_scalar(alpha, "alpha")
-        if value == 0:
-            raise ValueError("alpha must be nonzero in A / alpha; got 0")
-        return self._scaled(1 / value)
-
-    def __neg__(self):
-        return self._scaled(-1)
-
-    def __pos__(self):
-        return self
-
-    def __add__(self, other):
-        """``A + B``: the lazy :class:`~structmat.ops.sum.Sum` of two structured matrices."""
-        other = self._algebra_operand(other, "+")
-        if other is None:
-            return NotImplemented
-        from .ops.sum import Sum
-
-        return Sum(self, other)
-
-    def __radd__(self, other):
-        other = self._algebra_operand(other, "+")
-        if other is None:
-            return NotImplemented
-        from .ops.sum import Sum
-
-        return Sum(other, self)
-
-    def __sub__(self, other):
-        """``A - B`` = ``Sum(A, -B)``."""
-        other = self._algebra_operand(other, "-")
-        if other is None:
-            return NotImplemented
-        from .ops.sum import Sum
-
-        return Sum(self, -other)
-
-    def __rsub__(self, other):
-        other = self._algebra_operand(other, "-")
-        if other is None:
-            return NotImplemented
-        from .ops.sum import Sum
-
-        return Sum(other, -self)
-
-    def astype(self, dtype: Any) -> StructuredMatrix:
-        """The same matrix with entries of ``dtype`` (a copy; parameters cast, classes kept).
-
-        Parameters
-        ----------
-        dtype : {"float32", "float64", "complex64", "complex128"} or a NumPy dtype
-            Casting a complex matrix to a real dtype raises ``TypeError`` (it would drop the
-            imaginary parts).  A real matrix cast to a complex dtype gets complex parameters;
-            in a complex tree (a product of real and complex factors) every leaf keeps its
-            kind and takes the precision of ``dtype``.  Parameter-free classes change their
-            nominal dtype.
-
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from structmat import Diagonal, DFT
-        >>> Diagonal(np.array([1.0, 2.0])).astype("float32").d.dtype
-        dtype('float32')
-        >>> (DFT(4) @ Diagonal(np.ones(4))).astype("complex64").dtype
-        dtype('complex64')
-        """
-        target = nominal_dtype(dtype, what="dtype")
-        current = np.dtype(dtype_name(self._dtype))
-        if current.kind == "c" and target.kind != "c":
-            raise TypeError(
-                f"dtype {target.name} would discard the imaginary parts of a {current.name} "
-                f"matrix; cast to complex64 or complex128"
-            )
-        return _cast_tree(
-            self,
-            target.itemsize // (2 if target.kind == "c" else 1) * 8,
-            to_complex=current.kind != "c" and target.kind == "c",
-        )
-
     # -- structured transposes -----------------------------------------------------------------
     def _transpose(self) -> StructuredMatrix:
         return Transpose(self)
@@ -774,51 +435,28 @@ class StructuredMatrix:
         B.resolve_xp(xp)
         return self
 
-    def aslinearoperator(self):
-        """A :class:`scipy.sparse.linalg.LinearOperator` view (NumPy backend only).
+    # -- SciPy's LinearOperator protocol (structmat/_linop.py) --------------------------------
+    _scipy_vector = linop_impl._scipy_vector
+    matvec = linop_impl.matvec
+    rmatvec = linop_impl.rmatvec
+    rmatmat = linop_impl.rmatmat
+    aslinearoperator = linop_impl.aslinearoperator
 
-        Examples
-        --------
-        >>> import numpy as np
-        >>> from structmat import DFT
-        >>> op = DFT(4).aslinearoperator()
-        >>> np.allclose(op.matvec(np.ones(4)), [4, 0, 0, 0])
-        True
-        """
-        from scipy.sparse.linalg import LinearOperator
+    # -- operator algebra (structmat/_algebra.py) -----------------------------------------------
+    _scaled = algebra_impl._scaled
+    _algebra_operand = algebra_impl._algebra_operand
+    __mul__ = algebra_impl.__mul__
+    __rmul__ = algebra_impl.__rmul__
+    __truediv__ = algebra_impl.__truediv__
+    __neg__ = algebra_impl.__neg__
+    __pos__ = algebra_impl.__pos__
+    __add__ = algebra_impl.__add__
+    __radd__ = algebra_impl.__radd__
+    __sub__ = algebra_impl.__sub__
+    __rsub__ = algebra_impl.__rsub__
+    astype = algebra_impl.astype
 
-        if self._xp is not None and not B.is_numpy(self._xp):
-            raise TypeError(
-                f"aslinearoperator needs NumPy parameters; {type(self).__name__} has "
-                f"{B.namespace_name(self._xp)} ones"
-            )
-        A = self
-        AH = self.H
-        dt = _to_numpy_dtype(self._dtype)
-
-        class _View(LinearOperator):
-            def __init__(self):
-                super().__init__(dtype=dt, shape=A.shape)
-
-            def _matvec(self, x):
-                x = np.asarray(x)
-                return A @ x
-
-            def _rmatvec(self, x):
-                return AH @ np.asarray(x)
-
-            def _matmat(self, X):
-                return A @ np.asarray(X)
-
-            def _rmatmat(self, X):
-                return AH @ np.asarray(X)
-
-            def _adjoint(self):
-                return AH.aslinearoperator()
-
-        return _View()
-
-    # -- pickling and copies --------------------------------------------------------------------
+    # -- pickling and copies (structmat/_state.py) ----------------------------------------------
     #: attributes holding caches derived from the parameters, with a factory of their empty
     #: value; they are left out of the state and rebuilt on use
     _CACHES: dict = {}
@@ -826,90 +464,9 @@ class StructuredMatrix:
     _NUMPY_DTYPE = False
     #: version of the state dictionary written by :meth:`__getstate__`
     STATE_VERSION = 1
-
-    def __getstate__(self) -> dict:
-        """The state used by :mod:`pickle` and :func:`copy.deepcopy`: a plain dictionary.
-
-        Keys:
-
-        ``"version"``
-            :attr:`STATE_VERSION` (1).
-        ``"class"``
-            ``"module.QualifiedName"`` of the class (informational).
-        ``"backend"``
-            Name of the parameters' namespace (``"numpy"``, ``"array_api_strict"``,
-            ``"cupy"``) or ``None`` for parameter-free matrices.  Never a module object.
-        ``"shape"``, ``"dtype"``
-            ``(n_out, n_in)`` and the dtype's name (``"float64"``, ...).
-        ``"arrays"``
-            ``{attribute: numpy.ndarray}``: host NumPy copies of the parameter arrays (and
-            other backend arrays), moved back to ``backend`` on restore (default device).
-        ``"attributes"``
-            ``{attribute: value}``: every other attribute — Python scalars and strings,
-            NumPy constants, and nested structured matrices (factors of a product, the base
-            of a transpose), which carry their own state.
-
-        Caches derived from the parameters are not part of the state.
-
-        Examples
-        --------
-        >>> import pickle, numpy as np
-        >>> from structmat import Diagonal
-        >>> D = Diagonal(np.array([1.0, 2.0]))
-        >>> st = D.__getstate__()
-        >>> st["backend"], st["dtype"], st["shape"], sorted(st["arrays"])
-        ('numpy', 'float64', (2, 2), ['d'])
-        >>> pickle.loads(pickle.dumps(D)) @ np.ones(2)
-        array([1., 2.])
-        """
-        return self._state(host=True)
-
-    def _state(self, host: bool) -> dict:
-        """The state of :meth:`__getstate__`; with ``host=False`` arrays stay in the backend."""
-        arrays: dict = {}
-        attributes: dict = {}
-        for name, value in vars(self).items():
-            if name in ("_xp", "_dtype", "_shape") or name in self._CACHES:
-                continue
-            if B.is_array(value) and not isinstance(value, np.ndarray):
-                arrays[name] = B.to_numpy(value) if host else value
-            elif B.is_array(value) and self._xp is not None and B.is_numpy(self._xp):
-                arrays[name] = value
-            else:
-                attributes[name] = value
-        cls = type(self)
-        return {
-            "version": self.STATE_VERSION,
-            "class": f"{cls.__module__}.{cls.__qualname__}",
-            "backend": None if self._xp is None else B.namespace_name(self._xp),
-            "shape": tuple(int(d) for d in self._shape),
-            "dtype": dtype_name(self._dtype),
-            "arrays": arrays,
-            "attributes": attributes,
-        }
-
-    def __setstate__(self, state: dict) -> None:
-        """Restore from the dictionary of :meth:`__getstate__` (see there)."""
-        if not isinstance(state, dict) or state.get("version") != self.STATE_VERSION:
-            found = state.get("version") if isinstance(state, dict) else type(state).__name__
-            raise ValueError(
-                f"cannot restore a {type(self).__name__} from state version {found!r}; this "
-                f"structmat reads version {self.STATE_VERSION}"
-            )
-        backend = state["backend"]
-        xp = None if backend is None else B.resolve_xp(backend)
-        self._xp = xp
-        self._shape = tuple(state["shape"])
-        if xp is None or B.is_numpy(xp) or self._NUMPY_DTYPE:
-            self._dtype = np.dtype(state["dtype"])
-        else:
-            self._dtype = dtype_in(xp, state["dtype"])
-        for name, value in state["attributes"].items():
-            setattr(self, name, value)
-        for name, value in state["arrays"].items():
-            setattr(self, name, value if xp is None or B.is_numpy(xp) else xp.asarray(value))
-        for name, empty in self._CACHES.items():
-            setattr(self, name, empty())
+    __getstate__ = state_impl.__getstate__
+    _state = state_impl._state
+    __setstate__ = state_impl.__setstate__
 
     # -- repr ----------------------------------------------------------------------------------
     def _repr_extra(self) -> str:

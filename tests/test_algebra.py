@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import structmat as sm
 from structmat import DFT, Diagonal, Hadamard, Monarch, Permutation, Product

@@ -20,8 +20,8 @@ from structmat import (
     Monarch,
     Permutation,
     Product,
+    _backend as B,
 )
-from structmat import _backend as B
 
 from .conftest import to_numpy
 from .tolerance import assert_close, fft_depth

@@ -13,8 +13,11 @@ import pytest
 pytest.importorskip("matplotlib")
 
 import structmat  # noqa: E402
-from benchmarks import __main__ as bench_main  # noqa: E402
-from benchmarks import multiply, transforms  # noqa: E402
+from benchmarks import (  # noqa: E402
+    __main__ as bench_main,  # noqa: E402
+    multiply,
+    transforms,
+)
 
 
 def _read(path):

@@ -10,8 +10,7 @@ import numpy as np
 import pytest
 import scipy.fft
 import scipy.linalg
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from structmat import (
     DCT,

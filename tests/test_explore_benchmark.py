@@ -6,8 +6,7 @@ import csv
 
 import numpy as np
 
-from benchmarks import __main__ as bench_main
-from benchmarks import approximate as bench
+from benchmarks import __main__ as bench_main, approximate as bench
 
 
 def _read(path):

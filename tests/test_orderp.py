@@ -14,8 +14,7 @@ import pickle
 import numpy as np
 import pytest
 import scipy.linalg
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 import structmat as sm
 from structmat import BlockTT, Monarch, MonarchP

@@ -37,8 +37,7 @@ import warnings
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, Phase, given, settings, strategies as st
 
 from structmat import fit_monarch_gd, project_to_monarch, projection_error
 from structmat.ops.monarch import monarch_geometry, slab_ranks

@@ -11,8 +11,7 @@ import pytest
 import scipy.sparse.linalg
 
 import structmat as sm
-from structmat import Diagonal, Monarch, Product, StructuredMatrix
-from structmat import _backend as B
+from structmat import Diagonal, Monarch, Product, StructuredMatrix, _backend as B
 from structmat.base import Adjoint, Conjugate, Transpose
 
 from .conftest import to_numpy

@@ -36,9 +36,9 @@ from structmat import (
     Monarch,
     Permutation,
     StructmatWarning,
+    _backend as B,
     _parallel,
 )
-from structmat import _backend as B
 from structmat.ops.monarch import geometry_degeneracy, monarch_geometry
 
 from .conftest import to_numpy

@@ -35,8 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _backend as B
-from .. import _parallel
+from .. import _backend as B, _parallel
 from ..base import StructuredMatrix, as_param_array, check_size, nominal_dtype
 
 __all__ = ["BlockTT", "orderp_sizes"]

@@ -7,8 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _backend as B
-from .. import _parallel
+from .. import _backend as B, _parallel
 from ..base import StructuredMatrix, as_param_array, nominal_dtype
 from ..geometry import (
     geometry_degeneracy,

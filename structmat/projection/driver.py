@@ -10,8 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import _backend as B
-from .. import _parallel
+from .. import _backend as B, _parallel
 from ..geometry import monarch_geometry, slab_view
 from ..ops.monarch import Monarch
 from ._arrays import (

@@ -8,8 +8,7 @@ import math
 
 import numpy as np
 
-from .. import _backend as B
-from .. import _lapack, _parallel
+from .. import _backend as B, _lapack, _parallel
 from .certificate import _FAIL, _INERTIA, _TRACE, _energy_range, _Margins
 from .options import current_options
 from .tridiag import _tridiag_top

@@ -9,8 +9,7 @@ import math
 
 import numpy as np
 
-from .. import _backend as B
-from .. import _parallel
+from .. import _backend as B, _parallel
 from ._arrays import _H, _conj, _eps, _gram, _host, _is_complex, _random, _real, _take
 from .certificate import _EIGH, _FAIL, _INERTIA, _SVD, _TRACE, _Margins
 from .tridiag import _tridiag_top
