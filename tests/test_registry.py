@@ -75,3 +75,13 @@ def test_cli_tour_lists_every_registered_class():
     shown = {r["class"] for r in rows}
     assert set(NAMES) <= shown, set(NAMES) - shown
     assert all(r["rel_error"] < 1e-12 for r in rows), [r for r in rows if r["rel_error"] >= 1e-12]
+
+
+def test_to_monarch_and_exact_forms_name_the_registered_classes_they_cover():
+    from structmat.exact import to_exact
+
+    A = sm.LowRank(np.ones((4, 1)), np.ones((1, 4)))
+    with pytest.raises(TypeError, match="registered classes with a rule: .*Monarch.*DFT"):
+        sm.to_monarch(A)
+    with pytest.raises(TypeError, match="classes with one: .*Monarch.*Sum"):
+        to_exact(A)

@@ -159,7 +159,8 @@ def required_conductor(op: Any) -> int:
 
 @functools.singledispatch
 def _conductor(op) -> int:
-    raise TypeError(f"no exact form for {type(op).__name__}")
+    _exact(op, None, 0)  # no exact form: raises the TypeError that names the classes with one
+    raise AssertionError("unreachable")
 
 
 @_conductor.register(DFT)
@@ -296,7 +297,11 @@ def to_exact(op: Any, ring: ExactRing | None = None) -> ExactMatrix:
 
 @functools.singledispatch
 def _exact(op, ring, N) -> ExactMatrix:
-    raise TypeError(f"no exact form for {type(op).__name__}")
+    from ..registry import classes
+
+    # the registered classes that have an exact form (the registry is the list of classes)
+    have = [c.name for c in classes() if _exact.dispatch(c.cls) is not _exact.registry[object]]
+    raise TypeError(f"no exact form for {type(op).__name__}; classes with one: {', '.join(have)}")
 
 
 @_exact.register(DFT)

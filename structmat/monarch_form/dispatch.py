@@ -20,8 +20,13 @@ from .orderp import _orderp_order, _to_monarch_orderp
 
 @functools.singledispatch
 def _rules(X, nblocks, xp):
+    from ..registry import classes
+
+    # the registered classes that have a rule (the registry is the list of classes)
+    ruled = [c.name for c in classes() if _rules.dispatch(c.cls) is not _rules.registry[object]]
     raise TypeError(
-        f"to_monarch has no rule for {type(X).__name__}; supported: {_SUPPORTED}. "
+        f"to_monarch has no rule for {type(X).__name__}; supported: {_SUPPORTED} "
+        f"(registered classes with a rule: {', '.join(ruled)}). "
         f"New classes add one with to_monarch.register(cls)"
     )
 
