@@ -21,22 +21,26 @@ def _log2_exact(n: int, name: str) -> int:
 
 
 class Butterfly(StructuredMatrix):
-    """A butterfly matrix ``B = B_n B_{n/2} ... B_2`` of size ``n = 2^s``.
-
-    The butterfly factor matrix ``B_k`` of block size ``k`` is block-diagonal with ``n/k``
-    butterfly factors ``[[D1, D2], [D3, D4]]``, each ``D`` diagonal of size ``k/2``
-    (Dao et al., ICML 2019).  ``B_2`` is applied first.  The multiply costs ``O(n log n)``:
-    levels are fused four at a time into small dense blocks (``16 x 16``), each group one batched
-    GEMM over ``X`` instead of four elementwise passes.
+    """A butterfly matrix ``B = B_n B_{n/2} ... B_2`` of size ``n = 2^s`` (``B_2`` applied
+    first); the multiply costs ``O(n log n)``.
 
     Parameters
     ----------
     twiddle : array, shape (log2(n), 2, 2, n // 2)
-        ``twiddle[e]`` holds the factor of block size ``k = 2^(e+1)``: the diagonal of ``D``
-        at block row ``u`` and block column ``v`` of butterfly factor ``g`` is
-        ``twiddle[e, u, v, g*k//2 : (g+1)*k//2]`` (``D1 = [0, 0]``, ``D2 = [0, 1]``,
-        ``D3 = [1, 0]``, ``D4 = [1, 1]``).  Copied at construction: the matrix owns its
-        parameters.
+        ``twiddle[e]`` holds the factor of block size ``k = 2^(e+1)`` (see Notes).  Copied at
+        construction: the matrix owns its parameters.
+
+    Notes
+    -----
+    The butterfly factor matrix ``B_k`` of block size ``k`` is block-diagonal with ``n/k``
+    butterfly factors ``[[D1, D2], [D3, D4]]``, each ``D`` diagonal of size ``k/2`` (Dao et
+    al., ICML 2019).  The diagonal of ``D`` at block row ``u`` and block column ``v`` of
+    butterfly factor ``g`` is ``twiddle[e, u, v, g*k//2 : (g+1)*k//2]`` (``D1 = [0, 0]``,
+    ``D2 = [0, 1]``, ``D3 = [1, 0]``, ``D4 = [1, 1]``).
+
+    Levels are fused four at a time: level ``e`` mixes rows whose indices differ in bit ``e``
+    only, so four consecutive levels act as a dense ``16 x 16`` block on each group of rows,
+    and each group is one batched GEMM over ``X`` instead of four elementwise passes.
 
     Examples
     --------

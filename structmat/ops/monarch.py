@@ -31,19 +31,7 @@ class Monarch(StructuredMatrix):
     """A Monarch matrix ``M = P_out · diag(L_0..L_{l-1}) · P_mid · diag(R_0..R_{k-1})``.
 
     ``R`` has shape ``(k, q, p)`` and ``L`` shape ``(l, s, r)`` with ``l r == k q``; ``M`` maps
-    ``n_in = k p`` to ``n_out = l s``:
-
-    1. ``u[a, i] = sum_j R[a, i, j] x[a p + j]``
-    2. ``t = a q + i``; ``v[b, c] = u`` at ``t = c l + b``
-    3. ``w[b, d] = sum_c L[b, d, c] v[b, c]``
-    4. ``y[d l + b] = w[b, d]``
-
-    For ``n = m^2`` and all block counts ``m`` this is the paper's ``M = P L P^T R``.  ``R`` is
-    the first factor of the reference code's ``MonarchLinear`` (``blkdiag1``) and ``L`` its
-    second (``blkdiag2``).  The multiply is two batched GEMMs; on NumPy the stride
-    permutations are folded into the GEMMs' strides and output buffer (no layout copy for
-    ``A @ X``).  Large products on NumPy split the batch into cache-sized chunks shared by a
-    few threads; ``STRUCTMAT_NUM_THREADS`` (an environment variable) caps their number.
+    ``n_in = k p`` to ``n_out = l s``.  The multiply is two batched GEMMs.
 
     ``L`` and ``R`` are copied at construction: the matrix owns its parameters, and later
     writes to the caller's arrays do not change it.  The constructor takes any consistent
@@ -54,6 +42,24 @@ class Monarch(StructuredMatrix):
     ----------
     L : array, shape (l, s, r)
     R : array, shape (k, q, p)
+
+    Notes
+    -----
+    ``y = M x`` in four steps:
+
+    1. ``u[a, i] = sum_j R[a, i, j] x[a p + j]``
+    2. ``t = a q + i``; ``v[b, c] = u`` at ``t = c l + b``
+    3. ``w[b, d] = sum_c L[b, d, c] v[b, c]``
+    4. ``y[d l + b] = w[b, d]``
+
+    For ``n = m^2`` and all block counts ``m`` this is the paper's ``M = P L P^T R`` (Dao et
+    al., ICML 2022, Section 3).  ``R`` is the first factor of the reference code's
+    ``MonarchLinear`` (``blkdiag1``) and ``L`` its second (``blkdiag2``).  The slab view of the
+    same formula (:mod:`structmat.geometry`) is what the optimal projection solves.
+
+    On NumPy the stride permutations are folded into the GEMMs' strides and output buffer (no
+    layout copy for ``A @ X``); large products split the batch into cache-sized chunks shared
+    by a few threads, at most ``STRUCTMAT_NUM_THREADS`` (an environment variable).
 
     Examples
     --------
