@@ -329,3 +329,112 @@ def test_timing_statistics_and_ratio_flags():
     assert flag_ratio(calm, Timing([2.0, 2.1, 2.05])) == ""
     assert flag_ratio(calm, wild) == "unstable" and flag_ratio(calm, 2.0) == "unstable"
     assert ratio(Timing([2.0, 2.0, 2.0]), calm) == pytest.approx(2 / 1.02)
+
+
+# ----------------------------------------------------------------------------------------------
+# scaling: time against n, the fitted exponents, the peak memory of M @ X
+# ----------------------------------------------------------------------------------------------
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+
+def test_scaling_quick_path_writes_every_column(tmp_path, capsys, monkeypatch):
+    from benchmarks import scaling
+    from tests.tolerance import rtol
+
+    # n = 64 is above this limit: its dense product is not run, and its row says why
+    monkeypatch.setattr(scaling, "DENSE_LIMIT_BYTES", 16 * 16 * 4)
+    argv = ["scaling", "--quick", "--sizes", "16", "64", "--batch", "4", "--settle", "0"]
+    argv += ["--memory-n", "64", "--memory-batch", "4", "--out", str(tmp_path)]
+    assert bench_main.main(argv) == 0
+    captured = capsys.readouterr()
+    assert "scaling 1/2" in captured.err and "scaling 2/2" in captured.err
+    assert "not run: 64 x 64 float32 is" in captured.out and "theory 1.5" in captured.out
+    # the tables fit in 120 columns (the list of columns left out and the output path may not)
+    long = [x for x in captured.out.splitlines() if len(x) > 120]
+    assert all(x.startswith(("(not shown", "wrote")) for x in long), long
+    with open(tmp_path / "scaling.csv", newline="") as fh:
+        assert next(csv.reader(fh)) == scaling.COLUMNS
+    small, big = _read(tmp_path / "scaling.csv")
+    assert (small["n"], big["n"], small["batch"], small["repeats"]) == ("16", "64", "4", "3")
+    for r in (small, big):
+        n, batch = int(r["n"]), int(r["batch"])
+        # two block-diagonal factors of sqrt(n) blocks of sqrt(n) x sqrt(n) each
+        assert float(r["monarch_gflop"]) == pytest.approx(2 * 2 * n * math.isqrt(n) * batch / 1e9)
+        assert float(r["dense_gflop"]) == pytest.approx(2 * n * n * batch / 1e9)
+        ms = float(r["monarch_ms"])
+        assert float(r["monarch_min_ms"]) <= ms <= float(r["monarch_max_ms"])
+        assert float(r["monarch_gflops"]) == pytest.approx(float(r["monarch_gflop"]) / ms * 1e3)
+    assert small["flag"] in ("", "unstable") and small["dense_note"] == ""
+    assert float(small["dense_min_ms"]) <= float(small["dense_ms"]) <= float(small["dense_max_ms"])
+    assert float(small["speedup"]) == pytest.approx(
+        float(small["dense_ms"]) / float(small["monarch_ms"])
+    )
+    assert float(small["rate_share"]) == pytest.approx(
+        float(small["monarch_gflops"]) / float(small["dense_gflops"])
+    )
+    assert float(small["max_rel_err"]) <= rtol("float32", 16, depth=2)
+    assert big["dense_ms"] == "" and big["speedup"] == "" and big["rate_share"] == ""
+    assert big["dense_note"] == f"not run: 64 x 64 float32 is {64 * 64 * 4 / 2**30:.3g} GiB"
+    fit = {r["product"]: r for r in _read(tmp_path / "scaling_fit.csv")}
+    assert set(fit) == {"monarch"}  # dense ran at one size only: nothing to fit
+    assert fit["monarch"]["theory"] == "1.5" and fit["monarch"]["sizes"] == "16 64"
+    (mem,) = _read(tmp_path / "scaling_memory.csv")
+    assert (mem["n"], mem["batch"]) == ("64", "4")
+    assert float(mem["output_mb"]) == 64 * 4 * 4 / 2**20
+    share = float(mem["peak_over_output"])
+    assert share >= 1.0  # the output itself is allocated
+    assert share == pytest.approx(float(mem["peak_mb"]) / float(mem["output_mb"]))
+    assert float(mem["beyond_output_over_output"]) == pytest.approx(share - 1)
+    assert mem["verdict"].split(":")[0] in ("holds", "missed")
+    assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_scaling_fit_recovers_exact_power_laws():
+    from benchmarks import scaling
+
+    sizes = [256, 1024, 4096, 16384, 65536]
+    a, c = scaling.fit_exponent(sizes, [3e-9 * n**1.5 for n in sizes])
+    assert a == pytest.approx(1.5, abs=1e-12) and c == pytest.approx(3e-9, rel=1e-10)
+    a, c = scaling.fit_exponent(sizes[:2], [7.0 * n**2 for n in sizes[:2]])
+    assert a == pytest.approx(2.0, abs=1e-12) and c == pytest.approx(7.0, rel=1e-10)
+    rows = [
+        {"n": n, "monarch_ms": 1e3 * 3e-9 * n**1.5, "dense_ms": 1e3 * 5e-11 * n**2} for n in sizes
+    ]
+    rows[-1]["dense_ms"] = None  # a size without a dense product is left out of its fit
+    got = {f["product"]: f for f in scaling.fits(rows)}
+    assert got["monarch"]["exponent"] == pytest.approx(1.5, abs=1e-12)
+    assert got["dense"]["exponent"] == pytest.approx(2.0, abs=1e-12)
+    assert got["dense"]["points"] == 4 and got["monarch"]["points"] == 5
+
+
+@given(
+    exponent=st.floats(0.25, 3.0),
+    coefficient=st.floats(1e-9, 1e3),
+    sizes=st.lists(st.integers(2, 10**6), min_size=2, max_size=8, unique=True),
+)
+def test_scaling_fit_property(exponent, coefficient, sizes):
+    from benchmarks import scaling
+
+    a, c = scaling.fit_exponent(sizes, [coefficient * n**exponent for n in sizes])
+    assert a == pytest.approx(exponent, abs=1e-9)
+    assert c == pytest.approx(coefficient, rel=1e-7)
+
+
+def test_scaling_rejects_bad_input(capsys):
+    from benchmarks import scaling
+
+    with pytest.raises(ValueError, match="sizes and times"):
+        scaling.fit_exponent([1, 2, 3], [1.0, 2.0])
+    with pytest.raises(ValueError, match="two distinct"):
+        scaling.fit_exponent([4, 4], [1.0, 2.0])
+    with pytest.raises(ValueError, match="times must be positive"):
+        scaling.fit_exponent([4, 16], [1.0, 0.0])
+    with pytest.raises(ValueError, match="perfect squares"):
+        scaling.run([16, 32], batch=2, repeats=1)
+    assert scaling.main(["--sizes", "16", "32"]) == 2
+    assert "--sizes" in capsys.readouterr().err
+    assert scaling.main(["--sizes", "16", "--batch", "0"]) == 2
+    assert "--batch" in capsys.readouterr().err
+    assert scaling.main(["--sizes", "16", "--memory-n", "20"]) == 2
+    assert "--memory-n" in capsys.readouterr().err
