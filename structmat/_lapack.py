@@ -34,12 +34,9 @@ _lock = threading.Lock()
 _funcs: dict = {}
 
 
-def _capsule_function(module: Any, name: str, nargs: int):
-    """The C function ``name`` of one of SciPy's Cython BLAS/LAPACK tables, or ``None``.
-
-    Every argument is a pointer (Fortran calling convention); the result is a ctypes
-    function that releases the GIL during the call.
-    """
+def capsule_address(module: Any, name: str) -> int | None:
+    """The address of the C function ``name`` in one of SciPy's Cython BLAS/LAPACK tables
+    (:mod:`scipy.linalg.cython_blas`, :mod:`scipy.linalg.cython_lapack`), or ``None``."""
     try:
         cap = module.__pyx_capi__[name]
         api = ctypes.pythonapi
@@ -48,11 +45,21 @@ def _capsule_function(module: Any, name: str, nargs: int):
         api.PyCapsule_GetPointer.restype = ctypes.c_void_p
         api.PyCapsule_GetPointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
         ptr = api.PyCapsule_GetPointer(cap, api.PyCapsule_GetName(cap))
-        if not ptr:
-            return None
-        return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nargs))(ptr)
+        return int(ptr) if ptr else None
     except Exception:  # pragma: no cover - SciPy without the table
         return None
+
+
+def _capsule_function(module: Any, name: str, nargs: int):
+    """The C function ``name`` of one of SciPy's Cython BLAS/LAPACK tables, or ``None``.
+
+    Every argument is a pointer (Fortran calling convention); the result is a ctypes
+    function that releases the GIL during the call.
+    """
+    ptr = capsule_address(module, name)
+    if ptr is None:
+        return None
+    return ctypes.CFUNCTYPE(None, *([ctypes.c_void_p] * nargs))(ptr)
 
 
 #: up to this order the unblocked ``?potf2`` is used (no blocking overhead for small matrices)

@@ -29,6 +29,7 @@ from structmat.ops.monarch import monarch_geometry
 from structmat.projection import (
     certificate,
     driver,
+    fused,
     kernel,
     mmstar,
     solver_options,
@@ -327,14 +328,30 @@ def _small_fast_path(opts, task_bytes, dtype="float32"):
 
 @pytest.mark.parametrize("case", FAST_CASES)
 @pytest.mark.parametrize("dtype", DTYPES)
-@pytest.mark.parametrize("task_bytes, threads", [(4096, "1"), (20000, "2"), (1 << 22, "3")])
-def test_fast_rank1_path_is_optimal(monkeypatch, opts, case, dtype, task_bytes, threads):
+@pytest.mark.parametrize(
+    "task_bytes, threads, compiled",
+    [
+        (4096, "1", False),
+        (20000, "2", False),
+        (1 << 22, "3", False),
+        (0, "1", True),
+        (0, "3", True),
+    ],
+)
+def test_fast_rank1_path_is_optimal(monkeypatch, opts, case, dtype, task_bytes, threads, compiled):
     _small_fast_path(opts, task_bytes, dtype)
+    opts(compiled=compiled)
     monkeypatch.setenv("STRUCTMAT_NUM_THREADS", threads)
     n_out, n_in, nb, batch = case
     calls = []
-    real = kernel._lanczos1_numpy
-    monkeypatch.setattr(driver, "_lanczos1_numpy", lambda *a, **k: calls.append(1) or real(*a, **k))
+    # the compiled solver serves real dtypes where Numba runs; the NumPy solver the others
+    owner, name = (
+        (fused, "solve_rank1")
+        if compiled and fused.available(dtype)
+        else (driver, "_lanczos1_numpy")
+    )
+    real = getattr(owner, name)
+    monkeypatch.setattr(owner, name, lambda *a, **k: calls.append(1) or real(*a, **k))
     A = random_matrix(np.random.default_rng(11), batch + (n_out, n_in), dtype)
     res, info = project_to_monarch(A, nb, return_info=True)
     assert calls, info.solvers

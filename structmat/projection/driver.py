@@ -13,6 +13,7 @@ import numpy as np
 from .. import _backend as B, _parallel
 from ..geometry import monarch_geometry, slab_view
 from ..ops.monarch import Monarch
+from . import fused
 from ._arrays import (
     _H,
     _abs2,
@@ -47,6 +48,11 @@ from .slabs import _gather_slabs, _Plan
 from .solvers import _solve_generic
 
 
+def _rank1_solver(dt):
+    """The fast rank-1 solver for slabs of ``dt`` on NumPy: the compiled one where it runs."""
+    return fused.solve_rank1 if fused.available(dt) else _lanczos1_numpy
+
+
 def _redo_fast1(
     xp,
     S5,
@@ -70,12 +76,13 @@ def _redo_fast1(
             raise _NonFinite
         er = got
         Sr = _ldexp(xp, Sr, -er)
-    res = _lanczos1_numpy(Sr[None, None], np.arange(zs.size), right, steps, mg, starts, q0=q0)
+    solve = _rank1_solver(Sr.dtype)
+    res = solve(Sr[None, None], np.arange(zs.size), right, steps, mg, starts, q0=q0)
     if scale:
         # a fresh run gets the restart that the first pass gave the in-range slabs
         again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
         if again.size:
-            res2 = _lanczos1_numpy(
+            res2 = solve(
                 Sr[again][None, None],
                 np.arange(again.size),
                 right,
@@ -162,7 +169,7 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
         method = plan.solver_for(rho, mp, steps)
         if B.is_numpy(xp) and method == "lanczos":
             starts = _unit_starts(rng, zs.size, mp, dt)
-            res = _lanczos1_numpy(S5, zs, plan.right, steps, mg_fast, starts)
+            res = _rank1_solver(dt)(S5, zs, plan.right, steps, mg_fast, starts)
             V, W = res["V"], res["W"]
             g_tr, g_cert, g_mis = res["trG"], res["cert"], res["missed"]
             g_kept = res["theta"].copy()

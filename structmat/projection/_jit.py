@@ -1,0 +1,467 @@
+"""Numba-compiled kernels of the fused rank-1 slab solver (:mod:`structmat.projection.fused`).
+
+Imported only through :func:`structmat.projection.fused.kernel`, which reports a missing or
+broken Numba instead of raising.  Every slab runs its whole pipeline here while it sits in the
+processor's first-level cache: gather, Gram matrix (BLAS ``gemm`` through ``numpy.dot``),
+Lanczos, the top eigenpair of the small tridiagonal matrix, the Ritz pair and its residual in
+double precision, and the certificate (trace bound, or an inertia test by LAPACK's unblocked
+Cholesky ``?potf2``, taken from SciPy's Cython LAPACK table).  Hand-written because no library
+offers a per-matrix pipeline of this kind: the batched NumPy route streams every slab and Gram
+matrix through memory once per stage, which costs more than the arithmetic.
+
+Floating-point flags: the loops may be reassociated and contracted to fused multiply-adds
+(``fastmath={"reassoc", "contract"}``).  The rounding margins of the certificate
+(:class:`~structmat.projection.certificate._Margins`) bound sums evaluated in any order, and
+a fused multiply-add rounds once where the standard model allows two roundings; no flag that
+assumes finite values or approximates divisions or square roots is used.
+"""
+
+from __future__ import annotations
+
+import llvmlite.binding as _ll
+import numpy as np
+from numba import njit, types
+from scipy.linalg import cython_lapack
+
+from .._lapack import capsule_address
+
+for _name in ("spotf2", "dpotf2"):
+    _addr = capsule_address(cython_lapack, _name)
+    if _addr is None:  # pragma: no cover - SciPy without its LAPACK table
+        raise ImportError(f"LAPACK {_name} is not in scipy.linalg.cython_lapack")
+    _ll.add_symbol("structmat_" + _name, _addr)
+_POTF2_SIG = types.void(types.voidptr, types.voidptr, types.voidptr, types.voidptr, types.voidptr)
+_spotf2 = types.ExternalFunction("structmat_spotf2", _POTF2_SIG)
+_dpotf2 = types.ExternalFunction("structmat_dpotf2", _POTF2_SIG)
+
+_FM = {"reassoc", "contract"}
+
+#: certificate codes (the values of :mod:`structmat.projection.certificate`)
+_FAIL, _TRACE, _INERTIA = 0, 3, 4
+
+#: positions in the constants vector ``cst`` of :func:`solve_slabs`
+(
+    C_LO_E,
+    C_HI_E,
+    C_THR_REL,
+    C_E_THETA,
+    C_E_R,
+    C_E_GRAM,
+    C_G_CHOL,
+    C_U,
+    C_TOL,
+    C_PHI,
+    C_M,
+    C_NEAR,
+) = range(12)
+N_CONST = 12
+
+
+@njit(nogil=True, cache=True)
+def _cholesky_ok(H, ints, uplo):
+    """LAPACK ``?potf2`` on the symmetric ``H`` (C-contiguous, overwritten): ``True`` when
+    every pivot was positive."""
+    m = H.shape[0]
+    ints[0] = m
+    ints[1] = m
+    ints[2] = 0
+    if H.itemsize == 4:
+        _spotf2(uplo.ctypes, ints[0:].ctypes, H.ctypes, ints[1:].ctypes, ints[2:].ctypes)
+    else:
+        _dpotf2(uplo.ctypes, ints[0:].ctypes, H.ctypes, ints[1:].ctypes, ints[2:].ctypes)
+    return ints[2] == 0
+
+
+@njit(nogil=True, cache=True)
+def tridiag_top(a, b, K, y, work):
+    """Top eigenvalue of the symmetric tridiagonal matrix of diagonal ``a[:K]`` and
+    off-diagonal ``b[:K-1]`` (float64) by Sturm bisection, and its unit eigenvector into
+    ``y[:K]`` by inverse iteration; ``work`` (3, K) is scratch.  Returns the eigenvalue
+    estimate (the Rayleigh quotient of ``y``)."""
+    if K == 1:
+        y[0] = 1.0
+        return a[0]
+    scale = 0.0
+    for i in range(K):
+        scale = max(scale, abs(a[i]))
+    for i in range(K - 1):
+        scale = max(scale, abs(b[i]))
+    for i in range(K):
+        y[i] = 0.0
+    y[0] = 1.0
+    if not (scale > 0.0) or not np.isfinite(scale):
+        return a[0]
+    tiny = 1e-280
+    a_s = work[0]
+    b_s = work[1]
+    piv = work[2]
+    lo = -np.inf
+    hi = -np.inf
+    for i in range(K):
+        a_s[i] = a[i] / scale
+        rad = 0.0
+        if i > 0:
+            rad += abs(b_s[i - 1])
+        if i < K - 1:
+            b_s[i] = b[i] / scale
+            rad += abs(b_s[i])
+        lo = max(lo, a_s[i])  # the largest eigenvalue is at least every diagonal entry
+        hi = max(hi, a_s[i] + rad)  # and at most every Gershgorin bound
+    hi = hi + 1e-12 * (hi - lo) + 1e-13
+    # bisection on T / scale (Sturm counts of the LDL^T pivots): the largest eigenvalue is
+    # the smallest x with all K eigenvalues below it.  A bracket of width 2**-16 (relative
+    # to ||T||) is enough: inverse iteration shifted to its upper end then gains a factor of
+    # about (its width / the gap below the top eigenvalue) per step
+    for _ in range(16):
+        x = 0.5 * (lo + hi)
+        if x <= lo or x >= hi:
+            break
+        d = a_s[0] - x
+        cnt = 1 if d < 0 else 0
+        for i in range(1, K):
+            if d == 0.0:
+                d = -tiny
+            d = (a_s[i] - x) - b_s[i - 1] * b_s[i - 1] / d
+            if d < 0:
+                cnt += 1
+        if cnt >= K:
+            hi = x
+        else:
+            lo = x
+    sig = hi
+    # inverse iteration: L D L^T of sig I - T (positive definite up to rounding)
+    for i in range(K):
+        y[i] = 1.0
+    piv[0] = max(sig - a_s[0], tiny)
+    for i in range(1, K):
+        piv[i] = max((sig - a_s[i]) - b_s[i - 1] * b_s[i - 1] / piv[i - 1], tiny)
+    for _ in range(3):
+        for i in range(1, K):
+            y[i] += b_s[i - 1] / piv[i - 1] * y[i - 1]
+        y[K - 1] /= piv[K - 1]
+        for i in range(K - 2, -1, -1):
+            y[i] = (y[i] + b_s[i] * y[i + 1]) / piv[i]
+        nrm = 0.0
+        for i in range(K):
+            nrm += y[i] * y[i]
+        nrm = np.sqrt(nrm)
+        if not (nrm > 0.0) or not np.isfinite(nrm):
+            for i in range(K):
+                y[i] = 0.0
+            y[0] = 1.0
+            break
+        for i in range(K):
+            y[i] /= nrm
+    th = 0.0
+    for i in range(K):
+        ty = a[i] * y[i]
+        if i > 0:
+            ty += b[i - 1] * y[i - 1]
+        if i < K - 1:
+            ty += b[i] * y[i + 1]
+        th += y[i] * ty
+    return th
+
+
+def _solve_slabs(
+    S5,
+    e_idx,
+    a_idx,
+    b_idx,
+    pos,
+    right,
+    steps,
+    starts,
+    q0,
+    use_q0,
+    cst,
+    V,
+    W,
+    trG,
+    theta,
+    direct,
+    missed,
+    cert,
+    oor,
+):
+    """Solve the rank-1 slabs ``S5[e_idx[t], a_idx[t], b_idx[t]]`` (``t`` over the index
+    arrays), writing row ``pos[t]`` of every output (and reading that row of ``starts``).
+
+    ``right``: the Gram matrix is ``S^T S`` (``V`` right singular vectors, ``W = S v``);
+    otherwise ``S S^T`` (``W = S^T v``).  ``starts`` (n, m) holds random unit vectors (the
+    start is the Gram row of largest diagonal plus 0.1 times it), ``q0`` (n, m) the starts of a
+    restart when ``use_q0``.  ``cst`` holds the energy range, the Lanczos stop threshold and
+    the margins of the certificate (positions ``C_*``).
+    """
+    s = S5.shape[3]
+    p = S5.shape[4]
+    m = p if right else s
+    mr = s if right else p
+    dt = S5.dtype
+    X = np.empty((mr, m), dtype=dt)
+    G = np.empty((m, m), dtype=dt)
+    Q = np.zeros((steps, m), dtype=dt)
+    w = np.empty(m, dtype=dt)
+    vt = np.empty(m, dtype=dt)
+    al = np.zeros(steps)
+    be = np.zeros(steps)
+    y = np.zeros(steps)
+    work = np.zeros((3, steps))
+    sc = np.zeros(2, dtype=dt)
+    zero = sc[0]  # 0 and 1 in the slab's dtype: the Lanczos loop runs in that dtype
+    sc[1] = 1
+    one = sc[1]
+    v64 = np.empty(m)
+    u64 = np.empty(mr)
+    g64 = np.empty(m)
+    ints = np.empty(3, dtype=np.int32)
+    uplo = np.empty(1, dtype=np.uint8)
+    uplo[0] = 76  # "L" in Fortran order: the upper triangle of the C-ordered H
+    lo_e = cst[C_LO_E]
+    hi_e = cst[C_HI_E]
+    e_theta = cst[C_E_THETA]
+    e_r = cst[C_E_R]
+    e_gram = cst[C_E_GRAM]
+    g1 = cst[C_G_CHOL]
+    u = cst[C_U]
+    tol = cst[C_TOL]
+    phi = cst[C_PHI]
+    near_frac = cst[C_NEAR]
+    for t in range(e_idx.shape[0]):
+        o = pos[t]
+        S = S5[e_idx[t], a_idx[t], b_idx[t]]
+        if right:
+            X[:, :] = S
+        else:
+            X[:, :] = S.T
+        # the slab's energy, in double precision
+        tg = 0.0
+        for i in range(mr):
+            for j in range(m):
+                xv = np.float64(X[i, j])
+                tg += xv * xv
+        trG[o] = tg
+        cert[o] = _FAIL
+        if not (tg >= lo_e and tg <= hi_e):
+            oor[o] = True
+            continue
+        oor[o] = False
+        np.dot(X.T, X, G)
+        thr = cst[C_THR_REL] * tg
+        # start vector
+        if use_q0:
+            for i in range(m):
+                Q[0, i] = q0[o, i]
+        else:
+            ib = 0
+            for i in range(1, m):
+                if G[i, i] > G[ib, ib]:
+                    ib = i
+            nc = 0.0
+            for i in range(m):
+                nc += np.float64(G[ib, i]) * np.float64(G[ib, i])
+            nc = np.sqrt(nc)
+            if not (nc > 0.0):
+                nc = 1.0
+            for i in range(m):
+                Q[0, i] = np.float64(G[ib, i]) / nc + 0.1 * np.float64(starts[o, i])
+        nq = 0.0
+        for i in range(m):
+            nq += np.float64(Q[0, i]) * np.float64(Q[0, i])
+        nq = np.sqrt(nq)
+        if not (nq > 0.0):
+            nq = 1.0
+        for i in range(m):
+            Q[0, i] = np.float64(Q[0, i]) / nq
+        # Lanczos (three-term recurrence; G symmetric, so G q is a sum of rows of G)
+        bprev = zero
+        for j in range(steps):
+            # w = G q, four rows of G per sweep over w (G is symmetric)
+            for i in range(m):
+                w[i] = 0
+            k = 0
+            while k + 4 <= m:
+                q0_ = Q[j, k]
+                q1_ = Q[j, k + 1]
+                q2_ = Q[j, k + 2]
+                q3_ = Q[j, k + 3]
+                for i in range(m):
+                    w[i] += (
+                        q0_ * G[k, i] + q1_ * G[k + 1, i] + q2_ * G[k + 2, i] + q3_ * G[k + 3, i]
+                    )
+                k += 4
+            while k < m:
+                qk = Q[j, k]
+                for i in range(m):
+                    w[i] += qk * G[k, i]
+                k += 1
+            a = zero
+            for i in range(m):
+                a += Q[j, i] * w[i]
+            al[j] = a
+            for i in range(m):
+                w[i] -= a * Q[j, i]
+            if j > 0:
+                for i in range(m):
+                    w[i] -= bprev * Q[j - 1, i]
+            if j + 1 == steps:
+                break
+            bb = zero
+            for i in range(m):
+                bb += w[i] * w[i]
+            bb = np.sqrt(bb)
+            if not (bb > thr):
+                # the Krylov space became invariant (to rounding): later vectors are zero
+                bb = zero
+                for i in range(m):
+                    Q[j + 1, i] = 0
+            else:
+                inv = one / bb
+                for i in range(m):
+                    Q[j + 1, i] = w[i] * inv
+            be[j] = bb
+            bprev = bb
+        tridiag_top(al, be, steps, y, work)
+        # Ritz vector, rounded to the slab's dtype (the vector returned); all that follows
+        # is about the direction of that rounded vector
+        for i in range(m):
+            v64[i] = 0.0
+        for j in range(steps):
+            yj = y[j]
+            for i in range(m):
+                v64[i] += yj * np.float64(Q[j, i])
+        nv = 0.0
+        for i in range(m):
+            nv += v64[i] * v64[i]
+        nv = np.sqrt(nv)
+        if not (nv > 0.0) or not np.isfinite(nv):
+            for i in range(m):
+                v64[i] = 0.0
+            v64[0] = 1.0
+            nv = 1.0
+        for i in range(m):
+            vt[i] = v64[i] / nv
+        nv = 0.0
+        for i in range(m):
+            nv += np.float64(vt[i]) * np.float64(vt[i])
+        nv = np.sqrt(nv)
+        for i in range(m):
+            v64[i] = np.float64(vt[i]) / nv
+            V[o, i] = vt[i]
+        # u = X v (unit v), theta = ||u||^2, residual || X^T u - theta v ||, in double
+        th = 0.0
+        for i in range(mr):
+            acc = 0.0
+            for j in range(m):
+                acc += np.float64(X[i, j]) * v64[j]
+            u64[i] = acc
+            th += acc * acc
+            W[o, i] = acc * nv  # X times the rounded vector
+        for j in range(m):
+            g64[j] = -th * v64[j]
+        for i in range(mr):
+            ui = u64[i]
+            for j in range(m):
+                g64[j] += ui * np.float64(X[i, j])
+        rs = 0.0
+        for j in range(m):
+            rs += g64[j] * g64[j]
+        r = np.sqrt(rs)
+        theta[o] = th
+        kept = th
+        if th >= near_frac * tg:
+            # nearly rank 1: tg - theta would cancel, so measure || X - W v^T ||^2 directly
+            de = 0.0
+            for i in range(mr):
+                wi = np.float64(W[o, i])
+                for j in range(m):
+                    ev = np.float64(X[i, j]) - wi * np.float64(vt[j])
+                    de += ev * ev
+            direct[o] = de
+            kept = tg - de
+        # the certificate (see _Margins): the trace bound of the gap, else the inertia test
+        bud = tol * max(tg - kept, 0.0) + phi * tg
+        th_lo = th - e_theta * tg
+        rr = r + e_r * tg
+        mu_tr = tg * (1.0 + e_gram) - th_lo
+        gap = th_lo - mu_tr
+        mis = np.inf
+        if gap > 0:
+            mis = rr * rr / gap
+        if mis <= bud:
+            cert[o] = _TRACE
+            missed[o] = mis
+            continue
+        mu = th_lo - rr * rr / (0.5 * bud)
+        if not (mu > 0.0) or not np.isfinite(mu):
+            continue
+        trH = cst[C_M] * mu + tg + th
+        c = (
+            1.25
+            * (
+                g1 / (1.0 - g1) * abs(trH)
+                + (e_gram + 6.0 * u) * tg
+                + 2.0 * u * np.sqrt(cst[C_M]) * abs(mu)
+            )
+            + 1e-300
+        )
+        sc[0] = th  # rounded to the slab's dtype
+        sc[1] = mu - c
+        thd = sc[0]
+        shift = sc[1]
+        for i in range(m):
+            ti = thd * vt[i]
+            for j in range(i, m):
+                G[i, j] = ti * vt[j] - G[i, j]
+            G[i, i] += shift
+        if _cholesky_ok(G, ints, uplo):
+            gap = th_lo - mu
+            if gap > 0:
+                cert[o] = _INERTIA
+                missed[o] = rr * rr / gap
+
+
+_SOLVERS: dict = {}
+
+
+def _signature(dt):
+    """The one signature :func:`solver` compiles per dtype: the slab view of any layout, read
+    only (writable and contiguous arrays convert to it), and the contiguous work arrays."""
+    f = types.float32 if dt == np.float32 else types.float64
+
+    def c(t, nd=1):
+        return types.Array(t, nd, "C")
+
+    idx = c(types.int64)
+    return types.void(
+        types.Array(f, 5, "A", readonly=True),
+        idx,
+        idx,
+        idx,
+        idx,
+        types.boolean,
+        types.int64,
+        c(f, 2),
+        c(f, 2),
+        types.boolean,
+        c(types.float64),
+        c(f, 2),
+        c(f, 2),
+        c(types.float64),
+        c(types.float64),
+        c(types.float64),
+        c(types.float64),
+        c(types.int8),
+        c(types.boolean),
+    )
+
+
+def solver(dtype):
+    """The compiled :func:`_solve_slabs` for real ``dtype`` (float32 or float64), compiled on
+    first use (or loaded from Numba's on-disk cache) and kept."""
+    dt = np.dtype(dtype)
+    fn = _SOLVERS.get(dt)
+    if fn is None:
+        fn = njit(_signature(dt), nogil=True, cache=True, fastmath=_FM)(_solve_slabs)
+        _SOLVERS[dt] = fn
+    return fn
