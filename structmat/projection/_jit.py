@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import llvmlite.binding as _ll
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
+from numba.extending import intrinsic
 from scipy.linalg import cython_lapack
 
 from .._lapack import capsule_address
@@ -35,6 +37,25 @@ _spotf2 = types.ExternalFunction("structmat_spotf2", _POTF2_SIG)
 _dpotf2 = types.ExternalFunction("structmat_dpotf2", _POTF2_SIG)
 
 _FM = {"reassoc", "contract"}
+
+
+@intrinsic
+def _prefetch(typingctx, address):
+    """Ask the processor to bring the cache line at integer ``address`` in (LLVM's
+    ``llvm.prefetch``: read, keep in all cache levels); no effect on results."""
+    if not isinstance(address, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i8p = ir.IntType(8).as_pointer()
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
+        fn = builder.module.declare_intrinsic("llvm.prefetch", fnty=fnty)
+        builder.call(fn, [builder.inttoptr(args[0], i8p), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(address), codegen
+
 
 #: certificate codes (the values of :mod:`structmat.projection.certificate`)
 _FAIL, _TRACE, _INERTIA = 0, 3, 4
@@ -76,43 +97,52 @@ def _cholesky_ok(H, ints, uplo):
 def tridiag_top(a, b, K, y, work):
     """Top eigenvalue of the symmetric tridiagonal matrix of diagonal ``a[:K]`` and
     off-diagonal ``b[:K-1]`` (float64) by Sturm bisection, and its unit eigenvector into
-    ``y[:K]`` by inverse iteration; ``work`` (3, K) is scratch.  Returns the eigenvalue
-    estimate (the Rayleigh quotient of ``y``)."""
+    ``y[:K]`` by inverse iteration; ``work`` (4, K) is scratch.  Returns the eigenvalue
+    estimate (the Rayleigh quotient of ``y``).
+
+    The bisection stops once the bracket holds the top eigenvalue alone (or is at rounding
+    level) and is at most ``2**-16`` of ``||T||`` wide, plus 8 halvings: a Lanczos matrix in
+    double precision holds near copies of its converged top value, and inverse iteration
+    shifted to the bracket's upper end separates them only when the bracket is much narrower
+    than their distance.  It runs on ``|b|`` (the same eigenvalues; eigenvectors differ by
+    signs, restored at the end), whose top eigenvector has no negative entry (Perron), so the
+    all-ones start is never orthogonal to it.
+    """
+    for i in range(K):
+        y[i] = 0.0
+    y[0] = 1.0
     if K == 1:
-        y[0] = 1.0
         return a[0]
     scale = 0.0
     for i in range(K):
         scale = max(scale, abs(a[i]))
     for i in range(K - 1):
         scale = max(scale, abs(b[i]))
-    for i in range(K):
-        y[i] = 0.0
-    y[0] = 1.0
     if not (scale > 0.0) or not np.isfinite(scale):
         return a[0]
     tiny = 1e-280
     a_s = work[0]
     b_s = work[1]
     piv = work[2]
+    sgn = work[3]
     lo = -np.inf
     hi = -np.inf
     for i in range(K):
         a_s[i] = a[i] / scale
         rad = 0.0
         if i > 0:
-            rad += abs(b_s[i - 1])
+            rad += b_s[i - 1]
         if i < K - 1:
-            b_s[i] = b[i] / scale
-            rad += abs(b_s[i])
+            b_s[i] = abs(b[i]) / scale
+            rad += b_s[i]
         lo = max(lo, a_s[i])  # the largest eigenvalue is at least every diagonal entry
         hi = max(hi, a_s[i] + rad)  # and at most every Gershgorin bound
     hi = hi + 1e-12 * (hi - lo) + 1e-13
+    lo = lo - 1e-13
     # bisection on T / scale (Sturm counts of the LDL^T pivots): the largest eigenvalue is
-    # the smallest x with all K eigenvalues below it.  A bracket of width 2**-16 (relative
-    # to ||T||) is enough: inverse iteration shifted to its upper end then gains a factor of
-    # about (its width / the gap below the top eigenvalue) per step
-    for _ in range(16):
+    # the smallest x with all K eigenvalues below it
+    alone_at = -1  # the iteration at which the bracket first held one eigenvalue
+    for it in range(60):
         x = 0.5 * (lo + hi)
         if x <= lo or x >= hi:
             break
@@ -128,6 +158,10 @@ def tridiag_top(a, b, K, y, work):
             hi = x
         else:
             lo = x
+            if cnt == K - 1 and alone_at < 0:
+                alone_at = it
+        if alone_at >= 0 and it >= 16 and it >= alone_at + 8:
+            break
     sig = hi
     # inverse iteration: L D L^T of sig I - T (positive definite up to rounding)
     for i in range(K):
@@ -152,6 +186,12 @@ def tridiag_top(a, b, K, y, work):
             break
         for i in range(K):
             y[i] /= nrm
+    # back to the signs of b: T = D |T| D with D = diag(sgn)
+    sgn[0] = 1.0
+    for i in range(1, K):
+        sgn[i] = -sgn[i - 1] if b[i - 1] < 0 else sgn[i - 1]
+    for i in range(K):
+        y[i] *= sgn[i]
     th = 0.0
     for i in range(K):
         ty = a[i] * y[i]
@@ -164,10 +204,11 @@ def tridiag_top(a, b, K, y, work):
 
 
 def _solve_slabs(
-    S5,
-    e_idx,
-    a_idx,
-    b_idx,
+    flat,
+    off,
+    s,
+    p,
+    sd,
     pos,
     right,
     steps,
@@ -184,8 +225,9 @@ def _solve_slabs(
     cert,
     oor,
 ):
-    """Solve the rank-1 slabs ``S5[e_idx[t], a_idx[t], b_idx[t]]`` (``t`` over the index
-    arrays), writing row ``pos[t]`` of every output (and reading that row of ``starts``).
+    """Solve the rank-1 ``s x p`` slabs whose row ``d`` is ``flat[off[t] + d * sd:][:p]``
+    (``t`` over ``off``), writing row ``pos[t]`` of every output (and reading that row of
+    ``starts`` and ``q0``).
 
     ``right``: the Gram matrix is ``S^T S`` (``V`` right singular vectors, ``W = S v``);
     otherwise ``S S^T`` (``W = S^T v``).  ``starts`` (n, m) holds random unit vectors (the
@@ -193,11 +235,9 @@ def _solve_slabs(
     restart when ``use_q0``.  ``cst`` holds the energy range, the Lanczos stop threshold and
     the margins of the certificate (positions ``C_*``).
     """
-    s = S5.shape[3]
-    p = S5.shape[4]
     m = p if right else s
     mr = s if right else p
-    dt = S5.dtype
+    dt = flat.dtype
     X = np.empty((mr, m), dtype=dt)
     G = np.empty((m, m), dtype=dt)
     Q = np.zeros((steps, m), dtype=dt)
@@ -206,7 +246,7 @@ def _solve_slabs(
     al = np.zeros(steps)
     be = np.zeros(steps)
     y = np.zeros(steps)
-    work = np.zeros((3, steps))
+    work = np.zeros((4, steps))
     sc = np.zeros(2, dtype=dt)
     zero = sc[0]  # 0 and 1 in the slab's dtype: the Lanczos loop runs in that dtype
     sc[1] = 1
@@ -227,19 +267,30 @@ def _solve_slabs(
     tol = cst[C_TOL]
     phi = cst[C_PHI]
     near_frac = cst[C_NEAR]
-    for t in range(e_idx.shape[0]):
+    base = flat.ctypes.data
+    isz = flat.itemsize
+    for t in range(off.shape[0]):
         o = pos[t]
-        S = S5[e_idx[t], a_idx[t], b_idx[t]]
-        if right:
-            X[:, :] = S
-        else:
-            X[:, :] = S.T
-        # the slab's energy, in double precision
+        if t + 1 < off.shape[0]:
+            # the next slab's rows come in from memory while this one is solved
+            for d in range(s):
+                a0 = base + (off[t + 1] + d * sd) * isz
+                for b_ in range(0, p * isz, 64):
+                    _prefetch(a0 + b_)
+        # gather the slab (X = S, or S^T) and its energy in double precision
         tg = 0.0
-        for i in range(mr):
-            for j in range(m):
-                xv = np.float64(X[i, j])
-                tg += xv * xv
+        for d in range(s):
+            row = flat[off[t] + d * sd : off[t] + d * sd + p]
+            if right:
+                for j in range(p):
+                    xv = row[j]
+                    X[d, j] = xv
+                    tg += np.float64(xv) * np.float64(xv)
+            else:
+                for j in range(p):
+                    xv = row[j]
+                    X[j, d] = xv
+                    tg += np.float64(xv) * np.float64(xv)
         trG[o] = tg
         cert[o] = _FAIL
         if not (tg >= lo_e and tg <= hi_e):
@@ -425,22 +476,24 @@ _SOLVERS: dict = {}
 
 
 def _signature(dt):
-    """The one signature :func:`solver` compiles per dtype: the slab view of any layout, read
-    only (writable and contiguous arrays convert to it), and the contiguous work arrays."""
+    """The one signature :func:`solver` compiles per dtype: a read-only flat view of the
+    slabs' memory, and contiguous index and work arrays."""
     f = types.float32 if dt == np.float32 else types.float64
 
     def c(t, nd=1):
         return types.Array(t, nd, "C")
 
     idx = c(types.int64)
+    i64 = types.int64
     return types.void(
-        types.Array(f, 5, "A", readonly=True),
+        types.Array(f, 1, "C", readonly=True),
         idx,
-        idx,
-        idx,
+        i64,
+        i64,
+        i64,
         idx,
         types.boolean,
-        types.int64,
+        i64,
         c(f, 2),
         c(f, 2),
         types.boolean,

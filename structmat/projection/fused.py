@@ -98,9 +98,17 @@ def solve_rank1(S5, zs, right: bool, steps: int, mg: _Margins, starts, q0=None) 
     cert = np.zeros(n, dtype=np.int8)
     oor = np.zeros(n, dtype=bool)
     # slabs in the order (matrix, L-block, R-block): consecutive slabs then read neighbouring
-    # column bands of the same rows of A, which the hardware prefetchers follow
+    # column bands of the same rows of A
     order = np.lexsort((a_idx, b_idx, e_idx))
-    e_o, a_o, b_o = e_idx[order], a_idx[order], b_idx[order]
+    # the kernel reads each slab row as a contiguous run of a flat view of the memory
+    isz = dt.itemsize
+    st = S5.strides
+    if st[4] != isz or any(x < 0 or x % isz for x in st):
+        S5 = np.ascontiguousarray(S5)
+        st = S5.strides
+    span = sum((d - 1) * x for d, x in zip(S5.shape, st)) // isz + 1
+    flat = np.lib.stride_tricks.as_strided(S5, shape=(span,), strides=(isz,), writeable=False)
+    off = (e_idx[order] * st[0] + a_idx[order] * st[1] + b_idx[order] * st[2]) // isz
     solve = jit.solver(dt)  # compiled (or loaded) here, before the threads start
     workers = _parallel.num_workers()
     # tasks of a few dozen slabs: long enough that the Python loop is negligible, short
@@ -115,10 +123,11 @@ def solve_rank1(S5, zs, right: bool, steps: int, mg: _Margins, starts, q0=None) 
         while (t := next_task()) is not None:
             i0, i1 = bounds[t], bounds[t + 1]
             solve(
-                S5,
-                e_o[i0:i1],
-                a_o[i0:i1],
-                b_o[i0:i1],
+                flat,
+                off[i0:i1],
+                s,
+                p,
+                st[3] // isz,
                 order[i0:i1],
                 right,
                 steps,
