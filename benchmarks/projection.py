@@ -36,7 +36,17 @@ carry wall times).  Families (real ones in float32, the DFT in complex64):
     kind of power-law decay seen in trained weight matrices; ``U``, ``V`` random orthogonal
     (Gaussian QR).  No trained weights are available offline, so none are used.
 
-A second table compares the block tensor-train approximation
+A second table splits the projection's time at the largest size (float32 Gaussian,
+``--no-split`` skips it).  The compiled slab solver does all of a slab's work in one pass while
+the slab is in cache, so its stages are timed by stopping every slab after a stage (cumulative
+times, interleaved with the whole projection; a stage's own time is the difference to the one
+before): ``gather`` (the slab read from ``A``, its energy), ``gram`` (the Gram matrix),
+``lanczos``, ``ritz`` (the small tridiagonal problem and the Ritz pair in double precision) and
+``certificate`` (trace bound or Cholesky inertia test).  ``rest`` is the projection minus the
+solver: start vectors, restarts and SVD fallbacks, and scattering the factors into the
+Monarch matrix.
+
+A third table compares the block tensor-train approximation
 (:func:`structmat.project_to_blocktt`, the sequential truncated SVD with its proven bound)
 with the two iterative baselines of :func:`structmat.fit_blocktt` started from a random member:
 alternating least squares and Adam.  For every family, size (default 256 and 1024, or
@@ -216,6 +226,66 @@ def run_case(family: str, n: int, steps: int, time_limit: float, repeats: int, s
     return row, curves
 
 
+SPLIT_COLUMNS = ["stage", "cumulative_ms", "stage_ms", "share", "over_copy"]
+
+
+def run_split(n: int, repeats: int, seed: int = 0) -> list[dict]:
+    """The time split of one float32 Gaussian projection at size ``n`` (rows of
+    :data:`SPLIT_COLUMNS`); empty when the compiled solver does not run here."""
+    from structmat.geometry import monarch_geometry, slab_view
+    from structmat.projection import _jit, fused
+    from structmat.projection.certificate import _Margins
+    from structmat.projection.kernel import _unit_starts
+    from structmat.projection.options import _lanczos_steps
+
+    A = make_matrix("gaussian", n, np.random.default_rng(seed))
+    if not fused.available(A.dtype):
+        return []
+    b = block_size(n)
+    geometry = monarch_geometry(n, n, (n // b, b), warn=False)
+    k, q, p, l, s, r = geometry
+    if min(s, p) < 2:
+        return []
+    S5 = slab_view(np, A[None], geometry)
+    right = p <= s
+    m = p if right else s
+    mg = _Margins(float(np.finfo(A.dtype).eps), s, p, eps_ritz=2.0**-52)
+    zs = np.arange(k * l)
+    steps = min(m, _lanczos_steps(np, A.dtype))
+    starts = _unit_starts(np.random.default_rng(seed), zs.size, m, A.dtype)
+    cands = {"copy": lambda: A.copy(), "projection": lambda: structmat.project_to_monarch(A)}
+    for stage in _jit.STAGES:
+        cands[stage] = lambda stage=stage: fused.solve_rank1(
+            S5, zs, right, steps, mg, starts, _stop_after=stage
+        )
+    times = measure(cands, repeats=repeats, warmup=1, min_time=0.0, settle=0.05)
+    total = float(times["projection"])
+    rows, prev = [], 0.0
+    for stage in list(_jit.STAGES) + ["rest"]:
+        cum = float(times[stage]) if stage != "rest" else total
+        own = cum - prev
+        rows.append(
+            {
+                "stage": stage,
+                "cumulative_ms": 1e3 * cum,
+                "stage_ms": 1e3 * own,
+                "share": own / total,
+                "over_copy": own / float(times["copy"]),
+            }
+        )
+        prev = cum
+    rows.append(
+        {
+            "stage": "total",
+            "cumulative_ms": 1e3 * total,
+            "stage_ms": 1e3 * total,
+            "share": 1.0,
+            "over_copy": total / float(times["copy"]),
+        }
+    )
+    return rows
+
+
 def run(families, sizes, steps: int, time_limit: float, repeats: int):
     rows, curves = [], {}
     cases = [(f, n) for n in sizes for f in families]
@@ -375,6 +445,7 @@ def main(argv=None) -> int:
         "--time-limit", type=float, help="seconds per GD / ALS run (default 10; quick 5)"
     )
     ap.add_argument("--repeats", type=int, help="timing repetitions (default 3)")
+    ap.add_argument("--no-split", action="store_true", help="skip the time split of the projection")
     ap.add_argument(
         "--no-blocktt",
         action="store_true",
@@ -397,6 +468,19 @@ def main(argv=None) -> int:
             "one copy of A (times: medians, interleaved; *_over_* are ratios)"
         ),
     )
+    split_rows = []
+    if not args.no_split:
+        n_split = max(sizes)
+        split_rows = run_split(n_split, max(repeats, 5))
+        if split_rows:
+            print_table(
+                split_rows,
+                SPLIT_COLUMNS,
+                title=(
+                    f"Time split of the projection, n = {n_split} float32 Gaussian (stages timed "
+                    "by stopping the compiled solver after each; medians, interleaved)"
+                ),
+            )
     btt_rows = []
     if not args.no_blocktt:
         btt_rows = run_blocktt(args.families, args.sizes or BTT_SIZES, steps, time_limit, repeats)
@@ -413,6 +497,8 @@ def main(argv=None) -> int:
         write_csv(os.path.join(args.out, "projection.csv"), rows, COLUMNS)
         if btt_rows:
             write_csv(os.path.join(args.out, "blocktt.csv"), btt_rows, BTT_COLUMNS)
+        if split_rows:
+            write_csv(os.path.join(args.out, "split.csv"), split_rows, SPLIT_COLUMNS)
         fig = figure(curves, args.families, sizes)
         save_figure(fig, os.path.join(args.out, "projection.png"))
         import matplotlib.pyplot as plt

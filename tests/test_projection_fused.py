@@ -453,3 +453,46 @@ def test_projection_compiled_and_numpy_agree(n, dtype):
         assert np.all(disc_ref - disc <= slack * tg), np.max((disc_ref - disc) / tg)
         assert info.error**2 - e2_opt <= info.gap + slack
         assert info.error**2 - e2_opt >= -slack
+
+
+# ----------------------------------------------------------------------------------------------
+# start vectors drawn inside the compiled loop from a key
+# ----------------------------------------------------------------------------------------------
+
+
+def test_start_vectors_from_a_key_are_uniform_and_reproducible():
+    v = fused.start_vectors(np.uint64(7), 2000, 64, np.float64)
+    assert v.shape == (2000, 64)
+    assert np.all((v >= -1) & (v < 1))
+    # mean 0 and variance 1/3 of the uniform distribution, to a few standard errors
+    assert abs(v.mean()) < 4 * math.sqrt(1 / 3 / v.size)
+    assert abs(v.var() - 1 / 3) < 0.01
+    # neighbouring entries and slabs uncorrelated
+    assert abs(np.corrcoef(v[:, 0], v[:, 1])[0, 1]) < 0.1
+    assert abs(np.corrcoef(v[:-1].ravel(), v[1:].ravel())[0, 1]) < 0.02
+    np.testing.assert_array_equal(v, fused.start_vectors(np.uint64(7), 2000, 64, np.float64))
+    assert not np.array_equal(v, fused.start_vectors(np.uint64(8), 2000, 64, np.float64))
+    key = fused.start_key(np.random.default_rng(3))
+    assert key == fused.start_key(np.random.default_rng(3))
+
+
+@pytest.mark.parametrize("dtype", REAL)
+def test_solve_rank1_with_a_key(dtype, rng):
+    S5, _ = _gauss_slabs(rng, 400, 400, None, dtype)
+    nb, k, l, s, p = S5.shape
+    n = nb * k * l
+    steps = _steps(dtype, p)
+    mg = _margins(dtype, s, p)
+    a = fused.solve_rank1(S5, np.arange(n), True, steps, mg, np.uint64(11))
+    b = fused.solve_rank1(S5, np.arange(n), True, steps, mg, np.uint64(11))
+    c = fused.solve_rank1(S5, np.arange(n), True, steps, mg, np.uint64(12))
+    for key in ("V", "W", "theta", "cert", "missed"):
+        np.testing.assert_array_equal(a[key], b[key])  # the same key: the same bits
+    assert not np.array_equal(a["V"], c["V"])  # another key: other starts
+    for res in (a, c):
+        _check_result(res, S5, True, dtype)
+    # the explicit stack of the same start vectors gives the same certificates
+    v = fused.start_vectors(np.uint64(11), n, p, np.float64)
+    starts = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(dtype)
+    d = fused.solve_rank1(S5, np.arange(n), True, steps, mg, starts)
+    assert np.mean(d["cert"] == a["cert"]) >= 0.95

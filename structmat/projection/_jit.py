@@ -74,8 +74,12 @@ _FAIL, _TRACE, _INERTIA = 0, 3, 4
     C_PHI,
     C_M,
     C_NEAR,
-) = range(12)
-N_CONST = 12
+    C_STOP,
+) = range(13)
+N_CONST = 13
+
+#: stages after which ``cst[C_STOP]`` ends a slab's work (to time the stages; 0 runs all)
+STAGES = ("gather", "gram", "lanczos", "ritz", "certificate")
 
 
 @njit(nogil=True, cache=True)
@@ -93,6 +97,34 @@ def _cholesky_ok(H, ints, uplo):
     return ints[2] == 0
 
 
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _hash_uniform1(key, index):
+    """A number uniform in ``[-1, 1)`` from the 64-bit ``key`` and ``index``: the SplitMix64
+    finaliser (Steele, Lea and Flood, OOPSLA 2014) of ``key + (index + 1) * golden``, its top
+    53 bits as a fraction.  Written out because it runs inside the compiled slab loop, where
+    no generator object is available."""
+    z = key + (np.uint64(index) + np.uint64(1)) * _GOLDEN
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    z = z ^ (z >> np.uint64(31))
+    return np.float64(z >> np.uint64(11)) * (2.0**-52) - 1.0
+
+
+@njit(nogil=True, cache=True)
+def hash_uniform(key, out):
+    """Fill the 2-D float64 ``out`` (n, m) with :func:`_hash_uniform1` of ``key`` and the flat
+    index ``t * m + i`` (the start vectors of :func:`_solve_slabs` before normalisation)."""
+    n, m = out.shape
+    for t in range(n):
+        for i in range(m):
+            out[t, i] = _hash_uniform1(key, t * m + i)
+
+
 @njit(nogil=True, cache=True)
 def tridiag_top(a, b, K, y, work):
     """Top eigenvalue of the symmetric tridiagonal matrix of diagonal ``a[:K]`` and
@@ -100,8 +132,9 @@ def tridiag_top(a, b, K, y, work):
     ``y[:K]`` by inverse iteration; ``work`` (4, K) is scratch.  Returns the eigenvalue
     estimate (the Rayleigh quotient of ``y``).
 
-    The bisection stops once the bracket holds the top eigenvalue alone (or is at rounding
-    level) and is at most ``2**-16`` of ``||T||`` wide, plus 8 halvings: a Lanczos matrix in
+    The bisection (a multisection: three points per round) stops once the bracket holds the
+    top eigenvalue alone (or is at rounding level) and is at most ``2**-16`` of ``||T||`` wide,
+    plus a factor ``2**-8``: a Lanczos matrix in
     double precision holds near copies of its converged top value, and inverse iteration
     shifted to the bracket's upper end separates them only when the bracket is much narrower
     than their distance.  It runs on ``|b|`` (the same eigenvalues; eigenvectors differ by
@@ -139,42 +172,72 @@ def tridiag_top(a, b, K, y, work):
         hi = max(hi, a_s[i] + rad)  # and at most every Gershgorin bound
     hi = hi + 1e-12 * (hi - lo) + 1e-13
     lo = lo - 1e-13
-    # bisection on T / scale (Sturm counts of the LDL^T pivots): the largest eigenvalue is
-    # the smallest x with all K eigenvalues below it
-    alone_at = -1  # the iteration at which the bracket first held one eigenvalue
-    for it in range(60):
-        x = 0.5 * (lo + hi)
-        if x <= lo or x >= hi:
+    # multisection on T / scale (Sturm counts of the LDL^T pivots at three points per round,
+    # whose division chains overlap): the largest eigenvalue is the smallest x with all K
+    # eigenvalues below it; each round quarters the bracket
+    alone_at = -1  # the round at which the bracket first held one eigenvalue
+    for it in range(30):
+        h = 0.25 * (hi - lo)
+        x1 = lo + h
+        x2 = lo + 2.0 * h
+        x3 = lo + 3.0 * h
+        if not (lo < x1 and x1 < x2 and x2 < x3 and x3 < hi):
             break
-        d = a_s[0] - x
-        cnt = 1 if d < 0 else 0
+        d1 = a_s[0] - x1
+        d2 = a_s[0] - x2
+        d3 = a_s[0] - x3
+        c1 = 1 if d1 < 0 else 0
+        c2 = 1 if d2 < 0 else 0
+        c3 = 1 if d3 < 0 else 0
         for i in range(1, K):
-            if d == 0.0:
-                d = -tiny
-            d = (a_s[i] - x) - b_s[i - 1] * b_s[i - 1] / d
-            if d < 0:
-                cnt += 1
-        if cnt >= K:
-            hi = x
-        else:
-            lo = x
-            if cnt == K - 1 and alone_at < 0:
+            bb = b_s[i - 1] * b_s[i - 1]
+            if d1 == 0.0:
+                d1 = -tiny
+            if d2 == 0.0:
+                d2 = -tiny
+            if d3 == 0.0:
+                d3 = -tiny
+            d1 = (a_s[i] - x1) - bb / d1
+            d2 = (a_s[i] - x2) - bb / d2
+            d3 = (a_s[i] - x3) - bb / d3
+            if d1 < 0:
+                c1 += 1
+            if d2 < 0:
+                c2 += 1
+            if d3 < 0:
+                c3 += 1
+        if c1 >= K:
+            hi = x1
+        elif c2 >= K:
+            lo = x1
+            hi = x2
+            if c1 == K - 1 and alone_at < 0:
                 alone_at = it
-        if alone_at >= 0 and it >= 16 and it >= alone_at + 8:
+        elif c3 >= K:
+            lo = x2
+            hi = x3
+            if c2 == K - 1 and alone_at < 0:
+                alone_at = it
+        else:
+            lo = x3
+            if c3 == K - 1 and alone_at < 0:
+                alone_at = it
+        if alone_at >= 0 and it >= 8 and it >= alone_at + 4:
             break
     sig = hi
     # inverse iteration: L D L^T of sig I - T (positive definite up to rounding)
     for i in range(K):
         y[i] = 1.0
-    piv[0] = max(sig - a_s[0], tiny)
+    # the reciprocals of the pivots of L D L^T
+    piv[0] = 1.0 / max(sig - a_s[0], tiny)
     for i in range(1, K):
-        piv[i] = max((sig - a_s[i]) - b_s[i - 1] * b_s[i - 1] / piv[i - 1], tiny)
+        piv[i] = 1.0 / max((sig - a_s[i]) - b_s[i - 1] * b_s[i - 1] * piv[i - 1], tiny)
     for _ in range(3):
         for i in range(1, K):
-            y[i] += b_s[i - 1] / piv[i - 1] * y[i - 1]
-        y[K - 1] /= piv[K - 1]
+            y[i] += b_s[i - 1] * piv[i - 1] * y[i - 1]
+        y[K - 1] *= piv[K - 1]
         for i in range(K - 2, -1, -1):
-            y[i] = (y[i] + b_s[i] * y[i + 1]) / piv[i]
+            y[i] = (y[i] + b_s[i] * y[i + 1]) * piv[i]
         nrm = 0.0
         for i in range(K):
             nrm += y[i] * y[i]
@@ -213,6 +276,8 @@ def _solve_slabs(
     right,
     steps,
     starts,
+    key,
+    use_key,
     q0,
     use_q0,
     cst,
@@ -231,8 +296,9 @@ def _solve_slabs(
 
     ``right``: the Gram matrix is ``S^T S`` (``V`` right singular vectors, ``W = S v``);
     otherwise ``S S^T`` (``W = S^T v``).  ``starts`` (n, m) holds random unit vectors (the
-    start is the Gram row of largest diagonal plus 0.1 times it), ``q0`` (n, m) the starts of a
-    restart when ``use_q0``.  ``cst`` holds the energy range, the Lanczos stop threshold and
+    start is the Gram row of largest diagonal plus 0.1 times it), or, with ``use_key``, they
+    come from :func:`_hash_uniform` of ``key`` (normalised here); ``q0`` (n, m) holds the
+    starts of a restart when ``use_q0``.  ``cst`` holds the energy range, the Lanczos stop threshold and
     the margins of the certificate (positions ``C_*``).
     """
     m = p if right else s
@@ -267,6 +333,7 @@ def _solve_slabs(
     tol = cst[C_TOL]
     phi = cst[C_PHI]
     near_frac = cst[C_NEAR]
+    stop = int(cst[C_STOP])
     base = flat.ctypes.data
     isz = flat.itemsize
     for t in range(off.shape[0]):
@@ -297,7 +364,11 @@ def _solve_slabs(
             oor[o] = True
             continue
         oor[o] = False
+        if stop == 1:
+            continue
         np.dot(X.T, X, G)
+        if stop == 2:
+            continue
         thr = cst[C_THR_REL] * tg
         # start vector
         if use_q0:
@@ -314,8 +385,18 @@ def _solve_slabs(
             nc = np.sqrt(nc)
             if not (nc > 0.0):
                 nc = 1.0
-            for i in range(m):
-                Q[0, i] = np.float64(G[ib, i]) / nc + 0.1 * np.float64(starts[o, i])
+            if use_key:
+                nr = 0.0
+                for i in range(m):
+                    r_ = _hash_uniform1(key, o * m + i)
+                    g64[i] = r_
+                    nr += r_ * r_
+                nr = np.sqrt(nr) if nr > 0.0 else 1.0
+                for i in range(m):
+                    Q[0, i] = np.float64(G[ib, i]) / nc + 0.1 * g64[i] / nr
+            else:
+                for i in range(m):
+                    Q[0, i] = np.float64(G[ib, i]) / nc + 0.1 * np.float64(starts[o, i])
         nq = 0.0
         for i in range(m):
             nq += np.float64(Q[0, i]) * np.float64(Q[0, i])
@@ -372,6 +453,8 @@ def _solve_slabs(
                     Q[j + 1, i] = w[i] * inv
             be[j] = bb
             bprev = bb
+        if stop == 3:
+            continue
         tridiag_top(al, be, steps, y, work)
         # Ritz vector, rounded to the slab's dtype (the vector returned); all that follows
         # is about the direction of that rounded vector
@@ -419,6 +502,8 @@ def _solve_slabs(
             rs += g64[j] * g64[j]
         r = np.sqrt(rs)
         theta[o] = th
+        if stop == 4:
+            continue
         kept = th
         if th >= near_frac * tg:
             # nearly rank 1: tg - theta would cancel, so measure || X - W v^T ||^2 directly
@@ -495,6 +580,8 @@ def _signature(dt):
         types.boolean,
         i64,
         c(f, 2),
+        types.uint64,
+        types.boolean,
         c(f, 2),
         types.boolean,
         c(types.float64),

@@ -168,8 +168,15 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
         zs = np.nonzero(~kinds_exact & ~kinds_zero & (eff == rho))[0]
         method = plan.solver_for(rho, mp, steps)
         if B.is_numpy(xp) and method == "lanczos":
-            starts = _unit_starts(rng, zs.size, mp, dt)
-            res = _rank1_solver(dt)(S5, zs, plan.right, steps, mg_fast, starts)
+            solve = _rank1_solver(dt)
+            # the compiled solver draws each slab's start from a key (a hash of the key and the
+            # slab's position), the NumPy solver from a stack of random vectors
+            starts = (
+                fused.start_key(rng)
+                if solve is fused.solve_rank1
+                else _unit_starts(rng, zs.size, mp, dt)
+            )
+            res = solve(S5, zs, plan.right, steps, mg_fast, starts)
             V, W = res["V"], res["W"]
             g_tr, g_cert, g_mis = res["trG"], res["cert"], res["missed"]
             g_kept = res["theta"].copy()
@@ -188,7 +195,9 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
                     zs[part],
                     plan.right,
                     mg_fast,
-                    starts[part],
+                    starts[part]
+                    if isinstance(starts, np.ndarray)
+                    else _unit_starts(rng, part.size, mp, dt),
                     None if fresh else V[part, :, 0],
                     steps if fresh else restart_steps,
                     fresh,

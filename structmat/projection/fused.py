@@ -54,12 +54,35 @@ def available(dtype) -> bool:
     return kernel() is not None
 
 
-def solve_rank1(S5, zs, right: bool, steps: int, mg: _Margins, starts, q0=None) -> dict:
+def start_key(rng: np.random.Generator) -> np.uint64:
+    """A key for :func:`solve_rank1`'s start vectors, drawn from ``rng``."""
+    return np.uint64(rng.integers(0, 2**63, dtype=np.int64))
+
+
+def start_vectors(key, n: int, m: int, dtype) -> np.ndarray:
+    """The ``n`` start vectors (before normalisation) that :func:`solve_rank1` derives from
+    ``key`` for the slabs at positions ``0 .. n-1`` (the same hash, in NumPy): entries
+    uniform in ``[-1, 1)``."""
+    jit = kernel()
+    out = np.empty((n, m))
+    if jit is not None:
+        jit.hash_uniform(np.uint64(key), out)
+    return out.astype(dtype)
+
+
+def solve_rank1(
+    S5, zs, right: bool, steps: int, mg: _Margins, starts, q0=None, *, _stop_after: str = ""
+) -> dict:
     """Rank-1 slabs ``zs`` (flat indices over ``S5.shape[:3]``) by the compiled solver.
 
-    Same arguments and result as :func:`structmat.projection.kernel._lanczos1_numpy`; ``mg``
+    Same arguments and result as :func:`structmat.projection.kernel._lanczos1_numpy`, except
+    that ``starts`` may also be a key from :func:`start_key`: the start of the slab at position
+    ``t`` then comes from a hash of the key, ``t`` and the entry's index (:func:`start_vectors`),
+    drawn inside the compiled loop instead of stored beforehand.  ``mg``
     must hold the margins of Rayleigh quotients computed in double precision from the slab
-    (``eps_ritz = 2**-52``), which is how the compiled solver computes them.
+    (``eps_ritz = 2**-52``), which is how the compiled solver computes them.  ``_stop_after``
+    (one of :data:`structmat.projection._jit.STAGES`, for timing the stages only) ends each
+    slab's work after that stage; its results are then incomplete.
     """
     jit = kernel()
     if jit is None:  # pragma: no cover - guarded by available()
@@ -86,7 +109,17 @@ def solve_rank1(S5, zs, right: bool, steps: int, mg: _Margins, starts, q0=None) 
     cst[jit.C_PHI] = mg.phi
     cst[jit.C_M] = float(m)
     cst[jit.C_NEAR] = 1.0 - 1e-3
-    starts = np.ascontiguousarray(starts, dtype=dt)
+    if _stop_after and _stop_after not in jit.STAGES:
+        raise ValueError(f"_stop_after must be one of {jit.STAGES}; got {_stop_after!r}")
+    cst[jit.C_STOP] = jit.STAGES.index(_stop_after) + 1 if _stop_after else 0
+    if isinstance(starts, (int, np.integer)):
+        key = np.uint64(starts)
+        starts = np.zeros((0, m), dtype=dt)
+        use_key = True
+    else:
+        key = np.uint64(0)
+        starts = np.ascontiguousarray(starts, dtype=dt)
+        use_key = False
     use_q0 = q0 is not None
     q0a = np.ascontiguousarray(q0, dtype=dt) if use_q0 else starts[:0]
     V = np.empty((n, m), dtype=dt)
@@ -132,6 +165,8 @@ def solve_rank1(S5, zs, right: bool, steps: int, mg: _Margins, starts, q0=None) 
                 right,
                 steps,
                 starts,
+                key,
+                use_key,
                 q0a,
                 use_q0,
                 cst,
