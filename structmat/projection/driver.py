@@ -365,10 +365,12 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
 
     Notes
     -----
-    Algorithm: each slab's Gram matrix (of its smaller side) is formed by batched matmuls;
-    rank-1 slabs of order >= 32 (float32) / 48 (float64) use 18 / 30 Lanczos steps from a
-    random start (on NumPy cache-blocked over ``STRUCTMAT_NUM_THREADS`` threads, by default one
-    per core), the others a batched ``eigh`` of the Gram matrix.  Slabs whose energy would
+    Algorithm: each slab's Gram matrix (of its smaller side) is formed by matmuls; rank-1
+    slabs of order >= 32 (float32) / 48 (float64) use 18 / 30 Lanczos steps from a random
+    start, the others a batched ``eigh`` of the Gram matrix.  On NumPy, real rank-1 slabs go
+    through a compiled solver (Numba; :mod:`structmat.projection.fused`) that does each slab's
+    whole work in one pass while it is in cache, over ``STRUCTMAT_NUM_THREADS`` threads (by
+    default one per core); complex ones through a cache-blocked NumPy solver.  Slabs whose energy would
     under- or overflow the dtype's squares are scaled by a power of two first (exact) and the
     factors scaled back.
 
