@@ -320,6 +320,7 @@ def _solve_slabs(
     v64 = np.empty(m)
     u64 = np.empty(mr)
     g64 = np.empty(m)
+    xr = np.empty(m)
     ints = np.empty(3, dtype=np.int32)
     uplo = np.empty(1, dtype=np.uint8)
     uplo[0] = 76  # "L" in Fortran order: the upper triangle of the C-ordered H
@@ -483,20 +484,22 @@ def _solve_slabs(
             v64[i] = np.float64(vt[i]) / nv
             V[o, i] = vt[i]
         # u = X v (unit v), theta = ||u||^2, residual || X^T u - theta v ||, in double
+        # (one pass over the rows of X: X^T u accumulates while each row is at hand)
         th = 0.0
+        for j in range(m):
+            g64[j] = 0.0
         for i in range(mr):
             acc = 0.0
             for j in range(m):
-                acc += np.float64(X[i, j]) * v64[j]
+                xr[j] = np.float64(X[i, j])
+                acc += xr[j] * v64[j]
             u64[i] = acc
             th += acc * acc
             W[o, i] = acc * nv  # X times the rounded vector
-        for j in range(m):
-            g64[j] = -th * v64[j]
-        for i in range(mr):
-            ui = u64[i]
             for j in range(m):
-                g64[j] += ui * np.float64(X[i, j])
+                g64[j] += acc * xr[j]
+        for j in range(m):
+            g64[j] -= th * v64[j]
         rs = 0.0
         for j in range(m):
             rs += g64[j] * g64[j]
