@@ -94,6 +94,19 @@ class Monarch(StructuredMatrix):
         self._dtype = dt
         self._shape = (l * s, k * p)
 
+    @classmethod
+    def _trusted(cls, L: Any, R: Any, xp) -> Monarch:
+        """A Monarch matrix on factors that structmat itself just computed: fresh arrays
+        (nothing else holds them), finite, of one float dtype and matching shapes, so the
+        validating copy of :meth:`__init__` is skipped."""
+        self = cls.__new__(cls)
+        self.L = L
+        self.R = R
+        self._xp = xp
+        self._dtype = L.dtype
+        self._shape = (int(L.shape[0]) * int(L.shape[1]), int(R.shape[0]) * int(R.shape[2]))
+        return self
+
     # -- geometry --------------------------------------------------------------------------------
     @property
     def geometry(self) -> tuple[int, int, int, int, int, int]:

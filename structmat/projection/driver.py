@@ -44,7 +44,7 @@ from .certificate import (
 from .info import ProjectionInfo
 from .kernel import _lanczos1_numpy, _unit_starts
 from .options import _lanczos_steps, _make_rng, current_options
-from .slabs import _gather_slabs, _Plan
+from .slabs import _gather_slabs, _Plan, _plan_for
 from .solvers import _solve_generic
 
 
@@ -415,7 +415,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     batch = tuple(int(d) for d in A.shape[:-2])
     nb = math.prod(batch)
     A3 = xp.reshape(A, (nb, n_out, n_in))
-    plan = _Plan(geometry)
+    plan = _plan_for(geometry)
     dt = A.dtype
     itemsize = 16 if dt == xp.complex128 else (4 if dt == xp.float32 else 8)
     gram_bytes = k * l * plan.mp * plan.mp * itemsize
@@ -444,7 +444,7 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     idxR = xp.asarray(plan.gather_index(nb, plan.posR))
     Lall = xp.permute_dims(xp.reshape(xp.take(poolL, idxL, axis=0), (nb, l, r, s)), (0, 1, 3, 2))
     Rall = xp.reshape(xp.take(poolR, idxR, axis=0), (nb, k, q, p))
-    mats = [Monarch(Lall[e, ...], Rall[e, ...]) for e in range(nb)]
+    mats = [Monarch._trusted(Lall[e, ...], Rall[e, ...], xp) for e in range(nb)]
     result = mats[0] if not batch else _nest(mats, batch)
     if not return_info:
         return result

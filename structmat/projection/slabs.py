@@ -4,6 +4,7 @@ projection (slab ranks, solvers, pool positions), and the map between factors an
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -39,6 +40,8 @@ class _Plan:
         pos = np.where(m < eff.reshape(-1)[z], z * self.rho_max + m, -1)
         self.posR = pos  # R[a, i] <- pool[pos[a q + i]]
         self.posL = pos[l_middle_index(geometry)]  # L[b, :, c] <- pool[posL[b r + c]]
+        for arr in (self.ranks, self.eff, self.exact, self.zero, self.posR, self.posL):
+            arr.setflags(write=False)  # shared between projections (see _plan_for)
 
     def solver_for(self, rho: int, m: int, steps: int) -> str:
         """``"lanczos"`` for rank-1 slabs of order >= 32 with ``steps`` <= 0.625 of the order
@@ -56,6 +59,13 @@ class _Plan:
         offs = (np.arange(nb) * per)[:, None]
         idx = np.where(pos[None, :] >= 0, pos[None, :] + offs, total)
         return idx.reshape(-1)
+
+
+@functools.lru_cache(maxsize=16)
+def _plan_for(geometry: tuple[int, int, int, int, int, int]) -> _Plan:
+    """The :class:`_Plan` of ``geometry``, kept for the next projection of that geometry (its
+    arrays are read-only)."""
+    return _Plan(tuple(int(x) for x in geometry))
 
 
 def _gather_slabs(xp, S5, zs: np.ndarray):
