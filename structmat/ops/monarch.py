@@ -225,6 +225,10 @@ class Monarch(StructuredMatrix):
             # with NumPy's OpenBLAS), and large blocks would need chunks too narrow for an
             # efficient GEMM: keep BLAS's own threading, with fewer, larger calls.
             chunk = hi
+            if nb <= hi and width * nb * dtype.itemsize > self._CHUNK_BYTES:
+                # the whole batch in one chunk would make an intermediate as large as the
+                # output: two chunks keep the extra memory at half the output
+                chunk = max(m, -(-nb // 2) // m * m)
         elif self.flops(nb) >= self._PARALLEL_FLOPS:
             threads = max(1, min(workers, nb // m))
         if threads > 1:
