@@ -18,6 +18,7 @@ from benchmarks import (  # noqa: E402
     multiply,
     transforms,
 )
+from structmat import _parallel  # noqa: E402
 
 
 def _read(path):
@@ -276,18 +277,24 @@ def _integer_monarch(n_in, n_out, nblocks, dtype, xp, rng):
     return structmat.Monarch(xp.asarray(L), xp.asarray(R)), monarch_entry_reference(L, R)
 
 
+@pytest.mark.parametrize("serial_gemm", [1 << 30, 1])
 @pytest.mark.parametrize("threads", ["1", "3"])
 @pytest.mark.parametrize("dtype", ["float64", "complex128", "float32"])
-def test_fast_multiply_paths_exact(xp, dtype, threads, monkeypatch):
+def test_fast_multiply_paths_exact(xp, dtype, threads, serial_gemm, monkeypatch):
+    from threadpoolctl import threadpool_info
+
     from tests.conftest import to_numpy
 
-    # tiny chunks and thresholds so that small products take the chunked, threaded path
+    # tiny chunks and thresholds so that small products take the chunked, threaded path;
+    # serial_gemm = 1: every block counts as large, so the threads run with BLAS limited to
+    # one thread (the path of blocks of 128 x 128 and more)
     monkeypatch.setenv("STRUCTMAT_NUM_THREADS", threads)
     monkeypatch.setattr(structmat.Monarch, "_CHUNK_RANGE", (3, 5))
     monkeypatch.setattr(structmat.Monarch, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(structmat.Monarch, "_PARALLEL_FLOPS", 1)
     monkeypatch.setattr(structmat.Monarch, "_ALIGN", 2)
-    monkeypatch.setattr(structmat.Monarch, "_SERIAL_GEMM", 1 << 30)
+    monkeypatch.setattr(structmat.Monarch, "_SERIAL_GEMM", serial_gemm)
+    blas_before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     rng = np.random.default_rng(7)
     for n_in, n_out, nb in GEOMETRIES:
         M, D = _integer_monarch(n_in, n_out, nb, dtype, xp, rng)
@@ -307,6 +314,8 @@ def test_fast_multiply_paths_exact(xp, dtype, threads, monkeypatch):
                 np.testing.assert_array_equal(
                     M @ np.repeat(X, 2, axis=1)[:, ::2], (D @ X).astype(dtype)
                 )
+    _parallel.wait_blas_restored()
+    assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == blas_before
 
 
 def test_thread_setting_is_validated(monkeypatch):

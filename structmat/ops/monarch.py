@@ -202,11 +202,13 @@ class Monarch(StructuredMatrix):
     _PARALLEL_FLOPS = 1 << 24  # products below this run on the calling thread only
 
     def _schedule(self, nb: int, width: int, dtype):
-        """``(chunk, threads, next_start)`` for a batch of ``nb`` columns (rows).
+        """``(chunk, threads, next_start, blas_single)`` for a batch of ``nb`` columns (rows).
 
         ``width`` is the length of one column of a chunk's intermediate buffers.  The threads
         take chunks from ``next_start()`` (``None`` when none is left) until all are done, so a
-        thread slowed down by other work on its core takes fewer of them.
+        thread slowed down by other work on its core takes fewer of them; ``blas_single`` asks
+        for BLAS to run single-threaded meanwhile (blocks too large for the calls to stay on
+        their thread by size alone).
         """
         import threading
 
@@ -220,10 +222,10 @@ class Monarch(StructuredMatrix):
         R, L = self.R.shape, self.L.shape
         serial_chunk = self._SERIAL_GEMM // max(R[1] * R[2], L[1] * L[2])
         threads = 1
-        if dtype.kind == "c" or serial_chunk < lo:
+        blas_single = False
+        if dtype.kind == "c":
             # Complex GEMMs called from several threads at once do not run in parallel (measured
-            # with NumPy's OpenBLAS), and large blocks would need chunks too narrow for an
-            # efficient GEMM: keep BLAS's own threading, with fewer, larger calls.
+            # with NumPy's OpenBLAS): keep BLAS's own threading, with fewer, larger calls.
             chunk = hi
             if nb <= hi and width * nb * dtype.itemsize > self._CHUNK_BYTES:
                 # the whole batch in one chunk would make an intermediate as large as the
@@ -231,9 +233,17 @@ class Monarch(StructuredMatrix):
                 chunk = max(m, -(-nb // 2) // m * m)
         elif self.flops(nb) >= self._PARALLEL_FLOPS:
             threads = max(1, min(workers, nb // m))
-        if threads > 1:
+        if threads > 1 and serial_chunk >= lo:
             # chunks small enough for BLAS to keep each call on its thread, at least one each
             chunk = min(chunk, serial_chunk // m * m, -(-nb // (threads * m)) * m)
+        elif threads > 1:
+            # large blocks: chunks of efficient width, each call held to its thread by limiting
+            # BLAS to one thread while the product runs (BLAS's own threading of such calls
+            # collapses when another process holds a core)
+            # (and at most half the batch over all threads: the threads' intermediates
+            # together stay at half the output)
+            chunk = min(chunk, max(m, nb // (2 * threads) // m * m))
+            blas_single = True
         chunk = max(1, min(chunk, nb))
         starts = iter(range(0, nb, chunk))
         lock = threading.Lock()
@@ -242,7 +252,18 @@ class Monarch(StructuredMatrix):
             with lock:
                 return next(starts, None)
 
-        return chunk, min(threads, -(-nb // chunk)) if nb else 1, next_start
+        threads = min(threads, -(-nb // chunk)) if nb else 1
+        return chunk, threads, next_start, blas_single and threads > 1
+
+    @staticmethod
+    def _run(work, threads: int, blas_single: bool) -> None:
+        """Run ``work`` on ``threads`` threads, with BLAS single-threaded where
+        :meth:`_schedule` asked for it."""
+        if blas_single:
+            with _parallel.blas_single_threaded():
+                _parallel.run_parallel(work, threads)
+        else:
+            _parallel.run_parallel(work, threads)
 
     def _mul_cols(self, X):
         xp = self._xp
@@ -261,7 +282,7 @@ class Monarch(StructuredMatrix):
         X3 = X.reshape(k, p, nb)  # x[a p + j, c]
         Y = np.empty((s, l, nb), dtype=dt)  # y[d l + b, c]
         Yt = Y.transpose(1, 0, 2)  # w[b, d, c], strided
-        chunk, threads, next_start = self._schedule(nb, k * q, dt)
+        chunk, threads, next_start, blas_single = self._schedule(nb, k * q, dt)
 
         def work():
             c0 = next_start()
@@ -274,7 +295,7 @@ class Monarch(StructuredMatrix):
                 np.matmul(L, V, out=Yt[:, :, c0:c1])
                 c0 = next_start()
 
-        _parallel.run_parallel(work, threads)
+        self._run(work, threads, blas_single)
         return Y.reshape(s * l, nb)
 
     def _mul_rows(self, X):
@@ -293,7 +314,7 @@ class Monarch(StructuredMatrix):
         X3 = X.reshape(N, s, l)  # x[N, d l + b]
         Z = np.empty((N, k, p), dtype=dt)  # z[N, a p + j]
         Zt = Z.transpose(1, 0, 2)  # (k, N, p), strided
-        chunk, threads, next_start = self._schedule(N, l * max(r, s), dt)
+        chunk, threads, next_start, blas_single = self._schedule(N, l * max(r, s), dt)
 
         def work():
             # x[N, d l + b] has no unit stride along d for fixed b: one local transpose per
@@ -311,7 +332,7 @@ class Monarch(StructuredMatrix):
                 np.matmul(U, R, out=Zt[:, n0 : n0 + m, :])
                 n0 = next_start()
 
-        _parallel.run_parallel(work, threads)
+        self._run(work, threads, blas_single)
         return Z.reshape(N, k * p)
 
     def _conj(self):
