@@ -447,3 +447,43 @@ def test_scaling_rejects_bad_input(capsys):
     assert "--batch" in capsys.readouterr().err
     assert scaling.main(["--sizes", "16", "--memory-n", "20"]) == 2
     assert "--memory-n" in capsys.readouterr().err
+
+
+def test_multiply_targets_quick(tmp_path, capsys):
+    from benchmarks import multiply_targets
+
+    assert (
+        multiply_targets.main(
+            ["--sizes", "16", "64", "--batch", "8", "--repeats", "3", "--out", str(tmp_path)]
+        )
+        == 0
+    )
+    out = capsys.readouterr().out
+    assert "Targets" in out and "rate_share" in out
+    with open(tmp_path / "multiply_targets.csv") as f:
+        header = f.readline().strip().split(",")
+    assert header == multiply_targets.COLUMNS
+    assert multiply_targets.main(["--sizes", "15"]) == 2  # not a perfect square
+
+
+def test_multiply_target_verdicts():
+    from benchmarks.multiply_targets import verdicts
+
+    row = {
+        "n": 4096,
+        "rate_share": 0.8,
+        "after_dense": 1.5,
+        "rows_over_cols": 1.1,
+        "bw_share": 0.4,
+        "flag": "rows",
+    }
+    got = {v["target"]: v["verdict"] for v in verdicts([row])}
+    assert got == {
+        "rate_share": "holds",
+        "after_dense": "missed",
+        "rows_over_cols": "unstable: not judged",
+        "bw_share": "missed",
+    }
+    # dense not run: its targets are absent, not judged as met
+    row2 = {"n": 65536, "dense_ms": "not run", "rows_over_cols": 1.0, "bw_share": 0.9, "flag": ""}
+    assert {v["target"] for v in verdicts([row2])} == {"rows_over_cols", "bw_share"}
