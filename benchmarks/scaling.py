@@ -168,6 +168,17 @@ def _check_sizes(sizes) -> None:
         raise ValueError(f"sizes must be positive perfect squares (n = m * m); got {bad}")
 
 
+def _timing_fields(name: str, t, flop: float) -> dict:
+    """The CSV fields of one timing: median, fastest and slowest (ms), stability, GFLOP/s."""
+    return {
+        f"{name}_ms": t * 1e3,
+        f"{name}_min_ms": t.lo * 1e3,
+        f"{name}_max_ms": t.hi * 1e3,
+        f"{name}_stable": t.stable,
+        f"{name}_gflops": flop / t / 1e9,
+    }
+
+
 def run(sizes, batch=BATCH, repeats=5, min_time=0.05, settle=0.1, seed=0):
     """Time ``M @ X`` and dense ``D @ X`` (float32) at every size; one row per size.
 
@@ -239,21 +250,11 @@ def run(sizes, batch=BATCH, repeats=5, min_time=0.05, settle=0.1, seed=0):
             row["dense_note"] = f"not run: {n} x {n} {DTYPE} is {dbytes / 2**30:.3g} GiB"
         t = measure(fns, repeats=repeats, warmup=1, min_time=min_time, settle=settle)
         tm = t["monarch"]
-        row.update(
-            monarch_ms=tm * 1e3,
-            monarch_min_ms=tm.lo * 1e3,
-            monarch_max_ms=tm.hi * 1e3,
-            monarch_stable=tm.stable,
-            monarch_gflops=mflop / tm / 1e9,
-        )
+        row.update(_timing_fields("monarch", tm, mflop))
         if D is not None:
             td = t["dense"]
+            row.update(_timing_fields("dense", td, dflop))
             row.update(
-                dense_ms=td * 1e3,
-                dense_min_ms=td.lo * 1e3,
-                dense_max_ms=td.hi * 1e3,
-                dense_stable=td.stable,
-                dense_gflops=dflop / td / 1e9,
                 speedup=td / tm,
                 flag=flag_ratio(td, tm),
             )

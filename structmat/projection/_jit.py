@@ -97,6 +97,24 @@ def _cholesky_ok(H, ints, uplo):
     return ints[2] == 0
 
 
+@njit(nogil=True, cache=True, inline="always")
+def _normalize_or_e0(v, n):
+    """Scale ``v[:n]`` (float64) to unit length and return its former norm; a zero or
+    non-finite vector becomes ``e_0`` (norm reported as 1)."""
+    nrm = 0.0
+    for i in range(n):
+        nrm += v[i] * v[i]
+    nrm = np.sqrt(nrm)
+    if not (nrm > 0.0) or not np.isfinite(nrm):
+        for i in range(n):
+            v[i] = 0.0
+        v[0] = 1.0
+        return 1.0
+    for i in range(n):
+        v[i] /= nrm
+    return nrm
+
+
 _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _MIX1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX2 = np.uint64(0x94D049BB133111EB)
@@ -238,17 +256,8 @@ def tridiag_top(a, b, K, y, work):
         y[K - 1] *= piv[K - 1]
         for i in range(K - 2, -1, -1):
             y[i] = (y[i] + b_s[i] * y[i + 1]) * piv[i]
-        nrm = 0.0
-        for i in range(K):
-            nrm += y[i] * y[i]
-        nrm = np.sqrt(nrm)
-        if not (nrm > 0.0) or not np.isfinite(nrm):
-            for i in range(K):
-                y[i] = 0.0
-            y[0] = 1.0
-            break
-        for i in range(K):
-            y[i] /= nrm
+        if _normalize_or_e0(y, K) == 1.0 and y[0] == 1.0:
+            break  # the solve broke down (or converged to e_0 exactly): nothing to refine
     # back to the signs of b: T = D |T| D with D = diag(sgn)
     sgn[0] = 1.0
     for i in range(1, K):
@@ -465,17 +474,9 @@ def _solve_slabs(
             yj = y[j]
             for i in range(m):
                 v64[i] += yj * np.float64(Q[j, i])
-        nv = 0.0
+        _normalize_or_e0(v64, m)
         for i in range(m):
-            nv += v64[i] * v64[i]
-        nv = np.sqrt(nv)
-        if not (nv > 0.0) or not np.isfinite(nv):
-            for i in range(m):
-                v64[i] = 0.0
-            v64[0] = 1.0
-            nv = 1.0
-        for i in range(m):
-            vt[i] = v64[i] / nv
+            vt[i] = v64[i]
         nv = 0.0
         for i in range(m):
             nv += np.float64(vt[i]) * np.float64(vt[i])
