@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from structmat import project_to_monarch
+from structmat import project_to_monarch, projection_error
 from structmat.geometry import monarch_geometry, slab_view
 from structmat.projection import (
     SolverOptions,
@@ -496,3 +496,18 @@ def test_solve_rank1_with_a_key(dtype, rng):
     starts = (v / np.linalg.norm(v, axis=1, keepdims=True)).astype(dtype)
     d = fused.solve_rank1(S5, np.arange(n), True, steps, mg, starts)
     assert np.mean(d["cert"] == a["cert"]) >= 0.95
+
+
+def test_no_slabs_and_broadcast_input():
+    S5 = np.ones((1, 2, 2, 8, 8), np.float32)
+    res = fused.solve_rank1(S5, np.arange(0), True, 4, _margins("float32", 8, 8), np.uint64(1))
+    assert res["V"].shape == (0, 8, 1) and res["W"].shape == (0, 8) and res["cert"].size == 0
+    # rows or columns broadcast (stride 0): every slab is rank 1, the projection exact
+    rng = np.random.default_rng(0)
+    for B in (
+        np.broadcast_to(rng.standard_normal(1024).astype(np.float32), (1024, 1024)),
+        np.broadcast_to(rng.standard_normal((1024, 1)).astype(np.float32), (1024, 1024)),
+    ):
+        M, info = project_to_monarch(B, return_info=True)
+        assert info.solvers["lanczos"] == 1024
+        assert projection_error(B, M) <= 64 * np.finfo(np.float32).eps

@@ -130,6 +130,17 @@ def solve_rank1(
     missed = np.full(n, np.inf)
     cert = np.zeros(n, dtype=np.int8)
     oor = np.zeros(n, dtype=bool)
+    if n == 0:
+        return {
+            "V": V[:, :, None],
+            "W": W,
+            "trG": trG,
+            "theta": theta,
+            "direct": direct,
+            "missed": missed,
+            "cert": cert,
+            "oor": oor,
+        }
     # slabs in the order (matrix, L-block, R-block): consecutive slabs then read neighbouring
     # column bands of the same rows of A
     order = np.lexsort((a_idx, b_idx, e_idx))
