@@ -5,8 +5,9 @@
 For each ``n`` (default 1024, 4096, 16384; float32, ``Monarch.random(n)``, batch 256):
 
 * ``rate_share``: Monarch's FLOP rate over dense GEMM's (``D @ X``, ``D = M.to_dense()``), both
-  timed *settled*: per repetition, two untimed calls and the median of five back-to-back timed
-  calls of the same product (the products take turns); target >= 0.75;
+  timed *settled*: per repetition, a 0.25 s pause (no BLAS thread of the previous block is
+  still spinning), two untimed calls and the median of five back-to-back timed calls of the
+  same product (the products take turns); target >= 0.75;
 * ``after_dense``: ``M @ X`` timed right after an untimed ``D @ X`` (OpenBLAS's threads are
   then still spinning for about 0.1 s), over the settled ``M @ X``; target <= 1.2;
   ``dense_after``: the other order, ``D @ X`` right after ``M @ X`` over the settled ``D @ X``
@@ -15,7 +16,9 @@ For each ``n`` (default 1024, 4096, 16384; float32, ``Monarch.random(n)``, batch
 * ``bw_share`` (batch 1): the bytes of the factors ``L`` and ``R`` read by one ``M @ x`` over
   its settled median time, against the read bandwidth of copying a 256 MiB array (bytes read
   per second); target >= 0.5.  Factors that fit in the processor's caches can exceed the copy
-  bandwidth (they are read from cache in repeated calls).
+  bandwidth (they are read from cache in repeated calls);
+* ``busy_over_quiet``: the settled ``M @ X`` while another process keeps a core busy (a Python
+  spin loop started for the measurement) over the quiet one; target <= 2.
 
 Dense is timed only while ``D`` takes at most 1 GiB.  Every ratio comes from medians of the
 same run and is flagged when either side is unstable (harness :func:`flag_ratio`); a target
@@ -25,7 +28,9 @@ is judged only on stable medians.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import sys
 import time
 
@@ -35,6 +40,8 @@ import structmat
 from benchmarks.harness import Timing, flag_ratio, print_table, progress, write_csv
 
 SIZES = (1024, 4096, 16384)
+#: seconds of pause before each block: OpenBLAS's threads spin for about 0.1 s after a call
+SETTLE = 0.25
 DENSE_LIMIT = 1 << 30
 COLUMNS = [
     "n",
@@ -45,6 +52,7 @@ COLUMNS = [
     "dense_after",
     "rows_over_cols",
     "bw_share",
+    "busy_over_quiet",
     "bw_gbs",
     "copy_gbs",
     "flag",
@@ -64,6 +72,7 @@ def _settled(fns: dict, repeats: int, block: int = 5) -> dict:
     samples: dict = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
+            time.sleep(SETTLE)  # the BLAS threads of the previous block stop spinning
             fn()
             fn()
             samples[k].append(float(np.median([_timed(fn) for _ in range(block)])))
@@ -75,11 +84,24 @@ def _after(first, second, repeats: int) -> Timing:
     by two calls before ``first``)."""
     samples = []
     for _ in range(repeats):
+        time.sleep(SETTLE)
         second()
         second()
         first()
         samples.append(_timed(second))
     return Timing(samples)
+
+
+@contextlib.contextmanager
+def busy_core():
+    """One competing process that keeps a core busy (a Python spin loop) while the block runs."""
+    proc = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    try:
+        time.sleep(0.2)  # let it start spinning
+        yield
+    finally:
+        proc.kill()
+        proc.wait()
 
 
 def copy_bandwidth(repeats: int, nbytes: int = 256 << 20) -> float:
@@ -133,6 +155,10 @@ def run_case(n: int, batch: int, repeats: int, copy_bw: float, seed: int = 0) ->
         row["dense_after"] = ratio(before, t["dense"], "dense_after")
     else:
         row["dense_ms"] = f"not run: {n} x {n} float32 is {4 * n * n / 2**30:.0f} GiB"
+    # the same M @ X while another process holds a core
+    with busy_core():
+        busy = _settled({"cols": fns["cols"]}, repeats)["cols"]
+    row["busy_over_quiet"] = ratio(busy, t["cols"], "busy")
     row["flag"] = ",".join(flags)
     return row
 
@@ -144,6 +170,7 @@ def verdicts(rows: list[dict]) -> list[dict]:
         "after_dense": ("<= 1.2", lambda v: v <= 1.2, "after"),
         "rows_over_cols": ("<= 1.15", lambda v: v <= 1.15, "rows"),
         "bw_share": (">= 0.5", lambda v: v >= 0.5, "batch1"),
+        "busy_over_quiet": ("<= 2", lambda v: v <= 2, "busy"),
     }
     out = []
     for r in rows:

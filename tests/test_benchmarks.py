@@ -475,6 +475,7 @@ def test_multiply_target_verdicts():
         "after_dense": 1.5,
         "rows_over_cols": 1.1,
         "bw_share": 0.4,
+        "busy_over_quiet": 1.6,
         "flag": "rows",
     }
     got = {v["target"]: v["verdict"] for v in verdicts([row])}
@@ -483,6 +484,7 @@ def test_multiply_target_verdicts():
         "after_dense": "missed",
         "rows_over_cols": "unstable: not judged",
         "bw_share": "missed",
+        "busy_over_quiet": "holds",
     }
     # dense not run: its targets are absent, not judged as met
     row2 = {"n": 65536, "dense_ms": "not run", "rows_over_cols": 1.0, "bw_share": 0.9, "flag": ""}
