@@ -26,6 +26,7 @@ from numba.extending import intrinsic
 from scipy.linalg import cython_lapack
 
 from .._lapack import capsule_address
+from .certificate import _FAIL, _INERTIA, _TRACE
 
 for _name in ("spotf2", "dpotf2"):
     _addr = capsule_address(cython_lapack, _name)
@@ -57,10 +58,7 @@ def _prefetch(typingctx, address):
     return types.void(address), codegen
 
 
-#: certificate codes (the values of :mod:`structmat.projection.certificate`)
-_FAIL, _TRACE, _INERTIA = 0, 3, 4
-
-#: positions in the constants vector ``cst`` of :func:`solve_slabs`
+#: positions in the constants vector ``cst`` of :func:`_solve_slabs`
 (
     C_LO_E,
     C_HI_E,
