@@ -130,17 +130,18 @@ def solve_rank1(
     missed = np.full(n, np.inf)
     cert = np.zeros(n, dtype=np.int8)
     oor = np.zeros(n, dtype=bool)
+    result = {
+        "V": V[:, :, None],
+        "W": W,
+        "trG": trG,
+        "theta": theta,
+        "direct": direct,
+        "missed": missed,
+        "cert": cert,
+        "oor": oor,
+    }
     if n == 0:
-        return {
-            "V": V[:, :, None],
-            "W": W,
-            "trG": trG,
-            "theta": theta,
-            "direct": direct,
-            "missed": missed,
-            "cert": cert,
-            "oor": oor,
-        }
+        return result
     # slabs in the order (matrix, L-block, R-block): consecutive slabs then read neighbouring
     # column bands of the same rows of A
     order = np.lexsort((a_idx, b_idx, e_idx))
@@ -194,13 +195,4 @@ def solve_rank1(
     if ntasks:
         with _parallel.blas_single_threaded():
             _parallel.run_parallel(work, threads)
-    return {
-        "V": V[:, :, None],
-        "W": W,
-        "trG": trG,
-        "theta": theta,
-        "direct": direct,
-        "missed": missed,
-        "cert": cert,
-        "oor": oor,
-    }
+    return result  # filled in place by the kernel
