@@ -42,8 +42,10 @@ _FM = {"reassoc", "contract"}
 
 @intrinsic
 def _prefetch(typingctx, address):
-    """Ask the processor to bring the cache line at integer ``address`` in (LLVM's
-    ``llvm.prefetch``: read, keep in all cache levels); no effect on results."""
+    """Ask the processor to bring the cache line at integer ``address`` into its second-level
+    cache (LLVM's ``llvm.prefetch``: read, locality 2); no effect on results.  Not into the
+    first level: a whole slab brought there would evict the slab and Gram matrix being
+    solved (at n = 4096 float32 this made the solve about 12 % slower)."""
     if not isinstance(address, types.Integer):
         return None
 
@@ -52,7 +54,7 @@ def _prefetch(typingctx, address):
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [i8p, i32, i32, i32])
         fn = builder.module.declare_intrinsic("llvm.prefetch", fnty=fnty)
-        builder.call(fn, [builder.inttoptr(args[0], i8p), i32(0), i32(3), i32(1)])
+        builder.call(fn, [builder.inttoptr(args[0], i8p), i32(0), i32(2), i32(1)])
         return context.get_dummy_value()
 
     return types.void(address), codegen
@@ -357,9 +359,10 @@ def _solve_slabs(
         for d in range(s):
             row = flat[off[t] + d * sd : off[t] + d * sd + p]
             if right:
+                Xd = X[d]
                 for j in range(p):
                     xv = row[j]
-                    X[d, j] = xv
+                    Xd[j] = xv
                     tg += np.float64(xv) * np.float64(xv)
             else:
                 for j in range(p):
@@ -547,10 +550,13 @@ def _solve_slabs(
         sc[1] = mu - c
         thd = sc[0]
         shift = sc[1]
+        # whole rows (the Cholesky reads the upper triangle): loops from 0 over a row view
+        # compile to vector code, loops from a varying start do not
         for i in range(m):
             ti = thd * vt[i]
-            for j in range(i, m):
-                G[i, j] = ti * vt[j] - G[i, j]
+            Gi = G[i]
+            for j in range(m):
+                Gi[j] = ti * vt[j] - Gi[j]
             G[i, i] += shift
         if _cholesky_ok(G, ints, uplo):
             gap = th_lo - mu
