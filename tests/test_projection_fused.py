@@ -176,6 +176,97 @@ def test_tridiag_top_negative_off_diagonals(K):
 
 
 # ----------------------------------------------------------------------------------------------
+# the blocked Cholesky of the inertia test
+# ----------------------------------------------------------------------------------------------
+
+
+def _chol_buffer(H, garbage=None):
+    """``H`` in the layout :func:`_jit.cholesky_ok` takes: rows padded with zeros to whole
+    vectors; ``garbage`` (optional) replaces everything below the diagonal."""
+    m = H.shape[0]
+    jit = fused.kernel()
+    mp = -(-m // jit.LANES) * jit.LANES
+    buf = np.zeros((m, mp), dtype=H.dtype)
+    buf[:, :m] = H
+    if garbage is not None:
+        low = np.tril_indices(m, -1)
+        buf[low] = garbage
+    return buf
+
+
+def _spectrum_matrix(lams, dtype, rng):
+    m = len(lams)
+    Q, _ = np.linalg.qr(rng.standard_normal((m, m)))
+    H = (Q * np.asarray(lams)) @ Q.T
+    return ((H + H.T) / 2).astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", REAL)
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 15, 16, 17, 31, 33, 64, 70])
+def test_cholesky_factor_meets_the_rounding_bound(dtype, m, rng):
+    jit = fused.kernel()
+    X = rng.standard_normal((m + 3, m))
+    H = (X.T @ X + 0.1 * np.eye(m)).astype(dtype)
+    buf = _chol_buffer(H)
+    assert jit.cholesky_ok(buf, m, np.zeros(16, dtype=dtype))
+    R = np.triu(buf[:, :m]).astype(np.float64)
+    assert np.all(buf[:, m:] == 0)  # the padding stays zero
+    # Higham, Thm. 10.3: R^T R = H + dH with |dH| <= gamma_(m+1) |R^T| |R| (the bound the
+    # certificate's margin uses), checked entrywise in double precision
+    u = float(np.finfo(dtype).eps) / 2
+    gam = (m + 1) * u / (1 - (m + 1) * u)
+    dH = np.abs(R.T @ R - H.astype(np.float64))
+    bound = gam * (np.abs(R).T @ np.abs(R))
+    assert np.all(dH <= bound * (1 + 1e-6) + 1e-300), float(np.max(dH / bound))
+    # and it is the Cholesky factor (forward error at most about m * cond(H) * eps)
+    ref = np.linalg.cholesky(H.astype(np.float64)).T
+    cond = float(np.linalg.cond(H.astype(np.float64)))
+    err = float(np.max(np.abs(R - ref)))
+    assert err <= 4 * m * cond * eps(dtype) * float(np.max(np.abs(ref))), err
+
+
+@pytest.mark.parametrize("dtype", REAL)
+@pytest.mark.parametrize("m", [1, 4, 6, 16, 33, 64])
+def test_cholesky_decides_definiteness(dtype, m, rng):
+    jit = fused.kernel()
+    coef = np.zeros(16, dtype=dtype)
+    lams = np.geomspace(1.0, 10.0, m)
+    # positive definite: well above rounding
+    assert jit.cholesky_ok(_chol_buffer(_spectrum_matrix(lams, dtype, rng)), m, coef)
+    for j in {0, m // 2, m - 1}:
+        neg = lams.copy()
+        neg[j] = -1e-2  # one negative eigenvalue, far above rounding, at any position
+        assert not jit.cholesky_ok(_chol_buffer(_spectrum_matrix(neg, dtype, rng)), m, coef)
+        zero = lams.copy()
+        zero[j] = 0.0
+        Hz = _spectrum_matrix(zero, dtype, rng)
+        if m == 1:
+            assert not jit.cholesky_ok(_chol_buffer(Hz), m, coef)
+    # NaN anywhere in the upper triangle, or a NaN pivot
+    H = _spectrum_matrix(lams, dtype, rng)
+    for i, j in {(0, 0), (0, m - 1), (m - 1, m - 1), (m // 2, m - 1)}:
+        Hn = H.copy()
+        Hn[i, j] = np.nan
+        assert not jit.cholesky_ok(_chol_buffer(Hn), m, coef)
+
+
+@pytest.mark.parametrize("dtype", REAL)
+@pytest.mark.parametrize("m", [5, 20, 64])
+def test_cholesky_reads_only_the_upper_triangle(dtype, m, rng):
+    jit = fused.kernel()
+    coef = np.zeros(16, dtype=dtype)
+    H = _spectrum_matrix(np.geomspace(1.0, 10.0, m), dtype, rng)
+    clean = _chol_buffer(H)
+    assert jit.cholesky_ok(clean, m, coef)
+    for garbage in (np.nan, 1e30, -7.0):
+        buf = _chol_buffer(H, garbage=garbage)
+        assert jit.cholesky_ok(buf, m, coef)
+        assert np.array_equal(np.triu(buf[:, :m]), np.triu(clean[:, :m]))
+    neg = _spectrum_matrix(np.r_[-1.0, np.ones(m - 1)], dtype, rng)
+    assert not jit.cholesky_ok(_chol_buffer(neg, garbage=1e30), m, coef)
+
+
+# ----------------------------------------------------------------------------------------------
 # solve_rank1 against one SVD per slab
 # ----------------------------------------------------------------------------------------------
 
