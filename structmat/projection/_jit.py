@@ -487,9 +487,7 @@ def _solve_slabs(
     sc[1] = 1
     one = sc[1]
     v64 = np.empty(m)
-    u64 = np.empty(mr)
     g64 = np.empty(m)
-    xr = np.empty(m)
     # the shifted Gram matrix of the inertia test, rows padded to whole vectors (zeros)
     Hb = np.zeros((m, -(-m // LANES) * LANES), dtype=dt)
     coef = np.zeros(16, dtype=dt)
@@ -650,16 +648,46 @@ def _solve_slabs(
         th = 0.0
         for j in range(m):
             g64[j] = 0.0
-        for i in range(mr):
+        Wo = W[o]
+        i = 0
+        while i + 4 <= mr:  # four rows at a time: four independent sums, one pass over g64
+            X0 = X[i]
+            X1 = X[i + 1]
+            X2 = X[i + 2]
+            X3 = X[i + 3]
+            a0 = 0.0
+            a1 = 0.0
+            a2 = 0.0
+            a3 = 0.0
+            for j in range(m):
+                vj = v64[j]
+                a0 += np.float64(X0[j]) * vj
+                a1 += np.float64(X1[j]) * vj
+                a2 += np.float64(X2[j]) * vj
+                a3 += np.float64(X3[j]) * vj
+            th += a0 * a0 + a1 * a1 + a2 * a2 + a3 * a3
+            Wo[i] = a0 * nv  # X times the rounded vector
+            Wo[i + 1] = a1 * nv
+            Wo[i + 2] = a2 * nv
+            Wo[i + 3] = a3 * nv
+            for j in range(m):
+                g64[j] += (
+                    a0 * np.float64(X0[j])
+                    + a1 * np.float64(X1[j])
+                    + a2 * np.float64(X2[j])
+                    + a3 * np.float64(X3[j])
+                )
+            i += 4
+        while i < mr:
+            Xi = X[i]
             acc = 0.0
             for j in range(m):
-                xr[j] = np.float64(X[i, j])
-                acc += xr[j] * v64[j]
-            u64[i] = acc
+                acc += np.float64(Xi[j]) * v64[j]
             th += acc * acc
-            W[o, i] = acc * nv  # X times the rounded vector
+            Wo[i] = acc * nv
             for j in range(m):
-                g64[j] += acc * xr[j]
+                g64[j] += acc * np.float64(Xi[j])
+            i += 1
         for j in range(m):
             g64[j] -= th * v64[j]
         rs = 0.0
