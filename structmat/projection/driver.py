@@ -136,6 +136,16 @@ def _redo_fast1(
     return res, er
 
 
+def _pool_take(xp, rows, idx: np.ndarray):
+    """``rows`` (one per slab and rank) picked by ``idx`` (host integers; ``len(rows)``
+    stands for a zero row); ``rows`` itself when ``idx`` picks every row in order."""
+    total = rows.shape[0]
+    if idx.size == total and np.array_equal(idx, np.arange(total)):
+        return rows
+    pool = xp.concat([rows, xp.zeros((1, rows.shape[1]), dtype=rows.dtype)], axis=0)
+    return xp.take(pool, xp.asarray(idx), axis=0)
+
+
 def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
     """Project the slabs of one batch chunk.
 
@@ -284,16 +294,29 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
     one = xp.ones((), dtype=B.real_dtype_for(xp, dt))
     for zs, V, SB, ge, _, _ in groups:
         rho = int(V.shape[-1])
-        sig = xp.linalg.vector_norm(SB, axis=-2 if plan.right else -1)  # (Z', rho)
+        # V and SB are this call's own arrays: real rank-1 factors on NumPy are scaled in place
+        # (each temporary of this size costs more in fresh pages than in arithmetic)
+        inplace = rho == 1 and B.is_numpy(xp) and not cplx
+        if inplace:
+            sig = np.sqrt(np.einsum("zij,zij->zj" if plan.right else "zij,zij->zi", SB, SB))
+        else:
+            sig = xp.linalg.vector_norm(SB, axis=-2 if plan.right else -1)  # (Z', rho)
         use = (sig > 0) & xp.isfinite(sig)
         f = xp.where(use, 1.0 / xp.sqrt(xp.where(use, sig, one)), one)
         fc = xp.astype(f, dt)
-        if plan.right:
+        if inplace and plan.right:
+            SB *= fc[:, None, :]
+            Lc = SB
+            V /= fc[:, None, :]
+            Rr = xp.reshape(V, (V.shape[0], 1, V.shape[1]))
+        elif inplace:
+            SB *= fc[:, :, None]
+            Rr = SB
+            V /= fc[:, None, :]
+            Lc = V
+        elif plan.right:
             Lc = SB * fc[:, None, :]
-            if rho == 1 and B.is_numpy(xp):  # contiguous rows, not a transposed view
-                Rr = ((np.conj(V[:, :, 0]) if cplx else V[:, :, 0]) / fc)[:, None, :]
-            else:
-                Rr = _H(xp, V) / fc[:, :, None]
+            Rr = _H(xp, V) / fc[:, :, None]
         else:
             Rr = SB * fc[:, :, None]
             Lc = V / fc[:, None, :]
@@ -465,16 +488,13 @@ def project_to_monarch(A: Any, nblocks: Any = None, *, return_info: bool = False
     Lcols = Ls[0] if len(Ls) == 1 else xp.concat(Ls, axis=0)
     Rrows = Rs[0] if len(Rs) == 1 else xp.concat(Rs, axis=0)
     # gather the factor blocks from the per-slab columns / rows
-    zrow_L = xp.zeros((1, s), dtype=dt)
-    zrow_R = xp.zeros((1, p), dtype=dt)
-    poolL = xp.concat(
-        [xp.reshape(xp.matrix_transpose(Lcols), (nb * k * l * plan.rho_max, s)), zrow_L], axis=0
+    rowsL = xp.reshape(xp.matrix_transpose(Lcols), (nb * k * l * plan.rho_max, s))
+    rowsR = xp.reshape(Rrows, (nb * k * l * plan.rho_max, p))
+    Lall = xp.permute_dims(
+        xp.reshape(_pool_take(xp, rowsL, plan.gather_index(nb, plan.posL)), (nb, l, r, s)),
+        (0, 1, 3, 2),
     )
-    poolR = xp.concat([xp.reshape(Rrows, (nb * k * l * plan.rho_max, p)), zrow_R], axis=0)
-    idxL = xp.asarray(plan.gather_index(nb, plan.posL))
-    idxR = xp.asarray(plan.gather_index(nb, plan.posR))
-    Lall = xp.permute_dims(xp.reshape(xp.take(poolL, idxL, axis=0), (nb, l, r, s)), (0, 1, 3, 2))
-    Rall = xp.reshape(xp.take(poolR, idxR, axis=0), (nb, k, q, p))
+    Rall = xp.reshape(_pool_take(xp, rowsR, plan.gather_index(nb, plan.posR)), (nb, k, q, p))
     mats = [Monarch._trusted(Lall[e, ...], Rall[e, ...], xp) for e in range(nb)]
     result = mats[0] if not batch else _nest(mats, batch)
     if not return_info:
