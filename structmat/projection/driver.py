@@ -65,19 +65,23 @@ def _redo_fast1(
     scale: bool,
     restart_steps: int,
 ):
-    """Solve again, on a stack of just these slabs, the rank-1 slabs the fast pass did not
-    certify: scaled into the energy range (``scale``) or restarted from ``q0``; a full SVD for
-    those that still fail.  Returns ``(result dict, exponents)`` as :func:`_lanczos1_numpy`."""
-    Sr = _gather_slabs(xp, S5, zs)
+    """Solve again the rank-1 slabs the fast pass did not certify: scaled into the energy range
+    (``scale``, on a stack of just these slabs) or restarted from ``q0`` (in place); a full SVD
+    for those that still fail.  Returns ``(result dict, exponents)`` as
+    :func:`_lanczos1_numpy`."""
     er = np.zeros(zs.size, dtype=np.int64)
+    Sr = None
+    src, idx = S5, zs
     if scale:
+        Sr = _gather_slabs(xp, S5, zs)
         got = _pow2_exponents(xp, Sr)
         if got is None:
             raise _NonFinite
         er = got
         Sr = _ldexp(xp, Sr, -er)
-    solve = _rank1_solver(Sr.dtype)
-    res = solve(Sr[None, None], np.arange(zs.size), right, steps, mg, starts, q0=q0)
+        src, idx = Sr[None, None], np.arange(zs.size)
+    solve = _rank1_solver(S5.dtype)
+    res = solve(src, idx, right, steps, mg, starts, q0=q0)
     if scale:
         # a fresh run gets the restart that the first pass gave the in-range slabs
         again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
@@ -102,7 +106,7 @@ def _redo_fast1(
     still = np.nonzero(res["cert"] == _FAIL)[0]
     if still.size:
         m = res["V"].shape[1]
-        Ss = Sr[still]
+        Ss = Sr[still] if Sr is not None else _gather_slabs(xp, S5, zs[still])
         kk = min(Ss.shape[-2:])
         U_ = np.empty(Ss.shape[:-1] + (kk,), dtype=Ss.dtype)
         Vh_ = np.empty(Ss.shape[:-2] + (kk, Ss.shape[-1]), dtype=Ss.dtype)
@@ -130,7 +134,7 @@ def _redo_fast1(
         res["theta"][still] = sv_[:, 0].astype(np.float64) ** 2
         # the discarded energy from the discarded singular values (no cancellation)
         res["direct"][still] = np.sum(sv_[:, 1:].astype(np.float64) ** 2, axis=-1)
-        res["trG"][still] = np.sum(np.abs(Sr[still]).astype(np.float64) ** 2, axis=(-2, -1))
+        res["trG"][still] = np.sum(np.abs(Ss).astype(np.float64) ** 2, axis=(-2, -1))
         res["cert"][still] = _SVD
         res["missed"][still] = m * mg.eps * res["trG"][still]
     return res, er
