@@ -16,6 +16,7 @@ from ..geometry import (
     slab_ranks,
     warn_if_degenerate,
 )
+from . import _transpose
 
 __all__ = [
     "Monarch",
@@ -325,7 +326,7 @@ class Monarch(StructuredMatrix):
             while n0 is not None:
                 m = min(N, n0 + chunk) - n0
                 Xc = xbuf[: m * l * s].reshape(m, l, s)  # x[N, b, d]
-                np.copyto(Xc, X3[n0 : n0 + m].transpose(0, 2, 1))
+                _transpose.transpose_into(Xc, X3[n0 : n0 + m])
                 W = wbuf[: m * l * r].reshape(r, l, m)  # w[t = c l + b, N]
                 np.matmul(Xc.transpose(1, 0, 2), L, out=W.transpose(1, 2, 0))
                 U = W.reshape(k, q, m).transpose(0, 2, 1)  # u[a, N, i], t = a q + i
