@@ -577,10 +577,32 @@ def _solve_slabs(
         # Lanczos (three-term recurrence; G symmetric, so G q is a sum of rows of G)
         bprev = zero
         for j in range(steps):
-            # w = G q, four rows of G per sweep over w (G is symmetric)
+            # w = G q, eight (then four) rows of G per sweep over w (G is symmetric)
             for i in range(m):
                 w[i] = 0
             k = 0
+            while k + 8 <= m:
+                G0 = G[k]
+                G1 = G[k + 1]
+                G2 = G[k + 2]
+                G3 = G[k + 3]
+                G4 = G[k + 4]
+                G5 = G[k + 5]
+                G6 = G[k + 6]
+                G7 = G[k + 7]
+                q0_ = Q[j, k]
+                q1_ = Q[j, k + 1]
+                q2_ = Q[j, k + 2]
+                q3_ = Q[j, k + 3]
+                q4_ = Q[j, k + 4]
+                q5_ = Q[j, k + 5]
+                q6_ = Q[j, k + 6]
+                q7_ = Q[j, k + 7]
+                for i in range(m):
+                    w[i] += (q0_ * G0[i] + q1_ * G1[i] + q2_ * G2[i] + q3_ * G3[i]) + (
+                        q4_ * G4[i] + q5_ * G5[i] + q6_ * G6[i] + q7_ * G7[i]
+                    )
+                k += 8
             while k + 4 <= m:
                 q0_ = Q[j, k]
                 q1_ = Q[j, k + 1]
