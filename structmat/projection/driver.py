@@ -82,7 +82,7 @@ def _redo_fast1(
         src, idx = Sr[None, None], np.arange(zs.size)
     solve = _rank1_solver(S5.dtype)
     res = solve(src, idx, right, steps, mg, starts, q0=q0)
-    if scale:
+    if Sr is not None:
         # a fresh run gets the restart that the first pass gave the in-range slabs
         again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
         if again.size:
