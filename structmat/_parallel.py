@@ -285,6 +285,47 @@ def _blas_libraries() -> list:
     return list(ctl.select(user_api="blas").lib_controllers)
 
 
+#: work arrays larger than this are not kept between calls
+SCRATCH_MAX = 16 << 20
+
+
+def scratch(slot: str, n: int, dtype):
+    """A 1-D NumPy work array of ``n`` entries of ``dtype``, kept for the calling thread.
+
+    The next call from the same thread with the same ``slot`` gets the same memory back (its
+    contents are whatever the last user left), so a kernel called again and again does not
+    pay for fresh pages every time: a fresh buffer of a few hundred KiB costs about as much in
+    page faults as the arithmetic of a small product.  Each thread keeps at most one buffer per
+    slot, of at most :data:`SCRATCH_MAX` bytes; larger requests get a fresh array.  A caller
+    must not hand the array out (results are new arrays) nor use one slot twice at once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import _parallel
+    >>> a = _parallel.scratch("doc", 10, "float32")
+    >>> a.shape, str(a.dtype)
+    ((10,), 'float32')
+    >>> b = _parallel.scratch("doc", 4, "float64")  # the same memory, reinterpreted
+    >>> bool(np.shares_memory(a, b))
+    True
+    """
+    import numpy as np
+
+    dt = np.dtype(dtype)
+    nbytes = int(n) * dt.itemsize
+    if nbytes > SCRATCH_MAX:
+        return np.empty(int(n), dtype=dt)
+    bufs = getattr(_local, "scratch", None)
+    if bufs is None:
+        bufs = _local.scratch = {}
+    raw = bufs.get(slot)
+    if raw is None or raw.size < nbytes:
+        raw = np.empty(max(nbytes, 64), dtype=np.uint8)
+        bufs[slot] = raw
+    return raw[:nbytes].view(dt)
+
+
 def blas_single_threaded() -> contextlib.AbstractContextManager:
     """A context in which the BLAS libraries loaded in this process run single-threaded.
 

@@ -72,3 +72,24 @@ def test_blas_single_threaded_limits_and_restores():
         assert all(n == 1 for n in inside)
     after = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     assert after == before
+
+
+def test_scratch_is_kept_per_thread_and_slot():
+    a = _parallel.scratch("t_slot", 100, np.float32)
+    assert a.shape == (100,) and a.dtype == np.float32
+    b = _parallel.scratch("t_slot", 50, np.float64)  # the same memory again, reinterpreted
+    assert np.shares_memory(a, b) and b.shape == (50,)
+    c = _parallel.scratch("t_other", 100, np.float32)  # another slot: other memory
+    assert not np.shares_memory(a, c)
+    d = _parallel.scratch("t_slot", 1000, np.complex128)  # larger: a new buffer, kept
+    assert d.shape == (1000,) and not np.shares_memory(a, d)
+    assert np.shares_memory(d, _parallel.scratch("t_slot", 10, np.int8))
+    big = _parallel.SCRATCH_MAX // 4 + 1  # over the limit: fresh every time
+    assert not np.shares_memory(
+        _parallel.scratch("t_big", big, np.float32), _parallel.scratch("t_big", big, np.float32)
+    )
+    other = []
+    th = threading.Thread(target=lambda: other.append(_parallel.scratch("t_slot", 100, np.float32)))
+    th.start()
+    th.join()
+    assert not np.shares_memory(other[0], _parallel.scratch("t_slot", 100, np.float32))

@@ -90,3 +90,24 @@ def test_x_at_monarch_through_the_tile_transpose(dtype, n, batch, rng):
     got = X @ M
     assert got.shape == (batch, n) and got.dtype == np.dtype(dtype)
     assert np.all(np.abs(got - ref) <= rtol(dtype, n, depth=2) * scale)
+
+
+def test_products_reusing_work_arrays_stay_exact(rng):
+    # the chunk buffers of M @ X and X @ M are kept per thread between calls: products of
+    # changing sizes, dtypes and batches one after another must not see each other's data
+    for n, batch, dtype in [
+        (1024, 300, "float32"),
+        (256, 5, "float64"),
+        (4096, 17, "float32"),
+        (1024, 64, "float64"),
+        (256, 512, "float32"),
+    ]:
+        M = structmat.Monarch.random(n, dtype=dtype)
+        D = M.to_dense().astype(np.float64)
+        absM = structmat.Monarch(np.abs(M.L), np.abs(M.R)).to_dense().astype(np.float64)
+        X = rng.standard_normal((n, batch)).astype(dtype)
+        tol = rtol(dtype, n, depth=2)
+        got = M @ X
+        assert np.all(np.abs(got - D @ X) <= tol * (absM @ np.abs(X)))
+        got = X.T @ M
+        assert np.all(np.abs(got - X.T @ D) <= tol * (np.abs(X.T) @ absM))

@@ -201,6 +201,7 @@ class Monarch(StructuredMatrix):
     _ALIGN = 16  # threaded chunks are multiples of this many columns
     _SERIAL_GEMM = 1 << 18  # multiply-adds per call that OpenBLAS runs without threads
     _PARALLEL_FLOPS = 1 << 24  # products below this run on the calling thread only
+    _PAD = 64  # bytes added to the rows of X @ M's chunk buffers (see _mul_rows)
 
     def _schedule(self, nb: int, width: int, dtype):
         """``(chunk, threads, next_start, blas_single)`` for a batch of ``nb`` columns (rows).
@@ -287,7 +288,7 @@ class Monarch(StructuredMatrix):
 
         def work():
             c0 = next_start()
-            buf = np.empty(k * q * chunk if c0 is not None else 0, dtype=dt)
+            buf = _parallel.scratch("monarch_u", k * q * chunk if c0 is not None else 0, dt)
             while c0 is not None:
                 c1 = min(nb, c0 + chunk)
                 U = buf[: k * q * (c1 - c0)].reshape(k, q, c1 - c0)  # u[a, i, c], t = a q + i
@@ -317,19 +318,28 @@ class Monarch(StructuredMatrix):
         Zt = Z.transpose(1, 0, 2)  # (k, N, p), strided
         chunk, threads, next_start, blas_single = self._schedule(N, l * max(r, s), dt)
 
+        pad = self._PAD // dt.itemsize
+
         def work():
             # x[N, d l + b] has no unit stride along d for fixed b: one local transpose per
             # chunk (in cache) gives the first GEMM its operand; everything else is in place.
+            # The rows of both buffers are padded: at power-of-two strides the rows of one
+            # GEMM operand would share a few cache sets.
             n0 = next_start()
-            xbuf = np.empty(chunk * l * s if n0 is not None else 0, dtype=dt)
-            wbuf = np.empty(chunk * l * r if n0 is not None else 0, dtype=dt)
+            xbuf = _parallel.scratch(
+                "monarch_x", chunk * l * (s + pad) if n0 is not None else 0, dt
+            )
+            wbuf = _parallel.scratch(
+                "monarch_w", (chunk + pad) * l * r if n0 is not None else 0, dt
+            )
             while n0 is not None:
                 m = min(N, n0 + chunk) - n0
-                Xc = xbuf[: m * l * s].reshape(m, l, s)  # x[N, b, d]
+                Xc = xbuf[: m * l * (s + pad)].reshape(m, l, s + pad)[:, :, :s]  # x[N, b, d]
                 _transpose.transpose_into(Xc, X3[n0 : n0 + m])
-                W = wbuf[: m * l * r].reshape(r, l, m)  # w[t = c l + b, N]
+                W2 = wbuf[: (m + pad) * l * r].reshape(r * l, m + pad)[:, :m]
+                W = W2.reshape(r, l, m)  # w[t = c l + b, N]
                 np.matmul(Xc.transpose(1, 0, 2), L, out=W.transpose(1, 2, 0))
-                U = W.reshape(k, q, m).transpose(0, 2, 1)  # u[a, N, i], t = a q + i
+                U = W2.reshape(k, q, m).transpose(0, 2, 1)  # u[a, N, i], t = a q + i
                 np.matmul(U, R, out=Zt[:, n0 : n0 + m, :])
                 n0 = next_start()
 
