@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -79,8 +81,9 @@ def test_transpose_into_rejects_mismatched_shapes():
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("n, batch", [(64, 3), (1024, 256), (4096, 40), (72, 5)])
 def test_x_at_monarch_through_the_tile_transpose(dtype, n, batch, rng):
-    # X @ M runs the compiled transpose when the blocks are 8 wide or more: against the dense
-    # product in double precision
+    # X @ M runs the compiled transpose (once loaded) when the blocks are 8 wide or more:
+    # against the dense product in double precision
+    _transpose.kernel()
     M = structmat.Monarch.random(n, dtype=dtype)
     X = rng.standard_normal((batch, n)).astype(dtype)
     ref = X.astype(np.float64) @ M.to_dense().astype(np.float64)
@@ -111,3 +114,18 @@ def test_products_reusing_work_arrays_stay_exact(rng):
         assert np.all(np.abs(got - D @ X) <= tol * (absM @ np.abs(X)))
         got = X.T @ M
         assert np.all(np.abs(got - X.T @ D) <= tol * (np.abs(X.T) @ absM))
+
+
+@compiled
+def test_small_products_do_not_load_the_compiled_transpose(monkeypatch, rng):
+    # in a process without Numba, a small X @ M takes NumPy's copy (no second-long load);
+    # both routes give the same bits
+    M = structmat.Monarch.random(1024, dtype="float32")
+    X = rng.standard_normal((16, 1024)).astype("float32")
+    fast = X @ M  # the compiled transpose (Numba is loaded in this test process)
+    monkeypatch.setattr(_transpose, "_loaded", {})
+    monkeypatch.delitem(sys.modules, "numba")
+    assert _transpose.kernel(load=False) is None
+    slow = X @ M
+    assert _transpose._loaded == {}  # nothing was loaded
+    assert np.array_equal(fast, slow)

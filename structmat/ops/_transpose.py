@@ -5,11 +5,13 @@ NumPy copies a transposed view element by element; here each 8 x 8 tile is loade
 vectors, transposed with three rounds of vector shuffles and stored as eight vectors, which is
 3-4 times faster for float32 tiles in cache.  Written by hand because neither NumPy nor SciPy
 offers a vectorised transpose.  :func:`transpose_into` falls back to :func:`numpy.copyto` when
-Numba is missing, for other dtypes, and for rows without unit stride.
+Numba is missing, for other dtypes, for rows without unit stride, and for small products in a
+process that has not loaded Numba (its first load takes about a second).
 """
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import numpy as np
@@ -104,8 +106,15 @@ def _build():
     return transpose_tiles
 
 
-def kernel():
-    """The compiled transpose, or ``None`` when Numba cannot be imported here."""
+def kernel(load: bool = True):
+    """The compiled transpose, or ``None`` when Numba cannot be imported here.
+
+    With ``load=False`` it is returned only when it costs nothing more: already built, or
+    Numba already imported by this process (by the projection, say).  Building it in a fresh
+    process imports Numba and loads the compiled code from Numba's disk cache, about a second.
+    """
+    if not load and "fn" not in _loaded and "numba" not in sys.modules:
+        return None
     with _lock:
         if "fn" not in _loaded:
             try:
@@ -115,11 +124,14 @@ def kernel():
         return _loaded["fn"]
 
 
-def transpose_into(dst: np.ndarray, src: np.ndarray) -> None:
+def transpose_into(dst: np.ndarray, src: np.ndarray, *, load: bool = True) -> None:
     """``dst[N, b, d] = src[N, d, b]`` for NumPy arrays ``src`` (m, s, l) and ``dst`` (m, l, s).
 
     ``dst`` must not overlap ``src``.  The compiled tile transpose serves float32 and float64
-    with unit stride along both last axes; anything else goes through :func:`numpy.copyto`.
+    with unit stride along both last axes; anything else goes through :func:`numpy.copyto`,
+    and so does everything while the compiled transpose is not built yet and ``load`` is
+    false (see :func:`kernel`).  Both give the same array: a transpose moves entries
+    unchanged.
 
     Examples
     --------
@@ -144,7 +156,7 @@ def transpose_into(dst: np.ndarray, src: np.ndarray) -> None:
         and min(src.shape[1], src.shape[2]) >= 8
         and dst.flags.writeable
     )
-    fn = kernel() if fast else None
+    fn = kernel(load) if fast else None
     if fn is None:
         np.copyto(dst, src.transpose(0, 2, 1))
         return

@@ -202,6 +202,7 @@ class Monarch(StructuredMatrix):
     _SERIAL_GEMM = 1 << 18  # multiply-adds per call that OpenBLAS runs without threads
     _PARALLEL_FLOPS = 1 << 24  # products below this run on the calling thread only
     _PAD = 64  # bytes added to the rows of X @ M's chunk buffers (see _mul_rows)
+    _LOAD_TRANSPOSE = 1 << 20  # entries of X from which X @ M loads the compiled transpose
 
     def _schedule(self, nb: int, width: int, dtype):
         """``(chunk, threads, next_start, blas_single)`` for a batch of ``nb`` columns (rows).
@@ -319,6 +320,9 @@ class Monarch(StructuredMatrix):
         chunk, threads, next_start, blas_single = self._schedule(N, l * max(r, s), dt)
 
         pad = self._PAD // dt.itemsize
+        # the compiled transpose is loaded (about a second, once per process) only for a
+        # product large enough to use it for long, or once Numba is loaded anyway
+        load = N * l * s >= self._LOAD_TRANSPOSE
 
         def work():
             # x[N, d l + b] has no unit stride along d for fixed b: one local transpose per
@@ -335,7 +339,7 @@ class Monarch(StructuredMatrix):
             while n0 is not None:
                 m = min(N, n0 + chunk) - n0
                 Xc = xbuf[: m * l * (s + pad)].reshape(m, l, s + pad)[:, :, :s]  # x[N, b, d]
-                _transpose.transpose_into(Xc, X3[n0 : n0 + m])
+                _transpose.transpose_into(Xc, X3[n0 : n0 + m], load=load)
                 W2 = wbuf[: (m + pad) * l * r].reshape(r * l, m + pad)[:, :m]
                 W = W2.reshape(r, l, m)  # w[t = c l + b, N]
                 np.matmul(Xc.transpose(1, 0, 2), L, out=W.transpose(1, 2, 0))
