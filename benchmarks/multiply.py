@@ -52,6 +52,7 @@ import numpy as np
 import structmat
 from benchmarks.harness import (
     flag_ratio,
+    load_compiled_kernels,
     measure,
     print_table,
     progress,
@@ -678,6 +679,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
+    load_compiled_kernels()
     sizes = tuple(args.sizes or (QUICK_SIZES if args.quick else FULL_SIZES))
     batches = tuple(args.batches or FULL_BATCHES)
     dtypes = tuple(args.dtype or (QUICK_DTYPES if args.quick else FULL_DTYPES))

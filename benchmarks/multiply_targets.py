@@ -6,8 +6,9 @@ For each ``n`` (default 1024, 4096, 16384; float32, ``Monarch.random(n)``, batch
 
 * ``rate_share``: Monarch's FLOP rate over dense GEMM's (``D @ X``, ``D = M.to_dense()``), both
   timed *settled*: per repetition, a 0.25 s pause (no BLAS thread of the previous block is
-  still spinning), two untimed calls and the median of five back-to-back timed calls of the
-  same product (the products take turns); target >= 0.75;
+  still spinning), untimed calls for 20 ms (at least two), and the median of back-to-back
+  timed calls of the same product (at least five and at least 10 ms of them; the products
+  take turns); target >= 0.75;
 * ``after_dense``: ``M @ X`` timed right after an untimed ``D @ X`` (OpenBLAS's threads are
   then still spinning for about 0.1 s), over the settled ``M @ X``; target <= 1.2;
   ``dense_after``: the other order, ``D @ X`` right after ``M @ X`` over the settled ``D @ X``
@@ -37,11 +38,21 @@ import time
 import numpy as np
 
 import structmat
-from benchmarks.harness import Timing, flag_ratio, print_table, progress, write_csv
+from benchmarks.harness import (
+    Timing,
+    flag_ratio,
+    load_compiled_kernels,
+    print_table,
+    progress,
+    write_csv,
+)
 
 SIZES = (1024, 4096, 16384)
 #: seconds of pause before each block: OpenBLAS's threads spin for about 0.1 s after a call
 SETTLE = 0.25
+#: seconds of untimed calls after each pause, and the least length of a timed block
+WARM = 0.02
+BLOCK_MIN = 0.01
 DENSE_LIMIT = 1 << 30
 COLUMNS = [
     "n",
@@ -65,28 +76,40 @@ def _timed(fn) -> float:
     return time.perf_counter() - t0
 
 
+def _warm(fn) -> None:
+    """Untimed calls of ``fn``: at least two, and at least :data:`WARM` seconds of them (after
+    a pause the first sub-millisecond calls run on idle cores and sleeping threads)."""
+    t0 = time.perf_counter()
+    calls = 0
+    while calls < 2 or time.perf_counter() - t0 < WARM:
+        fn()
+        calls += 1
+
+
 def _settled(fns: dict, repeats: int, block: int = 5) -> dict:
     """Steady-state medians (:class:`Timing`) of each function: per repetition and function,
-    two untimed calls and then ``block`` timed back-to-back calls (their median is one
-    sample), the functions taking turns (interleaved blocks)."""
+    a pause, :func:`_warm`, and then back-to-back timed calls, at least ``block`` of them and
+    at least :data:`BLOCK_MIN` seconds (their median is one sample), the functions taking
+    turns (interleaved blocks)."""
     samples: dict = {k: [] for k in fns}
     for _ in range(repeats):
         for k, fn in fns.items():
             time.sleep(SETTLE)  # the BLAS threads of the previous block stop spinning
-            fn()
-            fn()
-            samples[k].append(float(np.median([_timed(fn) for _ in range(block)])))
+            _warm(fn)
+            ts: list = []
+            while len(ts) < block or (sum(ts) < BLOCK_MIN and len(ts) < 500):
+                ts.append(_timed(fn))
+            samples[k].append(float(np.median(ts)))
     return {k: Timing(v) for k, v in samples.items()}
 
 
 def _after(first, second, repeats: int) -> Timing:
     """Median time of ``second`` called right after an untimed ``first`` (``second`` warmed
-    by two calls before ``first``)."""
+    by :func:`_warm` before ``first``)."""
     samples = []
     for _ in range(repeats):
         time.sleep(SETTLE)
-        second()
-        second()
+        _warm(second)
         first()
         samples.append(_timed(second))
     return Timing(samples)
@@ -201,6 +224,7 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=7)
     ap.add_argument("--out", metavar="DIR", help="write multiply_targets.csv here")
     args = ap.parse_args(argv)
+    load_compiled_kernels()
     bad = [n for n in args.sizes if n < 4 or int(round(n**0.5)) ** 2 != n]
     if bad or args.batch < 1 or args.repeats < 1:
         print(
