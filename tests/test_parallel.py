@@ -93,3 +93,90 @@ def test_scratch_is_kept_per_thread_and_slot():
     th.start()
     th.join()
     assert not np.shares_memory(other[0], _parallel.scratch("t_slot", 100, np.float32))
+
+
+def test_run_parallel_waits_for_every_thread_before_raising():
+    import time
+
+    finished = []
+
+    def work():
+        if threading.current_thread() is threading.main_thread():
+            raise ValueError("caller failed")
+        time.sleep(0.05)  # a worker still busy when the caller fails
+        finished.append(1)
+
+    with pytest.raises(ValueError, match="caller failed"):
+        _parallel.run_parallel(work, 2)
+    assert finished == [1]  # the worker had returned before the error reached us
+
+
+def test_run_parallel_from_several_threads_at_once():
+    # callers that find the pool busy run their work on their own thread: every task of
+    # every caller still runs exactly once, and nobody waits forever
+    results = {}
+    barrier = threading.Barrier(3)
+
+    def caller(key):
+        nxt = _parallel.task_queue(200)
+        seen = []
+        lock = threading.Lock()
+
+        def work():
+            while (t := nxt()) is not None:
+                with lock:
+                    seen.append(t)
+
+        barrier.wait()
+        for _ in range(20):
+            _parallel.run_parallel(work, 2)
+        results[key] = sorted(seen)
+
+    threads = [threading.Thread(target=caller, args=(i,)) for i in range(3)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(timeout=60)
+    assert not any(th.is_alive() for th in threads)
+    assert all(results[i] == list(range(200)) for i in range(3))
+
+
+def _child_sum(q):
+    out = []
+    lock = threading.Lock()
+    nxt = _parallel.task_queue(10)
+
+    def work():
+        while (t := nxt()) is not None:
+            with lock:
+                out.append(t)
+
+    _parallel.run_parallel(work, 2)
+    q.put(sum(out))
+
+
+def test_run_parallel_after_fork():
+    import multiprocessing as mp
+    import sys
+
+    if sys.platform == "win32" or "fork" not in mp.get_all_start_methods():
+        pytest.skip("no fork on this platform")
+    _parallel.run_parallel(lambda: None, 2)  # the parent's pool exists
+    ctx = mp.get_context("fork")
+    q = ctx.Queue()
+    p = ctx.Process(target=_child_sum, args=(q,))
+    p.start()
+    try:
+        assert q.get(timeout=60) == 45
+    finally:
+        p.join(timeout=60)
+    assert p.exitcode == 0
+
+
+def test_run_parallel_reports_an_error_raised_on_a_pool_thread_only():
+    def work():
+        if threading.current_thread() is not threading.main_thread():
+            raise KeyError("pool thread failed")
+
+    with pytest.raises(KeyError, match="pool thread failed"):
+        _parallel.run_parallel(work, 2)
