@@ -18,7 +18,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 ENV_VAR = "STRUCTMAT_NUM_THREADS"
 
@@ -184,6 +184,65 @@ def task_queue(n: int) -> Callable[[], int | None]:
             return next(it, None)
 
     return next_task
+
+
+def run_phases(phases: Sequence[tuple[int, Callable[[int], None]]], threads: int) -> None:
+    """Run ``fn(0), ..., fn(count - 1)`` of each ``(count, fn)`` phase in turn, on this thread
+    and up to ``threads - 1`` threads of the pool (:func:`run_parallel`).
+
+    The tasks of a phase start only once every task of the phases before it has returned (a
+    barrier that does not assume how many threads take part: a caller that finds the pool busy
+    runs every task itself).  Tasks are handed out in order, so a thread slowed down by other
+    load takes fewer of them.  An exception stops the handing out; it propagates to the caller
+    after every thread has returned.
+
+    Examples
+    --------
+    >>> from structmat._parallel import run_phases
+    >>> out = [0] * 4
+    >>> def first(i):
+    ...     out[i] = i
+    >>> def second(i):
+    ...     out[i] += out[3 - i]   # reads what the first phase wrote
+    >>> run_phases([(4, first), (4, second)], 2)
+    >>> out
+    [3, 3, 3, 3]
+    """
+    order = [(ph, i) for ph, (count, _) in enumerate(phases) for i in range(count)]
+    starts: list[int] = []
+    total = 0
+    for count, _ in phases:
+        starts.append(total)
+        total += count
+    boundaries = set(starts[1:])
+    cond = threading.Condition()
+    st = {"next": 0, "done": 0, "failed": False}
+
+    def work():
+        while True:
+            with cond:
+                j = st["next"]
+                if st["failed"] or j >= total:
+                    return
+                st["next"] = j + 1
+                ph, i = order[j]
+                while st["done"] < starts[ph] and not st["failed"]:
+                    cond.wait()
+                if st["failed"]:
+                    return
+            try:
+                phases[ph][1](i)
+            except BaseException:
+                with cond:
+                    st["failed"] = True
+                    cond.notify_all()
+                raise
+            with cond:
+                st["done"] += 1
+                if st["done"] in boundaries:
+                    cond.notify_all()
+
+    run_parallel(work, threads)
 
 
 class _BlasLimit:

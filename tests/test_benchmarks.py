@@ -277,23 +277,26 @@ def _integer_monarch(n_in, n_out, nblocks, dtype, xp, rng):
     return structmat.Monarch(xp.asarray(L), xp.asarray(R)), monarch_entry_reference(L, R)
 
 
-@pytest.mark.parametrize("serial_gemm", [1 << 30, 1])
+@pytest.mark.parametrize("serial_gemm, panel", [(1 << 30, 256), (1, 256), (1, 5)])
 @pytest.mark.parametrize("threads", ["1", "3"])
 @pytest.mark.parametrize("dtype", ["float64", "complex128", "float32"])
-def test_fast_multiply_paths_exact(xp, dtype, threads, serial_gemm, monkeypatch):
+def test_fast_multiply_paths_exact(xp, dtype, threads, serial_gemm, panel, monkeypatch):
     from threadpoolctl import threadpool_info
 
     from tests.conftest import to_numpy
 
     # tiny chunks and thresholds so that small products take the chunked, threaded path;
     # serial_gemm = 1: every block counts as large, so the threads run with BLAS limited to
-    # one thread (the path of blocks of 128 x 128 and more)
+    # one thread (the path of blocks of 128 x 128 and more, in phases over the blocks);
+    # panel = 5: that path cuts the batch into several panels, with groups of several blocks
     monkeypatch.setenv("STRUCTMAT_NUM_THREADS", threads)
     monkeypatch.setattr(structmat.Monarch, "_CHUNK_RANGE", (3, 5))
     monkeypatch.setattr(structmat.Monarch, "_CHUNK_BYTES", 64)
     monkeypatch.setattr(structmat.Monarch, "_PARALLEL_FLOPS", 1)
     monkeypatch.setattr(structmat.Monarch, "_ALIGN", 2)
     monkeypatch.setattr(structmat.Monarch, "_SERIAL_GEMM", serial_gemm)
+    monkeypatch.setattr(structmat.Monarch, "_PANEL", panel)
+    monkeypatch.setattr(structmat.Monarch, "_GROUPS", 8 if panel > 5 else 1)
     blas_before = [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
     rng = np.random.default_rng(7)
     for n_in, n_out, nb in GEOMETRIES:

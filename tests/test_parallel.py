@@ -180,3 +180,41 @@ def test_run_parallel_reports_an_error_raised_on_a_pool_thread_only():
 
     with pytest.raises(KeyError, match="pool thread failed"):
         _parallel.run_parallel(work, 2)
+
+
+@pytest.mark.parametrize("threads", [1, 2, 4])
+def test_run_phases_orders_the_phases(threads):
+    import time
+
+    done = [[False] * 7 for _ in range(3)]
+    seen_early = []
+
+    def make(ph):
+        def task(i):
+            if ph > 0 and not all(done[ph - 1]):
+                seen_early.append((ph, i))
+            time.sleep(0.002 * ((i * 5 + ph) % 3))  # uneven task lengths
+            done[ph][i] = True
+
+        return task
+
+    _parallel.run_phases([(7, make(0)), (7, make(1)), (7, make(2))], threads)
+    assert seen_early == [] and all(all(d) for d in done)
+
+
+def test_run_phases_stops_and_reports_an_error():
+    ran = []
+
+    def first(i):
+        if i == 2:
+            raise ZeroDivisionError("task 2")
+        ran.append(i)
+
+    def second(i):
+        ran.append(100 + i)
+
+    with pytest.raises(ZeroDivisionError, match="task 2"):
+        _parallel.run_phases([(5, first), (5, second)], 2)
+    assert not any(t >= 100 for t in ran)  # the next phase never started
+    _parallel.run_phases([(0, first), (3, second)], 2)  # an empty phase, and the pool works
+    assert sorted(t for t in ran if t >= 100) == [100, 101, 102]
