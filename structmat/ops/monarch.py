@@ -194,8 +194,10 @@ class Monarch(StructuredMatrix):
     # BLAS's own threading (its per-call synchronisation dominates, and collapses on a busy
     # machine), so large products instead spread the chunks over a few threads (NumPy releases
     # the GIL inside matmul), with chunks small enough that BLAS keeps every call on its calling
-    # thread (_SERIAL_GEMM); complex dtypes and blocks too large for that (chunks narrower than
-    # _CHUNK_RANGE[0]) keep BLAS's own threading.
+    # thread (_SERIAL_GEMM).  Real blocks too large for that (chunks narrower than
+    # _CHUNK_RANGE[0]) are multiplied in phases instead (_cols_phased, _rows_phased): the
+    # threads share out the blocks of one factor over a whole panel of the batch, then those of
+    # the other, with BLAS held to one thread.  Complex dtypes keep BLAS's own threading.
     _CHUNK_BYTES = 2 << 20  # target size of one chunk's intermediate (about an L2 cache)
     _CHUNK_RANGE = (64, 256)  # columns (rows) per chunk: fewer make the GEMMs inefficient
     _ALIGN = 16  # threaded chunks are multiples of this many columns
