@@ -199,13 +199,13 @@ def run_phases(phases: Sequence[tuple[int, Callable[[int], None]]], threads: int
     Examples
     --------
     >>> from structmat._parallel import run_phases
-    >>> out = [0] * 4
+    >>> a, b = [0] * 4, [0] * 4
     >>> def first(i):
-    ...     out[i] = i
+    ...     a[i] = i
     >>> def second(i):
-    ...     out[i] += out[3 - i]   # reads what the first phase wrote
+    ...     b[i] = a[i] + a[3 - i]   # reads what the first phase wrote
     >>> run_phases([(4, first), (4, second)], 2)
-    >>> out
+    >>> b
     [3, 3, 3, 3]
     """
     order = [(ph, i) for ph, (count, _) in enumerate(phases) for i in range(count)]
