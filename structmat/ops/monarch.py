@@ -209,13 +209,14 @@ class Monarch(StructuredMatrix):
     _LOAD_TRANSPOSE = 1 << 20  # entries of X from which X @ M loads the compiled transpose
 
     def _schedule(self, nb: int, width: int, dtype):
-        """``(chunk, threads, next_start, blas_single)`` for a batch of ``nb`` columns (rows).
+        """``(chunk, threads, next_start, phased)`` for a batch of ``nb`` columns (rows).
 
         ``width`` is the length of one column of a chunk's intermediate buffers.  The threads
         take chunks from ``next_start()`` (``None`` when none is left) until all are done, so a
-        thread slowed down by other work on its core takes fewer of them; ``blas_single`` asks
-        for BLAS to run single-threaded meanwhile (blocks too large for the calls to stay on
-        their thread by size alone).
+        thread slowed down by other work on its core takes fewer of them.  ``phased`` says that
+        the blocks are too large for the calls to stay on their thread by size alone: the
+        product then runs on ``threads`` threads in phases over the blocks (``_cols_phased``,
+        ``_rows_phased``, with BLAS held to one thread), and the chunks are not used.
         """
         import threading
 
@@ -229,7 +230,6 @@ class Monarch(StructuredMatrix):
         R, L = self.R.shape, self.L.shape
         serial_chunk = self._SERIAL_GEMM // max(R[1] * R[2], L[1] * L[2])
         threads = 1
-        blas_single = False
         if dtype.kind == "c":
             # Complex GEMMs called from several threads at once do not run in parallel (measured
             # with NumPy's OpenBLAS): keep BLAS's own threading, with fewer, larger calls.
@@ -244,13 +244,9 @@ class Monarch(StructuredMatrix):
             # chunks small enough for BLAS to keep each call on its thread, at least one each
             chunk = min(chunk, serial_chunk // m * m, -(-nb // (threads * m)) * m)
         elif threads > 1:
-            # large blocks: chunks of efficient width, each call held to its thread by limiting
-            # BLAS to one thread while the product runs (BLAS's own threading of such calls
-            # collapses when another process holds a core)
-            # (and at most half the batch over all threads: the threads' intermediates
-            # together stay at half the output)
-            chunk = min(chunk, max(m, nb // (2 * threads) // m * m))
-            blas_single = True
+            # large blocks: BLAS's own threading of such calls collapses when another process
+            # holds a core, so the threads share out the blocks instead
+            return chunk, threads, None, True
         chunk = max(1, min(chunk, nb))
         starts = iter(range(0, nb, chunk))
         lock = threading.Lock()
@@ -260,17 +256,7 @@ class Monarch(StructuredMatrix):
                 return next(starts, None)
 
         threads = min(threads, -(-nb // chunk)) if nb else 1
-        return chunk, threads, next_start, blas_single and threads > 1
-
-    @staticmethod
-    def _run(work, threads: int, blas_single: bool) -> None:
-        """Run ``work`` on ``threads`` threads, with BLAS single-threaded where
-        :meth:`_schedule` asked for it."""
-        if blas_single:
-            with _parallel.blas_single_threaded():
-                _parallel.run_parallel(work, threads)
-        else:
-            _parallel.run_parallel(work, threads)
+        return chunk, threads, next_start, False
 
     def _mul_cols(self, X):
         xp = self._xp
@@ -289,8 +275,8 @@ class Monarch(StructuredMatrix):
         X3 = X.reshape(k, p, nb)  # x[a p + j, c]
         Y = np.empty((s, l, nb), dtype=dt)  # y[d l + b, c]
         Yt = Y.transpose(1, 0, 2)  # w[b, d, c], strided
-        chunk, threads, next_start, blas_single = self._schedule(nb, k * q, dt)
-        if blas_single:
+        chunk, threads, next_start, phased = self._schedule(nb, k * q, dt)
+        if phased:
             self._cols_phased(R, L, X3, Yt, threads)
             return Y.reshape(s * l, nb)
 
@@ -305,7 +291,7 @@ class Monarch(StructuredMatrix):
                 np.matmul(L, V, out=Yt[:, :, c0:c1])
                 c0 = next_start()
 
-        self._run(work, threads, blas_single)
+        _parallel.run_parallel(work, threads)
         return Y.reshape(s * l, nb)
 
     def _groups(self, count: int, threads: int) -> tuple[int, int]:
@@ -322,8 +308,8 @@ class Monarch(StructuredMatrix):
         Each block then multiplies a whole panel in one call, and each factor is read once per
         panel.  Cutting the batch into narrow chunks instead, one per thread, made every thread
         read every block of both factors once per chunk: at n = 16384 (128 x 128 blocks), batch
-        256, float32, 2 threads, the chunked schedule took 21-26 ms against 18-21 ms phased
-        (medians of 5, interleaved).
+        256, float32, 2 threads, the chunked schedule took 25-26 ms against 17-20 ms phased
+        (medians of 7, interleaved, three runs).
         """
         k, q, p, l, s, r = self.geometry
         nb = X3.shape[2]
@@ -417,13 +403,13 @@ class Monarch(StructuredMatrix):
         X3 = X.reshape(N, s, l)  # x[N, d l + b]
         Z = np.empty((N, k, p), dtype=dt)  # z[N, a p + j]
         Zt = Z.transpose(1, 0, 2)  # (k, N, p), strided
-        chunk, threads, next_start, blas_single = self._schedule(N, l * max(r, s), dt)
+        chunk, threads, next_start, phased = self._schedule(N, l * max(r, s), dt)
 
         pad = self._PAD // dt.itemsize
         # the compiled transpose is loaded (about a second, once per process) only for a
         # product large enough to use it for long, or once Numba is loaded anyway
         load = N * l * s >= self._LOAD_TRANSPOSE
-        if blas_single:
+        if phased:
             self._rows_phased(R, L, X, Z, threads, load)
             return Z.reshape(N, k * p)
 
@@ -450,7 +436,7 @@ class Monarch(StructuredMatrix):
                 np.matmul(U, R, out=Zt[:, n0 : n0 + m, :])
                 n0 = next_start()
 
-        self._run(work, threads, blas_single)
+        _parallel.run_parallel(work, threads)
         return Z.reshape(N, k * p)
 
     def _conj(self):
