@@ -175,6 +175,79 @@ def test_tridiag_top_negative_off_diagonals(K):
     _tridiag_check(np.full(K, 2.0), np.full(K - 1, -1.0))
 
 
+@pytest.mark.parametrize("K", [2, 5, 18, 30])
+@pytest.mark.parametrize("seed", range(20))
+def test_laguerre_finds_a_separated_top_eigenvalue(K, seed):
+    # the iteration tridiag_top starts with: from the Gershgorin bound down to the top
+    # eigenvalue, to rounding, whenever that eigenvalue is separated from the next one (it may
+    # give up, NaN, on clusters: the bisection then takes over)
+    jit = fused.kernel()
+    rng = np.random.default_rng(seed)
+    a = rng.standard_normal(K)
+    b = np.abs(rng.standard_normal(K - 1))
+    T = np.diag(a) + np.diag(b, 1) + np.diag(b, -1)
+    lam = np.linalg.eigvalsh(T)
+    hi = float(np.max(a + np.r_[b, 0.0] + np.r_[0.0, b])) + 1e-13
+    lo = float(np.max(a)) - 1e-13
+    x = jit._laguerre_top(a, np.r_[b, 0.0], K, hi, lo)
+    if lam[-1] - lam[-2] >= 1e-3:
+        assert np.isfinite(x)
+    if np.isfinite(x):
+        assert abs(x - lam[-1]) <= 64 * K * EPS64 * max(1.0, float(np.max(np.abs(lam)))), (
+            x,
+            lam[-1],
+        )
+
+
+# ----------------------------------------------------------------------------------------------
+# the Gram matrix and the matrix-vector product of the Lanczos loop
+# ----------------------------------------------------------------------------------------------
+
+
+def _gram_gemv():
+    """Compiled wrappers of the kernels' inlined ``_gram`` and ``_gemv``."""
+    from numba import njit
+
+    jit = fused.kernel()
+
+    @njit
+    def gram(X, G):
+        jit._gram(X, G, X.shape[0], X.shape[1])
+
+    @njit
+    def gemv(G, q, w):
+        jit._gemv(G, q, w, G.shape[0])
+
+    return gram, gemv
+
+
+@pytest.mark.parametrize("dtype", REAL)
+@pytest.mark.parametrize(
+    "mr, m", [(64, 64), (64, 128), (128, 32), (17, 48), (5, 16), (1, 32), (64, 20), (3, 80), (9, 7)]
+)
+def test_gram_and_gemv_match_float64(dtype, mr, m, rng):
+    gram, gemv = _gram_gemv()
+    X = rng.standard_normal((mr, m)).astype(dtype)
+    G = np.full((m, m), np.nan, dtype=dtype)  # every entry must be written
+    gram(X, G)
+    X64 = X.astype(np.float64)
+    ref = X64.T @ X64
+    # a sum of mr products in any order, fused or not: |error| <= gamma_mr |X|^T |X|
+    u = eps(dtype) / 2
+    gam = lambda k: k * u / (1 - k * u)  # noqa: E731
+    absX = np.abs(X64)
+    assert np.all(np.abs(G - ref) <= gam(mr) * (absX.T @ absX)), float(np.max(np.abs(G - ref)))
+    if m % 16 == 0:
+        assert np.array_equal(G, G.T)  # the lower blocks are the mirror images
+    q = rng.standard_normal(m).astype(dtype)
+    w = np.full(m, np.nan, dtype=dtype)
+    gemv(G, q, w)
+    G64 = G.astype(np.float64)
+    q64 = q.astype(np.float64)
+    bound = gam(m) * (np.abs(G64) @ np.abs(q64))
+    assert np.all(np.abs(w - G64 @ q64) <= bound), float(np.max(np.abs(w - G64 @ q64)))
+
+
 # ----------------------------------------------------------------------------------------------
 # the blocked Cholesky of the inertia test
 # ----------------------------------------------------------------------------------------------
@@ -208,7 +281,7 @@ def test_cholesky_factor_meets_the_rounding_bound(dtype, m, rng):
     X = rng.standard_normal((m + 3, m))
     H = (X.T @ X + 0.1 * np.eye(m)).astype(dtype)
     buf = _chol_buffer(H)
-    assert jit.cholesky_ok(buf, m, np.zeros(16, dtype=dtype))
+    assert jit.cholesky_ok(buf, m)
     R = np.triu(buf[:, :m]).astype(np.float64)
     assert np.all(buf[:, m:] == 0)  # the padding stays zero
     # Higham, Thm. 10.3: R^T R = H + dH with |dH| <= gamma_(m+1) |R^T| |R| (the bound the
@@ -229,41 +302,39 @@ def test_cholesky_factor_meets_the_rounding_bound(dtype, m, rng):
 @pytest.mark.parametrize("m", [1, 4, 6, 16, 33, 64])
 def test_cholesky_decides_definiteness(dtype, m, rng):
     jit = fused.kernel()
-    coef = np.zeros(16, dtype=dtype)
     lams = np.geomspace(1.0, 10.0, m)
     # positive definite: well above rounding
-    assert jit.cholesky_ok(_chol_buffer(_spectrum_matrix(lams, dtype, rng)), m, coef)
+    assert jit.cholesky_ok(_chol_buffer(_spectrum_matrix(lams, dtype, rng)), m)
     for j in {0, m // 2, m - 1}:
         neg = lams.copy()
         neg[j] = -1e-2  # one negative eigenvalue, far above rounding, at any position
-        assert not jit.cholesky_ok(_chol_buffer(_spectrum_matrix(neg, dtype, rng)), m, coef)
+        assert not jit.cholesky_ok(_chol_buffer(_spectrum_matrix(neg, dtype, rng)), m)
         zero = lams.copy()
         zero[j] = 0.0
         Hz = _spectrum_matrix(zero, dtype, rng)
         if m == 1:
-            assert not jit.cholesky_ok(_chol_buffer(Hz), m, coef)
+            assert not jit.cholesky_ok(_chol_buffer(Hz), m)
     # NaN anywhere in the upper triangle, or a NaN pivot
     H = _spectrum_matrix(lams, dtype, rng)
     for i, j in {(0, 0), (0, m - 1), (m - 1, m - 1), (m // 2, m - 1)}:
         Hn = H.copy()
         Hn[i, j] = np.nan
-        assert not jit.cholesky_ok(_chol_buffer(Hn), m, coef)
+        assert not jit.cholesky_ok(_chol_buffer(Hn), m)
 
 
 @pytest.mark.parametrize("dtype", REAL)
 @pytest.mark.parametrize("m", [5, 20, 64])
 def test_cholesky_reads_only_the_upper_triangle(dtype, m, rng):
     jit = fused.kernel()
-    coef = np.zeros(16, dtype=dtype)
     H = _spectrum_matrix(np.geomspace(1.0, 10.0, m), dtype, rng)
     clean = _chol_buffer(H)
-    assert jit.cholesky_ok(clean, m, coef)
+    assert jit.cholesky_ok(clean, m)
     for garbage in (np.nan, 1e30, -7.0):
         buf = _chol_buffer(H, garbage=garbage)
-        assert jit.cholesky_ok(buf, m, coef)
+        assert jit.cholesky_ok(buf, m)
         assert np.array_equal(np.triu(buf[:, :m]), np.triu(clean[:, :m]))
     neg = _spectrum_matrix(np.r_[-1.0, np.ones(m - 1)], dtype, rng)
-    assert not jit.cholesky_ok(_chol_buffer(neg, garbage=1e30), m, coef)
+    assert not jit.cholesky_ok(_chol_buffer(neg, garbage=1e30), m)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -2,12 +2,15 @@
 
 Imported only through :func:`structmat.projection.fused.kernel`, which reports a missing or
 broken Numba instead of raising.  Every slab runs its whole pipeline here while it sits in the
-processor's first-level cache: gather, Gram matrix (BLAS ``gemm`` through ``numpy.dot``),
-Lanczos, the top eigenpair of the small tridiagonal matrix, the Ritz pair and its residual in
-double precision, and the certificate (trace bound, or an inertia test by a blocked Cholesky
-factorisation, :func:`cholesky_ok`).  Hand-written because no library
-offers a per-matrix pipeline of this kind: the batched NumPy route streams every slab and Gram
-matrix through memory once per stage, which costs more than the arithmetic.
+processor's first-level cache: gather, Gram matrix (:func:`_gram`: its upper blocks in
+registers, the lower ones mirrored), Lanczos (:func:`_gemv`), the top eigenpair of the small
+tridiagonal matrix (:func:`tridiag_top`), the Ritz pair and its residual in double precision,
+and the certificate (trace bound, or an inertia test by a blocked Cholesky factorisation,
+:func:`cholesky_ok`).  Hand-written because no library offers a per-matrix pipeline of this
+kind: the batched NumPy route streams every slab and Gram matrix through memory once per
+stage, which costs more than the arithmetic.  BLAS ``gemm`` for the Gram matrix took
+4.5-4.7 us per 64 x 64 float32 slab on one thread, :func:`_gram` 3.5-3.9 us (it skips the
+blocks below the diagonal).
 
 Floating-point flags: the loops may be reassociated and contracted to fused multiply-adds
 (``fastmath={"reassoc", "contract"}``).  The rounding margins of the certificate
@@ -149,28 +152,26 @@ def _vec_div(typingctx, dst, x):
 
 
 @intrinsic
-def _vec_rank4x4(typingctx, t0, t1, t2, t3, s0, s1, s2, s3, coef):
+def _vec_rank4x4(typingctx, t0, t1, t2, t3, s0, s1, s2, s3, c):
     """For each target ``r`` (addresses ``t0 .. t3``):
-    ``t_r[0:LANES] -= sum_q coef[4 r + q] * s_q[0:LANES]`` (sources ``s0 .. s3``); ``coef``
-    is a 1-D array of 16 entries of the rows' type.  Each source is loaded once for all four
-    targets."""
+    ``t_r[0:LANES] -= sum_q c[4 r + q] * s_q[0:LANES]`` (sources ``s0 .. s3``); ``c`` is a
+    tuple of 16 scalars of the rows' type.  Each source is loaded once for all four targets;
+    the coefficients are values, not memory, so a loop of such calls broadcasts them once."""
     addrs = (t0, t1, t2, t3, s0, s1, s2, s3)
     if not all(isinstance(x, types.Integer) for x in addrs):
         return None
-    if not (isinstance(coef, types.Array) and isinstance(coef.dtype, types.Float)):
+    if not (isinstance(c, types.UniTuple) and c.count == 16 and isinstance(c.dtype, types.Float)):
         return None
 
     def codegen(context, builder, sig, args):
-        aty = sig.args[8]
-        fty = context.get_value_type(aty.dtype)
+        fty = context.get_value_type(sig.args[8].dtype)
         al = context.get_abi_sizeof(fty)
-        cp = context.make_array(aty)(context, builder, args[8]).data
         src = [_vec_load(builder, x, fty, al) for x in args[4:8]]
+        coef = [builder.extract_value(args[8], i) for i in range(16)]
         for r in range(4):
             acc = None
             for q in range(4):
-                idx = ir.Constant(ir.IntType(64), 4 * r + q)
-                cv = _vec_splat(builder, builder.load(builder.gep(cp, [idx])), fty)
+                cv = _vec_splat(builder, coef[4 * r + q], fty)
                 acc = (
                     builder.fmul(cv, src[q])
                     if acc is None
@@ -180,7 +181,264 @@ def _vec_rank4x4(typingctx, t0, t1, t2, t3, s0, s1, s2, s3, coef):
             _vec_store(builder, builder.fsub(_vec_load(builder, t, fty, al), acc), t, fty, al)
         return context.get_dummy_value()
 
-    return types.void(*addrs, coef), codegen
+    return types.void(*addrs, c), codegen
+
+
+@intrinsic
+def _vec_rows4(typingctx, t0, rs, c):
+    """Finish four rows of a Cholesky factor on one vector of columns: with ``c`` the tuple
+    ``(r00, r01, r02, r03, r11, r12, r13, r22, r23, r33)`` of their 4 x 4 corner and ``t0``
+    the address of row 0's entries (rows ``rs`` bytes apart), row ``k`` becomes
+    ``(h_k - sum_(q<k) r_qk row_q) / r_kk`` (a true division), rows in order."""
+    if not (isinstance(t0, types.Integer) and isinstance(rs, types.Integer)):
+        return None
+    if not (isinstance(c, types.UniTuple) and c.count == 10 and isinstance(c.dtype, types.Float)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        fty = context.get_value_type(sig.args[2].dtype)
+        al = context.get_abi_sizeof(fty)
+        i64 = ir.IntType(64)
+        t = context.cast(builder, args[0], sig.args[0], types.int64)
+        rsv = context.cast(builder, args[1], sig.args[1], types.int64)
+        cv = [_vec_splat(builder, builder.extract_value(args[2], i), fty) for i in range(10)]
+        # positions of r_qk in c
+        at = {(0, 0): 0, (0, 1): 1, (0, 2): 2, (0, 3): 3, (1, 1): 4, (1, 2): 5, (1, 3): 6}
+        at.update({(2, 2): 7, (2, 3): 8, (3, 3): 9})
+        done = []
+        for k in range(4):
+            addr = builder.add(t, builder.mul(ir.Constant(i64, k), rsv))
+            x = _vec_load(builder, addr, fty, al)
+            for q in range(k):
+                x = builder.fsub(x, builder.fmul(cv[at[q, k]], done[q]))
+            x = builder.fdiv(x, cv[at[k, k]])
+            _vec_store(builder, x, addr, fty, al)
+            done.append(x)
+        return context.get_dummy_value()
+
+    return types.void(t0, rs, c), codegen
+
+
+@intrinsic
+def _same_float_arrays(typingctx, a, b, c):
+    """Nothing at run time; refuses to compile unless ``a``, ``b`` and ``c`` are arrays of one
+    float dtype (the vector kernels below read every array at that type's width)."""
+    arrs = (a, b, c)
+    if not all(isinstance(x, types.Array) and isinstance(x.dtype, types.Float) for x in arrs):
+        return None
+    if not (a.dtype == b.dtype == c.dtype):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return context.get_dummy_value()
+
+    return types.void(a, b, c), codegen
+
+
+def _gemv_intrinsic(nch):
+    """An intrinsic ``(w, g, rs, q, nrows, arr)``:
+    ``w[0:nch*LANES] = sum_r q[r] * g_r[0:nch*LANES]`` over rows ``r < nrows`` at addresses
+    ``g + r * rs`` (bytes); ``w``, ``g``, ``q``: integer addresses of entries of the float
+    type of the array ``arr`` (which only names that type)."""
+
+    @intrinsic
+    def gemv(typingctx, w, g, rs, q, nrows, arr):
+        if not all(isinstance(x, types.Integer) for x in (w, g, rs, q, nrows)):
+            return None
+        if not (isinstance(arr, types.Array) and isinstance(arr.dtype, types.Float)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            fty = context.get_value_type(sig.args[5].dtype)
+            al = context.get_abi_sizeof(fty)
+            i64 = ir.IntType(64)
+            wa, ga, rsv, qa, nr = (
+                context.cast(builder, v, t, types.int64) for v, t in zip(args[:5], sig.args[:5])
+            )
+            vty = _vec_type(fty)
+            step = ir.Constant(i64, LANES * al)
+            # two sets of accumulators (even and odd rows): half the length of each chain
+            accs = [
+                cgutils.alloca_once_value(builder, ir.Constant(vty, None)) for _ in range(2 * nch)
+            ]
+            npairs = builder.lshr(nr, ir.Constant(i64, 1))
+
+            def rows(r0, sets):
+                for k, acc_set in enumerate(sets):
+                    r = builder.add(r0, ir.Constant(i64, k))
+                    row = builder.add(ga, builder.mul(r, rsv))
+                    qp = builder.inttoptr(
+                        builder.add(qa, builder.mul(r, ir.Constant(i64, al))), fty.as_pointer()
+                    )
+                    qv = _vec_splat(builder, builder.load(qp, align=al), fty)
+                    for c in range(nch):
+                        x = _vec_load(
+                            builder,
+                            builder.add(row, builder.mul(ir.Constant(i64, c), step)),
+                            fty,
+                            al,
+                        )
+                        acc = accs[acc_set * nch + c]
+                        builder.store(_vec_fmuladd(builder, qv, x, builder.load(acc)), acc)
+
+            with cgutils.for_range(builder, npairs, intp=i64) as loop:
+                rows(builder.shl(loop.index, ir.Constant(i64, 1)), (0, 1))
+            odd = builder.icmp_unsigned(
+                "!=", builder.and_(nr, ir.Constant(i64, 1)), ir.Constant(i64, 0)
+            )
+            with builder.if_then(odd):
+                rows(builder.sub(nr, ir.Constant(i64, 1)), (0,))
+            for c in range(nch):
+                tot = builder.fadd(builder.load(accs[c]), builder.load(accs[nch + c]))
+                _vec_store(
+                    builder, tot, builder.add(wa, builder.mul(ir.Constant(i64, c), step)), fty, al
+                )
+            return context.get_dummy_value()
+
+        return types.void(w, g, rs, q, nrows, arr), codegen
+
+    return gemv
+
+
+_vec_gemv4 = _gemv_intrinsic(4)
+_vec_gemv1 = _gemv_intrinsic(1)
+
+
+def _syrk_intrinsic(nv):
+    """An intrinsic ``(g, xr, xc, rsg, rsx, nd, arr)`` that writes one 4 x ``nv * LANES``
+    block of ``G = X^T X``: ``G[i + r, j + c] = sum_{d < nd} X[d, i + r] X[d, j + c]``.
+
+    Arguments are integer addresses and byte strides: ``g`` the address of ``G[i, j]``, ``xr``
+    of ``X[0, i]``, ``xc`` of ``X[0, j]``, ``rsg`` and ``rsx`` the row strides of ``G`` and
+    ``X``; ``arr`` an array of their float type (only its type is used).  The ``4 nv`` sums stay in registers over
+    the loop on ``d``; each row of ``X`` gives ``nv`` vector loads and four broadcasts."""
+
+    @intrinsic
+    def syrk(typingctx, g, xr, xc, rsg, rsx, nd, arr):
+        if not all(isinstance(x, types.Integer) for x in (g, xr, xc, rsg, rsx, nd)):
+            return None
+        if not (isinstance(arr, types.Array) and isinstance(arr.dtype, types.Float)):
+            return None
+
+        def codegen(context, builder, sig, args):
+            fty = context.get_value_type(sig.args[6].dtype)
+            al = context.get_abi_sizeof(fty)
+            i64 = ir.IntType(64)
+            ga, xra, xca, rsgv, rsxv, ndv = (
+                context.cast(builder, v, t, types.int64) for v, t in zip(args[:6], sig.args[:6])
+            )
+            vty = _vec_type(fty)
+            step = ir.Constant(i64, LANES * al)
+            accs = [
+                cgutils.alloca_once_value(builder, ir.Constant(vty, None)) for _ in range(4 * nv)
+            ]
+            with cgutils.for_range(builder, ndv, intp=i64) as loop:
+                off = builder.mul(loop.index, rsxv)
+                rowc = builder.add(xca, off)
+                rowr = builder.add(xra, off)
+                xs = [
+                    _vec_load(
+                        builder, builder.add(rowc, builder.mul(ir.Constant(i64, c), step)), fty, al
+                    )
+                    for c in range(nv)
+                ]
+                for r in range(4):
+                    sp = builder.inttoptr(
+                        builder.add(rowr, ir.Constant(i64, r * al)), fty.as_pointer()
+                    )
+                    sv = _vec_splat(builder, builder.load(sp, align=al), fty)
+                    for c in range(nv):
+                        acc = accs[r * nv + c]
+                        builder.store(_vec_fmuladd(builder, sv, xs[c], builder.load(acc)), acc)
+            for r in range(4):
+                row = builder.add(ga, builder.mul(ir.Constant(i64, r), rsgv))
+                for c in range(nv):
+                    _vec_store(
+                        builder,
+                        builder.load(accs[r * nv + c]),
+                        builder.add(row, builder.mul(ir.Constant(i64, c), step)),
+                        fty,
+                        al,
+                    )
+            return context.get_dummy_value()
+
+        return types.void(g, xr, xc, rsg, rsx, nd, arr), codegen
+
+    return syrk
+
+
+_vec_syrk1 = _syrk_intrinsic(1)
+_vec_syrk2 = _syrk_intrinsic(2)
+_vec_syrk3 = _syrk_intrinsic(3)
+_vec_syrk4 = _syrk_intrinsic(4)
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _gram(X, G, mr, m):
+    """``G = X^T X`` (``X`` C-contiguous ``(mr, m)``, ``G`` ``(m, m)`` of the same dtype).
+
+    For ``m`` a multiple of :data:`LANES`: the diagonal ``LANES x LANES`` blocks and those
+    above them, four rows by up to four (float64: two) vectors of columns at a time, then the
+    blocks below the diagonal copied from their mirror images (about 60 % of the arithmetic of
+    a full product at m = 64).  Other orders: BLAS ``gemm``."""
+    _same_float_arrays(X, G, G)
+    if m % LANES != 0:
+        np.dot(X.T, X, G)
+        return
+    isz = X.itemsize
+    rsx = X.shape[1] * isz
+    rsg = G.shape[1] * isz
+    xa = X.ctypes.data
+    ga = G.ctypes.data
+    group = 4 if isz == 4 else 2
+    for i0 in range(0, m, 4):
+        c = (i0 // LANES) * LANES
+        while c < m:
+            nv = min(group, (m - c) // LANES)
+            g = ga + i0 * rsg + c * isz
+            xr = xa + i0 * isz
+            xc = xa + c * isz
+            if nv == 4:
+                _vec_syrk4(g, xr, xc, rsg, rsx, mr, X)
+            elif nv == 3:
+                _vec_syrk3(g, xr, xc, rsg, rsx, mr, X)
+            elif nv == 2:
+                _vec_syrk2(g, xr, xc, rsg, rsx, mr, X)
+            else:
+                _vec_syrk1(g, xr, xc, rsg, rsx, mr, X)
+            c += nv * LANES
+    for ib in range(LANES, m, LANES):
+        for jb in range(0, ib, LANES):
+            for a in range(LANES):
+                Ga = G[ib + a]
+                for b in range(LANES):
+                    Ga[jb + b] = G[jb + b, ib + a]
+
+
+@njit(nogil=True, cache=True, inline="always")
+def _gemv(G, q, w, m):
+    """``w[:m] = G[:m, :m] q[:m]`` for the symmetric C-contiguous ``G`` (a sum of rows of G
+    weighted by ``q``; ``q`` and ``w`` contiguous, of ``G``'s dtype), in vector blocks of 64
+    and 16 columns, the last ``m % 16`` columns by scalar loops."""
+    _same_float_arrays(G, q, w)
+    isz = G.itemsize
+    rs = G.shape[1] * isz
+    ga = G.ctypes.data
+    qa = q.ctypes.data
+    wa = w.ctypes.data
+    c = 0
+    while c + 4 * LANES <= m:
+        _vec_gemv4(wa + c * isz, ga + c * isz, rs, qa, m, G)
+        c += 4 * LANES
+    while c + LANES <= m:
+        _vec_gemv1(wa + c * isz, ga + c * isz, rs, qa, m, G)
+        c += LANES
+    for i in range(c, m):
+        w[i] = 0
+    for k in range(m):
+        qk = q[k]
+        for i in range(c, m):
+            w[i] += qk * G[k, i]
 
 
 @njit(nogil=True, cache=True, inline="always")
@@ -206,16 +464,17 @@ def _chol_row(H, base, rs, isz, end, k, i0):
 
 
 @njit(nogil=True, cache=True)
-def cholesky_ok(H, m, coef):
+def cholesky_ok(H, m):
     """Cholesky factorisation ``H = R^T R`` of the symmetric ``H[:, :m]``, read from its upper
     triangle and overwritten there by ``R``; ``True`` when every pivot was positive.
 
     ``H`` is C-contiguous ``(m, mp)`` with ``mp`` a multiple of :data:`LANES` and columns
-    ``m ..`` zero; ``coef`` (16 entries of ``H``'s dtype) is scratch.  Entries below the
-    diagonal are overwritten with values of no meaning.  Rows are finished four at a time:
-    each block of four first subtracts its parts along the finished rows (four source rows
-    against four target rows per vector operation), then finishes its own 4 x 4 corner row by
-    row.  Every entry of ``R`` is thus ``(h_kj - sum_i r_ik r_ij) / r_kk`` with the sum taken
+    ``m ..`` zero.  Entries below the diagonal are overwritten with values of no meaning.
+    Rows are finished four at a time: each block of four first subtracts its parts along the
+    finished rows (four source rows against four target rows per vector operation), then
+    factors its own 4 x 4 corner in scalars and finishes its four rows with those ten numbers
+    (:func:`_vec_rows4`: no scalar is read back from a row just written); the last ``m % 4``
+    rows go one at a time.  Every entry of ``R`` is thus ``(h_kj - sum_i r_ik r_ij) / r_kk`` with the sum taken
     in some order and the division a true division, which is all the rounding-error bound
     of Cholesky's method (Higham, *Accuracy and Stability of Numerical Algorithms*, 2nd ed.,
     Thm. 10.3: ``R^T R = H + dH``, ``|dH| <= gamma_(m+1) |R^T| |R|``) assumes, and a
@@ -231,9 +490,25 @@ def cholesky_ok(H, m, coef):
         t0 = base + kb * rs
         i = 0
         while i + 4 <= kb:
-            for r in range(4):
-                for q in range(4):
-                    coef[4 * r + q] = H[i + q, kb + r]
+            # H[i + q, kb + r] at position 4 r + q
+            c = (
+                H[i, kb],
+                H[i + 1, kb],
+                H[i + 2, kb],
+                H[i + 3, kb],
+                H[i, kb + 1],
+                H[i + 1, kb + 1],
+                H[i + 2, kb + 1],
+                H[i + 3, kb + 1],
+                H[i, kb + 2],
+                H[i + 1, kb + 2],
+                H[i + 2, kb + 2],
+                H[i + 3, kb + 2],
+                H[i, kb + 3],
+                H[i + 1, kb + 3],
+                H[i + 2, kb + 3],
+                H[i + 3, kb + 3],
+            )
             s0 = base + i * rs
             for jb in range(js, end, LANES * isz):
                 _vec_rank4x4(
@@ -245,12 +520,46 @@ def cholesky_ok(H, m, coef):
                     s0 + rs + jb,
                     s0 + 2 * rs + jb,
                     s0 + 3 * rs + jb,
-                    coef,
+                    c,
                 )
             i += 4
-        for k in range(kb, kb + 4):
-            if not _chol_row(H, base, rs, isz, end, k, kb):
-                return False
+        # the 4 x 4 corner in scalars, then its rows across the columns (vectors)
+        r00 = H[kb, kb]
+        if not (r00 > 0):
+            return False
+        r00 = np.sqrt(r00)
+        r01 = H[kb, kb + 1] / r00
+        r02 = H[kb, kb + 2] / r00
+        r03 = H[kb, kb + 3] / r00
+        r11 = H[kb + 1, kb + 1] - r01 * r01
+        if not (r11 > 0):
+            return False
+        r11 = np.sqrt(r11)
+        r12 = (H[kb + 1, kb + 2] - r01 * r02) / r11
+        r13 = (H[kb + 1, kb + 3] - r01 * r03) / r11
+        r22 = H[kb + 2, kb + 2] - r02 * r02 - r12 * r12
+        if not (r22 > 0):
+            return False
+        r22 = np.sqrt(r22)
+        r23 = (H[kb + 2, kb + 3] - r02 * r03 - r12 * r13) / r22
+        r33 = H[kb + 3, kb + 3] - r03 * r03 - r13 * r13 - r23 * r23
+        if not (r33 > 0):
+            return False
+        r33 = np.sqrt(r33)
+        c4 = (r00, r01, r02, r03, r11, r12, r13, r22, r23, r33)
+        for jb in range(js, end, LANES * isz):
+            _vec_rows4(t0 + jb, rs, c4)
+        # the corner as computed in scalars (the vectors divided its diagonal too)
+        H[kb, kb] = r00
+        H[kb, kb + 1] = r01
+        H[kb, kb + 2] = r02
+        H[kb, kb + 3] = r03
+        H[kb + 1, kb + 1] = r11
+        H[kb + 1, kb + 2] = r12
+        H[kb + 1, kb + 3] = r13
+        H[kb + 2, kb + 2] = r22
+        H[kb + 2, kb + 3] = r23
+        H[kb + 3, kb + 3] = r33
         kb += 4
     for k in range(kb, m):  # the last m % 4 rows, one at a time
         if not _chol_row(H, base, rs, isz, end, k, 0):
@@ -305,6 +614,63 @@ def hash_uniform(key, out):
 
 
 @njit(nogil=True, cache=True)
+def _laguerre_top(a, b, K, hi, lo):
+    """The top eigenvalue of the symmetric tridiagonal ``T`` (diagonal ``a[:K]``, off-diagonal
+    ``b[:K-1] >= 0``, ``||T||`` about 1) by Laguerre's method from ``hi`` (an upper bound),
+    or NaN when it does not settle within 20 steps inside ``[lo, hi]``.
+
+    The characteristic polynomial has only real roots, so Laguerre's iteration started above
+    the largest root decreases monotonically to it, cubically near a simple root (Wilkinson,
+    *The Algebraic Eigenvalue Problem*, ch. 7).  Its derivatives come from the pivots
+    ``D_i`` of ``x I - T = L D L^T`` (all positive above the top eigenvalue):
+    ``p'/p = sum D_i'/D_i`` and ``sum_j 1/(x - lambda_j)^2 = sum (D_i'/D_i)^2 - D_i''/D_i``.
+    A step can land on the eigenvalue to rounding, just below it: the pivots then count one
+    eigenvalue above the iterate (Sturm), and that iterate is returned.
+    """
+    x = hi
+    kf = float(K)
+    tiny = 1e-280
+    for it in range(20):
+        d = x - a[0]
+        if d == 0.0:
+            d = -tiny
+        below = 1 if d < 0.0 else 0  # eigenvalues above x
+        r = 1.0 / d
+        d1 = 1.0
+        d2 = 0.0
+        g = r
+        h = r * r
+        for i in range(1, K):
+            c = b[i - 1] * b[i - 1]
+            cr2 = c * r * r
+            d2 = cr2 * (d2 - 2.0 * d1 * d1 * r)
+            d1 = 1.0 + cr2 * d1
+            d = (x - a[i]) - c * r
+            if d == 0.0:
+                d = -tiny
+            if d < 0.0:
+                below += 1
+            r = 1.0 / d
+            t = d1 * r
+            g += t
+            h += t * t - d2 * r
+        if below > 0:
+            # past the top eigenvalue: by rounding only when just the top one lies above
+            return x if (below == 1 and it > 0) else np.nan
+        disc = (kf - 1.0) * (kf * h - g * g)
+        step = kf / (g + np.sqrt(max(disc, 0.0)))
+        if not (step >= 0.0) or not np.isfinite(step):
+            return np.nan
+        x_new = x - step
+        if not (x_new >= lo):
+            return np.nan
+        if step <= 2.0**-44 * max(abs(x), 1.0) or x_new == x:
+            return x_new
+        x = x_new
+    return np.nan
+
+
+@njit(nogil=True, cache=True)
 def tridiag_top(a, b, K, y, work):
     """Top eigenvalue of the symmetric tridiagonal matrix of diagonal ``a[:K]`` and
     off-diagonal ``b[:K-1]`` (float64) by Sturm bisection, and its unit eigenvector into
@@ -351,58 +717,63 @@ def tridiag_top(a, b, K, y, work):
         hi = max(hi, a_s[i] + rad)  # and at most every Gershgorin bound
     hi = hi + 1e-12 * (hi - lo) + 1e-13
     lo = lo - 1e-13
-    # multisection on T / scale (Sturm counts of the LDL^T pivots at three points per round,
-    # whose division chains overlap): the largest eigenvalue is the smallest x with all K
-    # eigenvalues below it; each round quarters the bracket
-    alone_at = -1  # the round at which the bracket first held one eigenvalue
-    for it in range(30):
-        h = 0.25 * (hi - lo)
-        x1 = lo + h
-        x2 = lo + 2.0 * h
-        x3 = lo + 3.0 * h
-        if not (lo < x1 and x1 < x2 and x2 < x3 and x3 < hi):
-            break
-        d1 = a_s[0] - x1
-        d2 = a_s[0] - x2
-        d3 = a_s[0] - x3
-        c1 = 1 if d1 < 0 else 0
-        c2 = 1 if d2 < 0 else 0
-        c3 = 1 if d3 < 0 else 0
-        for i in range(1, K):
-            bb = b_s[i - 1] * b_s[i - 1]
-            if d1 == 0.0:
-                d1 = -tiny
-            if d2 == 0.0:
-                d2 = -tiny
-            if d3 == 0.0:
-                d3 = -tiny
-            d1 = (a_s[i] - x1) - bb / d1
-            d2 = (a_s[i] - x2) - bb / d2
-            d3 = (a_s[i] - x3) - bb / d3
-            if d1 < 0:
-                c1 += 1
-            if d2 < 0:
-                c2 += 1
-            if d3 < 0:
-                c3 += 1
-        if c1 >= K:
-            hi = x1
-        elif c2 >= K:
-            lo = x1
-            hi = x2
-            if c1 == K - 1 and alone_at < 0:
-                alone_at = it
-        elif c3 >= K:
-            lo = x2
-            hi = x3
-            if c2 == K - 1 and alone_at < 0:
-                alone_at = it
-        else:
-            lo = x3
-            if c3 == K - 1 and alone_at < 0:
-                alone_at = it
-        if alone_at >= 0 and it >= 8 and it >= alone_at + 4:
-            break
+    x = _laguerre_top(a_s, b_s, K, hi, lo)
+    if np.isfinite(x):
+        # just above the top eigenvalue: inverse iteration converges at once
+        hi = x + 2.0**-30
+    else:
+        # multisection on T / scale (Sturm counts of the LDL^T pivots at three points per round,
+        # whose division chains overlap): the largest eigenvalue is the smallest x with all K
+        # eigenvalues below it; each round quarters the bracket
+        alone_at = -1  # the round at which the bracket first held one eigenvalue
+        for it in range(30):
+            h = 0.25 * (hi - lo)
+            x1 = lo + h
+            x2 = lo + 2.0 * h
+            x3 = lo + 3.0 * h
+            if not (lo < x1 and x1 < x2 and x2 < x3 and x3 < hi):
+                break
+            d1 = a_s[0] - x1
+            d2 = a_s[0] - x2
+            d3 = a_s[0] - x3
+            c1 = 1 if d1 < 0 else 0
+            c2 = 1 if d2 < 0 else 0
+            c3 = 1 if d3 < 0 else 0
+            for i in range(1, K):
+                bb = b_s[i - 1] * b_s[i - 1]
+                if d1 == 0.0:
+                    d1 = -tiny
+                if d2 == 0.0:
+                    d2 = -tiny
+                if d3 == 0.0:
+                    d3 = -tiny
+                d1 = (a_s[i] - x1) - bb / d1
+                d2 = (a_s[i] - x2) - bb / d2
+                d3 = (a_s[i] - x3) - bb / d3
+                if d1 < 0:
+                    c1 += 1
+                if d2 < 0:
+                    c2 += 1
+                if d3 < 0:
+                    c3 += 1
+            if c1 >= K:
+                hi = x1
+            elif c2 >= K:
+                lo = x1
+                hi = x2
+                if c1 == K - 1 and alone_at < 0:
+                    alone_at = it
+            elif c3 >= K:
+                lo = x2
+                hi = x3
+                if c2 == K - 1 and alone_at < 0:
+                    alone_at = it
+            else:
+                lo = x3
+                if c3 == K - 1 and alone_at < 0:
+                    alone_at = it
+            if alone_at >= 0 and it >= 8 and it >= alone_at + 4:
+                break
     sig = hi
     # inverse iteration: L D L^T of sig I - T (positive definite up to rounding)
     for i in range(K):
@@ -490,8 +861,10 @@ def _solve_slabs(
     v64 = np.empty(m)
     g64 = np.empty(m)
     # the shifted Gram matrix of the inertia test, rows padded to whole vectors (zeros)
-    Hb = np.zeros((m, -(-m // LANES) * LANES), dtype=dt)
-    coef = np.zeros(16, dtype=dt)
+    # (for m a multiple of LANES, the Gram matrix itself: it is not read after H is built,
+    # and the slab's working set stays smaller)
+    in_place = m % LANES == 0
+    Hb = G if in_place else np.zeros((m, -(-m // LANES) * LANES), dtype=dt)
     lo_e = cst[C_LO_E]
     hi_e = cst[C_HI_E]
     e_theta = cst[C_E_THETA]
@@ -536,7 +909,7 @@ def _solve_slabs(
         oor[o] = False
         if stop == 1:
             continue
-        np.dot(X.T, X, G)
+        _gram(X, G, mr, m)
         if stop == 2:
             continue
         thr = cst[C_THR_REL] * tg
@@ -578,71 +951,34 @@ def _solve_slabs(
         # Lanczos (three-term recurrence; G symmetric, so G q is a sum of rows of G)
         bprev = zero
         for j in range(steps):
-            # w = G q, eight (then four) rows of G per sweep over w (G is symmetric)
-            for i in range(m):
-                w[i] = 0
-            k = 0
-            while k + 8 <= m:
-                G0 = G[k]
-                G1 = G[k + 1]
-                G2 = G[k + 2]
-                G3 = G[k + 3]
-                G4 = G[k + 4]
-                G5 = G[k + 5]
-                G6 = G[k + 6]
-                G7 = G[k + 7]
-                q0_ = Q[j, k]
-                q1_ = Q[j, k + 1]
-                q2_ = Q[j, k + 2]
-                q3_ = Q[j, k + 3]
-                q4_ = Q[j, k + 4]
-                q5_ = Q[j, k + 5]
-                q6_ = Q[j, k + 6]
-                q7_ = Q[j, k + 7]
-                for i in range(m):
-                    w[i] += (q0_ * G0[i] + q1_ * G1[i] + q2_ * G2[i] + q3_ * G3[i]) + (
-                        q4_ * G4[i] + q5_ * G5[i] + q6_ * G6[i] + q7_ * G7[i]
-                    )
-                k += 8
-            while k + 4 <= m:
-                q0_ = Q[j, k]
-                q1_ = Q[j, k + 1]
-                q2_ = Q[j, k + 2]
-                q3_ = Q[j, k + 3]
-                for i in range(m):
-                    w[i] += (
-                        q0_ * G[k, i] + q1_ * G[k + 1, i] + q2_ * G[k + 2, i] + q3_ * G[k + 3, i]
-                    )
-                k += 4
-            while k < m:
-                qk = Q[j, k]
-                for i in range(m):
-                    w[i] += qk * G[k, i]
-                k += 1
+            qj = Q[j]
+            qp = Q[j - 1] if j > 0 else Q[j]
+            bp = bprev if j > 0 else zero
+            # w = G q (G symmetric: a sum of its rows)
+            _gemv(G, qj, w, m)
             a = zero
             for i in range(m):
-                a += Q[j, i] * w[i]
+                a += qj[i] * w[i]
             al[j] = a
-            for i in range(m):
-                w[i] -= a * Q[j, i]
-            if j > 0:
-                for i in range(m):
-                    w[i] -= bprev * Q[j - 1, i]
-            if j + 1 == steps:
-                break
+            # w - a q_j - b q_(j-1) and its norm, in one pass
             bb = zero
             for i in range(m):
-                bb += w[i] * w[i]
+                x = w[i] - a * qj[i] - bp * qp[i]
+                w[i] = x
+                bb += x * x
+            if j + 1 == steps:
+                break
             bb = np.sqrt(bb)
+            qn = Q[j + 1]
             if not (bb > thr):
                 # the Krylov space became invariant (to rounding): later vectors are zero
                 bb = zero
                 for i in range(m):
-                    Q[j + 1, i] = 0
+                    qn[i] = 0
             else:
                 inv = one / bb
                 for i in range(m):
-                    Q[j + 1, i] = w[i] * inv
+                    qn[i] = w[i] * inv
             be[j] = bb
             bprev = bb
         if stop == 3:
@@ -763,16 +1099,24 @@ def _solve_slabs(
         shift = sc[1]
         # whole rows (the Cholesky reads the upper triangle): loops from 0 over a row view
         # compile to vector code, loops from a varying start do not
-        for i in range(m):
-            ti = thd * vt[i]
-            Gi = G[i]
-            Hi = Hb[i]
-            for j in range(m):
-                Hi[j] = ti * vt[j] - Gi[j]
-            for j in range(m, Hb.shape[1]):
-                Hi[j] = 0
-            Hb[i, i] += shift
-        if cholesky_ok(Hb, m, coef):
+        if in_place:
+            for i in range(m):
+                ti = thd * vt[i]
+                Gi = G[i]
+                for j in range(m):
+                    Gi[j] = ti * vt[j] - Gi[j]
+                Gi[i] += shift
+        else:
+            for i in range(m):
+                ti = thd * vt[i]
+                Gi = G[i]
+                Hi = Hb[i]
+                for j in range(m):
+                    Hi[j] = ti * vt[j] - Gi[j]
+                for j in range(m, Hb.shape[1]):
+                    Hi[j] = 0
+                Hb[i, i] += shift
+        if cholesky_ok(Hb, m):
             gap = th_lo - mu
             if gap > 0:
                 cert[o] = _INERTIA

@@ -146,6 +146,8 @@ def _pool_take(xp, rows, idx: np.ndarray):
     total = rows.shape[0]
     if idx.size == total and np.array_equal(idx, np.arange(total)):
         return rows
+    if idx.size and int(idx.max()) < total:  # no zero row asked for: no copy of the pool
+        return xp.take(rows, xp.asarray(idx), axis=0)
     pool = xp.concat([rows, xp.zeros((1, rows.shape[1]), dtype=rows.dtype)], axis=0)
     return xp.take(pool, xp.asarray(idx), axis=0)
 
