@@ -433,6 +433,26 @@ def test_fast_path_restarts_and_falls_back(opts):
     )
 
 
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_fast_path_long_restart_spares_full_svds(monkeypatch, opts, dtype):
+    # eight steps (restarts of four) leave many 20 x 20 Gaussian slabs uncertified; one more
+    # restart of the full eight steps from their Ritz vectors certifies most of those, where a
+    # full SVD would be taken otherwise; both results are optimal
+    from structmat.projection import driver
+
+    opts(lanczos_min_order=4, lanczos_steps=8)
+    A = random_matrix(np.random.default_rng(4), (400, 400), dtype)
+    M, info = project_to_monarch(A, return_info=True)
+    _, disc_ref = reference(A, M.geometry)
+    e_ref = math.sqrt(disc_ref.sum() / np.sum(A.astype(np.float64) ** 2))
+    orig = driver._redo_fast1
+    monkeypatch.setattr(driver, "_redo_fast1", lambda *a, **k: orig(*a, **{**k, "long_steps": 0}))
+    M0, info0 = project_to_monarch(A, return_info=True)
+    assert info.solvers["svd"] < info0.solvers["svd"] / 3, (info.solvers, info0.solvers)
+    for Mx in (M, M0):
+        assert abs(projection_error(A, Mx) - e_ref) <= err_tol(dtype, 400, 400)
+
+
 def test_fast_path_does_not_depend_on_the_thread_count(monkeypatch, opts):
     _small_fast_path(opts, 20000)
     A = random_matrix(np.random.default_rng(5), (400, 400), "float32")

@@ -64,11 +64,13 @@ def _redo_fast1(
     steps: int,
     scale: bool,
     restart_steps: int,
+    long_steps: int = 0,
 ):
     """Solve again the rank-1 slabs the fast pass did not certify: scaled into the energy range
-    (``scale``, on a stack of just these slabs) or restarted from ``q0`` (in place); a full SVD
-    for those that still fail.  Returns ``(result dict, exponents)`` as
-    :func:`_lanczos1_numpy`."""
+    (``scale``, on a stack of just these slabs) or restarted from ``q0`` (in place); those
+    still uncertified get one more restart of ``long_steps`` steps from their new Ritz vector
+    (when ``long_steps`` > 0), and a full SVD if that fails too.  Returns ``(result dict,
+    exponents)`` as :func:`_lanczos1_numpy`."""
     er = np.zeros(zs.size, dtype=np.int64)
     Sr = None
     src, idx = S5, zs
@@ -91,6 +93,22 @@ def _redo_fast1(
                 np.arange(again.size),
                 right,
                 restart_steps,
+                mg,
+                starts[again],
+                q0=res["V"][again, :, 0],
+            )
+            for key in ("V", "W", "trG", "theta", "direct", "missed", "cert"):
+                res[key][again] = res2[key]
+    if long_steps > 0:
+        # a slab whose top two singular values are close needs more steps: a longer restart
+        # costs about one pass over the slab, a full SVD of it tens of passes
+        again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
+        if again.size:
+            res2 = solve(
+                Sr[again][None, None] if Sr is not None else S5,
+                np.arange(again.size) if Sr is not None else zs[again],
+                right,
+                long_steps,
                 mg,
                 starts[again],
                 q0=res["V"][again, :, 0],
@@ -235,6 +253,7 @@ def _project_chunk(xp, S5, plan: _Plan, rng, counts: dict):
                     steps if fresh else restart_steps,
                     fresh,
                     restart_steps,
+                    long_steps=steps,
                 )
                 V[part] = r2["V"]
                 W[part] = r2["W"]
