@@ -84,6 +84,8 @@ class StructmatWarning(UserWarning):
 
 
 _PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+#: (namespace, matrix dtype, operand dtype) -> compute dtype (see StructuredMatrix._compute_dtype)
+_COMPUTE_DTYPES: dict = {}
 
 
 def warn(message: str, category: type = StructmatWarning) -> None:
@@ -177,9 +179,23 @@ class StructuredMatrix:
         raise NotImplementedError
 
     def _compute_dtype(self, xp: ModuleType, x_dtype: Any):
-        """dtype in which ``A @ X`` is computed for an operand of ``x_dtype``."""
+        """dtype in which ``A @ X`` is computed for an operand of ``x_dtype``.
+
+        Kept per (namespace, matrix dtype, operand dtype): the lookup costs microseconds,
+        which a matrix-vector product of a few thousand entries notices."""
+        key = (xp, self._dtype, x_dtype)
+        keep = True
+        try:
+            return _COMPUTE_DTYPES[key]
+        except KeyError:
+            pass
+        except TypeError:  # a dtype that cannot be a key
+            keep = False
         xdt = B.float_dtype_for(xp, x_dtype)
-        return xp.result_type(dtype_in(xp, self._dtype), xdt)
+        out = xp.result_type(dtype_in(xp, self._dtype), xdt)
+        if keep and len(_COMPUTE_DTYPES) < 256:
+            _COMPUTE_DTYPES[key] = out
+        return out
 
     # -- operand handling ----------------------------------------------------------------------
     def _operand(self, X: Any, what: str):
