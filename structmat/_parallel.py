@@ -96,9 +96,14 @@ def num_workers() -> int:
     return cache[1]
 
 
+#: states of a pool thread's hand-off (:class:`_Worker`)
+_IDLE, _PENDING, _RUNNING, _CANCELLED = range(4)
+
+
 class _Worker:
     """One thread of the pool: blocked on ``go`` until :func:`run_parallel` hands it a
-    function, and releasing ``done`` once the function has returned (or raised)."""
+    function, and releasing ``done`` once the function has returned (or raised, or the
+    hand-off was cancelled before the thread got to it)."""
 
     def __init__(self, index: int):
         self.go = threading.Lock()
@@ -107,6 +112,12 @@ class _Worker:
         self.done.acquire()
         self.fn: Callable[[], None] | None = None
         self.exc: BaseException | None = None
+        #: guards ``state``: the thread claims a hand-off (PENDING -> RUNNING) and the caller
+        #: cancels one the thread has not claimed yet (PENDING -> CANCELLED), never both
+        self.lock = threading.Lock()
+        self.state = _IDLE
+        #: a cancelled hand-off whose ``done`` the caller has not taken back yet
+        self.owed = False
         self.thread = threading.Thread(target=self._loop, name=f"structmat-{index}", daemon=True)
         self.thread.start()
 
@@ -114,7 +125,11 @@ class _Worker:
         _local.worker = True
         while True:
             self.go.acquire()
-            fn, self.fn = self.fn, None
+            with self.lock:
+                fn = self.fn if self.state == _PENDING else None
+                self.fn = None
+                if fn is not None:
+                    self.state = _RUNNING
             try:
                 if fn is not None:
                     fn()
@@ -123,15 +138,30 @@ class _Worker:
             finally:
                 self.done.release()
 
+    def available(self) -> bool:
+        """Whether the thread can take a hand-off now (the caller holds the pool): a thread
+        whose cancelled hand-off it has not woken up for yet cannot."""
+        if self.owed:
+            if not self.done.acquire(blocking=False):
+                return False
+            self.owed = False
+            self.state = _IDLE
+        return True
+
 
 def run_parallel(work: Callable[[], None], threads: int) -> None:
-    """Call ``work()`` on this thread and on ``threads - 1`` threads of a shared pool.
+    """Call ``work()`` on this thread and on up to ``threads - 1`` threads of a shared pool.
 
     ``work`` takes its tasks from a shared, locked iterator, so a thread slowed down by other
-    load takes fewer of them.  Called from inside a pool thread it runs serially (no nested
-    pools), and so it does while another thread of the program has the pool (the cores are
-    busy with that product anyway).  Exceptions raised by any thread propagate to the caller,
-    after every thread has returned.
+    load takes fewer of them, and one that has not started by the time this thread has run
+    out of tasks is not waited for: its hand-off is cancelled (it would find no task left),
+    and it serves again once it has woken up.  On a machine where the cores are taken (a
+    process, or BLAS threads spinning after a threaded call) a pool thread can wait
+    milliseconds for a core; a product of a few hundred microseconds then finishes on the
+    calling thread instead of waiting for it.  Called from inside a pool thread it runs
+    serially (no nested pools), and so it does while another thread of the program has the
+    pool (the cores are busy with that product anyway).  Exceptions raised by any thread
+    propagate to the caller, after every thread that started has returned.
 
     The pool's threads wait on plain locks, with no futures or queues between: a call that
     does nothing took 58-78 microseconds (median, 2-core machine) against 94 with a
@@ -149,14 +179,21 @@ def run_parallel(work: Callable[[], None], threads: int) -> None:
         workers = st["workers"]
         while len(workers) < threads - 1:
             workers.append(_Worker(len(workers)))
-        mine = workers[: threads - 1]
+        pool = list(workers)
         busy = st["busy"]
     if not busy.acquire(blocking=False):
         work()
         return
     try:
+        mine = []
+        for w in pool:
+            if len(mine) == threads - 1:
+                break
+            if w.available():
+                mine.append(w)
         for w in mine:
-            w.exc, w.fn = None, work
+            with w.lock:
+                w.exc, w.fn, w.state = None, work, _PENDING
             w.go.release()
         err: BaseException | None = None
         try:
@@ -164,7 +201,12 @@ def run_parallel(work: Callable[[], None], threads: int) -> None:
         except BaseException as e:
             err = e
         for w in mine:
+            with w.lock:
+                if w.state == _PENDING:  # not started: no task left for it, do not wait
+                    w.state, w.fn, w.owed = _CANCELLED, None, True
+                    continue
             w.done.acquire()
+            w.state = _IDLE
             if err is None:
                 err = w.exc
             w.exc = None
@@ -172,6 +214,19 @@ def run_parallel(work: Callable[[], None], threads: int) -> None:
             raise err
     finally:
         busy.release()
+
+
+def _reclaim(timeout: float = 10.0) -> bool:
+    """Wait until every pool thread whose hand-off was cancelled has woken up and can serve
+    again; whether that happened in time.  For tests that need the pool's threads."""
+    deadline = time.monotonic() + timeout
+    for w in list(_state.get("workers", [])):
+        if w.owed:
+            left = max(0.0, deadline - time.monotonic())
+            if not w.done.acquire(timeout=left):
+                return False
+            w.owed, w.state = False, _IDLE
+    return True
 
 
 def task_queue(n: int) -> Callable[[], int | None]:

@@ -31,23 +31,36 @@ def test_run_parallel_propagates_errors_and_recovers():
     with pytest.raises(RuntimeError, match="worker failed"):
         _parallel.run_parallel(boom, 2)
     out = []
-    _parallel.run_parallel(lambda: out.append(1), 2)  # the pool still works
-    assert out == [1, 1]
+    nxt = _parallel.task_queue(10)
+
+    def work():
+        while (t := nxt()) is not None:
+            out.append(t)
+
+    _parallel.run_parallel(work, 2)  # the pool still works
+    assert sorted(out) == list(range(10))
 
 
 def test_nested_calls_run_serially_inside_a_worker():
+    import time
+
     depth = []
+    nxt = _parallel.task_queue(2)
 
     def inner():
         depth.append(threading.current_thread().name)
 
     def outer():
-        _parallel.run_parallel(inner, 4)
+        while nxt() is not None:
+            time.sleep(0.05)  # the pool thread wakes up and takes the second task
+            _parallel.run_parallel(inner, 4)
 
+    assert _parallel._reclaim()  # no pool thread still asleep after a cancelled hand-off
     _parallel.run_parallel(outer, 2)
-    # each of the 2 outer calls ran `inner` once per thread it was allowed: a worker runs it
-    # serially (once), the calling thread may fan out (4 times)
-    assert len(depth) in (2, 5)
+    # each outer task ran `inner` once: inside the pool thread a nested call runs serially,
+    # and on the calling thread it finds the pool busy (held by the outer call)
+    assert len(depth) == 2
+    assert any(name.startswith("structmat-") for name in depth), depth
 
 
 @pytest.mark.parametrize("value, ok", [("1", 1), ("3", 3), (" 2 ", 2), ("0", None), ("x", None)])
@@ -99,10 +112,13 @@ def test_run_parallel_waits_for_every_thread_before_raising():
     import time
 
     finished = []
+    started = threading.Event()
 
     def work():
         if threading.current_thread() is threading.main_thread():
+            assert started.wait(10)  # the pool thread has taken its hand-off
             raise ValueError("caller failed")
+        started.set()
         time.sleep(0.05)  # a worker still busy when the caller fails
         finished.append(1)
 
@@ -174,9 +190,13 @@ def test_run_parallel_after_fork():
 
 
 def test_run_parallel_reports_an_error_raised_on_a_pool_thread_only():
+    started = threading.Event()
+
     def work():
         if threading.current_thread() is not threading.main_thread():
+            started.set()
             raise KeyError("pool thread failed")
+        assert started.wait(10)
 
     with pytest.raises(KeyError, match="pool thread failed"):
         _parallel.run_parallel(work, 2)
@@ -218,3 +238,49 @@ def test_run_phases_stops_and_reports_an_error():
     assert not any(t >= 100 for t in ran)  # the next phase never started
     _parallel.run_phases([(0, first), (3, second)], 2)  # an empty phase, and the pool works
     assert sorted(t for t in ran if t >= 100) == [100, 101, 102]
+
+
+def test_run_parallel_does_not_wait_for_a_thread_that_has_not_started(monkeypatch):
+    # with the GIL held past the hand-off (a long switch interval), the pool thread cannot
+    # take it before the caller has run out of tasks: the caller does everything, returns
+    # without waiting, and the pool thread serves the following calls once it has woken up
+    import sys
+    import time
+
+    _parallel.run_parallel(lambda: None, 2)  # the pool exists
+    assert _parallel._reclaim()
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(1.0)
+    try:
+        ran = []
+        callers = []
+        nxt = _parallel.task_queue(20)
+
+        def work():
+            callers.append(threading.current_thread().name)
+            while (t := nxt()) is not None:
+                ran.append((t, threading.current_thread().name))
+
+        t0 = time.perf_counter()
+        _parallel.run_parallel(work, 2)
+        elapsed = time.perf_counter() - t0
+    finally:
+        sys.setswitchinterval(old)
+    assert sorted(t for t, _ in ran) == list(range(20))
+    assert {name for _, name in ran} == {threading.main_thread().name}
+    assert _parallel._reclaim()
+    assert callers == [threading.main_thread().name]  # the pool thread never ran `work`
+    assert elapsed < 0.5  # not a switch interval spent waiting for the pool thread
+    # the pool thread takes part again: tasks that release the GIL give it the chance
+    names = set()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and not any(n.startswith("structmat-") for n in names):
+        nxt2 = _parallel.task_queue(8)
+
+        def work2():
+            while nxt2() is not None:
+                time.sleep(0.002)
+                names.add(threading.current_thread().name)
+
+        _parallel.run_parallel(work2, 2)
+    assert any(n.startswith("structmat-") for n in names), names
