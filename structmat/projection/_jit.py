@@ -673,11 +673,14 @@ def _laguerre_top(a, b, K, hi, lo):
 @njit(nogil=True, cache=True)
 def tridiag_top(a, b, K, y, work):
     """Top eigenvalue of the symmetric tridiagonal matrix of diagonal ``a[:K]`` and
-    off-diagonal ``b[:K-1]`` (float64) by Sturm bisection, and its unit eigenvector into
-    ``y[:K]`` by inverse iteration; ``work`` (4, K) is scratch.  Returns the eigenvalue
-    estimate (the Rayleigh quotient of ``y``).
+    off-diagonal ``b[:K-1]`` (float64) by Laguerre's iteration (:func:`_laguerre_top`) or,
+    where that does not settle, Sturm bisection, and its unit eigenvector into ``y[:K]`` by
+    inverse iteration; ``work`` (4, K) is scratch.  Returns the eigenvalue estimate (the
+    Rayleigh quotient of ``y``).
 
-    The bisection (a multisection: three points per round) stops once the bracket holds the
+    Laguerre's value is shifted up by ``2**-30`` (``T`` scaled to norm about 1) for the inverse
+    iteration, which then converges in one or two steps unless a second eigenvalue lies
+    within about that distance.  The bisection (a multisection: three points per round) stops once the bracket holds the
     top eigenvalue alone (or is at rounding level) and is at most ``2**-16`` of ``||T||`` wide,
     plus a factor ``2**-8``: a Lanczos matrix in
     double precision holds near copies of its converged top value, and inverse iteration
