@@ -680,12 +680,12 @@ def tridiag_top(a, b, K, y, work):
 
     Laguerre's value is shifted up by ``2**-30`` (``T`` scaled to norm about 1) for the inverse
     iteration, which then converges in one or two steps unless a second eigenvalue lies
-    within about that distance.  The bisection (a multisection: three points per round) stops once the bracket holds the
-    top eigenvalue alone (or is at rounding level) and is at most ``2**-16`` of ``||T||`` wide,
-    plus a factor ``2**-8``: a Lanczos matrix in
-    double precision holds near copies of its converged top value, and inverse iteration
-    shifted to the bracket's upper end separates them only when the bracket is much narrower
-    than their distance.  It runs on ``|b|`` (the same eigenvalues; eigenvectors differ by
+    within about that distance.  The bisection (a multisection: three points per round) stops
+    once the bracket holds the top eigenvalue alone (or is at rounding level) and is at most
+    ``2**-16`` of ``||T||`` wide, plus a factor ``2**-8``: a Lanczos matrix in double precision
+    holds near copies of its converged top value, and inverse iteration shifted to the
+    bracket's upper end separates them only when the bracket is much narrower than their
+    distance.  It runs on ``|b|`` (the same eigenvalues; eigenvectors differ by
     signs, restored at the end), whose top eigenvector has no negative entry (Perron), so the
     all-ones start is never orthogonal to it.
     """
