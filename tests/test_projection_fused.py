@@ -8,6 +8,7 @@ the second opinion the compiled solver must agree with.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -204,8 +205,9 @@ def test_laguerre_finds_a_separated_top_eigenvalue(K, seed):
 # ----------------------------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=1)
 def _gram_gemv():
-    """Compiled wrappers of the kernels' inlined ``_gram`` and ``_gemv``."""
+    """Compiled wrappers of the kernels' inlined ``_gram`` and ``_gemv`` (made once)."""
     from numba import njit
 
     jit = fused.kernel()
@@ -246,6 +248,46 @@ def test_gram_and_gemv_match_float64(dtype, mr, m, rng):
     q64 = q.astype(np.float64)
     bound = gam(m) * (np.abs(G64) @ np.abs(q64))
     assert np.all(np.abs(w - G64 @ q64) <= bound), float(np.max(np.abs(w - G64 @ q64)))
+
+
+@given(
+    dtype=st.sampled_from(REAL),
+    m=st.sampled_from([16, 32, 48, 64, 20]),
+    mr=st.integers(1, 70),
+    exp=st.integers(-1100, 1000),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_gram_and_gemv_at_every_scale(dtype, m, mr, exp, seed):
+    # entries scaled by 2**exp, from subnormal to near overflow of the squares: every entry
+    # within gamma_mr |X|^T |X| of the exact Gram matrix, plus what underflow can lose (one
+    # subnormal spacing per product), and nothing overflows where the exact sums do not
+    gram, gemv = _gram_gemv()
+    fi = np.finfo(dtype)
+    lo, hi = fi.minexp - fi.nmant, (fi.maxexp - 1) // 2 - 4  # squares of 2**hi fit, 64 of them
+    e = min(max(exp, lo + 1), hi)
+    rng = np.random.default_rng(seed)
+    X = np.ldexp(rng.uniform(-1.0, 1.0, (mr, m)), e).astype(dtype)
+    G = np.full((m, m), np.nan, dtype=dtype)
+    gram(X, G)
+    X64 = X.astype(np.float64)
+    absX = np.abs(X64)
+    u = eps(dtype) / 2
+    tiny = float(fi.smallest_subnormal)
+    gam = mr * u / (1 - mr * u)
+    # the exact sums in float64 (products of float32 entries are exact there; for float64
+    # data the same bound holds against the float64 product to twice the slack)
+    ref = X64.T @ X64
+    slack = 1.0 if dtype == "float32" else 2.0
+    bound = slack * gam * (absX.T @ absX) + 2 * mr * tiny
+    assert np.all(np.isfinite(G))
+    assert np.all(np.abs(G.astype(np.float64) - ref) <= bound)
+    q = rng.uniform(-1.0, 1.0, m).astype(dtype)
+    w = np.full(m, np.nan, dtype=dtype)
+    gemv(G, q, w)
+    G64 = G.astype(np.float64)
+    gm = m * u / (1 - m * u)
+    bq = slack * gm * (np.abs(G64) @ np.abs(q.astype(np.float64))) + 2 * m * tiny
+    assert np.all(np.abs(w.astype(np.float64) - G64 @ q.astype(np.float64)) <= bq)
 
 
 # ----------------------------------------------------------------------------------------------
