@@ -151,6 +151,29 @@ def _vec_div(typingctx, dst, x):
     return types.void(dst, x), codegen
 
 
+def _kernel_types(ints, named, count=None) -> bool:
+    """The typing rule of the vector kernels: integer addresses and strides ``ints``, and
+    ``named`` giving the float type of the entries they address: an array of that dtype, or
+    (``count`` given) a tuple of ``count`` scalars of it."""
+    if not all(isinstance(x, types.Integer) for x in ints):
+        return False
+    if count is None:
+        return isinstance(named, types.Array) and isinstance(named.dtype, types.Float)
+    return (
+        isinstance(named, types.UniTuple)
+        and named.count == count
+        and isinstance(named.dtype, types.Float)
+    )
+
+
+def _kernel_prologue(context, builder, sig, args, n):
+    """``(float type, its size in bytes, i64, the first n arguments as int64)`` for a vector
+    kernel whose argument ``n`` names the float type (:func:`_kernel_types`)."""
+    fty = context.get_value_type(sig.args[n].dtype)
+    vals = [context.cast(builder, v, t, types.int64) for v, t in zip(args[:n], sig.args[:n])]
+    return fty, context.get_abi_sizeof(fty), ir.IntType(64), vals
+
+
 @intrinsic
 def _vec_rank4x4(typingctx, t0, t1, t2, t3, s0, s1, s2, s3, c):
     """For each target ``r`` (addresses ``t0 .. t3``):
@@ -158,14 +181,11 @@ def _vec_rank4x4(typingctx, t0, t1, t2, t3, s0, s1, s2, s3, c):
     tuple of 16 scalars of the rows' type.  Each source is loaded once for all four targets;
     the coefficients are values, not memory, so a loop of such calls broadcasts them once."""
     addrs = (t0, t1, t2, t3, s0, s1, s2, s3)
-    if not all(isinstance(x, types.Integer) for x in addrs):
-        return None
-    if not (isinstance(c, types.UniTuple) and c.count == 16 and isinstance(c.dtype, types.Float)):
+    if not _kernel_types(addrs, c, 16):
         return None
 
     def codegen(context, builder, sig, args):
-        fty = context.get_value_type(sig.args[8].dtype)
-        al = context.get_abi_sizeof(fty)
+        fty, al, _, _ = _kernel_prologue(context, builder, sig, args, 8)
         src = [_vec_load(builder, x, fty, al) for x in args[4:8]]
         coef = [builder.extract_value(args[8], i) for i in range(16)]
         for r in range(4):
@@ -190,17 +210,11 @@ def _vec_rows4(typingctx, t0, rs, c):
     ``(r00, r01, r02, r03, r11, r12, r13, r22, r23, r33)`` of their 4 x 4 corner and ``t0``
     the address of row 0's entries (rows ``rs`` bytes apart), row ``k`` becomes
     ``(h_k - sum_(q<k) r_qk row_q) / r_kk`` (a true division), rows in order."""
-    if not (isinstance(t0, types.Integer) and isinstance(rs, types.Integer)):
-        return None
-    if not (isinstance(c, types.UniTuple) and c.count == 10 and isinstance(c.dtype, types.Float)):
+    if not _kernel_types((t0, rs), c, 10):
         return None
 
     def codegen(context, builder, sig, args):
-        fty = context.get_value_type(sig.args[2].dtype)
-        al = context.get_abi_sizeof(fty)
-        i64 = ir.IntType(64)
-        t = context.cast(builder, args[0], sig.args[0], types.int64)
-        rsv = context.cast(builder, args[1], sig.args[1], types.int64)
+        fty, al, i64, (t, rsv) = _kernel_prologue(context, builder, sig, args, 2)
         cv = [_vec_splat(builder, builder.extract_value(args[2], i), fty) for i in range(10)]
         # positions of r_qk in c
         at = {(0, 0): 0, (0, 1): 1, (0, 2): 2, (0, 3): 3, (1, 1): 4, (1, 2): 5, (1, 3): 6}
@@ -243,18 +257,11 @@ def _gemv_intrinsic(nch):
 
     @intrinsic
     def gemv(typingctx, w, g, rs, q, nrows, arr):
-        if not all(isinstance(x, types.Integer) for x in (w, g, rs, q, nrows)):
-            return None
-        if not (isinstance(arr, types.Array) and isinstance(arr.dtype, types.Float)):
+        if not _kernel_types((w, g, rs, q, nrows), arr):
             return None
 
         def codegen(context, builder, sig, args):
-            fty = context.get_value_type(sig.args[5].dtype)
-            al = context.get_abi_sizeof(fty)
-            i64 = ir.IntType(64)
-            wa, ga, rsv, qa, nr = (
-                context.cast(builder, v, t, types.int64) for v, t in zip(args[:5], sig.args[:5])
-            )
+            fty, al, i64, (wa, ga, rsv, qa, nr) = _kernel_prologue(context, builder, sig, args, 5)
             vty = _vec_type(fty)
             step = ir.Constant(i64, LANES * al)
             # two sets of accumulators (even and odd rows): half the length of each chain
@@ -310,23 +317,18 @@ def _syrk_intrinsic(nv):
 
     Arguments are integer addresses and byte strides: ``g`` the address of ``G[i, j]``, ``xr``
     of ``X[0, i]``, ``xc`` of ``X[0, j]``, ``rsg`` and ``rsx`` the row strides of ``G`` and
-    ``X``; ``arr`` an array of their float type (only its type is used).  The ``4 nv`` sums stay in registers over
-    the loop on ``d``; each row of ``X`` gives ``nv`` vector loads and four broadcasts."""
+    ``X``; ``arr`` an array of their float type (only its type is used).  The ``4 nv`` sums
+    stay in registers over the loop on ``d``; each row of ``X`` gives ``nv`` vector loads and
+    four broadcasts."""
 
     @intrinsic
     def syrk(typingctx, g, xr, xc, rsg, rsx, nd, arr):
-        if not all(isinstance(x, types.Integer) for x in (g, xr, xc, rsg, rsx, nd)):
-            return None
-        if not (isinstance(arr, types.Array) and isinstance(arr.dtype, types.Float)):
+        if not _kernel_types((g, xr, xc, rsg, rsx, nd), arr):
             return None
 
         def codegen(context, builder, sig, args):
-            fty = context.get_value_type(sig.args[6].dtype)
-            al = context.get_abi_sizeof(fty)
-            i64 = ir.IntType(64)
-            ga, xra, xca, rsgv, rsxv, ndv = (
-                context.cast(builder, v, t, types.int64) for v, t in zip(args[:6], sig.args[:6])
-            )
+            prologue = _kernel_prologue(context, builder, sig, args, 6)
+            fty, al, i64, (ga, xra, xca, rsgv, rsxv, ndv) = prologue
             vty = _vec_type(fty)
             step = ir.Constant(i64, LANES * al)
             accs = [

@@ -84,37 +84,31 @@ def _redo_fast1(
         src, idx = Sr[None, None], np.arange(zs.size)
     solve = _rank1_solver(S5.dtype)
     res = solve(src, idx, right, steps, mg, starts, q0=q0)
+
+    def restart(n_steps: int) -> None:
+        # the in-range slabs not certified yet, again from their Ritz vectors
+        again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
+        if again.size == 0:
+            return
+        res2 = solve(
+            Sr[again][None, None] if Sr is not None else S5,
+            np.arange(again.size) if Sr is not None else zs[again],
+            right,
+            n_steps,
+            mg,
+            starts[again],
+            q0=res["V"][again, :, 0],
+        )
+        for key in ("V", "W", "trG", "theta", "direct", "missed", "cert"):
+            res[key][again] = res2[key]
+
     if Sr is not None:
         # a fresh run gets the restart that the first pass gave the in-range slabs
-        again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
-        if again.size:
-            res2 = solve(
-                Sr[again][None, None],
-                np.arange(again.size),
-                right,
-                restart_steps,
-                mg,
-                starts[again],
-                q0=res["V"][again, :, 0],
-            )
-            for key in ("V", "W", "trG", "theta", "direct", "missed", "cert"):
-                res[key][again] = res2[key]
+        restart(restart_steps)
     if long_steps > 0:
         # a slab whose top two singular values are close needs more steps: a longer restart
         # costs about one pass over the slab, a full SVD of it tens of passes
-        again = np.nonzero((res["cert"] == _FAIL) & (res["trG"] > 0) & ~res["oor"])[0]
-        if again.size:
-            res2 = solve(
-                Sr[again][None, None] if Sr is not None else S5,
-                np.arange(again.size) if Sr is not None else zs[again],
-                right,
-                long_steps,
-                mg,
-                starts[again],
-                q0=res["V"][again, :, 0],
-            )
-            for key in ("V", "W", "trG", "theta", "direct", "missed", "cert"):
-                res[key][again] = res2[key]
+        restart(long_steps)
     zero = (res["trG"] == 0) & ~res["oor"]  # slabs whose entries are all zero
     res["cert"][zero] = _ZERO
     res["missed"][zero] = 0.0
