@@ -185,7 +185,7 @@ def run_parallel(work: Callable[[], None], threads: int) -> None:
         work()
         return
     try:
-        mine = []
+        mine: list[_Worker] = []
         for w in pool:
             if len(mine) == threads - 1:
                 break
