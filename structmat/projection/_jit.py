@@ -9,7 +9,7 @@ and the certificate (trace bound, or an inertia test by a blocked Cholesky facto
 :func:`cholesky_ok`).  Hand-written because no library offers a per-matrix pipeline of this
 kind: the batched NumPy route streams every slab and Gram matrix through memory once per
 stage, which costs more than the arithmetic.  BLAS ``gemm`` for the Gram matrix took
-4.5-4.7 us per 64 x 64 float32 slab on one thread, :func:`_gram` 3.5-3.9 us (it skips the
+4.5-4.9 us per 64 x 64 float32 slab on one thread, :func:`_gram` 3.5-3.9 us (it skips the
 blocks below the diagonal).
 
 Floating-point flags: the loops may be reassociated and contracted to fused multiply-adds
