@@ -266,9 +266,10 @@ class Monarch(StructuredMatrix):
         xp = self._xp
         k, q, p, l, s, r = self.geometry
         nb = X.shape[1]
-        if B.is_numpy(xp) and nb <= self._FEW:
-            _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
-        if not B.is_numpy(xp) or nb <= self._FEW:
+        on_np = B.is_numpy(xp)
+        if not on_np or nb <= self._FEW:
+            if on_np:
+                _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
             U = xp.matmul(self.R, xp.reshape(X, (k, p, nb)))  # (k, q, nb): rows t = a q + i
             V = xp.permute_dims(
                 xp.reshape(U, (r, l, nb)), (1, 0, 2)
@@ -397,9 +398,10 @@ class Monarch(StructuredMatrix):
         xp = self._xp
         k, q, p, l, s, r = self.geometry
         N = X.shape[0]
-        if B.is_numpy(xp) and N <= self._FEW:
-            _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
-        if not B.is_numpy(xp) or N <= self._FEW:
+        on_np = B.is_numpy(xp)
+        if not on_np or N <= self._FEW:
+            if on_np:
+                _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
             Xb = xp.permute_dims(xp.reshape(X, (N, s, l)), (2, 0, 1))  # (l, N, s)
             W = xp.matmul(Xb, self.L)  # (l, N, r): [b, N, c]
             U = xp.reshape(xp.permute_dims(W, (1, 2, 0)), (N, k, q))  # rows of u, t = c l + b
