@@ -2,6 +2,7 @@
 as array classes on NumPy or CuPy."""
 
 from . import explore as explore, io as io
+from ._blas_threads import blas_threads_shared, share_blas_threads
 from .base import Product, StructmatWarning, StructuredMatrix
 from .explore import approximate, frontier
 from .fitting import fit_monarch_gd
@@ -81,4 +82,6 @@ __all__ = [
     "fit_blocktt",
     "BlockTTInfo",
     "ProjectionInfo",
+    "share_blas_threads",
+    "blas_threads_shared",
 ]
