@@ -466,6 +466,12 @@ def test_multiply_targets_quick(tmp_path, capsys):
     with open(tmp_path / "multiply_targets.csv") as f:
         header = f.readline().strip().split(",")
     assert header == multiply_targets.COLUMNS
+    with open(tmp_path / "multiply_targets.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for r in rows:  # both modes measured; the shared one is switched off again afterwards
+        assert float(r["after_dense"]) > 0 and float(r["after_dense_shared"]) > 0
+        assert float(r["dense_shared"]) > 0
+    assert not structmat.blas_threads_shared()
     assert multiply_targets.main(["--sizes", "15"]) == 2  # not a perfect square
 
 
@@ -476,6 +482,7 @@ def test_multiply_target_verdicts():
         "n": 4096,
         "rate_share": 0.8,
         "after_dense": 1.5,
+        "after_dense_shared": 1.1,
         "rows_over_cols": 1.1,
         "bw_share": 0.4,
         "busy_over_quiet": 1.6,
@@ -485,6 +492,7 @@ def test_multiply_target_verdicts():
     assert got == {
         "rate_share": "holds",
         "after_dense": "missed",
+        "after_dense_shared": "holds",
         "rows_over_cols": "unstable: not judged",
         "bw_share": "missed",
         "busy_over_quiet": "holds",
