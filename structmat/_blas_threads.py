@@ -116,6 +116,8 @@ def _hold_interrupts():
     previous handler and the record (``None`` elsewhere)."""
     if threading.current_thread() is not threading.main_thread():
         return None
+    if signal.getsignal(signal.SIGINT) is None:  # a handler set outside Python: left alone
+        return None
     got: list = []
     try:
         previous = signal.signal(signal.SIGINT, lambda signum, frame: got.append(signum))
