@@ -410,44 +410,46 @@ class Monarch(StructuredMatrix):
         dt = X.dtype
         R = self.R.astype(dt, copy=False)
         L = self.L.astype(dt, copy=False)
-        X3 = X.reshape(N, s, l)  # x[N, d l + b]
-        Z = np.empty((N, k, p), dtype=dt)  # z[N, a p + j]
-        Zt = Z.transpose(1, 0, 2)  # (k, N, p), strided
+        n_in = s * l
+        Z = np.empty((N, k * p), dtype=dt)  # z[N, a p + j]
+        Zb = Z.reshape(N, k, p).transpose(1, 2, 0)  # z^T[a, j, N], strided
         chunk, threads, next_start, phased = self._schedule(N, l * max(r, s), dt)
-
-        pad = self._PAD // dt.itemsize
         # the compiled transpose is loaded (about a second, once per process) only for a
         # product large enough to use it for long, or once Numba is loaded anyway
-        load = N * l * s >= self._LOAD_TRANSPOSE
+        load = N * n_in >= self._LOAD_TRANSPOSE
         if phased:
             self._rows_phased(R, L, X, Z, threads, load)
-            return Z.reshape(N, k * p)
+            return Z
+        pad = self._PAD // dt.itemsize
+        Lt, Rt = L.transpose(0, 2, 1), R.transpose(0, 2, 1)
 
         def work():
-            # x[N, d l + b] has no unit stride along d for fixed b: one local transpose per
-            # chunk (in cache) gives the first GEMM its operand; everything else is in place.
-            # The rows of both buffers are padded: at power-of-two strides the rows of one
-            # GEMM operand would share a few cache sets.
+            # X @ M = (M^T X^T)^T, one chunk of rows of X at a time: x[N, d l + b] has no unit
+            # stride along d for fixed b, so the chunk is transposed once (in cache); in
+            # x^T[d l + b, N] the rows that one block of L reads are whole rows, and both GEMMs
+            # then have the operand layouts of M @ X's, the second one writing its blocks of
+            # the output in place, transposed.  This took 0.94-1.12 times M @ X's time at
+            # n = 1024 and 4096 (batch 256, float32, 2 threads, medians of 9), against
+            # 1.06-1.36 for transposing each row into blocks instead.  The rows of both
+            # buffers are padded: at power-of-two strides the rows of one GEMM operand would
+            # share a few cache sets.
             n0 = next_start()
-            xbuf = _parallel.scratch(
-                "monarch_x", chunk * l * (s + pad) if n0 is not None else 0, dt
-            )
-            wbuf = _parallel.scratch(
-                "monarch_w", (chunk + pad) * l * r if n0 is not None else 0, dt
-            )
+            ld = chunk + pad
+            tbuf = _parallel.scratch("monarch_x", n_in * ld if n0 is not None else 0, dt)
+            wbuf = _parallel.scratch("monarch_w", r * l * ld if n0 is not None else 0, dt)
             while n0 is not None:
                 m = min(N, n0 + chunk) - n0
-                Xc = xbuf[: m * l * (s + pad)].reshape(m, l, s + pad)[:, :, :s]  # x[N, b, d]
-                _transpose.transpose_into(Xc, X3[n0 : n0 + m], load=load)
-                W2 = wbuf[: (m + pad) * l * r].reshape(r * l, m + pad)[:, :m]
-                W = W2.reshape(r, l, m)  # w[t = c l + b, N]
-                np.matmul(Xc.transpose(1, 0, 2), L, out=W.transpose(1, 2, 0))
-                U = W2.reshape(k, q, m).transpose(0, 2, 1)  # u[a, N, i], t = a q + i
-                np.matmul(U, R, out=Zt[:, n0 : n0 + m, :])
+                T = tbuf[: n_in * ld].reshape(n_in, ld)[:, :m]  # x^T[d l + b, N]
+                _transpose.transpose_into(T[None], X[None, n0 : n0 + m], load=load)
+                Tb = T.reshape(s, l, m).transpose(1, 0, 2)  # [b, d, N]
+                W2 = wbuf[: r * l * ld].reshape(r * l, ld)[:, :m]  # w[t = c l + b, N]
+                np.matmul(Lt, Tb, out=W2.reshape(r, l, m).transpose(1, 0, 2))
+                # u[a, i, N], t = a q + i; z^T[a, j, N] = sum_i R[a, i, j] u[a, i, N]
+                np.matmul(Rt, W2.reshape(k, q, m), out=Zb[:, :, n0 : n0 + m])
                 n0 = next_start()
 
         _parallel.run_parallel(work, threads)
-        return Z.reshape(N, k * p)
+        return Z
 
     def _conj(self):
         if not self._is_complex():
