@@ -338,6 +338,15 @@ def test_timing_statistics_and_ratio_flags():
     wild = Timing([1.0, 1.0, 16.0])  # one outlier: the median ignores it ...
     assert float(wild) == 1.0 and not wild.stable  # ... but the spread flags the timing
     assert not Timing([1.0]).stable and not Timing([1.0, 1.0]).stable
+    # from five repetitions on, one outlier at either end is left out of the stability test
+    # (but not out of the reported spread); two are not
+    one_off = Timing([1.0, 1.02, 0.99, 1.01, 16.0])
+    assert one_off.stable and one_off.spread > 14 and one_off.trimmed_spread < 0.04
+    assert Timing([0.01, 1.0, 1.02, 0.99, 1.01]).stable
+    assert not Timing([1.0, 1.02, 0.99, 9.0, 16.0]).stable
+    assert not Timing([0.2, 0.3, 1.0, 1.02, 0.99]).stable
+    assert Timing([1.0, 1.0, 1.0, 1.0]).trimmed_spread == 0.0
+    assert not Timing([1.0, 1.0, 1.0, 9.0]).stable  # four repetitions: nothing left out
     assert flag_ratio(calm, Timing([2.0, 2.1, 2.05])) == ""
     assert flag_ratio(calm, wild) == "unstable" and flag_ratio(calm, 2.0) == "unstable"
     assert ratio(Timing([2.0, 2.0, 2.0]), calm) == pytest.approx(2 / 1.02)
