@@ -12,7 +12,11 @@ For each ``n`` (default 1024, 4096, 16384; float32, ``Monarch.random(n)``, batch
 * ``after_dense``: ``M @ X`` timed right after an untimed ``D @ X`` (OpenBLAS's threads are
   then still spinning for about 0.1 s), over the settled ``M @ X``; target <= 1.2;
   ``dense_after``: the other order, ``D @ X`` right after ``M @ X`` over the settled ``D @ X``
-  (information);
+  (information); ``after_dense_1t``: ``M @ X`` right after an untimed ``D @ X`` that ran on one
+  BLAS thread, over the settled ``M @ X`` (information: the same dense work and memory
+  traffic with no BLAS thread left behind, so ``after_dense`` above it is what OpenBLAS's
+  polling threads cost, and the rest is what alternating with a dense product costs on this
+  processor anyway);
 * ``after_dense_shared``: the same as ``after_dense`` with :func:`structmat.share_blas_threads`
   on (OpenBLAS's threaded calls run on threads that sleep while idle), over the settled
   ``M @ X`` measured in that mode too; target <= 1.2.  ``dense_shared``: the settled ``D @ X``
@@ -51,6 +55,7 @@ from benchmarks.harness import (
     progress,
     write_csv,
 )
+from structmat import _parallel
 
 SIZES = (1024, 4096, 16384)
 #: seconds of pause before each block: OpenBLAS's threads spin for about 0.1 s after a call
@@ -69,6 +74,7 @@ COLUMNS = [
     "after_dense",
     "after_dense_shared",
     "dense_after",
+    "after_dense_1t",
     "dense_shared",
     "rows_over_cols",
     "bw_share",
@@ -201,6 +207,9 @@ def run_case(n: int, batch: int, repeats: int, copy_bw: float, seed: int = 0) ->
         row["after_dense"] = ratio(after, t["cols"], "after")
         before = _after(fns["cols"], fns["dense"], repeats)
         row["dense_after"] = ratio(before, t["dense"], "dense_after")
+        with _parallel.blas_single_threaded():  # M @ X keeps its own threads (real dtypes)
+            after_1t = _after(fns["dense"], fns["cols"], repeats)
+        row["after_dense_1t"] = ratio(after_1t, t["cols"], "after_1t")
         shared_fns = {"cols": fns["cols"]}
         if float(t["dense"]) <= SHARED_DENSE_LIMIT:
             shared_fns["dense"] = fns["dense"]

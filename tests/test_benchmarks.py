@@ -479,7 +479,7 @@ def test_multiply_targets_quick(tmp_path, capsys):
         rows = list(csv.DictReader(f))
     for r in rows:  # both modes measured; the shared one is switched off again afterwards
         assert float(r["after_dense"]) > 0 and float(r["after_dense_shared"]) > 0
-        assert float(r["dense_shared"]) > 0
+        assert float(r["dense_shared"]) > 0 and float(r["after_dense_1t"]) > 0
     assert not structmat.blas_threads_shared()
     assert multiply_targets.main(["--sizes", "15"]) == 2  # not a perfect square
 
