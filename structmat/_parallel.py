@@ -18,6 +18,7 @@ import os
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Sequence
 
 ENV_VAR = "STRUCTMAT_NUM_THREADS"
@@ -446,6 +447,19 @@ def _blas_libraries() -> list:
 SCRATCH_MAX = 16 << 20
 
 
+class _Buffers:
+    """One thread's kept work arrays, by slot (an object, so that a weak set can hold it)."""
+
+    __slots__ = ("slots", "__weakref__")
+
+    def __init__(self):
+        self.slots: dict = {}
+
+
+#: every thread's :class:`_Buffers`, for :func:`drop_scratch`; a thread's entry goes with it
+_all_buffers: weakref.WeakSet = weakref.WeakSet()
+
+
 def scratch(slot: str, n: int, dtype):
     """A 1-D NumPy work array of ``n`` entries of ``dtype``, kept for the calling thread.
 
@@ -473,14 +487,36 @@ def scratch(slot: str, n: int, dtype):
     nbytes = int(n) * dt.itemsize
     if nbytes > SCRATCH_MAX:
         return np.empty(int(n), dtype=dt)
-    bufs = getattr(_local, "scratch", None)
-    if bufs is None:
-        bufs = _local.scratch = {}
+    held = getattr(_local, "scratch", None)
+    if held is None:
+        held = _local.scratch = _Buffers()
+        _all_buffers.add(held)
+    bufs = held.slots
     raw = bufs.get(slot)
     if raw is None or raw.size < nbytes:
         raw = np.empty(max(nbytes, 64), dtype=np.uint8)
         bufs[slot] = raw
     return raw[:nbytes].view(dt)
+
+
+def drop_scratch() -> None:
+    """Forget the work arrays :func:`scratch` keeps, for every thread (their memory is freed
+    once nothing else holds it), so that the next product allocates them anew as the first
+    one in a process does; for measurements of a product's memory, called while no product
+    runs.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat import _parallel
+    >>> a = _parallel.scratch("doc", 10, "float32")
+    >>> _parallel.drop_scratch()
+    >>> b = _parallel.scratch("doc", 10, "float32")
+    >>> bool(np.shares_memory(a, b))
+    False
+    """
+    for held in list(_all_buffers):
+        held.slots.clear()
 
 
 def blas_single_threaded() -> contextlib.AbstractContextManager:

@@ -411,6 +411,16 @@ def test_scaling_quick_path_writes_every_column(tmp_path, capsys, monkeypatch):
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_scaling_memory_counts_the_work_arrays():
+    from benchmarks import scaling
+
+    # n = 1024, batch 64 runs on the calling thread with one chunk of 64 columns: its
+    # intermediate is as large as the output, kept between products, and counted anyway
+    mem = scaling.memory(1024, 64)
+    assert 0.9 <= mem["beyond_output_over_output"] <= 1.1, mem
+    assert mem["verdict"].startswith("holds") and mem["target"] == "extra <= 2"
+
+
 def test_scaling_fit_recovers_exact_power_laws():
     from benchmarks import scaling
 

@@ -108,6 +108,43 @@ def test_scratch_is_kept_per_thread_and_slot():
     assert not np.shares_memory(other[0], _parallel.scratch("t_slot", 100, np.float32))
 
 
+def test_drop_scratch_forgets_every_threads_buffers():
+    import gc
+
+    ask, got = threading.Event(), []
+    stop = threading.Event()
+
+    def keeper():  # a long-lived thread that asks for its buffer twice
+        got.append(_parallel.scratch("t_drop", 100, np.float32))
+        ask.wait()
+        got.append(_parallel.scratch("t_drop", 100, np.float32))
+        stop.wait()
+
+    mine = _parallel.scratch("t_drop", 100, np.float32)
+    registered = len(_parallel._all_buffers)
+    th = threading.Thread(target=keeper, daemon=True)
+    th.start()
+    try:
+        while not got:
+            threading.Event().wait(0.001)
+        assert np.shares_memory(mine, _parallel.scratch("t_drop", 100, np.float32))
+        assert len(_parallel._all_buffers) == registered + 1
+        _parallel.drop_scratch()
+        ask.set()
+        while len(got) < 2:
+            threading.Event().wait(0.001)
+        assert not np.shares_memory(got[0], got[1])  # the other thread's buffer was dropped
+        assert not np.shares_memory(mine, _parallel.scratch("t_drop", 100, np.float32))
+    finally:
+        ask.set()
+        stop.set()
+        th.join()
+    del got[:]
+    gc.collect()
+    # a finished thread's buffers leave the registry with it
+    assert len(_parallel._all_buffers) == registered
+
+
 def test_run_parallel_waits_for_every_thread_before_raising():
     import time
 
