@@ -6,6 +6,7 @@ import itertools
 import types
 import zlib
 
+import array_api_compat
 import array_api_strict
 import numpy as np
 import pytest
@@ -269,6 +270,26 @@ def test_float_dtype_rules():
     s = array_api_strict
     assert B.float_dtype_for(s, s.int64) == s.float64
     assert B.complex_dtype_for(s, s.float32) == s.complex64
+    # non-native byte order maps to the native twin; other float widths are refused
+    assert B.float_dtype_for(ns, np.dtype(">f4")) == np.dtype(np.float32)
+    assert B.float_dtype_for(ns, np.dtype(">c16")).isnative
+    for bad in (np.longdouble, np.clongdouble, np.float16):
+        if np.dtype(bad).char in "fdFD":  # platforms where long double is double
+            continue
+        with pytest.raises(TypeError, match="expected a float32/64"):
+            B.float_dtype_for(ns, np.dtype(bad))
+
+
+def test_numpy_namespace_shortcut_agrees_with_generic_detection():
+    # plain NumPy arrays are recognised by type before array_api_compat's generic detection:
+    # both must give the very same namespace object, and subclasses keep the generic path
+    a = np.zeros(3)
+    assert B.get_namespace(a) is array_api_compat.array_namespace(a)
+    assert B.is_array(a) and B.is_numpy(B.get_namespace(a)) and B.is_numpy(np)
+    assert B.namespace_name(B.get_namespace(a)) == "numpy"
+    m = np.ma.masked_array([1.0, 2.0])
+    assert B.is_array(m) == array_api_compat.is_array_api_obj(m)
+    assert not B.is_numpy(array_api_strict) and not B.is_numpy(None)
 
 
 def test_all_finite(xp):
