@@ -191,6 +191,16 @@ def test_transforms_prints_and_writes(tmp_path, capsys):
         "hadamard",
     ]
     assert len(rows) == 5 * 2 * 2
+    # the real-DFT target is judged on every DFT row (the butterfly's only at n = 4096)
+    assert "Speed targets" in text
+    targets = _read(tmp_path / "transforms_targets.csv")
+    assert [(t["target"], t["n"], t["batch"]) for t in targets] == [
+        ("real_dft", "16", "1"),
+        ("real_dft", "16", "3"),
+        ("real_dft", "32", "1"),
+        ("real_dft", "32", "3"),
+    ]
+    assert all(t["verdict"] in ("holds", "missed", "unstable: not judged") for t in targets)
     for r in rows:
         # every timed result was checked against the library (or dense) result
         assert float(r["structmat_err"]) < 1e-4, r
@@ -199,6 +209,48 @@ def test_transforms_prints_and_writes(tmp_path, capsys):
             assert float(r["library_ms"]) > 0
         if hasattr(structmat, "to_monarch") and r["monarch_form_ms"]:
             assert float(r["monarch_form_err"]) < 1e-4, r
+
+
+def test_transforms_verdicts():
+    base = {"structmat_ms": 1.0, "library_ms": 0.9, "flag": "", "unstable_vs": []}
+    rows = [
+        dict(base, transform="butterfly", n=4096, batch=256, dense_over_structmat=12.0),
+        dict(base, transform="butterfly", n=4096, batch=64, dense_over_structmat=3.0),
+        dict(base, transform="butterfly", n=1024, batch=256, dense_over_structmat=3.0),
+        dict(base, transform="dft", n=256, batch=1, structmat_over_library=1.3),
+        dict(base, transform="dft", n=256, batch=64, structmat_over_library=1.1),
+        # only the dense side is unstable: the library ratio is still judged
+        dict(
+            base,
+            transform="dft",
+            n=1024,
+            batch=64,
+            structmat_over_library=1.1,
+            flag="unstable",
+            unstable_vs=["dense"],
+        ),
+        dict(
+            base,
+            transform="dft",
+            n=1024,
+            batch=1,
+            structmat_over_library=1.0,
+            flag="unstable",
+            unstable_vs=["library"],
+        ),
+        dict(base, transform="dct", n=256, batch=1, structmat_over_library=3.0),
+    ]
+    got = [(v["target"], v["n"], v["batch"], v["verdict"]) for v in transforms.verdicts(rows)]
+    assert got == [
+        ("butterfly_speedup", 4096, 256, "holds"),
+        ("real_dft", 256, 1, "missed"),
+        ("real_dft", 256, 64, "holds"),
+        ("real_dft", 1024, 64, "holds"),
+        ("real_dft", 1024, 1, "unstable: not judged"),
+    ]
+    slow = dict(rows[0], dense_over_structmat=9.9)
+    assert transforms.verdicts([slow])[0]["verdict"] == "missed"
+    assert transforms.verdicts(rows)[1]["extra_us"] == 100.0
 
 
 def test_bad_options(capsys):
