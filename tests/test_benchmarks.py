@@ -213,32 +213,24 @@ def test_transforms_prints_and_writes(tmp_path, capsys):
 
 def test_transforms_verdicts():
     base = {"structmat_ms": 1.0, "library_ms": 0.9, "flag": "", "unstable_vs": []}
+
+    def row(transform, n, batch, ratio, unstable_vs=()):
+        key = "dense_over_structmat" if transform == "butterfly" else "structmat_over_library"
+        r = dict(base, transform=transform, n=n, batch=batch, unstable_vs=list(unstable_vs))
+        r[key] = ratio
+        r["flag"] = "unstable" if unstable_vs else ""
+        return r
+
     rows = [
-        dict(base, transform="butterfly", n=4096, batch=256, dense_over_structmat=12.0),
-        dict(base, transform="butterfly", n=4096, batch=64, dense_over_structmat=3.0),
-        dict(base, transform="butterfly", n=1024, batch=256, dense_over_structmat=3.0),
-        dict(base, transform="dft", n=256, batch=1, structmat_over_library=1.3),
-        dict(base, transform="dft", n=256, batch=64, structmat_over_library=1.1),
+        row("butterfly", 4096, 256, 12.0),
+        row("butterfly", 4096, 64, 3.0),
+        row("butterfly", 1024, 256, 3.0),
+        row("dft", 256, 1, 1.3),
+        row("dft", 256, 64, 1.1),
         # only the dense side is unstable: the library ratio is still judged
-        dict(
-            base,
-            transform="dft",
-            n=1024,
-            batch=64,
-            structmat_over_library=1.1,
-            flag="unstable",
-            unstable_vs=["dense"],
-        ),
-        dict(
-            base,
-            transform="dft",
-            n=1024,
-            batch=1,
-            structmat_over_library=1.0,
-            flag="unstable",
-            unstable_vs=["library"],
-        ),
-        dict(base, transform="dct", n=256, batch=1, structmat_over_library=3.0),
+        row("dft", 1024, 64, 1.1, ["dense"]),
+        row("dft", 1024, 1, 1.0, ["library"]),
+        row("dct", 256, 1, 3.0),
     ]
     got = [(v["target"], v["n"], v["batch"], v["verdict"]) for v in transforms.verdicts(rows)]
     assert got == [
