@@ -30,6 +30,7 @@ __all__ = [
     "is_array",
     "is_numpy",
     "is_cupy",
+    "reshape",
     "resolve_xp",
     "move",
     "to_numpy",
@@ -86,6 +87,23 @@ def is_numpy(xp: ModuleType | None) -> bool:
 
 def is_cupy(xp: ModuleType | None) -> bool:
     return xp is not None and array_api_compat.is_cupy_namespace(xp)
+
+
+def reshape(xp: ModuleType, x: Any, shape: tuple) -> Any:
+    """``xp.reshape(x, shape)``, through the array's own method for a NumPy array (about
+    0.3 us against 0.9 us for ``array_api_compat``'s wrapper, twice in every ``A @ x``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from structmat._backend import get_namespace, reshape
+    >>> x = np.arange(6.0)
+    >>> reshape(get_namespace(x), x, (6, 1)).shape
+    (6, 1)
+    """
+    if type(x) is np.ndarray:
+        return x.reshape(shape)
+    return xp.reshape(x, shape)
 
 
 def get_namespace(x: Any) -> ModuleType:

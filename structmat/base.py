@@ -266,7 +266,7 @@ class StructuredMatrix:
                 f"for the {self._describe()}"
             )
         if X.ndim == 1:
-            Y = xp.reshape(self._mul_cols(xp.reshape(X, (n_in, 1))), (n_out,))
+            Y = B.reshape(xp, self._mul_cols(B.reshape(xp, X, (n_in, 1))), (n_out,))
         elif X.ndim == 2:
             Y = self._mul_cols(X)
         else:
@@ -300,8 +300,8 @@ class StructuredMatrix:
                 f"{self._describe()}"
             )
         lead = tuple(X.shape[:-1])
-        Y = self._mul_rows(xp.reshape(X, (math.prod(lead), n_out)))
-        return _own_result(xp.reshape(Y, lead + (n_in,)), caller)
+        Y = self._mul_rows(B.reshape(xp, X, (math.prod(lead), n_out)))
+        return _own_result(B.reshape(xp, Y, lead + (n_in,)), caller)
 
     def __matmul__(self, X):
         return self.matmat(X)

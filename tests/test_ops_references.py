@@ -162,6 +162,26 @@ def test_hadamard_vs_scipy(xp, n, norm):
         assert_close(to_numpy(Yr), up(X.T) @ ref, Yr.dtype, n, fft_depth(n), what=f"X @ H{n}")
 
 
+def test_hadamard_radix_blocks_are_never_handed_out():
+    # the radix-16 blocks of the NumPy path are built once per dtype and kept: every product
+    # must still return a fresh, writable array, and writing to one must not change the next
+    H = Hadamard(256)
+    ref = scipy.linalg.hadamard(256).astype(np.float64)
+    rng = np.random.default_rng(5)
+    for dt in (np.float32, np.float64, np.complex64, np.complex128):
+        x = rng.standard_normal((256, 3)).astype(dt)
+        for _ in range(2):
+            y = H @ x
+            assert y.dtype == dt and y.flags.writeable
+            assert_close(y, ref @ up(x), y.dtype, 256, fft_depth(256), what=f"H256 {dt}")
+            y[...] = 7
+    for n in (1, 2, 16):  # small sizes build their dense matrix the uncached way
+        D = Hadamard(n).to_dense()
+        assert D.flags.writeable
+        D[...] = 0
+        assert np.array_equal(Hadamard(n).to_dense(), scipy.linalg.hadamard(n))
+
+
 # ----------------------------------------------------------------------------------------------
 # Convolution
 # ----------------------------------------------------------------------------------------------

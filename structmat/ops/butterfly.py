@@ -152,9 +152,10 @@ class Butterfly(StructuredMatrix):
         several levels).
         """
         cache = self.__dict__.setdefault("_group_cache", {})
-        key = str(dtype)
-        if key in cache:
-            return cache[key]
+        hit = cache.get(dtype)  # dtypes of every namespace are hashable
+        if hit is not None:
+            return hit
+        key = dtype
         xp = self._xp
         n = self.n
         s = n.bit_length() - 1
@@ -180,15 +181,19 @@ class Butterfly(StructuredMatrix):
         groups = self._groups(X.dtype)
         for _lo, _hi, M in reversed(groups) if transpose else groups:
             H, L, P = M.shape[0], M.shape[1], M.shape[2]
-            if transpose:
-                M = xp.permute_dims(M, (0, 1, 3, 2))
-            Xv = xp.permute_dims(xp.reshape(X, (H, P, L, Bc)), (0, 2, 1, 3))  # (H, L, P, B)
             if numpy:
-                # BLAS reads and writes the strided views directly (row stride L B)
+                # BLAS reads and writes the strided views directly (row stride L B); ndarray
+                # methods, not array_api_compat's wrappers (about 1 us per call)
+                if transpose:
+                    M = M.transpose(0, 1, 3, 2)
+                Xv = X.reshape(H, P, L, Bc).transpose(0, 2, 1, 3)  # (H, L, P, B)
                 Y = np.empty((n, Bc), dtype=X.dtype)
                 np.matmul(M, Xv, out=Y.reshape(H, P, L, Bc).transpose(0, 2, 1, 3))
                 X = Y
             else:
+                if transpose:
+                    M = xp.permute_dims(M, (0, 1, 3, 2))
+                Xv = xp.permute_dims(xp.reshape(X, (H, P, L, Bc)), (0, 2, 1, 3))
                 X = xp.reshape(xp.permute_dims(xp.matmul(M, Xv), (0, 2, 1, 3)), (n, Bc))
         return X
 

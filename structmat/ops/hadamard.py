@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Any
 
@@ -17,13 +18,20 @@ _RADIX_BITS = 4  # apply H_16 blocks: log2(n)/4 small GEMM passes instead of log
 
 
 def _small_hadamard(xp, c: int, dtype, device=None):
+    """Sylvester's ``H_c``, entry ``(-1)^popcount(i & j)``, as a new array of ``xp``."""
     idx = np.arange(c)
-    bits = np.bitwise_and(idx[:, None], idx[None, :])
-    parity = np.zeros_like(bits)
-    while bits.any():
-        parity ^= bits & 1
-        bits >>= 1
+    parity = np.bitwise_count(np.bitwise_and(idx[:, None], idx[None, :])) & 1
     return xp.asarray(1.0 - 2.0 * parity, dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=32)
+def _radix_block(c: int, dtype: np.dtype) -> np.ndarray:
+    """``H_c`` for one radix pass of :func:`_fwht` on NumPy operands, built once per size and
+    dtype (building it took about 25 us, most of ``Hadamard(256) @ x``); read-only, and never
+    handed out."""
+    H = _small_hadamard(np, c, dtype)
+    H.setflags(write=False)
+    return H
 
 
 def _fwht(xp, X, n: int, axis: int):
@@ -49,7 +57,10 @@ def _fwht(xp, X, n: int, axis: int):
         c = 1 << t
         inner = 1 << done  # index bits below this chunk
         outer = n // (inner * c)  # index bits above it
-        Hc = _small_hadamard(xp, c, X.dtype, device=B.device_of(X))
+        if B.is_numpy(xp):
+            Hc = _radix_block(c, X.dtype)
+        else:
+            Hc = _small_hadamard(xp, c, X.dtype, device=B.device_of(X))
         V = xp.reshape(X, (pre_total * outer, c, inner * post_total))
         X = xp.reshape(xp.matmul(Hc, V), shape)
         done += t

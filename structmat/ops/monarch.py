@@ -267,9 +267,14 @@ class Monarch(StructuredMatrix):
         k, q, p, l, s, r = self.geometry
         nb = X.shape[1]
         on_np = B.is_numpy(xp)
-        if not on_np or nb <= self._FEW:
-            if on_np:
-                _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
+        if on_np and nb <= self._FEW:
+            _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
+            # the generic lines below with ndarray methods: array_api_compat's wrappers and
+            # NumPy's module functions cost about 1 us per call, half of M @ x at n = 256
+            U = np.matmul(self.R, X.reshape(k, p, nb))
+            W = np.matmul(self.L, U.reshape(r, l, nb).transpose(1, 0, 2))
+            return W.transpose(1, 0, 2).reshape(s * l, nb)
+        if not on_np:
             U = xp.matmul(self.R, xp.reshape(X, (k, p, nb)))  # (k, q, nb): rows t = a q + i
             V = xp.permute_dims(
                 xp.reshape(U, (r, l, nb)), (1, 0, 2)
@@ -399,9 +404,12 @@ class Monarch(StructuredMatrix):
         k, q, p, l, s, r = self.geometry
         N = X.shape[0]
         on_np = B.is_numpy(xp)
-        if not on_np or N <= self._FEW:
-            if on_np:
-                _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
+        if on_np and N <= self._FEW:
+            _parallel.num_workers()  # validates STRUCTMAT_NUM_THREADS, as every product does
+            U = np.matmul(X.reshape(N, s, l).transpose(2, 0, 1), self.L).transpose(1, 2, 0)
+            Z = np.matmul(U.reshape(N, k, q).transpose(1, 0, 2), self.R)
+            return Z.transpose(1, 0, 2).reshape(N, k * p)
+        if not on_np:
             Xb = xp.permute_dims(xp.reshape(X, (N, s, l)), (2, 0, 1))  # (l, N, s)
             W = xp.matmul(Xb, self.L)  # (l, N, r): [b, N, c]
             U = xp.reshape(xp.permute_dims(W, (1, 2, 0)), (N, k, q))  # rows of u, t = c l + b
