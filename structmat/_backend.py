@@ -294,6 +294,8 @@ def move(x: Any, xp: ModuleType) -> Any:
 
 
 def is_complex_dtype(xp: ModuleType, dtype: Any) -> bool:
+    if isinstance(dtype, np.dtype):  # NumPy's and CuPy's dtypes, without ``isdtype``'s cost
+        return dtype.kind == "c"
     return xp.isdtype(dtype, "complex floating")
 
 

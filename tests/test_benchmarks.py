@@ -245,6 +245,27 @@ def test_transforms_verdicts():
     assert transforms.verdicts(rows)[1]["extra_us"] == 100.0
 
 
+def test_overhead_prints_and_writes(tmp_path, capsys):
+    from benchmarks import overhead
+
+    rc = overhead.main(["--sizes", "16", "64", "--repeats", "1", "--out", str(tmp_path)])
+    assert rc == 0
+    assert "extra_us" in capsys.readouterr().out
+    assert (tmp_path / "overhead.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    rows = _read(tmp_path / "overhead.csv")
+    assert [(r["class"], r["n"]) for r in rows] == [
+        (c, n) for c in overhead.CLASSES for n in ("16", "64")
+    ]
+    for r in rows:
+        # A @ x, and SciPy's matvec of it, agree with the unchecked computation timed beside them
+        assert float(r["max_rel_err"]) < 1e-12, r
+        us = [float(r[k]) for k in ("structmat_us", "linop_us", "bare_us")]
+        assert all(math.isfinite(v) and v > 0 for v in us), r
+        assert math.isclose(float(r["extra_us"]), us[0] - us[2], rel_tol=1e-6, abs_tol=1e-6)
+    assert overhead.main(["--sizes", "32"]) == 2  # not a power of 4
+    assert overhead.main(["--repeats", "0"]) == 2
+
+
 def test_bad_options(capsys):
     assert transforms.main(["--sizes", "12"]) == 2
     assert multiply.main(["--sizes", "0"]) == 2

@@ -80,7 +80,7 @@ class Convolution(StructuredMatrix):
         return xp.concat([c[:1], zeros, xp.flip(c[1:])])
 
     def _spectrum(self, real: bool, reverse: bool, dtype):
-        key = (real, reverse, str(dtype))
+        key = (real, reverse, dtype)  # dtypes of every namespace are hashable
         if key not in self._spectra:
             xp = self._xp
             c = xp.astype(self._padded(reverse), dtype)
@@ -97,7 +97,7 @@ class Convolution(StructuredMatrix):
         real = not B.is_complex_dtype(xp, X.dtype)
         spec = self._spectrum(real, reverse, X.dtype)
         shape = (-1, 1) if axis == 0 else (1, -1)
-        spec = xp.reshape(spec, shape)
+        spec = B.reshape(xp, spec, shape)
         if real:
             Y = B.irfft(xp, B.rfft(xp, X, axis=axis, n=N) * spec, axis=axis, n=N)
         else:
