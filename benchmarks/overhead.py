@@ -35,6 +35,7 @@ from scipy.sparse.linalg import aslinearoperator
 import structmat
 from benchmarks.harness import flag_ratio, measure, print_table, progress, save_figure, write_csv
 
+PROG = "python -m benchmarks overhead"
 SIZES = (256, 4096)
 CLASSES = (
     "monarch",
@@ -161,17 +162,14 @@ def _figure(path, rows):
         ax.bar([i + j * width for i in range(len(names))], vals, width, label=f"n = {n}")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names, rotation=30)
-    ax.set_ylabel("structmat - bare (us per call)")
-    ax.set_title("Per-call cost of A @ x, one vector")
+    ax.set(ylabel="structmat - bare (us per call)", title="Per-call cost of A @ x, one vector")
     ax.legend(fontsize=7)
     save_figure(fig, path)
     plt.close(fig)
 
 
 def _parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(
-        prog="python -m benchmarks overhead", description=__doc__.split("\n\n")[0]
-    )
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", nargs="+", type=int, help=f"sizes n, powers of 4 (default {SIZES})")
     ap.add_argument("--classes", nargs="+", choices=CLASSES, default=list(CLASSES))
     ap.add_argument("--dtype", default="float64", choices=("float32", "float64"))
