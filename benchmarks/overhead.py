@@ -156,9 +156,9 @@ def _figure(path, rows):
     names = [c for c in CLASSES if any(r["class"] == c for r in rows)]
     fig, ax = plt.subplots(figsize=(1.2 * len(names) + 3, 3.6))
     width = 0.8 / max(1, len(sizes))
+    extra = {(r["class"], r["n"]): r["extra_us"] for r in rows}
     for j, n in enumerate(sizes):
-        vals = [next((r["extra_us"] for r in rows if r["class"] == c and r["n"] == n), 0.0)
-                for c in names]  # fmt: skip
+        vals = [extra.get((c, n), 0.0) for c in names]
         ax.bar([i + j * width for i in range(len(names))], vals, width, label=f"n = {n}")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(names))], names, rotation=30)
