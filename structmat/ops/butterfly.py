@@ -155,7 +155,6 @@ class Butterfly(StructuredMatrix):
         hit = cache.get(dtype)  # dtypes of every namespace are hashable
         if hit is not None:
             return hit
-        key = dtype
         xp = self._xp
         n = self.n
         s = n.bit_length() - 1
@@ -169,7 +168,7 @@ class Butterfly(StructuredMatrix):
             Z = self._levels(Z, lo, hi)  # columns c: M[h, l][:, c]
             M = xp.permute_dims(xp.reshape(Z, (H, P, L, P)), (0, 2, 1, 3))  # [h, l, m, c]
             out.append((lo, hi, M))
-        cache[key] = out
+        cache[dtype] = out
         return out
 
     def _grouped(self, X, transpose: bool):
